@@ -1,0 +1,6 @@
+//! Benchmarks for `cargo run --release -p skynet-examples --bin bench -- NAME`.
+//!
+//! Every benchmark prints exactly one JSON line with at least the keys `bench` and
+//! `ops_per_sec`. Timings are reported, never asserted.
+
+pub mod json;

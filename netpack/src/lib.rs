@@ -1,0 +1,1 @@
+//! skynet's client packet framing (placeholder, being written).

@@ -1,0 +1,1 @@
+//! skynet-runtime (being written).

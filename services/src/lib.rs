@@ -1,0 +1,1 @@
+//! `skynet-services`: standard services, the config-driven node and the `skynet` binary.
