@@ -1,0 +1,462 @@
+//! The per-service executor: runs a [`Service`] on top of the raw callback layer.
+//!
+//! Each service owns one small executor, run only by the worker that holds the service, so
+//! nothing in it is ever contended. It has a *main task*, which feeds messages to `dispatch`
+//! one at a time, and any number of *forks*. Replies, errors and timer expiries are routed by
+//! session to the future waiting for them, never to `dispatch`.
+//!
+//! ```text
+//!   mailbox ──► AsyncHost::handle ──┬─ RESPONSE/ERROR with a waiting session ─► that future
+//!                                   ├─ intercepted ptype (socket, ...) ─► library handler
+//!                                   └─ everything else ─► inbox ─► main task ─► dispatch
+//! ```
+
+use std::any::{Any, TypeId};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+
+use parking_lot::Mutex;
+use slab::Slab;
+
+use crate::addr::Addr;
+use crate::cell::Cell;
+use crate::context::Context;
+use crate::error::CallError;
+use crate::message::{Message, Ptype};
+use crate::node::{wake_message, NodeInner};
+use crate::raw_context::RawContext;
+use crate::service::{ExitReason, InitStatus, RawService, Service};
+
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A library's handler for one protocol (the socket API takes SOCKET messages this way).
+/// Returns the message back to have it dispatched normally.
+pub type Interceptor = Arc<dyn Fn(&Context, Message) -> Option<Message> + Send + Sync>;
+
+const MAIN: usize = usize::MAX;
+
+/// Sessions are small consecutive integers: hash them as themselves.
+#[derive(Default)]
+pub(crate) struct SessionHasher(u64);
+
+impl Hasher for SessionHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.0 = i as u32 as u64;
+    }
+}
+
+/// A session some future is waiting on.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub(crate) waker: Option<Waker>,
+    pub(crate) reply: Option<Message>,
+}
+
+/// Executor state shared by the host and the service's futures.
+pub(crate) struct HostState {
+    /// Messages for `dispatch`, waiting for the main task.
+    pub(crate) inbox: VecDeque<Message>,
+    /// The main task is parked waiting for the next message.
+    pub(crate) main_idle: bool,
+    /// Tasks to poll.
+    pub(crate) ready: VecDeque<usize>,
+    /// Forks created since the host last looked.
+    pub(crate) spawned: Vec<BoxFuture>,
+    /// Sessions futures are waiting on.
+    pub(crate) pending: HashMap<i32, Slot, BuildHasherDefault<SessionHasher>>,
+    /// The host is polling now (a wake needs no message).
+    pub(crate) running: bool,
+    /// A WAKE message is on its way.
+    pub(crate) wake_posted: bool,
+    pub(crate) exit_requested: bool,
+    pub(crate) init_outcome: Option<Result<(), String>>,
+    pub(crate) intercepts: Vec<(Ptype, Interceptor)>,
+    pub(crate) locals: HashMap<TypeId, Box<dyn Any + Send>>,
+}
+
+/// What every `Context` of a service points at.
+pub(crate) struct HostShared {
+    pub(crate) addr: Addr,
+    pub(crate) node: Arc<NodeInner>,
+    pub(crate) cell: Arc<Cell>,
+    pub(crate) state: Mutex<HostState>,
+}
+
+impl HostShared {
+    /// Allocates a session no future is waiting on, and starts waiting on it.
+    pub(crate) fn register_wait(&self) -> i32 {
+        let mut st = self.state.lock();
+        loop {
+            let s = self.cell.next_session();
+            if let std::collections::hash_map::Entry::Vacant(e) = st.pending.entry(s) {
+                e.insert(Slot::default());
+                return s;
+            }
+        }
+    }
+
+    /// Ready(reply) once the session is answered.
+    pub(crate) fn poll_reply(&self, session: i32, cx: &mut TaskContext<'_>) -> Poll<Message> {
+        let mut st = self.state.lock();
+        let Some(slot) = st.pending.get_mut(&session) else {
+            return Poll::Ready(Message::value(
+                self.addr,
+                session,
+                Ptype::ERROR,
+                CallError::Detached,
+            ));
+        };
+        if let Some(reply) = slot.reply.take() {
+            st.pending.remove(&session);
+            return Poll::Ready(reply);
+        }
+        match &slot.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => slot.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Stops waiting on a session (its reply, if it ever comes, is dropped).
+    pub(crate) fn cancel_wait(&self, session: i32) {
+        self.state.lock().pending.remove(&session);
+    }
+
+    /// Hands a reply to the future waiting on its session. False when nobody waits (a late
+    /// reply after a timeout, or a reply to a cancelled call): it is dropped.
+    fn deliver(&self, msg: Message) -> bool {
+        let waker = {
+            let mut st = self.state.lock();
+            match st.pending.get_mut(&msg.session) {
+                Some(slot) => {
+                    slot.reply = Some(msg);
+                    slot.waker.take()
+                }
+                None => return false,
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
+    }
+
+    /// Marks a task ready; from outside a running host, posts a WAKE so a worker runs us.
+    fn wake_task(&self, task: usize) {
+        let post = {
+            let mut st = self.state.lock();
+            st.ready.push_back(task);
+            self.needs_post(&mut st)
+        };
+        if post {
+            let _ = self.node.push(&self.cell, wake_message());
+        }
+    }
+
+    fn needs_post(&self, st: &mut HostState) -> bool {
+        if st.running || st.wake_posted {
+            false
+        } else {
+            st.wake_posted = true;
+            true
+        }
+    }
+
+    /// Starts a fork.
+    pub(crate) fn spawn(&self, fut: BoxFuture) {
+        let post = {
+            let mut st = self.state.lock();
+            st.spawned.push(fut);
+            self.needs_post(&mut st)
+        };
+        if post {
+            let _ = self.node.push(&self.cell, wake_message());
+        }
+    }
+
+    /// The error a caller gets from this service now: the exit error once it has ended,
+    /// Panicked while a panic unwinds through its task (unwinding drops the task's locals,
+    /// requests included, before the service is retired), NoReply otherwise.
+    pub(crate) fn unanswered_error(&self) -> CallError {
+        if let Some(e) = self.cell.exit_error.lock().clone() {
+            e
+        } else if std::thread::panicking() {
+            CallError::Panicked(self.addr)
+        } else {
+            CallError::NoReply(self.addr)
+        }
+    }
+}
+
+struct TaskWaker {
+    host: Weak<HostShared>,
+    task: usize,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(h) = self.host.upgrade() {
+            h.wake_task(self.task);
+        }
+    }
+}
+
+/// Runs a [`Service`] as a [`RawService`].
+pub(crate) struct AsyncHost<S: Service> {
+    svc: Arc<Mutex<S>>,
+    shared: Option<Arc<HostShared>>,
+    main: Option<(BoxFuture, Waker)>,
+    forks: Slab<(BoxFuture, Waker)>,
+}
+
+impl<S: Service> AsyncHost<S> {
+    pub(crate) fn new(svc: S) -> AsyncHost<S> {
+        AsyncHost {
+            svc: Arc::new(Mutex::new(svc)),
+            shared: None,
+            main: None,
+            forks: Slab::new(),
+        }
+    }
+
+    fn waker(shared: &Arc<HostShared>, task: usize) -> Waker {
+        Waker::from(Arc::new(TaskWaker {
+            host: Arc::downgrade(shared),
+            task,
+        }))
+    }
+
+    /// Polls every ready task until none is ready.
+    fn run_ready(&mut self) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        shared.state.lock().running = true;
+        loop {
+            let task = {
+                let mut guard = shared.state.lock();
+                let st = &mut *guard;
+                for fut in st.spawned.drain(..) {
+                    let key = self.forks.vacant_key();
+                    let waker = Self::waker(&shared, key);
+                    self.forks.insert((fut, waker));
+                    st.ready.push_back(key);
+                }
+                match st.ready.pop_front() {
+                    Some(t) if !st.exit_requested => t,
+                    _ => {
+                        st.running = false;
+                        st.wake_posted = false;
+                        break;
+                    }
+                }
+            };
+            if task == MAIN {
+                if let Some((fut, waker)) = self.main.as_mut() {
+                    let mut cx = TaskContext::from_waker(waker);
+                    if fut.as_mut().poll(&mut cx).is_ready() {
+                        // The main task ends only when init failed or the service exits.
+                        self.main = None;
+                        shared.state.lock().exit_requested = true;
+                    }
+                }
+            } else if let Some((fut, waker)) = self.forks.get_mut(task) {
+                let mut cx = TaskContext::from_waker(waker);
+                if fut.as_mut().poll(&mut cx).is_ready() {
+                    drop(self.forks.remove(task));
+                }
+            }
+        }
+    }
+
+    /// Reports init completion and exit requests to the raw layer.
+    fn report(&mut self, ctx: &mut RawContext<'_>) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let (outcome, exit) = {
+            let mut st = shared.state.lock();
+            (st.init_outcome.take(), st.exit_requested)
+        };
+        if let Some(outcome) = outcome {
+            ctx.init_done(outcome);
+        }
+        if exit {
+            ctx.exit();
+        }
+    }
+
+    fn main_task(svc: Arc<Mutex<S>>, mut ctx: Context) -> BoxFuture {
+        Box::pin(async move {
+            let init = {
+                let mut s = svc.lock();
+                s.init(&mut ctx).await
+            };
+            let ok = init.is_ok();
+            ctx.shared.state.lock().init_outcome = Some(init.map_err(|e| e.to_string()));
+            if !ok {
+                return;
+            }
+            loop {
+                let msg = NextMessage { ctx: &ctx }.await;
+                ctx.begin_request(&msg);
+                {
+                    let mut s = svc.lock();
+                    s.dispatch(&mut ctx, msg).await;
+                }
+                ctx.end_request();
+            }
+        })
+    }
+}
+
+/// Resolves with the next message for `dispatch`.
+struct NextMessage<'a> {
+    ctx: &'a Context,
+}
+
+impl Future for NextMessage<'_> {
+    type Output = Message;
+    fn poll(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Message> {
+        let mut st = self.ctx.shared.state.lock();
+        match st.inbox.pop_front() {
+            Some(m) => Poll::Ready(m),
+            None => {
+                // The host re-queues MAIN when a message arrives; no waker needed.
+                st.main_idle = true;
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<S: Service> RawService for AsyncHost<S> {
+    fn init(&mut self, ctx: &mut RawContext<'_>) -> InitStatus {
+        let shared = Arc::new(HostShared {
+            addr: ctx.self_addr(),
+            node: ctx.node.clone(),
+            cell: ctx.cell.clone(),
+            state: Mutex::new(HostState {
+                inbox: VecDeque::new(),
+                main_idle: false,
+                ready: VecDeque::from([MAIN]),
+                spawned: Vec::new(),
+                pending: HashMap::default(),
+                running: false,
+                wake_posted: false,
+                exit_requested: false,
+                init_outcome: None,
+                intercepts: Vec::new(),
+                locals: HashMap::new(),
+            }),
+        });
+        let main_ctx = Context::new(shared.clone(), true);
+        self.main = Some((
+            Self::main_task(self.svc.clone(), main_ctx),
+            Self::waker(&shared, MAIN),
+        ));
+        self.shared = Some(shared.clone());
+        self.run_ready();
+        let (outcome, exit) = {
+            let mut st = shared.state.lock();
+            (st.init_outcome.take(), st.exit_requested)
+        };
+        match outcome {
+            Some(Ok(())) if exit => {
+                ctx.exit();
+                InitStatus::Ready
+            }
+            Some(Ok(())) => InitStatus::Ready,
+            Some(Err(why)) => InitStatus::Failed(why),
+            None if exit => InitStatus::Failed("exited during init".into()),
+            None => InitStatus::Pending,
+        }
+    }
+
+    fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        if (msg.ptype == Ptype::RESPONSE || msg.ptype == Ptype::ERROR) && msg.session != 0 {
+            if !shared.deliver(msg) {
+                log::trace!("{}: dropped a reply nobody waits for", shared.addr);
+            }
+        } else if msg.ptype == Ptype::ERROR {
+            // ERROR with session 0: nothing waits on it here.
+        } else {
+            let handler = {
+                let st = shared.state.lock();
+                st.intercepts
+                    .iter()
+                    .find(|(p, _)| *p == msg.ptype)
+                    .map(|(_, h)| h.clone())
+            };
+            let msg = match handler {
+                Some(h) => h(&Context::new(shared.clone(), false), msg),
+                None => Some(msg),
+            };
+            if let Some(msg) = msg {
+                let mut st = shared.state.lock();
+                st.inbox.push_back(msg);
+                if st.main_idle {
+                    st.main_idle = false;
+                    st.ready.push_back(MAIN);
+                }
+            }
+        }
+        self.run_ready();
+        self.report(ctx);
+    }
+
+    fn wake(&mut self, ctx: &mut RawContext<'_>) {
+        self.run_ready();
+        self.report(ctx);
+    }
+
+    fn exit(&mut self, ctx: &mut RawContext<'_>, _reason: &ExitReason) {
+        // Dropping the tasks answers every request they held (responders, the current
+        // request of `dispatch`) with the exit error, and cancels their timers.
+        self.main = None;
+        self.forks.clear();
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        let (spawned, inbox) = {
+            let mut st = shared.state.lock();
+            st.pending.clear();
+            st.intercepts.clear();
+            st.locals.clear();
+            (
+                std::mem::take(&mut st.spawned),
+                std::mem::take(&mut st.inbox),
+            )
+        };
+        drop(spawned);
+        {
+            let mut exit_ctx = Context::new(shared.clone(), false);
+            let mut s = self.svc.lock();
+            s.exit(&mut exit_ctx);
+        }
+        let err = shared.unanswered_error();
+        for m in inbox {
+            if m.wants_reply() {
+                ctx.node.send_error(shared.addr, m.source, m.session, err.clone());
+            }
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! The node's shared state and [`NodeHandle`], the thread-safe way to reach it.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::addr::{Addr, HANDLE_MASK};
+use crate::cell::{Cell, LaunchNotify, KILL_KILLED, KILL_NONE};
+use crate::config::Config;
+use crate::error::{CallError, Error, NameError, SendError};
+use crate::message::{Message, Payload, Ptype};
+use crate::monitor::WorkerSlot;
+use crate::run_queue::RunQueue;
+use crate::service::RawService;
+use crate::timer_thread::TimerThread;
+use crate::timer_wheel::TimerId;
+use crate::unique::Uniques;
+
+/// Builds a service of a registered type from its string arguments.
+pub(crate) type Factory =
+    Arc<dyn Fn(&[String]) -> Result<Box<dyn RawService>, Error> + Send + Sync>;
+
+/// A hook run when any service retires (the socket server closes the sockets it owned).
+pub type ExitHook = Arc<dyn Fn(Addr) + Send + Sync>;
+
+/// A hook run once at shutdown, after every user service has exited (the socket server
+/// flushes and stops its thread).
+pub type ShutdownHook = Box<dyn FnOnce() + Send>;
+
+/// What the timer thread posts when a timer fires.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimerEntry {
+    pub(crate) dest: Addr,
+    pub(crate) session: i32,
+    /// Deadline of a call: delivered as ERROR from the system address.
+    pub(crate) error: bool,
+}
+
+/// A snapshot of one service, for the launcher's `list` and the debug console.
+#[derive(Debug, Clone)]
+pub struct ServiceInfo {
+    /// Its address.
+    pub addr: Addr,
+    /// Local names it holds.
+    pub names: Vec<String>,
+    /// Registered type name (or Rust type name for `launch`).
+    pub type_name: String,
+    /// Messages waiting in its mailbox.
+    pub mailbox_len: usize,
+    /// Messages it has handled.
+    pub processed: u64,
+    /// CPU (wall time inside its callbacks).
+    pub cpu: Duration,
+    /// When it was launched.
+    pub started: SystemTime,
+    /// The monitor saw it inside one message for longer than the limit.
+    pub endless: bool,
+    /// The service its main task is blocked calling, if any.
+    pub waiting_on: Option<Addr>,
+    /// A runtime service (logger, ...).
+    pub system: bool,
+}
+
+pub(crate) struct Lifecycle {
+    /// Shutdown was asked for (signal, console, `Node::shutdown`).
+    pub(crate) shutdown_requested: bool,
+}
+
+/// Shared state of one node.
+pub(crate) struct NodeInner {
+    pub(crate) harbor: u8,
+    handles: RwLock<HashMap<u32, Arc<Cell>>>,
+    next_handle: AtomicU32,
+    names: RwLock<HashMap<String, Addr>>,
+    pub(crate) registry: RwLock<HashMap<String, Factory>>,
+    pub(crate) run_queue: RunQueue,
+    pub(crate) timers: TimerThread<TimerEntry>,
+    pub(crate) start: Instant,
+    pub(crate) start_unix: Duration,
+    pub(crate) env: RwLock<Config>,
+    pub(crate) call_timeout: RwLock<Option<Duration>>,
+    pub(crate) user_services: AtomicUsize,
+    pub(crate) lifecycle: Mutex<Lifecycle>,
+    pub(crate) lifecycle_cv: Condvar,
+    extensions: RwLock<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    exit_hooks: RwLock<Vec<ExitHook>>,
+    shutdown_hooks: Mutex<Vec<ShutdownHook>>,
+    pub(crate) uniques: Uniques,
+    pub(crate) workers: Vec<WorkerSlot>,
+    pub(crate) logger: AtomicU32,
+}
+
+impl NodeInner {
+    pub(crate) fn new(harbor: u8, threads: usize, env: Config) -> Arc<NodeInner> {
+        let start = Instant::now();
+        let start_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Arc::new_cyclic(|weak: &Weak<NodeInner>| {
+            let weak = weak.clone();
+            let timers = TimerThread::start(start, move |e: TimerEntry| {
+                if let Some(node) = weak.upgrade() {
+                    let ptype = if e.error { Ptype::ERROR } else { Ptype::RESPONSE };
+                    // A dead destination just drops the expiry.
+                    let _ = node.send(
+                        e.dest,
+                        Message {
+                            source: Addr::SYSTEM,
+                            session: e.session,
+                            ptype,
+                            payload: Payload::Empty,
+                        },
+                    );
+                }
+            });
+            NodeInner {
+                harbor,
+                handles: RwLock::new(HashMap::new()),
+                next_handle: AtomicU32::new(1),
+                names: RwLock::new(HashMap::new()),
+                registry: RwLock::new(HashMap::new()),
+                run_queue: RunQueue::new(),
+                timers,
+                start,
+                start_unix,
+                env: RwLock::new(env),
+                call_timeout: RwLock::new(None),
+                user_services: AtomicUsize::new(0),
+                lifecycle: Mutex::new(Lifecycle {
+                    shutdown_requested: false,
+                }),
+                lifecycle_cv: Condvar::new(),
+                extensions: RwLock::new(HashMap::new()),
+                exit_hooks: RwLock::new(Vec::new()),
+                shutdown_hooks: Mutex::new(Vec::new()),
+                uniques: Uniques::default(),
+                workers: (0..threads).map(|_| WorkerSlot::default()).collect(),
+                logger: AtomicU32::new(0),
+            }
+        })
+    }
+
+    pub(crate) fn cell(&self, addr: Addr) -> Option<Arc<Cell>> {
+        if addr.harbor() != self.harbor {
+            return None;
+        }
+        self.handles.read().get(&addr.handle()).cloned()
+    }
+
+    /// Unknown (never existed) or Dead (existed, gone).
+    pub(crate) fn missing(&self, addr: Addr) -> CallError {
+        if addr.harbor() == self.harbor
+            && addr.handle() != 0
+            && addr.handle() < self.next_handle.load(Ordering::Relaxed)
+        {
+            CallError::Dead(addr)
+        } else {
+            CallError::Unknown(addr)
+        }
+    }
+
+    /// Delivers a message. Fails (handing it back) when the destination is gone.
+    pub(crate) fn send(&self, dest: Addr, msg: Message) -> Result<(), SendError> {
+        match self.cell(dest) {
+            Some(cell) => self.push(&cell, msg),
+            None => Err(SendError {
+                reason: self.missing(dest),
+                message: msg,
+            }),
+        }
+    }
+
+    pub(crate) fn push(&self, cell: &Arc<Cell>, msg: Message) -> Result<(), SendError> {
+        match cell.mailbox.push(msg) {
+            Ok(crate::mailbox::Pushed::Schedule) => {
+                self.run_queue.schedule(cell.clone());
+                Ok(())
+            }
+            Ok(crate::mailbox::Pushed::Queued) => Ok(()),
+            Err(message) => Err(SendError {
+                reason: CallError::Dead(cell.addr),
+                message,
+            }),
+        }
+    }
+
+    /// Answers `session` at `dest` with an error (no-op for session 0).
+    pub(crate) fn send_error(&self, from: Addr, dest: Addr, session: i32, err: CallError) {
+        if session == 0 || dest.is_system() {
+            return;
+        }
+        let _ = self.send(dest, Message::value(from, session, Ptype::ERROR, err));
+    }
+
+    /// Creates a service and puts it in the run queue; its `init` runs on a worker.
+    pub(crate) fn spawn(
+        &self,
+        svc: Box<dyn RawService>,
+        type_name: String,
+        system: bool,
+        launch: LaunchNotify,
+    ) -> Result<Addr, CallError> {
+        if self.lifecycle.lock().shutdown_requested && !system {
+            if let LaunchNotify::Channel(tx) = launch {
+                let _ = tx.send(Err(CallError::Detached));
+            }
+            return Err(CallError::Detached);
+        }
+        let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        if handle > HANDLE_MASK {
+            return Err(CallError::Failed(
+                Addr::SYSTEM,
+                "out of service handles (16M per node)".into(),
+            ));
+        }
+        let addr = Addr::new(self.harbor, handle);
+        let cell = Arc::new(Cell::new(addr, svc, type_name, system, launch));
+        if !system {
+            self.user_services.fetch_add(1, Ordering::SeqCst);
+        }
+        self.handles.write().insert(handle, cell.clone());
+        // The mailbox starts "scheduled"; this is its one entry into the run queue.
+        self.run_queue.push_global(cell);
+        Ok(addr)
+    }
+
+    /// Removes a retired service from the tables and runs the exit hooks.
+    pub(crate) fn unregister(&self, cell: &Cell) {
+        let _ = self
+            .logger
+            .compare_exchange(cell.addr.0, 0, Ordering::SeqCst, Ordering::SeqCst);
+        self.handles.write().remove(&cell.addr.handle());
+        let names = std::mem::take(&mut *cell.names.lock());
+        if !names.is_empty() {
+            let mut table = self.names.write();
+            for n in names {
+                if table.get(&n) == Some(&cell.addr) {
+                    table.remove(&n);
+                }
+            }
+        }
+        let hooks: Vec<ExitHook> = self.exit_hooks.read().clone();
+        for hook in hooks {
+            hook(cell.addr);
+        }
+        if !cell.system {
+            self.user_services.fetch_sub(1, Ordering::SeqCst);
+        }
+        // Shutdown and `Node::wait` watch the service count.
+        let _g = self.lifecycle.lock();
+        self.lifecycle_cv.notify_all();
+    }
+
+    pub(crate) fn kill(&self, addr: Addr, how: u8) -> bool {
+        let Some(cell) = self.cell(addr) else {
+            return false;
+        };
+        if cell
+            .kill
+            .compare_exchange(KILL_NONE, how, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return true;
+        }
+        // A wake-up message gets it scheduled; the worker sees the flag first.
+        let _ = self.push(&cell, wake_message());
+        true
+    }
+
+    pub(crate) fn register(&self, addr: Addr, name: &str) -> Result<(), NameError> {
+        if !name.starts_with('.') || name.len() < 2 {
+            return Err(NameError::Invalid(name.to_string()));
+        }
+        let cell = self.cell(addr).ok_or(NameError::Invalid(name.to_string()))?;
+        let mut table = self.names.write();
+        if let Some(&holder) = table.get(name) {
+            if holder != addr && self.cell(holder).is_some() {
+                return Err(NameError::Taken(name.to_string(), holder));
+            }
+        }
+        table.insert(name.to_string(), addr);
+        cell.names.lock().push(name.to_string());
+        if name == ".logger" {
+            // Whoever holds `.logger` receives the `log` facade's lines.
+            self.logger.store(addr.0, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn query(&self, name: &str) -> Option<Addr> {
+        if let Ok(a) = name.parse::<Addr>() {
+            return Some(a);
+        }
+        self.names.read().get(name).copied()
+    }
+
+    pub(crate) fn add_timer(&self, deadline: Instant, entry: TimerEntry) -> TimerId {
+        self.timers.add(deadline, entry)
+    }
+
+    /// Follows the wait-for graph from `to`; Some(cycle) when it leads back to `from`.
+    pub(crate) fn find_cycle(&self, from: Addr, to: Addr) -> Option<Vec<Addr>> {
+        let mut path = vec![from, to];
+        let mut cur = to;
+        for _ in 0..64 {
+            if cur == from {
+                path.pop();
+                return Some(path);
+            }
+            let next = Addr(self.cell(cur)?.waiting_on.load(Ordering::SeqCst));
+            if next.is_system() {
+                return None;
+            }
+            path.push(next);
+            cur = next;
+        }
+        None
+    }
+
+    pub(crate) fn info(&self, cell: &Cell) -> ServiceInfo {
+        let waiting = cell.waiting_on.load(Ordering::Relaxed);
+        ServiceInfo {
+            addr: cell.addr,
+            names: cell.names.lock().clone(),
+            type_name: cell.type_name.clone(),
+            mailbox_len: cell.mailbox.len(),
+            processed: cell.processed.load(Ordering::Relaxed),
+            cpu: Duration::from_nanos(cell.cpu_ns.load(Ordering::Relaxed)),
+            started: cell.started_at,
+            endless: cell.endless.load(Ordering::Relaxed),
+            waiting_on: (waiting != 0).then_some(Addr(waiting)),
+            system: cell.system,
+        }
+    }
+
+    pub(crate) fn all_cells(&self) -> Vec<Arc<Cell>> {
+        let mut v: Vec<Arc<Cell>> = self.handles.read().values().cloned().collect();
+        v.sort_by_key(|c| c.addr);
+        v
+    }
+
+    pub(crate) fn take_shutdown_hooks(&self) -> Vec<ShutdownHook> {
+        std::mem::take(&mut *self.shutdown_hooks.lock())
+    }
+
+    pub(crate) fn request_shutdown(&self) {
+        let mut l = self.lifecycle.lock();
+        l.shutdown_requested = true;
+        self.lifecycle_cv.notify_all();
+    }
+}
+
+pub(crate) fn wake_message() -> Message {
+    Message {
+        source: Addr::SYSTEM,
+        session: 0,
+        ptype: Ptype::WAKE,
+        payload: Payload::Empty,
+    }
+}
+
+/// A cheap, cloneable, thread-safe handle to a node: send messages, look up names, kill
+/// services, read the config, from any thread (the socket server thread uses it).
+#[derive(Clone)]
+pub struct NodeHandle {
+    pub(crate) inner: Arc<NodeInner>,
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NodeHandle(harbor {})", self.inner.harbor)
+    }
+}
+
+impl NodeHandle {
+    /// Delivers `msg` to `dest`. Fails, handing the message back, when `dest` is gone.
+    pub fn send(&self, dest: Addr, msg: Message) -> Result<(), SendError> {
+        self.inner.send(dest, msg)
+    }
+
+    /// Kills a service (its `exit` runs; callers waiting on it get errors). False if unknown.
+    pub fn kill(&self, addr: Addr) -> bool {
+        self.inner.kill(addr, KILL_KILLED)
+    }
+
+    /// Looks up a local name (`.logger`) or parses a literal address (`:0000000a`).
+    pub fn query(&self, name: &str) -> Option<Addr> {
+        self.inner.query(name)
+    }
+
+    /// Gives `addr` the local name `name` (must start with `.`).
+    pub fn register(&self, addr: Addr, name: &str) -> Result<(), NameError> {
+        self.inner.register(addr, name)
+    }
+
+    /// A config value (every key of the config file, plus `setenv` ones).
+    pub fn getenv(&self, key: &str) -> Option<String> {
+        self.inner.env.read().get(key).map(str::to_string)
+    }
+
+    /// Sets a config value.
+    pub fn setenv(&self, key: &str, value: &str) {
+        self.inner.env.write().set(key, value);
+    }
+
+    /// Centiseconds since the node started (skynet's `now`).
+    pub fn now(&self) -> u64 {
+        (self.inner.start.elapsed().as_millis() / 10) as u64
+    }
+
+    /// The node's start time, seconds since the Unix epoch.
+    pub fn starttime(&self) -> u64 {
+        self.inner.start_unix.as_secs()
+    }
+
+    /// Seconds since the Unix epoch, with centisecond precision: `starttime + now/100`.
+    pub fn time(&self) -> f64 {
+        self.inner.start_unix.as_secs_f64() + self.now() as f64 / 100.0
+    }
+
+    /// Every live service.
+    pub fn services(&self) -> Vec<ServiceInfo> {
+        self.inner
+            .all_cells()
+            .iter()
+            .map(|c| self.inner.info(c))
+            .collect()
+    }
+
+    /// One service.
+    pub fn service_info(&self, addr: Addr) -> Option<ServiceInfo> {
+        self.inner.cell(addr).map(|c| self.inner.info(&c))
+    }
+
+    /// Launches a raw service; its `init` runs on a worker. Returns the address at once.
+    pub fn launch_raw(
+        &self,
+        svc: Box<dyn RawService>,
+        type_name: &str,
+    ) -> Result<Addr, CallError> {
+        self.inner
+            .spawn(svc, type_name.to_string(), false, LaunchNotify::None)
+    }
+
+    /// Runs `hook(addr)` whenever a service retires (after its `exit`).
+    pub fn on_service_exit(&self, hook: ExitHook) {
+        self.inner.exit_hooks.write().push(hook);
+    }
+
+    /// Runs `hook` once at shutdown, after every user service has exited.
+    pub fn on_shutdown(&self, hook: ShutdownHook) {
+        self.inner.shutdown_hooks.lock().push(hook);
+    }
+
+    /// The node-wide singleton of type `T`, created by `init` on first use (how `skynet-net`
+    /// attaches its socket server to a node).
+    pub fn extension<T: Any + Send + Sync>(&self, init: impl FnOnce(&NodeHandle) -> T) -> Arc<T> {
+        let key = TypeId::of::<T>();
+        if let Some(e) = self.inner.extensions.read().get(&key) {
+            if let Ok(t) = e.clone().downcast::<T>() {
+                return t;
+            }
+        }
+        let mut map = self.inner.extensions.write();
+        if let Some(e) = map.get(&key) {
+            if let Ok(t) = e.clone().downcast::<T>() {
+                return t;
+            }
+        }
+        let t = Arc::new(init(self));
+        map.insert(key, t.clone());
+        t
+    }
+
+    /// The node's harbor id.
+    pub fn harbor(&self) -> u8 {
+        self.inner.harbor
+    }
+
+    /// Asks the node to shut down (as Ctrl-C does).
+    pub fn request_shutdown(&self) {
+        self.inner.request_shutdown();
+    }
+
+    /// True once shutdown has been requested.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.lifecycle.lock().shutdown_requested
+    }
+
+    /// The node-wide default call deadline (`call_timeout` in the config).
+    pub fn call_timeout(&self) -> Option<Duration> {
+        *self.inner.call_timeout.read()
+    }
+
+    /// Pending timers (for the console's `timers`).
+    pub fn pending_timers(&self) -> usize {
+        self.inner.timers.len()
+    }
+}

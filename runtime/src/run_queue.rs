@@ -1,0 +1,155 @@
+//! The global run queue, worker parking, and each worker's LIFO slot.
+//!
+//! A service with pending work sits in the run queue exactly once (the mailbox flag sees to
+//! that). Idle workers park on a condvar and never spin. A service woken *by a worker* goes to
+//! that worker's LIFO slot and runs next on the same thread, as tokio's LIFO slot does: a call
+//! and its reply then bounce on one warm core with no cross-thread wake-up. The slot has a
+//! budget so a ping-ponging pair cannot starve the global queue.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::cell::Cell;
+
+/// How many services in a row a worker may take from its LIFO slot before it must look at
+/// the global queue.
+const LIFO_BUDGET: u32 = 16;
+
+/// The node-wide queue of runnable services.
+pub(crate) struct RunQueue {
+    global: Mutex<VecDeque<Arc<Cell>>>,
+    /// Length of `global`, readable without the lock.
+    len: AtomicUsize,
+    /// Parked workers, read without the lock by pushers to decide whether to notify.
+    sleeping: AtomicUsize,
+    idle: Mutex<()>,
+    wake: Condvar,
+    stop: AtomicBool,
+    /// Identity of this queue, so a worker of another node never uses its slot here.
+    id: usize,
+}
+
+struct WorkerLocal {
+    queue_id: usize,
+    lifo: Option<Arc<Cell>>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<WorkerLocal>> = const { RefCell::new(None) };
+}
+
+static NEXT_QUEUE_ID: AtomicUsize = AtomicUsize::new(1);
+
+impl RunQueue {
+    pub(crate) fn new() -> RunQueue {
+        RunQueue {
+            global: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+            sleeping: AtomicUsize::new(0),
+            idle: Mutex::new(()),
+            wake: Condvar::new(),
+            stop: AtomicBool::new(false),
+            id: NEXT_QUEUE_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Marks the calling thread as one of this queue's workers (enables its LIFO slot).
+    pub(crate) fn enter_worker(&self) {
+        LOCAL.with(|l| {
+            *l.borrow_mut() = Some(WorkerLocal {
+                queue_id: self.id,
+                lifo: None,
+            })
+        });
+    }
+
+    /// Makes a service runnable. From one of our workers it takes the LIFO slot (the service
+    /// that was there moves to the global queue); from anywhere else it goes to the global
+    /// queue and wakes a parked worker.
+    pub(crate) fn schedule(&self, cell: Arc<Cell>) {
+        let displaced = LOCAL.with(|l| match l.borrow_mut().as_mut() {
+            Some(local) if local.queue_id == self.id => Ok(local.lifo.replace(cell)),
+            _ => Err(cell),
+        });
+        match displaced {
+            Ok(None) => {}
+            Ok(Some(old)) => self.push_global(old),
+            Err(cell) => self.push_global(cell),
+        }
+    }
+
+    /// Appends to the global queue and wakes one parked worker if any.
+    pub(crate) fn push_global(&self, cell: Arc<Cell>) {
+        {
+            let mut g = self.global.lock();
+            g.push_back(cell);
+            self.len.store(g.len(), Ordering::SeqCst);
+        }
+        if self.sleeping.load(Ordering::SeqCst) > 0 {
+            // Taking the idle lock orders this notify after a parker's re-check.
+            let _g = self.idle.lock();
+            self.wake.notify_one();
+        }
+    }
+
+    /// True when some other service is waiting to run (global queue or this worker's slot).
+    pub(crate) fn others_waiting(&self) -> bool {
+        self.len.load(Ordering::Relaxed) > 0
+            || LOCAL.with(|l| l.borrow().as_ref().is_some_and(|w| w.lifo.is_some()))
+    }
+
+    fn pop_global(&self) -> Option<Arc<Cell>> {
+        if self.len.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        let mut g = self.global.lock();
+        let c = g.pop_front();
+        self.len.store(g.len(), Ordering::SeqCst);
+        c
+    }
+
+    /// The next service for this worker, parking while there is none. `lifo_runs` counts the
+    /// consecutive slot runs. Returns None when the queue is stopped.
+    pub(crate) fn next(&self, lifo_runs: &mut u32) -> Option<Arc<Cell>> {
+        loop {
+            let slot = LOCAL.with(|l| l.borrow_mut().as_mut().and_then(|w| w.lifo.take()));
+            if let Some(cell) = slot {
+                if *lifo_runs < LIFO_BUDGET || self.len.load(Ordering::Relaxed) == 0 {
+                    *lifo_runs += 1;
+                    return Some(cell);
+                }
+                // Budget spent and others wait: the slot's service queues like everyone.
+                self.push_global(cell);
+            }
+            *lifo_runs = 0;
+            if let Some(cell) = self.pop_global() {
+                return Some(cell);
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            let mut guard = self.idle.lock();
+            self.sleeping.fetch_add(1, Ordering::SeqCst);
+            if self.len.load(Ordering::SeqCst) == 0 && !self.stop.load(Ordering::SeqCst) {
+                self.wake.wait(&mut guard);
+            }
+            self.sleeping.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Stops every worker once the queue is empty of runnable work it will take.
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _g = self.idle.lock();
+        self.wake.notify_all();
+    }
+
+    /// Drops the calling worker's LIFO slot (on worker exit), returning its service.
+    pub(crate) fn leave_worker(&self) -> Option<Arc<Cell>> {
+        LOCAL.with(|l| l.borrow_mut().take().and_then(|w| w.lifo))
+    }
+}

@@ -1,0 +1,282 @@
+//! Calls, replies, forks and responders. Each test names the guarantee of
+//! docs/semantics.md it proves.
+
+mod util;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use skynet_runtime::{Addr, CallError, Context, Message, Queue, Responder, Service};
+use util::{node, recv, LONG};
+
+/// Answers `n` with `n + 1`.
+struct Inc;
+impl Service for Inc {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        if let Ok(n) = msg.take::<u64>() {
+            let _ = ctx.ret(n + 1);
+        }
+    }
+}
+
+/// Calls `target` `rounds` times in a loop, reports the last value.
+struct Pinger {
+    target: Addr,
+    rounds: u64,
+    done: crossbeam_channel::Sender<Result<u64, CallError>>,
+}
+impl Service for Pinger {
+    async fn init(&mut self, ctx: &mut Context) -> Result<(), skynet_runtime::Error> {
+        let (target, rounds, done) = (self.target, self.rounds, self.done.clone());
+        let c = ctx.clone();
+        ctx.fork(async move {
+            let mut n = 0u64;
+            for _ in 0..rounds {
+                match c.call(target, n).await.and_then(|m| m.into_value::<u64>()) {
+                    Ok(v) => n = v,
+                    Err(e) => {
+                        let _ = done.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            let _ = done.send(Ok(n));
+        });
+        Ok(())
+    }
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+}
+
+/// G3, G4: a call resolves with its reply; ping-pong keeps the values in order.
+#[test]
+fn ping_pong_calls() {
+    let node = node();
+    let inc = node.launch(Inc).unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    node.launch(Pinger { target: inc, rounds: 10_000, done: tx }).unwrap();
+    assert_eq!(recv(&rx, LONG), Ok(10_000));
+    // From outside the node too.
+    assert_eq!(node.call(inc, 41u64).unwrap().take::<u64>().unwrap(), 42);
+}
+
+/// G4 under load: 1,000 services calling each other concurrently all get their answers.
+#[test]
+fn thousand_services_call_each_other() {
+    let node = node();
+    let incs: Vec<Addr> = (0..1000).map(|_| node.launch(Inc).unwrap()).collect();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for i in 0..1000 {
+        let target = incs[(i * 7 + 3) % 1000];
+        node.launch(Pinger { target, rounds: 100, done: tx.clone() }).unwrap();
+    }
+    for _ in 0..1000 {
+        assert_eq!(recv(&rx, LONG), Ok(100));
+    }
+}
+
+/// Keeps a responder and answers from a fork after a sleep; also drops one unanswered.
+struct Deferred;
+impl Service for Deferred {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        let Ok(cmd) = msg.take::<&'static str>() else { return };
+        let responder: Responder = ctx.response().expect("a call has a responder");
+        match cmd {
+            "later" => {
+                let c = ctx.clone();
+                ctx.fork(async move {
+                    c.sleep(Duration::from_millis(20)).await;
+                    responder.send("answered later");
+                });
+            }
+            "drop" => drop(responder),
+            _ => {}
+        }
+    }
+}
+
+/// G4: a responder may answer later from a fork.
+#[test]
+fn response_from_a_fork() {
+    let node = node();
+    let d = node.launch(Deferred).unwrap();
+    let reply = node.call(d, "later").unwrap();
+    assert_eq!(reply.take::<&str>().unwrap(), "answered later");
+}
+
+/// G4: a responder dropped unanswered answers with NoReply; the caller never hangs.
+#[test]
+fn dropped_responder_is_an_error() {
+    let node = node();
+    let d = node.launch(Deferred).unwrap();
+    assert_eq!(node.call(d, "drop").unwrap_err(), CallError::NoReply(d));
+}
+
+/// Returns without answering.
+struct Silent;
+impl Service for Silent {
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+}
+
+/// G4: a request that dispatch finishes without answering gets NoReply.
+#[test]
+fn unanswered_request_is_an_error() {
+    let node = node();
+    let s = node.launch(Silent).unwrap();
+    assert_eq!(node.call(s, 1u8).unwrap_err(), CallError::NoReply(s));
+}
+
+/// Records the order in which its tasks run around awaits.
+struct Interleave {
+    log: Arc<parking_lot::Mutex<Vec<&'static str>>>,
+}
+impl Service for Interleave {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let log = self.log.clone();
+        let c = ctx.clone();
+        ctx.fork(async move {
+            log.lock().push("fork-start");
+            c.yield_now().await;
+            log.lock().push("fork-end");
+        });
+        self.log.lock().push("main-before-await");
+        ctx.yield_now().await;
+        self.log.lock().push("main-after-await");
+        let _ = ctx.ret(());
+    }
+}
+
+/// G2: a fork runs only while the main task is suspended at an await, never in the middle
+/// of its code.
+#[test]
+fn forks_interleave_only_at_awaits() {
+    let node = node();
+    let log = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let s = node.launch(Interleave { log: log.clone() }).unwrap();
+    node.call(s, ()).unwrap();
+    let log = log.lock().clone();
+    assert_eq!(log[0], "main-before-await");
+    assert_eq!(log[1], "fork-start");
+    assert!(log.contains(&"main-after-await"));
+}
+
+/// Fails requests marked odd, answers even ones after a pause.
+struct Picky;
+impl Service for Picky {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        let n = msg.take::<u32>().unwrap_or(1);
+        if n % 2 == 1 {
+            let _ = ctx.ret_error(CallError::Failed(ctx.self_addr(), "odd".into()));
+        } else {
+            let _ = ctx.ret(n);
+        }
+    }
+}
+
+/// Makes two concurrent calls from forks; one fails, the other must still succeed.
+struct TwoCalls {
+    target: Addr,
+    out: crossbeam_channel::Sender<(u32, Result<u32, CallError>)>,
+}
+impl Service for TwoCalls {
+    async fn init(&mut self, ctx: &mut Context) -> Result<(), skynet_runtime::Error> {
+        for n in [1u32, 2] {
+            let (c, t, out) = (ctx.clone(), self.target, self.out.clone());
+            ctx.fork(async move {
+                let r = c.call(t, n).await.and_then(|m| m.into_value::<u32>());
+                let _ = out.send((n, r));
+            });
+        }
+        Ok(())
+    }
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+}
+
+/// G4, skynet#578: an error answer to one call does not fail a sibling call to the same
+/// service.
+#[test]
+fn one_error_does_not_fail_sibling_calls() {
+    let node = node();
+    let p = node.launch(Picky).unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    node.launch(TwoCalls { target: p, out: tx }).unwrap();
+    let mut got = vec![recv(&rx, LONG), recv(&rx, LONG)];
+    got.sort_by_key(|(n, _)| *n);
+    assert!(matches!(got[0].1, Err(CallError::Failed(_, _))));
+    assert_eq!(got[1].1, Ok(2));
+}
+
+/// Counts with an await inside a critical section; forks must not interleave inside it.
+struct Critical {
+    queue: Queue,
+    inside: Arc<AtomicUsize>,
+    max_inside: Arc<AtomicUsize>,
+    finished: crossbeam_channel::Sender<()>,
+}
+impl Service for Critical {
+    async fn init(&mut self, ctx: &mut Context) -> Result<(), skynet_runtime::Error> {
+        for _ in 0..10 {
+            let (c, q) = (ctx.clone(), self.queue.clone());
+            let (inside, max_inside, fin) =
+                (self.inside.clone(), self.max_inside.clone(), self.finished.clone());
+            ctx.fork(async move {
+                let _g = q.lock().await;
+                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                max_inside.fetch_max(now, Ordering::SeqCst);
+                c.sleep(Duration::from_millis(2)).await;
+                inside.fetch_sub(1, Ordering::SeqCst);
+                let _ = fin.send(());
+            });
+        }
+        Ok(())
+    }
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+}
+
+/// G2, skynet#788: a `Queue` keeps forks from interleaving across awaits.
+#[test]
+fn queue_is_a_critical_section() {
+    let node = node();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let max_inside = Arc::new(AtomicUsize::new(0));
+    node.launch(Critical {
+        queue: Queue::new(),
+        inside: Arc::new(AtomicUsize::new(0)),
+        max_inside: max_inside.clone(),
+        finished: tx,
+    })
+    .unwrap();
+    for _ in 0..10 {
+        recv(&rx, LONG);
+    }
+    assert_eq!(max_inside.load(Ordering::SeqCst), 1);
+}
+
+/// Holds a counter invariant across an await inside dispatch: `a == b` whenever a message starts.
+struct Invariant {
+    a: u64,
+    b: u64,
+}
+impl Service for Invariant {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let ok = self.a == self.b;
+        self.a += 1;
+        ctx.sleep(Duration::from_millis(1)).await;
+        self.b += 1;
+        let _ = ctx.ret(ok);
+    }
+}
+
+/// G2, skynet#788: state does not change under a suspended dispatch; the next message waits.
+#[test]
+fn state_is_stable_across_awaits() {
+    let node = node();
+    let s = node.launch(Invariant { a: 0, b: 0 }).unwrap();
+    let results: Vec<bool> = std::thread::scope(|s2| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| s2.spawn(|| node.call(s, ()).unwrap().take::<bool>().unwrap()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(results.iter().all(|ok| *ok), "{results:?}");
+}

@@ -1,0 +1,132 @@
+//! Ordering, fairness, overload warnings and the endless-loop monitor.
+
+mod util;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use skynet_runtime::{Addr, Context, Message, Node, Service};
+use util::{node_with_log, recv, LONG};
+
+/// Checks that values arrive as 0, 1, 2, ... and reports the count at the end marker.
+struct OrderCheck {
+    next: u64,
+    out: crossbeam_channel::Sender<Result<u64, String>>,
+}
+impl Service for OrderCheck {
+    async fn dispatch(&mut self, _ctx: &mut Context, msg: Message) {
+        match msg.take::<u64>() {
+            Ok(u64::MAX) => {
+                let _ = self.out.send(Ok(self.next));
+            }
+            Ok(v) if v == self.next => self.next += 1,
+            Ok(v) => {
+                let _ = self.out.send(Err(format!("got {v}, expected {}", self.next)));
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Sends 0..n to `dest`, yielding every 1000 messages, then the end marker.
+struct Sender {
+    dest: Addr,
+    n: u64,
+}
+impl Service for Sender {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        for i in 0..self.n {
+            ctx.send(self.dest, i).unwrap();
+            if i % 1000 == 999 {
+                ctx.yield_now().await;
+            }
+        }
+        ctx.send(self.dest, u64::MAX).unwrap();
+    }
+}
+
+/// G1: messages from one service to another arrive in send order, none lost (1,000,000).
+#[test]
+fn one_way_sends_keep_order() {
+    let node = Node::builder().threads(2).build().unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let check = node.launch(OrderCheck { next: 0, out: tx }).unwrap();
+    let sender = node.launch(Sender { dest: check, n: 1_000_000 }).unwrap();
+    node.send(sender, ()).unwrap();
+    assert_eq!(recv(&rx, Duration::from_secs(60)), Ok(1_000_000));
+}
+
+/// Keeps itself busy: every message handled sends itself another, until told to stop.
+struct Busy {
+    stop: Arc<AtomicBool>,
+    handled: Arc<AtomicU64>,
+}
+impl Service for Busy {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        if !self.stop.load(Ordering::Relaxed) {
+            // Two messages per message: its mailbox grows without bound.
+            let _ = ctx.send(ctx.self_addr(), ());
+            let _ = ctx.send(ctx.self_addr(), ());
+        }
+    }
+}
+
+struct Quick;
+impl Service for Quick {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let _ = ctx.ret(());
+    }
+}
+
+/// G13, G11: a flooded service does not starve others (calls to another service are answered
+/// promptly on one worker), and its overload is reported at 1024 and each doubling.
+#[test]
+fn busy_service_does_not_starve_others() {
+    let (node, lines) = node_with_log(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let handled = Arc::new(AtomicU64::new(0));
+    let busy = node.launch(Busy { stop: stop.clone(), handled: handled.clone() }).unwrap();
+    node.send(busy, ()).unwrap();
+    let quick = node.launch(Quick).unwrap();
+    let deadline = Instant::now() + LONG;
+    while handled.load(Ordering::Relaxed) < 5000 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    for _ in 0..20 {
+        node.call(quick, ()).unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(lines.wait_for(&[&busy.to_string(), "may overload", "length"], LONG).is_some());
+}
+
+/// Spins inside one message for a while.
+struct Spinner;
+impl Service for Spinner {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        let d = msg.take::<Duration>().unwrap_or_default();
+        let t = Instant::now();
+        while t.elapsed() < d {
+            std::hint::spin_loop();
+        }
+        let _ = ctx.ret(());
+    }
+}
+
+/// G12, skynet-inventory §7 item 18: a handler running past the threshold is reported by
+/// address and flagged, and keeps running (not killed). Default threshold 5 s; a handler of
+/// 6 s is flagged.
+#[test]
+fn endless_loop_is_reported() {
+    let lines = util::Lines::default();
+    let node = Node::builder()
+        .threads(2)
+        .logger(Box::new(util::CaptureLogger(lines.clone())))
+        .build()
+        .unwrap();
+    let s = node.launch(Spinner).unwrap();
+    node.call(s, Duration::from_secs(6)).unwrap();
+    assert!(lines.wait_for(&[&s.to_string(), "endless loop"], LONG).is_some());
+    assert!(node.handle().service_info(s).unwrap().endless);
+}
