@@ -392,6 +392,8 @@ impl<S: Service> RawService for AsyncHost<S> {
         let Some(shared) = self.shared.clone() else {
             return;
         };
+        // Wakes from here on (a reply, an interceptor) are picked up by run_ready below.
+        shared.state.lock().running = true;
         if (msg.ptype == Ptype::RESPONSE || msg.ptype == Ptype::ERROR) && msg.session != 0 {
             if !shared.deliver(msg) {
                 log::trace!("{}: dropped a reply nobody waits for", shared.addr);

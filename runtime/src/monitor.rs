@@ -1,7 +1,7 @@
 //! The endless-loop monitor: reports a service that has been inside one message too long.
 //!
 //! Each worker bumps a version counter before and after every callback (skynet's
-//! `skynet_monitor`). Once a second the monitor thread compares; a worker whose version has
+//! `skynet_monitor`). Several times a second the monitor thread compares; a worker whose version has
 //! not moved for the threshold while it is inside a service gets that service reported, once
 //! per stuck message, by address. The service is not killed.
 
@@ -38,7 +38,10 @@ impl WorkerSlot {
 /// Runs until the node asks it to stop; checks every `period`.
 pub(crate) fn run_monitor(node: Arc<NodeInner>, threshold: Duration, stop: Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>) {
     crate::logger::enter_node(&node);
-    let period = (threshold / 5).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    // The stuck time is measured from the first sample that saw the worker's version, so it
+    // is short by up to one period: sample often enough that a handler just past the
+    // threshold is still caught (4 wake-ups a second at the default 5 s).
+    let period = (threshold / 20).clamp(Duration::from_millis(5), Duration::from_millis(250));
     // Per worker: (version seen, since when unchanged, already reported).
     let mut seen: Vec<(u64, Instant, bool)> = node
         .workers

@@ -127,6 +127,10 @@ fn endless_loop_is_reported() {
         .unwrap();
     let s = node.launch(Spinner).unwrap();
     node.call(s, Duration::from_secs(6)).unwrap();
-    assert!(lines.wait_for(&[&s.to_string(), "endless loop"], LONG).is_some());
+    assert!(
+        lines.wait_for(&[&s.to_string(), "endless loop"], LONG).is_some(),
+        "{:?}",
+        lines.all()
+    );
     assert!(node.handle().service_info(s).unwrap().endless);
 }
