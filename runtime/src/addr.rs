@@ -65,7 +65,11 @@ pub struct ParseAddrError(pub String);
 
 impl fmt::Display for ParseAddrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not an address (expected :hex, e.g. :0000000a): {:?}", self.0)
+        write!(
+            f,
+            "not an address (expected :hex, e.g. :0000000a): {:?}",
+            self.0
+        )
     }
 }
 

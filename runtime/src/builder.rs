@@ -230,8 +230,12 @@ impl Node {
         system: bool,
     ) -> Result<Addr, CallError> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.inner()
-            .spawn(svc, type_name.to_string(), system, LaunchNotify::Channel(tx))?;
+        self.inner().spawn(
+            svc,
+            type_name.to_string(),
+            system,
+            LaunchNotify::Channel(tx),
+        )?;
         rx.recv().unwrap_or(Err(CallError::Detached))
     }
 
@@ -259,7 +263,8 @@ impl Node {
             .cloned()
             .ok_or_else(|| CallError::NoSuchName(name.to_string()))?;
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let svc = factory(&args).map_err(|e| CallError::Failed(Addr::SYSTEM, format!("{name}: {e}")))?;
+        let svc =
+            factory(&args).map_err(|e| CallError::Failed(Addr::SYSTEM, format!("{name}: {e}")))?;
         self.spawn_wait(svc, name, false)
     }
 
@@ -372,7 +377,10 @@ impl Node {
         while !done(inner) {
             if inner
                 .lifecycle_cv
-                .wait_until(&mut l, deadline.min(Instant::now() + Duration::from_millis(50)))
+                .wait_until(
+                    &mut l,
+                    deadline.min(Instant::now() + Duration::from_millis(50)),
+                )
                 .timed_out()
                 && Instant::now() >= deadline
             {
@@ -457,7 +465,9 @@ impl RawService for OneShotCaller {
         }
         let r = if msg.ptype == Ptype::ERROR {
             let from = msg.source;
-            Err(msg.take::<CallError>().unwrap_or(CallError::Failed(from, "error".into())))
+            Err(msg
+                .take::<CallError>()
+                .unwrap_or(CallError::Failed(from, "error".into())))
         } else {
             Ok(msg)
         };

@@ -39,7 +39,13 @@ pub struct Call {
 }
 
 impl Call {
-    pub(crate) fn new(shared: Arc<HostShared>, dest: Addr, ptype: Ptype, payload: Payload, main: bool) -> Call {
+    pub(crate) fn new(
+        shared: Arc<HostShared>,
+        dest: Addr,
+        ptype: Ptype,
+        payload: Payload,
+        main: bool,
+    ) -> Call {
         let timeout = *shared.node.call_timeout.read();
         Call {
             shared,
@@ -125,12 +131,18 @@ impl Call {
             return Ok(reply);
         }
         if reply.source.is_system() {
-            return Err(CallError::Timeout(self.dest, self.timeout.unwrap_or_default()));
+            return Err(CallError::Timeout(
+                self.dest,
+                self.timeout.unwrap_or_default(),
+            ));
         }
         let dest = self.dest;
         match reply.take::<CallError>() {
             Ok(e) => Err(e),
-            Err(m) => Err(CallError::Failed(dest, format!("error reply {:?}", m.payload))),
+            Err(m) => Err(CallError::Failed(
+                dest,
+                format!("error reply {:?}", m.payload),
+            )),
         }
     }
 }

@@ -99,11 +99,17 @@ impl Cell {
     pub(crate) fn next_session(&self) -> i32 {
         let mut cur = self.session.load(Ordering::Relaxed);
         loop {
-            let next = if cur >= i32::MAX || cur < 0 { 1 } else { cur + 1 };
-            match self
-                .session
-                .compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            let next = if (0..i32::MAX).contains(&cur) {
+                cur + 1
+            } else {
+                1
+            };
+            match self.session.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return next,
                 Err(now) => cur = now,
             }

@@ -146,7 +146,11 @@ impl Context {
     }
 
     /// Calls and takes the reply as an `R`.
-    pub async fn call_as<R: Any, T: Any + Send>(&self, dest: Addr, request: T) -> Result<R, CallError> {
+    pub async fn call_as<R: Any, T: Any + Send>(
+        &self,
+        dest: Addr,
+        request: T,
+    ) -> Result<R, CallError> {
         self.call(dest, request).await?.into_value::<R>()
     }
 
@@ -197,8 +201,10 @@ impl Context {
     /// Runs `f` in a new task after `d` (skynet's `timeout`).
     pub fn timeout(&self, d: Duration, f: impl FnOnce(Context) + Send + 'static) {
         let ctx = self.clone();
+        // The deadline is fixed now, not when the fork first runs.
+        let sleep = self.sleep(d);
         self.fork(async move {
-            ctx.sleep(d).await;
+            sleep.await;
             f(ctx);
         });
     }
@@ -254,7 +260,11 @@ impl Context {
         self.node().setenv(key, value)
     }
 
-    fn wait_launch(&self, addr_result: Result<Addr, CallError>, session: i32) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
+    fn wait_launch(
+        &self,
+        addr_result: Result<Addr, CallError>,
+        session: i32,
+    ) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
         let shared = self.shared.clone();
         let main = self.main;
         async move {
@@ -298,7 +308,10 @@ impl Context {
 
     /// Launches a service value; resolves with its address once its `init` succeeded, or
     /// with the reason it failed.
-    pub fn launch<S: Service>(&self, svc: S) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
+    pub fn launch<S: Service>(
+        &self,
+        svc: S,
+    ) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
         self.launch_boxed(
             Box::new(AsyncHost::new(svc)),
             std::any::type_name::<S>().to_string(),
@@ -306,21 +319,35 @@ impl Context {
     }
 
     /// Launches a raw service.
-    pub fn launch_raw(&self, svc: Box<dyn RawService>, type_name: &str) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
+    pub fn launch_raw(
+        &self,
+        svc: Box<dyn RawService>,
+        type_name: &str,
+    ) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
         self.launch_boxed(svc, type_name.to_string())
     }
 
     /// Launches a service of a type registered with the node builder, by name.
-    pub fn newservice(&self, name: &str, args: &[&str]) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
+    pub fn newservice(
+        &self,
+        name: &str,
+        args: &[&str],
+    ) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         self.newservice_owned(name.to_string(), args)
     }
 
-    fn newservice_owned(&self, name: String, args: Vec<String>) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
+    fn newservice_owned(
+        &self,
+        name: String,
+        args: Vec<String>,
+    ) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
         let factory = self.shared.node.registry.read().get(&name).cloned();
         let svc = match factory {
             None => Err(CallError::NoSuchName(name.clone())),
-            Some(f) => f(&args).map_err(|e| CallError::Failed(Addr::SYSTEM, format!("{name}: {e}"))),
+            Some(f) => {
+                f(&args).map_err(|e| CallError::Failed(Addr::SYSTEM, format!("{name}: {e}")))
+            }
         };
         let launch = svc.map(|svc| self.launch_boxed(svc, name));
         async move {
@@ -342,9 +369,16 @@ impl Context {
         let next = {
             let mut map = self.shared.node.uniques.map.lock();
             match map.get_mut(name) {
-                Some(UniqueState::Ready(a)) if self.shared.node.cell(*a).is_some() => Next::Done(Ok(*a)),
-                Some(UniqueState::Failed(e)) => Next::Done(Err(CallError::Failed(Addr::SYSTEM, e.clone()))),
-                Some(UniqueState::Launching { launcher: true, waiters }) => {
+                Some(UniqueState::Ready(a)) if self.shared.node.cell(*a).is_some() => {
+                    Next::Done(Ok(*a))
+                }
+                Some(UniqueState::Failed(e)) => {
+                    Next::Done(Err(CallError::Failed(Addr::SYSTEM, e.clone())))
+                }
+                Some(UniqueState::Launching {
+                    launcher: true,
+                    waiters,
+                }) => {
                     let s = self.shared.register_wait();
                     waiters.push((self.shared.addr, s));
                     Next::Wait(s)
@@ -354,7 +388,13 @@ impl Context {
                     Next::Launch
                 }
                 _ => {
-                    map.insert(name.to_string(), UniqueState::Launching { launcher: true, waiters: Vec::new() });
+                    map.insert(
+                        name.to_string(),
+                        UniqueState::Launching {
+                            launcher: true,
+                            waiters: Vec::new(),
+                        },
+                    );
                     Next::Launch
                 }
             }
@@ -363,7 +403,11 @@ impl Context {
             Next::Done(r) => r,
             Next::Wait(s) => self.wait_launch(Ok(Addr::SYSTEM), s).await,
             Next::Launch => {
-                let guard = UniqueLaunch { ctx: self, name, result: None };
+                let guard = UniqueLaunch {
+                    ctx: self,
+                    name,
+                    result: None,
+                };
                 let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
                 let r = self.newservice_owned(name.to_string(), args).await;
                 let mut guard = guard;
@@ -379,7 +423,9 @@ impl Context {
             let mut map = self.shared.node.uniques.map.lock();
             match map.get_mut(name) {
                 Some(UniqueState::Ready(a)) => return Ok(*a),
-                Some(UniqueState::Failed(e)) => return Err(CallError::Failed(Addr::SYSTEM, e.clone())),
+                Some(UniqueState::Failed(e)) => {
+                    return Err(CallError::Failed(Addr::SYSTEM, e.clone()))
+                }
                 Some(UniqueState::Launching { waiters, .. }) => {
                     let s = self.shared.register_wait();
                     waiters.push((self.shared.addr, s));
@@ -387,7 +433,13 @@ impl Context {
                 }
                 None => {
                     let s = self.shared.register_wait();
-                    map.insert(name.to_string(), UniqueState::Launching { launcher: false, waiters: vec![(self.shared.addr, s)] });
+                    map.insert(
+                        name.to_string(),
+                        UniqueState::Launching {
+                            launcher: false,
+                            waiters: vec![(self.shared.addr, s)],
+                        },
+                    );
                     s
                 }
             }
@@ -459,7 +511,10 @@ impl Drop for UniqueLaunch<'_> {
             }
             waiters
         };
-        let outcome = self.result.clone().unwrap_or(Err(CallError::Dead(self.ctx.shared.addr)));
+        let outcome = self
+            .result
+            .clone()
+            .unwrap_or(Err(CallError::Dead(self.ctx.shared.addr)));
         for (dest, session) in waiters {
             let msg = match &outcome {
                 Ok(a) => Message::value(self.ctx.shared.addr, session, Ptype::RESPONSE, *a),

@@ -41,7 +41,9 @@ impl fmt::Display for CallError {
             CallError::Unknown(a) => write!(f, "call to unknown address {a}"),
             CallError::Dead(a) => write!(f, "service {a} exited before answering"),
             CallError::Panicked(a) => write!(f, "service {a} panicked"),
-            CallError::NoReply(a) => write!(f, "service {a} finished the request without answering"),
+            CallError::NoReply(a) => {
+                write!(f, "service {a} finished the request without answering")
+            }
             CallError::Timeout(a, d) => write!(f, "call to {a} timed out after {d:?}"),
             CallError::Deadlock(cycle) => {
                 write!(f, "call would deadlock: ")?;
@@ -89,7 +91,10 @@ pub struct NoSession;
 
 impl fmt::Display for NoSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no request to answer (already answered, or the message was a send)")
+        write!(
+            f,
+            "no request to answer (already answered, or the message was a send)"
+        )
     }
 }
 

@@ -39,7 +39,8 @@ pub type Interceptor = Arc<dyn Fn(&Context, Message) -> Option<Message> + Send +
 
 const MAIN: usize = usize::MAX;
 
-/// Sessions are small consecutive integers: hash them as themselves.
+/// Sessions are small consecutive integers: one multiply spreads them over all 64 bits
+/// (hashbrown reads its control byte from the top bits, so an identity hash would collide).
 #[derive(Default)]
 pub(crate) struct SessionHasher(u64);
 
@@ -53,7 +54,7 @@ impl Hasher for SessionHasher {
         }
     }
     fn write_i32(&mut self, i: i32) {
-        self.0 = i as u32 as u64;
+        self.0 = u64::from(i as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -301,6 +302,10 @@ impl<S: Service> AsyncHost<S> {
         }
     }
 
+    // The service lock is held across `init`/`dispatch` awaits on purpose: it is what gives
+    // `dispatch` its `&mut self`. Nothing else takes it while the main task lives (`exit`
+    // locks it only after the task is dropped), so it is never contended.
+    #[allow(clippy::await_holding_lock)]
     fn main_task(svc: Arc<Mutex<S>>, mut ctx: Context) -> BoxFuture {
         Box::pin(async move {
             let init = {
@@ -457,7 +462,8 @@ impl<S: Service> RawService for AsyncHost<S> {
         let err = shared.unanswered_error();
         for m in inbox {
             if m.wants_reply() {
-                ctx.node.send_error(shared.addr, m.source, m.session, err.clone());
+                ctx.node
+                    .send_error(shared.addr, m.source, m.session, err.clone());
             }
         }
     }

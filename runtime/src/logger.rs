@@ -100,7 +100,9 @@ impl log::Log for Facade {
 
 /// `YYYY-MM-DD HH:MM:SS.cc` in UTC.
 pub fn timestamp() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs();
     let cs = now.subsec_millis() / 10;
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);

@@ -104,6 +104,19 @@ impl Mailbox {
         (n, overload)
     }
 
+    /// Ends a turn: true when messages wait (the service stays scheduled and must be put
+    /// back in the run queue); false when empty (the service is unscheduled now).
+    pub(crate) fn end_turn(&self) -> bool {
+        let mut inner = self.inner.lock();
+        if inner.queue.is_empty() {
+            inner.scheduled = false;
+            inner.overload_at = OVERLOAD_THRESHOLD;
+            false
+        } else {
+            true
+        }
+    }
+
     /// Closes the mailbox and returns every message still in it.
     pub(crate) fn close(&self) -> VecDeque<Message> {
         let mut inner = self.inner.lock();
@@ -163,7 +176,11 @@ mod tests {
                 }
                 out.clear();
             }
-            assert_eq!(warnings.len(), 1 + round, "one warning per round: {warnings:?}");
+            assert_eq!(
+                warnings.len(),
+                1 + round,
+                "one warning per round: {warnings:?}"
+            );
         }
         // Each pop saw 5000 > 1024, 2048, 4096: one warning with the length, thresholds raised.
         assert_eq!(warnings, vec![5000, 5000]);

@@ -36,7 +36,11 @@ impl WorkerSlot {
 }
 
 /// Runs until the node asks it to stop; checks every `period`.
-pub(crate) fn run_monitor(node: Arc<NodeInner>, threshold: Duration, stop: Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>) {
+pub(crate) fn run_monitor(
+    node: Arc<NodeInner>,
+    threshold: Duration,
+    stop: Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>,
+) {
     crate::logger::enter_node(&node);
     // The stuck time is measured from the first sample that saw the worker's version, so it
     // is short by up to one period: sample often enough that a handler just past the

@@ -104,7 +104,11 @@ impl NodeInner {
             let weak = weak.clone();
             let timers = TimerThread::start(start, move |e: TimerEntry| {
                 if let Some(node) = weak.upgrade() {
-                    let ptype = if e.error { Ptype::ERROR } else { Ptype::RESPONSE };
+                    let ptype = if e.error {
+                        Ptype::ERROR
+                    } else {
+                        Ptype::RESPONSE
+                    };
                     // A dead destination just drops the expiry.
                     let _ = node.send(
                         e.dest,
@@ -275,7 +279,9 @@ impl NodeInner {
         if !name.starts_with('.') || name.len() < 2 {
             return Err(NameError::Invalid(name.to_string()));
         }
-        let cell = self.cell(addr).ok_or(NameError::Invalid(name.to_string()))?;
+        let cell = self
+            .cell(addr)
+            .ok_or(NameError::Invalid(name.to_string()))?;
         let mut table = self.names.write();
         if let Some(&holder) = table.get(name) {
             if holder != addr && self.cell(holder).is_some() {
@@ -437,11 +443,7 @@ impl NodeHandle {
     }
 
     /// Launches a raw service; its `init` runs on a worker. Returns the address at once.
-    pub fn launch_raw(
-        &self,
-        svc: Box<dyn RawService>,
-        type_name: &str,
-    ) -> Result<Addr, CallError> {
+    pub fn launch_raw(&self, svc: Box<dyn RawService>, type_name: &str) -> Result<Addr, CallError> {
         self.inner
             .spawn(svc, type_name.to_string(), false, LaunchNotify::None)
     }

@@ -36,7 +36,12 @@ pub struct Queue {
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let st = self.state.lock();
-        write!(f, "Queue(locked: {}, waiting: {})", st.locked, st.waiters.len())
+        write!(
+            f,
+            "Queue(locked: {}, waiting: {})",
+            st.locked,
+            st.waiters.len()
+        )
     }
 }
 

@@ -113,7 +113,9 @@ impl<'a> RawContext<'a> {
 pub(crate) fn notify_launch(node: &NodeInner, cell: &Cell, result: Result<(), String>) {
     let who = std::mem::replace(&mut *cell.launch.lock(), LaunchNotify::None);
     let addr = cell.addr;
-    let outcome = result.map(|_| addr).map_err(|why| CallError::Failed(addr, why));
+    let outcome = result
+        .map(|_| addr)
+        .map_err(|why| CallError::Failed(addr, why));
     match who {
         LaunchNotify::None => {}
         LaunchNotify::Session(dest, session) => {

@@ -23,10 +23,20 @@ pub const TICK: Duration = Duration::from_millis(1);
 struct Inner<T> {
     wheel: TimerWheel<T>,
     stop: bool,
-    /// The tick the thread sleeps until (None: indefinitely, or it is awake).
-    planned: Option<u64>,
+    /// What the thread is doing, so `add` wakes it only when needed.
+    planned: Planned,
     #[cfg(test)]
     wakeups: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Planned {
+    /// Running, or already notified: it will look at the wheel before sleeping again.
+    Awake,
+    /// Blocked with no timer pending.
+    Forever,
+    /// Sleeping until this tick.
+    Until(u64),
 }
 
 struct Shared<T> {
@@ -48,7 +58,7 @@ impl<T: Send + 'static> TimerThread<T> {
             inner: Mutex::new(Inner {
                 wheel: TimerWheel::new(),
                 stop: false,
-                planned: None,
+                planned: Planned::Awake,
                 #[cfg(test)]
                 wakeups: 0,
             }),
@@ -75,7 +85,13 @@ impl<T: Send + 'static> TimerThread<T> {
         let tick = since.as_nanos().div_ceil(TICK.as_nanos()) as u64;
         let mut inner = self.shared.inner.lock();
         let id = inner.wheel.insert(tick, value);
-        if inner.planned.is_none_or(|p| tick < p) {
+        let wake = match inner.planned {
+            Planned::Awake => false,
+            Planned::Forever => true,
+            Planned::Until(p) => tick < p,
+        };
+        if wake {
+            inner.planned = Planned::Awake;
             self.shared.cv.notify_one();
         }
         id
@@ -122,20 +138,22 @@ fn run<T>(shared: Arc<Shared<T>>, mut fire: impl FnMut(T)) {
                 let now = (shared.start.elapsed().as_nanos() / TICK.as_nanos()) as u64;
                 inner.wheel.advance(now, |v| due.push(v));
                 if !due.is_empty() {
-                    inner.planned = None;
+                    inner.planned = Planned::Awake;
                     break;
                 }
                 match inner.wheel.next_expiry_hint() {
                     None => {
-                        inner.planned = None;
+                        inner.planned = Planned::Forever;
                         shared.cv.wait(&mut inner);
                     }
                     Some(t) => {
-                        inner.planned = Some(t);
-                        let at = shared.start + TICK * (t as u32);
+                        inner.planned = Planned::Until(t);
+                        let at =
+                            shared.start + TICK.saturating_mul(t.min(u64::from(u32::MAX)) as u32);
                         shared.cv.wait_until(&mut inner, at);
                     }
                 }
+                inner.planned = Planned::Awake;
                 #[cfg(test)]
                 {
                     inner.wakeups += 1;

@@ -19,8 +19,8 @@ use crate::service::{ExitReason, InitStatus, RawService};
 
 /// skynet's weight table: worker i takes `len >> weight` messages per turn (-1: one).
 const WEIGHTS: [i8; 32] = [
-    -1, -1, -1, -1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3,
-    3, 3, 3,
+    -1, -1, -1, -1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3,
+    3, 3,
 ];
 
 /// The weight used by worker `index`.
@@ -44,11 +44,7 @@ pub(crate) fn worker_main(node: Arc<NodeInner>, index: usize, weight: i8) {
 }
 
 /// Runs one callback with the monitor told, the panic caught.
-fn guarded<R>(
-    slot: &WorkerSlot,
-    addr: crate::Addr,
-    f: impl FnOnce() -> R,
-) -> Result<R, String> {
+fn guarded<R>(slot: &WorkerSlot, addr: crate::Addr, f: impl FnOnce() -> R) -> Result<R, String> {
     slot.enter(addr);
     logger::set_current(addr);
     let r = catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p));
@@ -174,7 +170,8 @@ fn run_locked(
             continue;
         }
         if node.run_queue.others_waiting() {
-            return true;
+            // Back of the queue if more is waiting; otherwise it is simply done.
+            return cell.mailbox.end_turn();
         }
     }
 }

@@ -54,7 +54,12 @@ fn ping_pong_calls() {
     let node = node();
     let inc = node.launch(Inc).unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
-    node.launch(Pinger { target: inc, rounds: 10_000, done: tx }).unwrap();
+    node.launch(Pinger {
+        target: inc,
+        rounds: 10_000,
+        done: tx,
+    })
+    .unwrap();
     assert_eq!(recv(&rx, LONG), Ok(10_000));
     // From outside the node too.
     assert_eq!(node.call(inc, 41u64).unwrap().take::<u64>().unwrap(), 42);
@@ -68,7 +73,12 @@ fn thousand_services_call_each_other() {
     let (tx, rx) = crossbeam_channel::unbounded();
     for i in 0..1000 {
         let target = incs[(i * 7 + 3) % 1000];
-        node.launch(Pinger { target, rounds: 100, done: tx.clone() }).unwrap();
+        node.launch(Pinger {
+            target,
+            rounds: 100,
+            done: tx.clone(),
+        })
+        .unwrap();
     }
     for _ in 0..1000 {
         assert_eq!(recv(&rx, LONG), Ok(100));
@@ -79,7 +89,9 @@ fn thousand_services_call_each_other() {
 struct Deferred;
 impl Service for Deferred {
     async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
-        let Ok(cmd) = msg.take::<&'static str>() else { return };
+        let Ok(cmd) = msg.take::<&'static str>() else {
+            return;
+        };
         let responder: Responder = ctx.response().expect("a call has a responder");
         match cmd {
             "later" => {
@@ -200,7 +212,7 @@ fn one_error_does_not_fail_sibling_calls() {
     let p = node.launch(Picky).unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     node.launch(TwoCalls { target: p, out: tx }).unwrap();
-    let mut got = vec![recv(&rx, LONG), recv(&rx, LONG)];
+    let mut got = [recv(&rx, LONG), recv(&rx, LONG)];
     got.sort_by_key(|(n, _)| *n);
     assert!(matches!(got[0].1, Err(CallError::Failed(_, _))));
     assert_eq!(got[1].1, Ok(2));
@@ -217,8 +229,11 @@ impl Service for Critical {
     async fn init(&mut self, ctx: &mut Context) -> Result<(), skynet_runtime::Error> {
         for _ in 0..10 {
             let (c, q) = (ctx.clone(), self.queue.clone());
-            let (inside, max_inside, fin) =
-                (self.inside.clone(), self.max_inside.clone(), self.finished.clone());
+            let (inside, max_inside, fin) = (
+                self.inside.clone(),
+                self.max_inside.clone(),
+                self.finished.clone(),
+            );
             ctx.fork(async move {
                 let _g = q.lock().await;
                 let now = inside.fetch_add(1, Ordering::SeqCst) + 1;

@@ -23,7 +23,10 @@ fn call_to_unknown_and_dead_addresses() {
     let node = node();
     let nowhere = Addr::new(0, 0xfffff);
     let t = Instant::now();
-    assert_eq!(node.call(nowhere, 1u32).unwrap_err(), CallError::Unknown(nowhere));
+    assert_eq!(
+        node.call(nowhere, 1u32).unwrap_err(),
+        CallError::Unknown(nowhere)
+    );
     let e = node.launch(Echo).unwrap();
     assert!(node.handle().kill(e));
     // Wait for the kill to land (deadline, no sleep).
@@ -32,7 +35,10 @@ fn call_to_unknown_and_dead_addresses() {
         std::thread::yield_now();
     }
     assert_eq!(node.call(e, 1u32).unwrap_err(), CallError::Dead(e));
-    assert!(node.send(e, 1u32).is_err(), "send to a dead address hands the message back");
+    assert!(
+        node.send(e, 1u32).is_err(),
+        "send to a dead address hands the message back"
+    );
     assert!(t.elapsed() < LONG);
 }
 
@@ -90,7 +96,12 @@ impl Service for Exiter {
 fn messages_queued_behind_exit() {
     let node = node();
     let (tx, rx) = crossbeam_channel::unbounded();
-    let s = node.launch(Exiter { handled_after_exit: tx, exiting: false }).unwrap();
+    let s = node
+        .launch(Exiter {
+            handled_after_exit: tx,
+            exiting: false,
+        })
+        .unwrap();
     node.send(s, "exit").unwrap();
     // Queued behind the exit (or refused once it has happened): never handled.
     for _ in 0..10_000 {
@@ -121,11 +132,16 @@ fn panic_is_isolated() {
     let b = node.launch(Fragile).unwrap();
     assert_eq!(node.call(a, "boom").unwrap_err(), CallError::Panicked(a));
     assert!(
-        lines.wait_for(&[&a.to_string(), "panicked", "boom requested"], LONG).is_some(),
+        lines
+            .wait_for(&[&a.to_string(), "panicked", "boom requested"], LONG)
+            .is_some(),
         "{:?}",
         lines.all()
     );
-    assert_eq!(node.call(b, "ping").unwrap().take::<&str>().unwrap(), "fine");
+    assert_eq!(
+        node.call(b, "ping").unwrap().take::<&str>().unwrap(),
+        "fine"
+    );
     assert_eq!(node.call(a, "ping").unwrap_err(), CallError::Dead(a));
 }
 
@@ -154,7 +170,10 @@ impl Service for Impatient {
                 .await
                 .and_then(|m| m.into_value::<u64>());
             // The late reply (300) arrives while this call waits; it must not be taken.
-            let second = c.call(slow, 400u64).await.and_then(|m| m.into_value::<u64>());
+            let second = c
+                .call(slow, 400u64)
+                .await
+                .and_then(|m| m.into_value::<u64>());
             let _ = out.send((first, second));
         });
         Ok(())
@@ -171,7 +190,10 @@ fn call_timeout_and_late_reply_dropped() {
     let (tx, rx) = crossbeam_channel::unbounded();
     node.launch(Impatient { slow, out: tx }).unwrap();
     let (first, second) = recv(&rx, LONG);
-    assert_eq!(first, Err(CallError::Timeout(slow, Duration::from_millis(30))));
+    assert_eq!(
+        first,
+        Err(CallError::Timeout(slow, Duration::from_millis(30)))
+    );
     assert_eq!(second, Ok(400));
 }
 

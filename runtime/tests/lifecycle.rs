@@ -38,7 +38,14 @@ impl Service for Tracked {
 
 fn tracked(name: Option<&'static str>) -> (Tracked, Arc<AtomicUsize>) {
     let exits = Arc::new(AtomicUsize::new(0));
-    (Tracked { name, exits: exits.clone(), fail_init: false }, exits)
+    (
+        Tracked {
+            name,
+            exits: exits.clone(),
+            fail_init: false,
+        },
+        exits,
+    )
 }
 
 fn wait_gone(node: &Node, a: Addr) {
@@ -59,7 +66,10 @@ fn names_register_query_and_vanish() {
     assert_eq!(node.handle().query(&a.to_string()), Some(a));
     let (t2, _) = tracked(Some(".db"));
     let err = node.launch(t2).unwrap_err();
-    assert!(matches!(err, CallError::Failed(_, ref why) if why.contains("already registered")), "{err}");
+    assert!(
+        matches!(err, CallError::Failed(_, ref why) if why.contains("already registered")),
+        "{err}"
+    );
     assert!(node.handle().register(a, "nodot").is_err());
     node.call(a, "exit").unwrap();
     wait_gone(&node, a);
@@ -163,7 +173,10 @@ impl Service for Wrapper {
             let parked = c.sleep(Duration::from_secs(3600));
             let mut parked = Box::pin(parked);
             let noop = std::task::Waker::noop();
-            let _ = std::future::Future::poll(parked.as_mut(), &mut std::task::Context::from_waker(noop));
+            let _ = std::future::Future::poll(
+                parked.as_mut(),
+                &mut std::task::Context::from_waker(noop),
+            );
             c.set_session_counter(i32::MAX - 4);
             let mut results = Vec::new();
             for i in 0..10u32 {

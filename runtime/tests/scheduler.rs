@@ -22,7 +22,9 @@ impl Service for OrderCheck {
             }
             Ok(v) if v == self.next => self.next += 1,
             Ok(v) => {
-                let _ = self.out.send(Err(format!("got {v}, expected {}", self.next)));
+                let _ = self
+                    .out
+                    .send(Err(format!("got {v}, expected {}", self.next)));
             }
             Err(_) => {}
         }
@@ -52,7 +54,12 @@ fn one_way_sends_keep_order() {
     let node = Node::builder().threads(2).build().unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     let check = node.launch(OrderCheck { next: 0, out: tx }).unwrap();
-    let sender = node.launch(Sender { dest: check, n: 1_000_000 }).unwrap();
+    let sender = node
+        .launch(Sender {
+            dest: check,
+            n: 1_000_000,
+        })
+        .unwrap();
     node.send(sender, ()).unwrap();
     assert_eq!(recv(&rx, Duration::from_secs(60)), Ok(1_000_000));
 }
@@ -87,7 +94,12 @@ fn busy_service_does_not_starve_others() {
     let (node, lines) = node_with_log(1);
     let stop = Arc::new(AtomicBool::new(false));
     let handled = Arc::new(AtomicU64::new(0));
-    let busy = node.launch(Busy { stop: stop.clone(), handled: handled.clone() }).unwrap();
+    let busy = node
+        .launch(Busy {
+            stop: stop.clone(),
+            handled: handled.clone(),
+        })
+        .unwrap();
     node.send(busy, ()).unwrap();
     let quick = node.launch(Quick).unwrap();
     let deadline = Instant::now() + LONG;
@@ -98,7 +110,9 @@ fn busy_service_does_not_starve_others() {
         node.call(quick, ()).unwrap();
     }
     stop.store(true, Ordering::Relaxed);
-    assert!(lines.wait_for(&[&busy.to_string(), "may overload", "length"], LONG).is_some());
+    assert!(lines
+        .wait_for(&[&busy.to_string(), "may overload", "length"], LONG)
+        .is_some());
 }
 
 /// Spins inside one message for a while.
@@ -128,7 +142,9 @@ fn endless_loop_is_reported() {
     let s = node.launch(Spinner).unwrap();
     node.call(s, Duration::from_secs(6)).unwrap();
     assert!(
-        lines.wait_for(&[&s.to_string(), "endless loop"], LONG).is_some(),
+        lines
+            .wait_for(&[&s.to_string(), "endless loop"], LONG)
+            .is_some(),
         "{:?}",
         lines.all()
     );

@@ -19,7 +19,9 @@ impl Service for CountsExit {
 }
 
 fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// G15: every service's `exit` runs (also one suspended mid-request), no thread is left.

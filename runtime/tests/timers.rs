@@ -30,7 +30,10 @@ fn sleep_is_never_early_and_accurate() {
         let took = node.call(s, d).unwrap().take::<Duration>().unwrap();
         assert!(took >= d, "slept {took:?} for {d:?}");
         // Generous on a loaded CI machine: the figure to expect is ~1 ms (see docs/performance.md).
-        assert!(took < d + Duration::from_millis(500), "slept {took:?} for {d:?}");
+        assert!(
+            took < d + Duration::from_millis(500),
+            "slept {took:?} for {d:?}"
+        );
     }
 }
 
@@ -98,7 +101,11 @@ impl Service for Many {
 fn hundred_thousand_timeouts_fire() {
     let node = node();
     let (tx, rx) = crossbeam_channel::unbounded();
-    node.launch(Many { n: 100_000, out: tx }).unwrap();
+    node.launch(Many {
+        n: 100_000,
+        out: tx,
+    })
+    .unwrap();
     assert_eq!(recv(&rx, Duration::from_secs(60)), 100_000);
     let deadline = Instant::now() + LONG;
     while node.handle().pending_timers() > 0 && Instant::now() < deadline {

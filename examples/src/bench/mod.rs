@@ -4,3 +4,4 @@
 //! `ops_per_sec`. Timings are reported, never asserted.
 
 pub mod json;
+pub mod runtime;

@@ -1,13 +1,21 @@
 //! `bench NAME [ARGS]`: runs one benchmark and prints one JSON line.
+//!
+//! Names: call, send, pairs, timers (the runtime).
+
+use skynet_examples::bench;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let name = args.first().map(String::as_str).unwrap_or("");
-    let rest = if args.is_empty() { &[][..] } else { &args[1..] };
-    let _ = rest;
+    let rest = args.get(1..).unwrap_or(&[]);
     match name {
+        "call" => bench::runtime::call(rest),
+        "send" => bench::runtime::send(rest),
+        "pairs" => bench::runtime::pairs(rest),
+        "timers" => bench::runtime::timers(rest),
         _ => {
-            eprintln!("usage: bench <NAME> [ARGS]  (unknown benchmark {name:?})");
+            eprintln!("usage: bench <call|send|pairs|timers> [--threads N] [--n N]");
+            eprintln!("unknown benchmark {name:?}");
             std::process::exit(2);
         }
     }

@@ -1,0 +1,267 @@
+//! Runtime benchmarks: `call`, `send`, `pairs`, `timers` (issue: the runtime).
+//!
+//! Each runs on a fresh node with `thread = 2` (or `--threads N`) and prints one JSON line.
+
+use std::time::{Duration, Instant};
+
+use skynet_runtime::{Addr, Context, Message, Node, Service};
+
+use super::json::{rss_peak_kb, JsonLine};
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn node(args: &[String]) -> Node {
+    Node::builder()
+        .threads(arg(args, "--threads", 2usize))
+        .build()
+        .expect("node starts")
+}
+
+/// Answers `n` with `n + 1`.
+struct Inc;
+impl Service for Inc {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        if let Ok(n) = msg.take::<u64>() {
+            let _ = ctx.ret(n + 1);
+        }
+    }
+}
+
+/// Calls `target` `n` times in a row, then reports the elapsed time.
+struct Caller {
+    target: Addr,
+    n: u64,
+    done: crossbeam_channel::Sender<(Duration, u64)>,
+}
+impl Service for Caller {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let start = Instant::now();
+        let mut v = 0u64;
+        for _ in 0..self.n {
+            v = match ctx
+                .call(self.target, v)
+                .await
+                .and_then(|m| m.into_value::<u64>())
+            {
+                Ok(v) => v,
+                Err(e) => panic!("bench call failed: {e}"),
+            };
+        }
+        let _ = self.done.send((start.elapsed(), v));
+    }
+}
+
+/// `call`: one service calling another in a loop.
+pub fn call(args: &[String]) {
+    let n = arg(args, "--n", 1_000_000u64);
+    let node = node(args);
+    let inc = node.launch(Inc).expect("launch");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let caller = node
+        .launch(Caller {
+            target: inc,
+            n,
+            done: tx,
+        })
+        .expect("launch");
+    node.send(caller, ()).expect("send");
+    let (elapsed, v) = rx.recv().expect("bench finishes");
+    assert_eq!(v, n);
+    let mut line = JsonLine::new("call");
+    line.num("ops_per_sec", n as f64 / elapsed.as_secs_f64())
+        .num("calls", n as f64)
+        .num("seconds", elapsed.as_secs_f64())
+        .num("mean_us", elapsed.as_secs_f64() * 1e6 / n as f64);
+    println!("{}", line.finish());
+    node.shutdown();
+}
+
+/// Counts messages; reports when the last one arrives.
+struct Sink {
+    expect: u64,
+    got: u64,
+    done: crossbeam_channel::Sender<Instant>,
+}
+impl Service for Sink {
+    async fn dispatch(&mut self, _ctx: &mut Context, msg: Message) {
+        if msg.downcast_ref::<u64>().is_some() {
+            self.got += 1;
+            if self.got == self.expect {
+                let _ = self.done.send(Instant::now());
+            }
+        }
+    }
+}
+
+/// Sends `n` values to `dest`, yielding every `chunk` so the sink runs alongside.
+struct Source {
+    dest: Addr,
+    n: u64,
+    chunk: u64,
+    started: crossbeam_channel::Sender<Instant>,
+}
+impl Service for Source {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let _ = self.started.send(Instant::now());
+        for i in 0..self.n {
+            if ctx.send(self.dest, i).is_err() {
+                return;
+            }
+            if i % self.chunk == self.chunk - 1 {
+                ctx.yield_now().await;
+            }
+        }
+    }
+}
+
+/// `send`: one-way messages A to B, first send to last receive.
+pub fn send(args: &[String]) {
+    let n = arg(args, "--n", 10_000_000u64);
+    let chunk = arg(args, "--chunk", 4096u64).max(1);
+    let node = node(args);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded();
+    let (start_tx, start_rx) = crossbeam_channel::unbounded();
+    let sink = node
+        .launch(Sink {
+            expect: n,
+            got: 0,
+            done: done_tx,
+        })
+        .expect("launch");
+    let source = node
+        .launch(Source {
+            dest: sink,
+            n,
+            chunk,
+            started: start_tx,
+        })
+        .expect("launch");
+    node.send(source, ()).expect("send");
+    let start = start_rx.recv().expect("started");
+    let end = done_rx.recv().expect("bench finishes");
+    let elapsed = end.duration_since(start);
+    let mut line = JsonLine::new("send");
+    line.num("ops_per_sec", n as f64 / elapsed.as_secs_f64())
+        .num("messages", n as f64)
+        .num("seconds", elapsed.as_secs_f64())
+        .num("rss_peak_kb", rss_peak_kb().unwrap_or(0) as f64);
+    println!("{}", line.finish());
+    node.shutdown();
+}
+
+/// `pairs`: many caller/callee pairs calling concurrently.
+pub fn pairs(args: &[String]) {
+    let pairs = arg(args, "--pairs", 1000usize);
+    let n = arg(args, "--n", 1000u64);
+    let node = node(args);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut callers = Vec::with_capacity(pairs);
+    for _ in 0..pairs {
+        let inc = node.launch(Inc).expect("launch");
+        callers.push(
+            node.launch(Caller {
+                target: inc,
+                n,
+                done: tx.clone(),
+            })
+            .expect("launch"),
+        );
+    }
+    let start = Instant::now();
+    for c in &callers {
+        node.send(*c, ()).expect("send");
+    }
+    for _ in 0..pairs {
+        rx.recv().expect("pair finishes");
+    }
+    let elapsed = start.elapsed();
+    let total = pairs as f64 * n as f64;
+    let mut line = JsonLine::new("pairs");
+    line.num("ops_per_sec", total / elapsed.as_secs_f64())
+        .num("pairs", pairs as f64)
+        .num("calls", total)
+        .num("seconds", elapsed.as_secs_f64());
+    println!("{}", line.finish());
+    node.shutdown();
+}
+
+/// Sets `n` timeouts at random 0..=100 ticks (10 ms each) and records how late each fires.
+struct TimerLoad {
+    n: usize,
+    done: crossbeam_channel::Sender<Vec<Duration>>,
+}
+impl Service for TimerLoad {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let lateness = std::sync::Arc::new(parking_lot_free::Collector::new(self.n));
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..self.n {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let ticks = seed % 101;
+            let d = Duration::from_millis(ticks * 10);
+            let due = Instant::now() + d;
+            let (l, done) = (lateness.clone(), self.done.clone());
+            ctx.timeout(d, move |_ctx| {
+                if let Some(all) = l.push(Instant::now().saturating_duration_since(due)) {
+                    let _ = done.send(all);
+                }
+            });
+        }
+    }
+}
+
+mod parking_lot_free {
+    //! Collects samples from many callbacks; the last push gets them all.
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    pub struct Collector {
+        expect: usize,
+        samples: Mutex<Vec<Duration>>,
+    }
+
+    impl Collector {
+        pub fn new(expect: usize) -> Self {
+            Collector {
+                expect,
+                samples: Mutex::new(Vec::with_capacity(expect)),
+            }
+        }
+
+        pub fn push(&self, d: Duration) -> Option<Vec<Duration>> {
+            let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+            s.push(d);
+            (s.len() == self.expect).then(|| std::mem::take(&mut *s))
+        }
+    }
+}
+
+/// `timers`: 100,000 timeouts from one service; completion time and lateness.
+pub fn timers(args: &[String]) {
+    let n = arg(args, "--n", 100_000usize);
+    let node = node(args);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let svc = node.launch(TimerLoad { n, done: tx }).expect("launch");
+    let start = Instant::now();
+    node.send(svc, ()).expect("send");
+    let mut late = rx.recv().expect("all timers fire");
+    let elapsed = start.elapsed();
+    late.sort();
+    let pct = |p: f64| late[((late.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
+    let mut line = JsonLine::new("timers");
+    line.num("ops_per_sec", n as f64 / elapsed.as_secs_f64())
+        .num("timers", n as f64)
+        .num("seconds", elapsed.as_secs_f64())
+        .num("p50_us", pct(0.5))
+        .num("p99_us", pct(0.99))
+        .num("max_us", pct(1.0));
+    println!("{}", line.finish());
+    node.shutdown();
+}
