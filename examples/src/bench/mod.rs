@@ -3,5 +3,8 @@
 //! Every benchmark prints exactly one JSON line with at least the keys `bench` and
 //! `ops_per_sec`. Timings are reported, never asserted.
 
+pub mod args;
+pub mod echo;
 pub mod json;
+pub mod raw_echo;
 pub mod runtime;

@@ -6,15 +6,8 @@ use std::time::{Duration, Instant};
 
 use skynet_runtime::{Addr, Context, Message, Node, Service};
 
+use super::args::arg;
 use super::json::{rss_peak_kb, JsonLine};
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn node(args: &[String]) -> Node {
     Node::builder()

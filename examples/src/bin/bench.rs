@@ -1,6 +1,6 @@
 //! `bench NAME [ARGS]`: runs one benchmark and prints one JSON line.
 //!
-//! Names: call, send, pairs, timers (the runtime).
+//! Names: call, send, pairs, timers (the runtime); echo, hold (the load client).
 
 use skynet_examples::bench;
 
@@ -13,8 +13,10 @@ fn main() {
         "send" => bench::runtime::send(rest),
         "pairs" => bench::runtime::pairs(rest),
         "timers" => bench::runtime::timers(rest),
+        "echo" => bench::echo::echo(rest),
+        "hold" => bench::echo::hold(rest),
         _ => {
-            eprintln!("usage: bench <call|send|pairs|timers> [--threads N] [--n N]");
+            eprintln!("usage: bench <call|send|pairs|timers|echo|hold> [ARGS]");
             eprintln!("unknown benchmark {name:?}");
             std::process::exit(2);
         }

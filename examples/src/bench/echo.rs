@@ -1,0 +1,330 @@
+//! The project's own load client: `bench echo` (round trips through an echo node, every
+//! byte checked) and `bench hold` (how many connections a node keeps open).
+//!
+//! ```text
+//! bench echo --addr 127.0.0.1:8888 --connections 100 --size 64 --seconds 5 [--pipeline 1]
+//! bench echo --raw ...          # against the in-process raw mio echo server (the ceiling)
+//! bench hold --addr 127.0.0.1:8888 --connections 10000 [--seconds 2] [--pid NODE_PID]
+//! ```
+//! Packets use the client framing (2-byte big-endian length, then the payload).
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::args::{arg, flag};
+use super::json::JsonLine;
+
+/// Byte `i` of packet `seq` on connection `conn`: cheap to make and to check.
+fn pattern(conn: usize, seq: u64, i: usize) -> u8 {
+    (conn as u64)
+        .wrapping_mul(31)
+        .wrapping_add(seq.wrapping_mul(7))
+        .wrapping_add(i as u64) as u8
+}
+
+struct Conn {
+    stream: TcpStream,
+    out: Vec<u8>,
+    out_pos: usize,
+    input: Vec<u8>,
+    sent: VecDeque<Instant>,
+    next_send: u64,
+    next_recv: u64,
+    dead: bool,
+}
+
+fn connect_all(addr: SocketAddr, n: usize) -> (Vec<std::net::TcpStream>, usize) {
+    let mut streams = Vec::with_capacity(n);
+    let mut failed = 0;
+    for _ in 0..n {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                streams.push(s);
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    (streams, failed)
+}
+
+/// `bench echo`.
+pub fn echo(args: &[String]) {
+    let connections = arg(args, "--connections", 100usize).max(1);
+    let size = arg(args, "--size", 64usize).min(65_535);
+    let seconds = arg(args, "--seconds", 5.0f64);
+    let pipeline = arg(args, "--pipeline", 1usize).max(1);
+    let mut _raw_stop = None;
+    let addr: SocketAddr = if flag(args, "--raw") {
+        match super::raw_echo::start("127.0.0.1:0".parse().expect("literal address")) {
+            Ok((a, stop)) => {
+                _raw_stop = Some(stop);
+                a
+            }
+            Err(e) => {
+                eprintln!("cannot start the raw echo server: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        match arg::<String>(args, "--addr", "127.0.0.1:8888".into()).parse() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("bad --addr: {e}");
+                std::process::exit(2);
+            }
+        }
+    };
+    match run_echo(addr, connections, size, seconds, pipeline) {
+        Ok(line) => println!("{line}"),
+        Err(e) => {
+            eprintln!("echo bench failed: {e}");
+            std::process::exit(1);
+        }
+    }
+    if let Some(stop) = _raw_stop {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn queue_packets(c: &mut Conn, id: usize, size: usize, pipeline: usize) {
+    while c.sent.len() < pipeline {
+        let seq = c.next_send;
+        c.next_send += 1;
+        c.out.extend_from_slice(&(size as u16).to_be_bytes());
+        c.out.extend((0..size).map(|i| pattern(id, seq, i)));
+        c.sent.push_back(Instant::now());
+    }
+}
+
+fn flush(c: &mut Conn) -> bool {
+    while c.out_pos < c.out.len() {
+        match c.stream.write(&c.out[c.out_pos..]) {
+            Ok(n) => c.out_pos += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(_) => return false,
+        }
+    }
+    c.out.clear();
+    c.out_pos = 0;
+    true
+}
+
+/// Reads what is there; returns (round trips completed with their latencies, ok).
+fn read_echoes(c: &mut Conn, id: usize, buf: &mut [u8], lat: &mut Vec<u32>) -> Result<(), String> {
+    loop {
+        match c.stream.read(buf) {
+            Ok(0) => return Err("server closed the connection".into()),
+            Ok(n) => c.input.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let mut pos = 0;
+    while c.input.len() - pos >= 2 {
+        let len = u16::from_be_bytes([c.input[pos], c.input[pos + 1]]) as usize;
+        if c.input.len() - pos - 2 < len {
+            break;
+        }
+        let body = &c.input[pos + 2..pos + 2 + len];
+        let seq = c.next_recv;
+        if let Some(i) = (0..len).find(|&i| body[i] != pattern(id, seq, i)) {
+            return Err(format!("connection {id}: packet {seq} differs at byte {i}"));
+        }
+        c.next_recv += 1;
+        let sent = c.sent.pop_front().ok_or("an echo nobody sent")?;
+        lat.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        pos += 2 + len;
+    }
+    c.input.drain(..pos);
+    Ok(())
+}
+
+fn run_echo(
+    addr: SocketAddr,
+    connections: usize,
+    size: usize,
+    seconds: f64,
+    pipeline: usize,
+) -> std::io::Result<String> {
+    let (streams, connect_failed) = connect_all(addr, connections);
+    let mut poll = Poll::new()?;
+    let mut conns: Vec<Conn> = Vec::with_capacity(streams.len());
+    for (i, s) in streams.into_iter().enumerate() {
+        s.set_nonblocking(true)?;
+        let mut stream = TcpStream::from_std(s);
+        poll.registry()
+            .register(&mut stream, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+        conns.push(Conn {
+            stream,
+            out: Vec::new(),
+            out_pos: 0,
+            input: Vec::new(),
+            sent: VecDeque::new(),
+            next_send: 0,
+            next_recv: 0,
+            dead: false,
+        });
+    }
+    let mut errors = connect_failed;
+    let mut first_error = None;
+    let mut lat: Vec<u32> = Vec::with_capacity(1 << 20);
+    let mut buf = vec![0u8; 256 * 1024];
+    for (i, c) in conns.iter_mut().enumerate() {
+        queue_packets(c, i, size, pipeline);
+        if !flush(c) {
+            c.dead = true;
+            errors += 1;
+        }
+    }
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(seconds);
+    let mut events = Events::with_capacity(4096);
+    while Instant::now() < end {
+        poll.poll(&mut events, Some(Duration::from_millis(50)))?;
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let Some(c) = conns.get_mut(i) else { continue };
+            if c.dead {
+                continue;
+            }
+            if ev.is_readable() {
+                if let Err(e) = read_echoes(c, i, &mut buf, &mut lat) {
+                    c.dead = true;
+                    errors += 1;
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            }
+            queue_packets(c, i, size, pipeline);
+            if !flush(c) {
+                c.dead = true;
+                errors += 1;
+            }
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        if lat.is_empty() {
+            0.0
+        } else {
+            f64::from(lat[((lat.len() - 1) as f64 * p) as usize])
+        }
+    };
+    let mut line = JsonLine::new("echo");
+    line.num("ops_per_sec", lat.len() as f64 / elapsed)
+        .num("connections", connections as f64)
+        .num("size", size as f64)
+        .num("pipeline", pipeline as f64)
+        .num("round_trips", lat.len() as f64)
+        .num("seconds", elapsed)
+        .num("p50_us", pct(0.5))
+        .num("p99_us", pct(0.99))
+        .num("max_us", pct(1.0))
+        .num("errors", errors as f64);
+    if let Some(e) = first_error {
+        line.str("first_error", &e);
+    }
+    Ok(line.finish())
+}
+
+fn rss_of(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let l = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    l[6..].trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// `bench hold`: opens C connections, keeps them `--seconds`, reports how many stayed open
+/// (and, with `--pid`, the node's RSS per held connection and after they close).
+pub fn hold(args: &[String]) {
+    let connections = arg(args, "--connections", 1000usize);
+    let seconds = arg(args, "--seconds", 2.0f64);
+    let pid: Option<u32> = args
+        .iter()
+        .position(|a| a == "--pid")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
+    let addr: SocketAddr = match arg::<String>(args, "--addr", "127.0.0.1:8888".into()).parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bad --addr: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rss_before = pid.and_then(rss_of);
+    let start = Instant::now();
+    let (streams, connect_failed) = connect_all(addr, connections);
+    let connect_secs = start.elapsed().as_secs_f64();
+    // Watch for the server closing any of them.
+    let Ok(mut poll) = Poll::new() else {
+        eprintln!("cannot create a poll");
+        std::process::exit(1);
+    };
+    let mut held: Vec<TcpStream> = Vec::with_capacity(streams.len());
+    for (i, s) in streams.into_iter().enumerate() {
+        if s.set_nonblocking(true).is_err() {
+            continue;
+        }
+        let mut st = TcpStream::from_std(s);
+        if poll.registry().register(&mut st, Token(i), Interest::READABLE).is_ok() {
+            held.push(st);
+        }
+    }
+    let mut closed = vec![false; held.len()];
+    let mut events = Events::with_capacity(4096);
+    let end = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut buf = [0u8; 1024];
+    while Instant::now() < end {
+        if poll.poll(&mut events, Some(Duration::from_millis(100))).is_err() {
+            break;
+        }
+        for ev in events.iter() {
+            let i = ev.token().0;
+            if let Some(s) = held.get_mut(i) {
+                if matches!(s.read(&mut buf), Ok(0) | Err(_)) && !closed[i] {
+                    let would_block = matches!(s.read(&mut buf), Err(ref e) if e.kind() == ErrorKind::WouldBlock);
+                    if !would_block {
+                        closed[i] = true;
+                    }
+                }
+            }
+        }
+    }
+    let accepted = closed.iter().filter(|c| !**c).count();
+    let rss_held = pid.and_then(rss_of);
+    drop(held);
+    // Give the node a moment to notice the closes, waiting on its RSS, bounded.
+    let mut rss_after = rss_held;
+    if let Some(p) = pid {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+            rss_after = rss_of(p);
+        }
+    }
+    let mut line = JsonLine::new("hold");
+    line.num("ops_per_sec", connections as f64 / connect_secs.max(1e-9))
+        .num("connections", connections as f64)
+        .num("accepted", accepted as f64)
+        .num("connect_failed", connect_failed as f64)
+        .num("connect_seconds", connect_secs);
+    if let (Some(b), Some(h)) = (rss_before, rss_held) {
+        line.num("rss_before_kb", b as f64).num("rss_held_kb", h as f64);
+        if accepted > 0 {
+            line.num(
+                "rss_per_conn_bytes",
+                (h.saturating_sub(b) as f64 * 1024.0) / accepted as f64,
+            );
+        }
+    }
+    if let Some(a) = rss_after {
+        line.num("rss_after_close_kb", a as f64);
+    }
+    println!("{}", line.finish());
+}

@@ -1,0 +1,103 @@
+//! The ceiling: a minimal mio echo server with no actors, framing or copies beyond the
+//! socket buffer. `bench echo --raw` runs the load client against it in the same process.
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+const LISTENER: Token = Token(usize::MAX);
+
+struct Conn {
+    stream: TcpStream,
+    out: Vec<u8>,
+}
+
+/// Starts the raw echo server on `addr` in a thread; returns its address and a stop flag.
+pub fn start(addr: SocketAddr) -> std::io::Result<(SocketAddr, Arc<AtomicBool>)> {
+    let mut listener = TcpListener::bind(addr)?;
+    let local = listener.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    std::thread::Builder::new()
+        .name("raw-echo".into())
+        .spawn(move || {
+            if let Err(e) = serve(&mut listener, &stop2) {
+                eprintln!("raw echo server: {e}");
+            }
+        })?;
+    Ok((local, stop))
+}
+
+fn serve(listener: &mut TcpListener, stop: &AtomicBool) -> std::io::Result<()> {
+    let mut poll = Poll::new()?;
+    poll.registry()
+        .register(listener, LISTENER, Interest::READABLE)?;
+    let mut events = Events::with_capacity(1024);
+    let mut conns: HashMap<usize, Conn> = HashMap::new();
+    let mut next = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+        for ev in events.iter() {
+            if ev.token() == LISTENER {
+                loop {
+                    match listener.accept() {
+                        Ok((mut s, _)) => {
+                            let _ = s.set_nodelay(true);
+                            next += 1;
+                            poll.registry().register(
+                                &mut s,
+                                Token(next),
+                                Interest::READABLE | Interest::WRITABLE,
+                            )?;
+                            conns.insert(next, Conn { stream: s, out: Vec::new() });
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(_) => break,
+                    }
+                }
+                continue;
+            }
+            let key = ev.token().0;
+            let mut dead = false;
+            if let Some(c) = conns.get_mut(&key) {
+                loop {
+                    match c.stream.read(&mut buf) {
+                        Ok(0) => {
+                            dead = true;
+                            break;
+                        }
+                        Ok(n) => c.out.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            dead = true;
+                            break;
+                        }
+                    }
+                }
+                while !c.out.is_empty() {
+                    match c.stream.write(&c.out) {
+                        Ok(n) => {
+                            c.out.drain(..n);
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            dead = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if dead {
+                conns.remove(&key);
+            }
+        }
+    }
+    Ok(())
+}
