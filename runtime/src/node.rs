@@ -408,6 +408,14 @@ impl NodeHandle {
         self.inner.env.read().get(key).map(str::to_string)
     }
 
+    /// A config value parsed as `T`; a bad value is an error naming the file, line and key.
+    pub fn getenv_parsed<T: std::str::FromStr>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, crate::config::ConfigError> {
+        self.inner.env.read().get_parsed(key)
+    }
+
     /// Sets a config value.
     pub fn setenv(&self, key: &str, value: &str) {
         self.inner.env.write().set(key, value);

@@ -1,14 +1,17 @@
 //! The timer thread: owns a [`TimerWheel`] and fires due entries.
 //!
-//! The wheel ticks at 1 ms of real time. The public API speaks skynet's centiseconds, but a
-//! 10 ms wheel would make every timeout up to 10 ms late (and skynet's is also up to 10 ms
-//! *early*, since it counts from the last tick); at 1 ms a timer fires at most ~1 ms after its
-//! deadline and never before it.
+//! The wheel ticks at 1 ms of real time ([`TICK`]). The public API speaks skynet's
+//! centiseconds, but a 10 ms wheel would make every timeout up to 10 ms late (and skynet's is
+//! also up to 10 ms *early*, since it counts whole ticks from the last update); at 1 ms a timer
+//! fires at most ~1 ms (plus scheduling latency) after its deadline and never before it. The
+//! finer tick costs nothing while idle: the thread sleeps until the next possible expiry
+//! instead of waking every tick.
 //!
 //! The thread sleeps until the earliest possible expiry and blocks outright when no timer is
 //! pending (no polling). Entries are fired outside the lock, so `add`/`cancel` from worker
 //! threads never wait on a fire callback, and a callback may itself add timers.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,8 +28,9 @@ struct Inner<T> {
     stop: bool,
     /// What the thread is doing, so `add` wakes it only when needed.
     planned: Planned,
+    /// Iterations of the thread's loop, so tests can see that an idle thread does not spin.
     #[cfg(test)]
-    wakeups: u64,
+    loops: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,14 +49,39 @@ struct Shared<T> {
     start: Instant,
 }
 
-/// The node's timer thread.
+impl<T> Shared<T> {
+    /// The first tick at or after `deadline`: a timer on it never fires early.
+    fn tick_at_or_after(&self, deadline: Instant) -> u64 {
+        let since = deadline.saturating_duration_since(self.start);
+        u64::try_from(since.as_nanos().div_ceil(TICK.as_nanos())).unwrap_or(u64::MAX)
+    }
+
+    /// The tick in progress now (whole ticks elapsed since start).
+    fn current_tick(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// When `tick` begins, or None if that is beyond what an `Instant` can express.
+    fn instant_of(&self, tick: u64) -> Option<Instant> {
+        let nanos = u128::from(tick).checked_mul(TICK.as_nanos())?;
+        let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+        // The remainder of a division by 10^9 always fits a u32.
+        let sub = u32::try_from(nanos % 1_000_000_000).ok()?;
+        self.start.checked_add(Duration::new(secs, sub))
+    }
+}
+
+/// The node's timer thread: one `std::thread` sleeping on a condvar over a shared
+/// [`TimerWheel`]. `Send + Sync`; meant to be shared (e.g. in an `Arc`).
 pub struct TimerThread<T: Send + 'static> {
     shared: Arc<Shared<T>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl<T: Send + 'static> TimerThread<T> {
-    /// Starts the thread ("skynet-timer"); `fire` runs on it for each due entry.
+    /// Starts the thread named "skynet-timer"; `fire` is called on the timer thread for each
+    /// due entry, never with the wheel locked, so it may add or cancel timers itself. Tick 0
+    /// is `start`.
     pub fn start(start: Instant, fire: impl FnMut(T) + Send + 'static) -> Self {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
@@ -60,7 +89,7 @@ impl<T: Send + 'static> TimerThread<T> {
                 stop: false,
                 planned: Planned::Awake,
                 #[cfg(test)]
-                wakeups: 0,
+                loops: 0,
             }),
             cv: Condvar::new(),
             start,
@@ -79,12 +108,20 @@ impl<T: Send + 'static> TimerThread<T> {
         }
     }
 
-    /// Fires `value` at the first tick at or after `deadline` (never early).
+    /// Fires `value` at the first tick at or after `deadline` (never early: tick =
+    /// ceil((deadline - start) / TICK)); a past deadline fires promptly. Wakes the thread only
+    /// if this is due before its planned wake-up. After [`shutdown`](Self::shutdown) the value
+    /// is dropped at once and the returned id is already stale.
     pub fn add(&self, deadline: Instant, value: T) -> TimerId {
-        let since = deadline.saturating_duration_since(self.shared.start);
-        let tick = since.as_nanos().div_ceil(TICK.as_nanos()) as u64;
+        let tick = self.shared.tick_at_or_after(deadline);
         let mut inner = self.shared.inner.lock();
         let id = inner.wheel.insert(tick, value);
+        if inner.stop {
+            let value = inner.wheel.cancel(id);
+            drop(inner);
+            drop(value);
+            return id;
+        }
         let wake = match inner.planned {
             Planned::Awake => false,
             Planned::Forever => true,
@@ -97,7 +134,8 @@ impl<T: Send + 'static> TimerThread<T> {
         id
     }
 
-    /// Cancels a timer; its value if it had not fired yet.
+    /// Cancels a timer; returns the value if it had not fired yet (None for a fired,
+    /// cancelled or otherwise stale id). Nothing of it is left in the wheel.
     pub fn cancel(&self, id: TimerId) -> Option<T> {
         self.shared.inner.lock().wheel.cancel(id)
     }
@@ -107,14 +145,27 @@ impl<T: Send + 'static> TimerThread<T> {
         self.shared.inner.lock().wheel.len()
     }
 
-    /// Stops and joins the thread; pending timers are dropped unfired. Idempotent.
+    /// True when no timer is pending.
+    #[allow(dead_code)] // Kept next to `len` for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stops and joins the thread; pending timers are dropped, not fired. Idempotent. Called
+    /// from inside `fire` (on the timer thread) it does not join, it only stops the thread.
     pub fn shutdown(&self) {
-        self.shared.inner.lock().stop = true;
+        let pending = {
+            let mut inner = self.shared.inner.lock();
+            inner.stop = true;
+            std::mem::take(&mut inner.wheel)
+        };
         self.shared.cv.notify_all();
+        // Dropped outside the lock: a value's destructor may cancel or add timers.
+        drop(pending);
         let handle = self.thread.lock().take();
         if let Some(h) = handle {
-            if h.thread().id() != std::thread::current().id() {
-                let _ = h.join();
+            if h.thread().id() != std::thread::current().id() && h.join().is_err() {
+                log::error!("the timer thread panicked");
             }
         }
     }
@@ -127,41 +178,48 @@ impl<T: Send + 'static> Drop for TimerThread<T> {
 }
 
 fn run<T>(shared: Arc<Shared<T>>, mut fire: impl FnMut(T)) {
+    // Reused between rounds: entries due now, fired once the lock is released.
     let mut due = Vec::new();
     loop {
         {
             let mut inner = shared.inner.lock();
             loop {
+                #[cfg(test)]
+                {
+                    inner.loops += 1;
+                }
                 if inner.stop {
                     return;
                 }
-                let now = (shared.start.elapsed().as_nanos() / TICK.as_nanos()) as u64;
+                let now = shared.current_tick();
                 inner.wheel.advance(now, |v| due.push(v));
                 if !due.is_empty() {
                     inner.planned = Planned::Awake;
                     break;
                 }
-                match inner.wheel.next_expiry_hint() {
+                let wake_at = inner
+                    .wheel
+                    .next_expiry_hint()
+                    .and_then(|t| Some((t, shared.instant_of(t)?)));
+                match wake_at {
+                    Some((t, at)) => {
+                        inner.planned = Planned::Until(t);
+                        shared.cv.wait_until(&mut inner, at);
+                    }
+                    // Nothing pending (or nothing within an `Instant`'s range): block.
                     None => {
                         inner.planned = Planned::Forever;
                         shared.cv.wait(&mut inner);
                     }
-                    Some(t) => {
-                        inner.planned = Planned::Until(t);
-                        let at =
-                            shared.start + TICK.saturating_mul(t.min(u64::from(u32::MAX)) as u32);
-                        shared.cv.wait_until(&mut inner, at);
-                    }
                 }
                 inner.planned = Planned::Awake;
-                #[cfg(test)]
-                {
-                    inner.wakeups += 1;
-                }
             }
         }
         for v in due.drain(..) {
-            fire(v);
+            // A panicking callback must not take every later timer down with the thread.
+            if catch_unwind(AssertUnwindSafe(|| fire(v))).is_err() {
+                log::error!("a timer callback panicked");
+            }
         }
     }
 }
@@ -169,53 +227,175 @@ fn run<T>(shared: Arc<Shared<T>>, mut fire: impl FnMut(T)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossbeam_channel::{unbounded, Receiver};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
 
-    #[test]
-    fn never_early() {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let t = TimerThread::start(Instant::now(), move |at: Instant| {
-            let _ = tx.send(Instant::now().duration_since(at));
+    /// Blocks for `d` without sleeping the test thread in a loop.
+    fn pause(d: Duration) {
+        let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
+        let _ = rx.recv_timeout(d);
+    }
+
+    fn channel_thread<T: Send + 'static>() -> (TimerThread<T>, Receiver<T>) {
+        let (tx, rx) = unbounded();
+        let t = TimerThread::start(Instant::now(), move |v| {
+            let _ = tx.send(v);
         });
-        let deadline = Instant::now() + Duration::from_millis(30);
-        t.add(deadline, deadline);
-        let late = rx.recv_timeout(Duration::from_secs(2)).expect("fires");
-        assert!(Instant::now() >= deadline);
-        let _ = late;
+        (t, rx)
     }
 
     #[test]
-    fn ten_thousand_fire_once_and_cancel_works() {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let t = TimerThread::start(Instant::now(), move |i: u32| {
-            let _ = tx.send(i);
+    fn is_send_and_sync() {
+        fn check<S: Send + Sync>() {}
+        check::<TimerThread<Box<u32>>>();
+    }
+
+    #[test]
+    fn never_early_and_not_very_late() {
+        let (tx, rx) = unbounded();
+        let t = TimerThread::start(Instant::now(), move |deadline: Instant| {
+            let _ = tx.send((deadline, Instant::now()));
         });
+        for ms in [30, 1, 7] {
+            let deadline = Instant::now() + Duration::from_millis(ms);
+            t.add(deadline, deadline);
+            let (d, fired_at) = rx.recv_timeout(Duration::from_secs(2)).expect("fires");
+            assert_eq!(d, deadline);
+            assert!(
+                fired_at >= deadline,
+                "fired {:?} early",
+                deadline - fired_at
+            );
+        }
+    }
+
+    #[test]
+    fn past_deadline_fires_promptly() {
+        let (t, rx) = channel_thread();
+        pause(Duration::from_millis(20));
+        // The thread is blocked with nothing pending: add must wake it.
+        t.add(Instant::now() - Duration::from_millis(5), 1u32);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(2)), Ok(1));
+        // And with a far timer planned, an earlier one must wake it too.
+        t.add(Instant::now() + Duration::from_secs(3600), 2);
+        pause(Duration::from_millis(10));
+        t.add(Instant::now(), 3);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(2)), Ok(3));
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn ten_thousand_fire_exactly_once() {
+        let (t, rx) = channel_thread();
         let now = Instant::now();
-        let ids: Vec<_> = (0..10_000u32)
-            .map(|i| t.add(now + Duration::from_millis(u64::from(i % 50)), i))
-            .collect();
-        let cancelled = t.cancel(ids[9_999]);
-        let mut seen = std::collections::HashSet::new();
-        let expect = if cancelled.is_some() { 9_999 } else { 10_000 };
-        for _ in 0..expect {
-            let i = rx.recv_timeout(Duration::from_secs(5)).expect("fires");
-            assert!(seen.insert(i), "{i} fired twice");
+        for i in 0..10_000u32 {
+            t.add(now + Duration::from_millis(u64::from(i % 50)), i);
         }
-        if cancelled.is_some() {
-            assert!(!seen.contains(&9_999));
+        let mut seen = vec![false; 10_000];
+        for _ in 0..10_000 {
+            let i = rx.recv_timeout(Duration::from_secs(5)).expect("fires") as usize;
+            assert!(!seen[i], "{i} fired twice");
+            seen[i] = true;
         }
+        assert_eq!(rx.recv_timeout(Duration::from_millis(100)).ok(), None);
         assert_eq!(t.len(), 0);
     }
 
     #[test]
-    fn shutdown_with_pending_timers_and_idle_does_not_spin() {
+    fn cancel_prevents_firing() {
+        let (t, rx) = channel_thread();
+        let now = Instant::now();
+        let a = t.add(now + Duration::from_millis(20), "cancelled");
+        let b = t.add(now + Duration::from_millis(60), "sentinel");
+        assert_eq!(t.cancel(a), Some("cancelled"));
+        assert_eq!(t.cancel(a), None);
+        assert_eq!(t.len(), 1);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(2)), Ok("sentinel"));
+        assert_eq!(rx.try_recv().ok(), None);
+        assert_eq!(t.cancel(b), None, "already fired");
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn fire_may_add_cancel_and_shut_down() {
+        let cell: Arc<OnceLock<Arc<TimerThread<u32>>>> = Arc::new(OnceLock::new());
+        let (tx, rx) = unbounded();
+        let c = cell.clone();
+        let t = Arc::new(TimerThread::start(Instant::now(), move |n: u32| {
+            let _ = tx.send(n);
+            let Some(t) = c.get() else { return };
+            match n {
+                // Re-entrant add and cancel on the same thread.
+                0..=8 => {
+                    let id = t.add(Instant::now() + Duration::from_secs(60), 100);
+                    assert_eq!(t.cancel(id), Some(100));
+                    t.add(Instant::now() + Duration::from_millis(1), n + 1);
+                }
+                // Shutting down from inside `fire` must not deadlock.
+                _ => t.shutdown(),
+            }
+        }));
+        assert!(cell.set(t.clone()).is_ok());
+        t.add(Instant::now(), 0);
+        for i in 0..=9 {
+            assert_eq!(rx.recv_timeout(Duration::from_secs(2)), Ok(i));
+        }
+        // The thread stopped itself; joining again from here is a no-op.
+        t.shutdown();
+        assert!(t.thread.lock().is_none());
+    }
+
+    #[test]
+    fn shutdown_joins_and_drops_pending() {
+        struct Counted(Arc<AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let drops = Arc::new(AtomicUsize::new(0));
+        let fired = Arc::new(AtomicUsize::new(0));
+        let f = fired.clone();
+        let t = TimerThread::start(Instant::now(), move |_: Counted| {
+            f.fetch_add(1, Ordering::SeqCst);
+        });
+        for _ in 0..100 {
+            t.add(
+                Instant::now() + Duration::from_secs(3600),
+                Counted(drops.clone()),
+            );
+        }
+        t.shutdown();
+        assert_eq!(drops.load(Ordering::SeqCst), 100);
+        assert_eq!(fired.load(Ordering::SeqCst), 0);
+        assert!(t.thread.lock().is_none());
+        assert_eq!(t.len(), 0);
+        t.shutdown();
+        // After shutdown an add drops its value at once.
+        t.add(Instant::now(), Counted(drops.clone()));
+        assert_eq!(drops.load(Ordering::SeqCst), 101);
+        drop(t);
+    }
+
+    #[test]
+    fn idle_thread_does_not_spin() {
         let t = TimerThread::start(Instant::now(), |_: ()| {});
-        let w0 = t.shared.inner.lock().wakeups;
-        let (_tx, rx) = crossbeam_channel::bounded::<()>(0);
-        let _ = rx.recv_timeout(Duration::from_millis(200));
-        let w1 = t.shared.inner.lock().wakeups;
-        assert!(w1 - w0 <= 1, "idle thread woke {} times", w1 - w0);
+        pause(Duration::from_millis(20));
+        let l0 = t.shared.inner.lock().loops;
+        pause(Duration::from_millis(200));
+        let l1 = t.shared.inner.lock().loops;
+        assert!(l1 - l0 <= 1, "idle thread looped {} times", l1 - l0);
+        // A far timer: one wake-up to plan it, then a sleep until (near) its expiry.
         t.add(Instant::now() + Duration::from_secs(3600), ());
-        t.shutdown();
-        t.shutdown();
+        pause(Duration::from_millis(20));
+        let l2 = t.shared.inner.lock().loops;
+        pause(Duration::from_millis(200));
+        let l3 = t.shared.inner.lock().loops;
+        assert!(
+            l3 - l2 <= 1,
+            "thread with a far timer looped {} times",
+            l3 - l2
+        );
     }
 }

@@ -237,7 +237,8 @@ impl<T> TimerWheel<T> {
         }
     }
 
-    /// A tick at or before the earliest pending expiry, or None when empty.
+    /// A tick at or before the earliest pending expiry, or None when empty. It may be a tick
+    /// where entries only cascade to a lower level (at most one such wake-up per level slot).
     pub fn next_expiry_hint(&self) -> Option<u64> {
         if self.entries.is_empty() {
             return None;
@@ -246,6 +247,27 @@ impl<T> TimerWheel<T> {
             return Some(self.time);
         }
         Some(self.next_event())
+    }
+
+    /// Test helper: every entry sits exactly where it claims, in the list it belongs in.
+    #[cfg(test)]
+    fn check(&self) {
+        let mut listed = 0;
+        for (list, keys) in self.lists.iter().enumerate() {
+            for (pos, &key) in keys.iter().enumerate() {
+                let e = &self.entries[key];
+                assert_eq!((e.list, e.pos), (list, pos));
+                assert!(e.expire >= self.time);
+                assert_eq!(
+                    self.list_for(e.expire),
+                    list,
+                    "entry due {} misplaced",
+                    e.expire
+                );
+                listed += 1;
+            }
+        }
+        assert_eq!(listed, self.entries.len());
     }
 }
 
@@ -364,6 +386,116 @@ mod tests {
         assert!(w.cancel(fresh).is_none(), "fired already");
         assert!(w.is_empty());
         assert!(w.lists.iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn random_jumps_fire_within_each_step() {
+        let mut rng = XorShift(7);
+        let mut w = TimerWheel::new();
+        let mut ids = Vec::new();
+        for i in 0..20_000u64 {
+            let t = rng.next() % (1u64 << (8 + (i % 30)));
+            ids.push((w.insert(t, t), t));
+        }
+        // Cancel a fifth of them up front; they must never fire.
+        let mut cancelled = 0;
+        for &(id, t) in ids.iter().step_by(5) {
+            assert_eq!(w.cancel(id), Some(t));
+            cancelled += 1;
+        }
+        w.check();
+        let mut fired = 0;
+        let mut prev = 0u64;
+        while !w.is_empty() {
+            let to = prev + 1 + rng.next() % (1 << (rng.next() % 36));
+            w.advance(to, |t| {
+                assert!(t <= to, "due {t} fired early at {to}");
+                assert!(t > prev || prev == 0, "due {t} fired late at {to}");
+                fired += 1;
+            });
+            w.check();
+            prev = to;
+        }
+        assert_eq!(fired + cancelled, ids.len());
+        assert!(w.lists.iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn cancel_after_cascade_and_from_overflow() {
+        let mut w = TimerWheel::new();
+        let far = w.insert(1u64 << 40, 0u64);
+        let ids: Vec<TimerId> = (1..=1000u64).map(|i| w.insert(i * 97, i * 97)).collect();
+        // Cascade some level entries into near slots, then cancel every other one.
+        w.advance(50_000, |t| assert!(t <= 50_000));
+        w.check();
+        for id in ids.iter().step_by(2) {
+            let _ = w.cancel(*id);
+        }
+        assert_eq!(w.cancel(far), Some(0));
+        w.check();
+        let mut fired = Vec::new();
+        w.advance(200_000, |t| fired.push(t));
+        assert!(fired.iter().all(|t| *t > 50_000 && (t / 97) % 2 == 0));
+        assert_eq!(w.len(), 0);
+        assert!(w.lists.iter().all(Vec::is_empty));
+        assert_eq!(w.next_expiry_hint(), None);
+    }
+
+    #[test]
+    fn stale_id_with_reused_slab_key() {
+        let mut w = TimerWheel::new();
+        let old = w.insert(5, "old");
+        assert_eq!(w.cancel(old), Some("old"));
+        let new = w.insert(5, "new");
+        assert_eq!(old.key, new.key, "the slab reuses the freed key");
+        assert_eq!(w.cancel(old), None);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w.cancel(new), Some("new"));
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn many_pending_timers() {
+        let mut rng = XorShift(99);
+        let mut w = TimerWheel::new();
+        let n = 200_000;
+        for _ in 0..n {
+            let t = rng.next() % 3_600_000;
+            w.insert(t, t);
+        }
+        assert_eq!(w.len(), n);
+        let mut fired = 0;
+        let mut now = 0;
+        while now < 3_600_000 {
+            now += 1000;
+            w.advance(now, |t| {
+                assert!(t <= now && t > now - 1000);
+                fired += 1;
+            });
+        }
+        assert_eq!(fired, n);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn hint_is_never_after_the_earliest_expiry() {
+        let mut rng = XorShift(1234);
+        let mut w = TimerWheel::new();
+        let mut pending = std::collections::BTreeMap::new();
+        for _ in 0..500 {
+            let t = rng.next() % (1u64 << 36);
+            let id = w.insert(t, t);
+            pending.insert((t, id.key), ());
+        }
+        while let Some(hint) = w.next_expiry_hint() {
+            let earliest = pending.keys().next().map(|k| k.0).unwrap_or(u64::MAX);
+            assert!(hint <= earliest);
+            w.advance(hint, |t| {
+                let k = *pending.keys().find(|k| k.0 == t).expect("pending");
+                pending.remove(&k);
+            });
+        }
+        assert!(pending.is_empty());
     }
 
     #[test]

@@ -6,5 +6,6 @@
 pub mod args;
 pub mod echo;
 pub mod json;
+pub mod netpack;
 pub mod raw_echo;
 pub mod runtime;

@@ -1,6 +1,7 @@
 //! `bench NAME [ARGS]`: runs one benchmark and prints one JSON line.
 //!
-//! Names: call, send, pairs, timers (the runtime); echo, hold (the load client).
+//! Names: call, send, pairs, timers (the runtime); echo, hold (the load client);
+//! netpack (framing decode).
 
 use skynet_examples::bench;
 
@@ -15,8 +16,9 @@ fn main() {
         "timers" => bench::runtime::timers(rest),
         "echo" => bench::echo::echo(rest),
         "hold" => bench::echo::hold(rest),
+        "netpack" => bench::netpack::run(rest),
         _ => {
-            eprintln!("usage: bench <call|send|pairs|timers|echo|hold> [ARGS]");
+            eprintln!("usage: bench <call|send|pairs|timers|echo|hold|netpack> [ARGS]");
             eprintln!("unknown benchmark {name:?}");
             std::process::exit(2);
         }
