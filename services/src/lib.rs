@@ -1,1 +1,60 @@
-//! `skynet-services`: standard services, the config-driven node and the `skynet` binary.
+//! `skynet-services`: the standard services, the config-driven node, and the `skynet`
+//! binary.
+//!
+//! [`run_node`] is what `skynet CONFIG` does: load the config (with `--set` overrides),
+//! write the pid file if `daemon` is set, register the standard service types
+//! ([`register_standard`]), launch the `start` service and run until the node ends.
+//! Applications with their own service types call [`register_standard`] on their own
+//! [`NodeBuilder`] and add theirs.
+
+#![deny(missing_docs)]
+
+pub mod chat;
+pub mod echo_agent;
+pub mod pidfile;
+pub mod prelude;
+pub mod watchdog;
+
+use skynet_runtime::{Config, Error, NodeBuilder};
+
+/// Registers the standard service types on a node builder: `watchdog`, `gate`,
+/// `echo_agent`, `chat_agent`, `chat_room`.
+pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
+    builder
+        .service("watchdog", |_| Ok(watchdog::Watchdog::new()))
+        .service("gate", |_| Ok(skynet_gate::Gate::service()))
+        .service("echo_agent", |_| Ok(echo_agent::EchoAgent::default()))
+        .service("chat_agent", |_| Ok(chat::ChatAgent::default()))
+        .service("chat_room", |_| Ok(chat::ChatRoom::default()))
+}
+
+/// Runs a node from the config file at `path`, with `--set` overrides: what `skynet CONFIG`
+/// does. Errors name the file, line and key where the config is at fault.
+pub fn run_node(path: &str, overrides: &[(String, String)]) -> Result<(), Error> {
+    let config = Config::load(path)?.with_overrides(overrides)?;
+    run_with(register_standard(skynet_runtime::Node::builder()), config)
+}
+
+/// Runs a node from an already loaded config on the given builder.
+pub fn run_with(builder: NodeBuilder, config: Config) -> Result<(), Error> {
+    let start = config
+        .start()
+        .ok_or_else(|| {
+            let file = config
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "config".into());
+            format!("{file}: key `start`: missing (the registered name of the first service)")
+        })?
+        .to_string();
+    let _pid = match config.daemon() {
+        Some(p) => Some(pidfile::PidFile::create(p)?),
+        None => None,
+    };
+    let node = builder.config(config).build()?;
+    if let Err(e) = node.newservice(&start, &[]) {
+        node.shutdown();
+        return Err(format!("cannot start service `{start}`: {e}").into());
+    }
+    node.run()
+}

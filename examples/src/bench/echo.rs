@@ -158,8 +158,11 @@ fn run_echo(
     for (i, s) in streams.into_iter().enumerate() {
         s.set_nonblocking(true)?;
         let mut stream = TcpStream::from_std(s);
-        poll.registry()
-            .register(&mut stream, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         conns.push(Conn {
             stream,
             out: Vec::new(),
@@ -272,7 +275,11 @@ pub fn hold(args: &[String]) {
             continue;
         }
         let mut st = TcpStream::from_std(s);
-        if poll.registry().register(&mut st, Token(i), Interest::READABLE).is_ok() {
+        if poll
+            .registry()
+            .register(&mut st, Token(i), Interest::READABLE)
+            .is_ok()
+        {
             held.push(st);
         }
     }
@@ -281,14 +288,18 @@ pub fn hold(args: &[String]) {
     let end = Instant::now() + Duration::from_secs_f64(seconds);
     let mut buf = [0u8; 1024];
     while Instant::now() < end {
-        if poll.poll(&mut events, Some(Duration::from_millis(100))).is_err() {
+        if poll
+            .poll(&mut events, Some(Duration::from_millis(100)))
+            .is_err()
+        {
             break;
         }
         for ev in events.iter() {
             let i = ev.token().0;
             if let Some(s) = held.get_mut(i) {
                 if matches!(s.read(&mut buf), Ok(0) | Err(_)) && !closed[i] {
-                    let would_block = matches!(s.read(&mut buf), Err(ref e) if e.kind() == ErrorKind::WouldBlock);
+                    let would_block =
+                        matches!(s.read(&mut buf), Err(ref e) if e.kind() == ErrorKind::WouldBlock);
                     if !would_block {
                         closed[i] = true;
                     }
@@ -315,7 +326,8 @@ pub fn hold(args: &[String]) {
         .num("connect_failed", connect_failed as f64)
         .num("connect_seconds", connect_secs);
     if let (Some(b), Some(h)) = (rss_before, rss_held) {
-        line.num("rss_before_kb", b as f64).num("rss_held_kb", h as f64);
+        line.num("rss_before_kb", b as f64)
+            .num("rss_held_kb", h as f64);
         if accepted > 0 {
             line.num(
                 "rss_per_conn_bytes",

@@ -56,7 +56,13 @@ fn serve(listener: &mut TcpListener, stop: &AtomicBool) -> std::io::Result<()> {
                                 Token(next),
                                 Interest::READABLE | Interest::WRITABLE,
                             )?;
-                            conns.insert(next, Conn { stream: s, out: Vec::new() });
+                            conns.insert(
+                                next,
+                                Conn {
+                                    stream: s,
+                                    out: Vec::new(),
+                                },
+                            );
                         }
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(_) => break,

@@ -44,7 +44,10 @@ fn main() {
         let Ok(line) = line else { break };
         let bytes = line.as_bytes();
         if bytes.len() > 65_535 {
-            eprintln!("line too long for one packet ({} bytes, max 65535)", bytes.len());
+            eprintln!(
+                "line too long for one packet ({} bytes, max 65535)",
+                bytes.len()
+            );
             continue;
         }
         let mut packet = Vec::with_capacity(bytes.len() + 2);

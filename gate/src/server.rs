@@ -1,0 +1,251 @@
+//! The gateserver framework (skynet's `snax/gateserver.lua`): a service that listens,
+//! admits at most `maxclient` clients, frames their input with netpack and drives a
+//! [`GateHandler`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use skynet_netpack::Decoder;
+use skynet_runtime::{Addr, Context, Message, Ptype, Service};
+
+use crate::protocol::{Fd, GateCmd, GateConf};
+use crate::sock::{self, Event};
+
+/// What a gate does with its clients' events. Every callback runs inside the gate service.
+pub trait GateHandler: Send + 'static {
+    /// The gate is listening at `addr` (the `Open` command came from `source`).
+    fn open(&mut self, gate: &mut Clients, ctx: &mut Context, source: Addr, addr: SocketAddr) {
+        let _ = (gate, ctx, source, addr);
+    }
+    /// A client connected. It is not read until [`Clients::openclient`].
+    fn connect(&mut self, gate: &mut Clients, ctx: &mut Context, fd: Fd, addr: SocketAddr);
+    /// One whole packet from an opened client.
+    fn message(&mut self, gate: &mut Clients, ctx: &mut Context, fd: Fd, packet: Bytes);
+    /// A client's connection closed (it is forgotten; its socket is closed).
+    fn disconnect(&mut self, gate: &mut Clients, ctx: &mut Context, fd: Fd) {
+        let _ = (gate, ctx, fd);
+    }
+    /// A client's connection failed (it is forgotten; its socket is shut down).
+    fn error(&mut self, gate: &mut Clients, ctx: &mut Context, fd: Fd, message: &str) {
+        let _ = (gate, ctx, fd, message);
+    }
+    /// A client's unsent data passed a threshold (KiB pending; 0 = drained).
+    fn warning(&mut self, gate: &mut Clients, ctx: &mut Context, fd: Fd, kb: usize) {
+        let _ = (gate, ctx, fd, kb);
+    }
+    /// Any other message (commands other than `Open`/`Close`). Answer calls with `ctx.ret`.
+    fn command(&mut self, gate: &mut Clients, ctx: &mut Context, msg: Message) {
+        let _ = (gate, ctx, msg);
+    }
+}
+
+struct Client {
+    decoder: Decoder,
+    opened: bool,
+}
+
+/// The gate's client table, handed to every [`GateHandler`] callback.
+pub struct Clients {
+    conf: GateConf,
+    listener: Option<Fd>,
+    clients: HashMap<Fd, Client>,
+    packets: Vec<Bytes>,
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Clients({} of {})",
+            self.clients.len(),
+            self.conf.maxclient
+        )
+    }
+}
+
+impl Clients {
+    /// Starts reading a connected client.
+    pub fn openclient(&mut self, ctx: &Context, fd: Fd) -> bool {
+        match self.clients.get_mut(&fd) {
+            Some(c) => {
+                if !c.opened {
+                    c.opened = true;
+                    sock::start(ctx, fd);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes a client (pending replies are flushed first). Its `disconnect` follows.
+    pub fn closeclient(&mut self, ctx: &Context, fd: Fd) -> bool {
+        if self.clients.contains_key(&fd) {
+            sock::close(ctx, fd);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Clients connected now.
+    pub fn count(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// True when `fd` is a connected client.
+    pub fn contains(&self, fd: Fd) -> bool {
+        self.clients.contains_key(&fd)
+    }
+
+    /// The configuration of the last `Open`.
+    pub fn conf(&self) -> &GateConf {
+        &self.conf
+    }
+}
+
+/// A gate service built from a handler.
+pub struct GateServer<H: GateHandler> {
+    handler: H,
+    clients: Clients,
+}
+
+impl<H: GateHandler> GateServer<H> {
+    /// A gate driven by `handler`; it listens when it receives `GateCmd::Open`.
+    pub fn new(handler: H) -> GateServer<H> {
+        GateServer {
+            handler,
+            clients: Clients {
+                conf: GateConf::default(),
+                listener: None,
+                clients: HashMap::new(),
+                packets: Vec::new(),
+            },
+        }
+    }
+
+    fn open(&mut self, ctx: &mut Context, source: Addr, conf: GateConf) {
+        if let Some(old) = self.clients.listener.take() {
+            sock::close(ctx, old);
+        }
+        match sock::listen(ctx, &conf.address, conf.port, conf.backlog) {
+            Ok((id, addr)) => {
+                log::info!("gate listening on {addr} (maxclient {})", conf.maxclient);
+                self.clients.listener = Some(id);
+                self.clients.conf = conf;
+                self.handler.open(&mut self.clients, ctx, source, addr);
+                let _ = ctx.ret(Ok::<SocketAddr, String>(addr));
+            }
+            Err(e) => {
+                let why = format!("gate cannot listen on {}:{}: {e}", conf.address, conf.port);
+                log::error!("{why}");
+                let _ = ctx.ret(Err::<SocketAddr, String>(why));
+            }
+        }
+    }
+
+    fn event(&mut self, ctx: &mut Context, ev: Event) {
+        let c = &mut self.clients;
+        match ev {
+            Event::Accept { id, peer, .. } => {
+                if c.clients.len() >= c.conf.maxclient {
+                    log::warn!(
+                        "gate: {} clients (maxclient) already connected, refusing {peer}",
+                        c.clients.len()
+                    );
+                    sock::shutdown(ctx, id);
+                    return;
+                }
+                c.clients.insert(
+                    id,
+                    Client {
+                        decoder: Decoder::new(),
+                        opened: false,
+                    },
+                );
+                if c.conf.nodelay {
+                    sock::nodelay(ctx, id);
+                }
+                self.handler.connect(c, ctx, id, peer);
+            }
+            Event::Data { id, data } => {
+                let Some(client) = c.clients.get_mut(&id) else {
+                    log::debug!(
+                        "gate: dropped {} bytes from unknown socket {id}",
+                        data.len()
+                    );
+                    return;
+                };
+                client.decoder.feed(data, &mut c.packets);
+                let mut packets = std::mem::take(&mut c.packets);
+                for p in packets.drain(..) {
+                    self.handler.message(&mut self.clients, ctx, id, p);
+                }
+                self.clients.packets = packets;
+            }
+            Event::Close { id } => {
+                if Some(id) == c.listener {
+                    c.listener = None;
+                    return;
+                }
+                if c.clients.remove(&id).is_some() {
+                    sock::close(ctx, id);
+                    self.handler.disconnect(c, ctx, id);
+                }
+            }
+            Event::Error { id, message } => {
+                if Some(id) == c.listener {
+                    log::error!("gate: listener error: {message}");
+                    return;
+                }
+                if c.clients.remove(&id).is_some() {
+                    sock::shutdown(ctx, id);
+                    self.handler.error(c, ctx, id, &message);
+                }
+            }
+            Event::Warning { id, kb } => {
+                if c.clients.contains_key(&id) {
+                    self.handler.warning(c, ctx, id, kb);
+                }
+            }
+            Event::Other => {}
+        }
+    }
+}
+
+impl<H: GateHandler> Service for GateServer<H> {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        if msg.ptype == Ptype::SOCKET {
+            if let Some(ev) = sock::event(msg) {
+                self.event(ctx, ev);
+            }
+            return;
+        }
+        let (source, session) = (msg.source, msg.session);
+        match msg.take::<GateCmd>() {
+            Ok(GateCmd::Open(conf)) => self.open(ctx, source, conf),
+            Ok(GateCmd::Close) => {
+                if let Some(id) = self.clients.listener.take() {
+                    sock::close(ctx, id);
+                }
+                let _ = ctx.ret(());
+            }
+            Ok(other) => self.handler.command(
+                &mut self.clients,
+                ctx,
+                Message::value(source, session, Ptype::LUA, other),
+            ),
+            Err(msg) => self.handler.command(&mut self.clients, ctx, msg),
+        }
+    }
+
+    fn exit(&mut self, ctx: &mut Context) {
+        for fd in self.clients.clients.keys() {
+            sock::close(ctx, *fd);
+        }
+        if let Some(id) = self.clients.listener.take() {
+            sock::close(ctx, id);
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The driver (skynet's `socketdriver`): plain calls that return at once; results and data
+//! arrive later as SOCKET messages to the owner. The gate and anything hosting its own
+//! scheduler use this layer; the async API in [`crate::socket`] is built on it.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+use skynet_runtime::{Addr, Context, NodeHandle};
+
+use crate::event::SocketId;
+use crate::socket_server::{Request, Server, SocketInfo, WAKER};
+
+/// Hands out socket ids: increasing, positive, wrapping to 1 after i32::MAX.
+#[derive(Debug)]
+pub(crate) struct IdAllocator {
+    next: AtomicI32,
+}
+
+impl IdAllocator {
+    /// The next id for which `in_use` is false.
+    pub(crate) fn next(&self, in_use: impl Fn(SocketId) -> bool) -> SocketId {
+        loop {
+            let id = self
+                .next
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(if v >= i32::MAX - 1 || v < 1 { 1 } else { v + 1 })
+                })
+                .unwrap_or(1);
+            let id = if id < 1 { 1 } else { id };
+            if !in_use(id) {
+                return id;
+            }
+        }
+    }
+}
+
+/// The node's socket server: its thread, request channel and waker (a node extension).
+struct SocketServer {
+    tx: Sender<Request>,
+    waker: Arc<mio::Waker>,
+    ids: Arc<IdAllocator>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SocketServer {
+    fn start(node: &NodeHandle) -> io::Result<SocketServer> {
+        let poll = mio::Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let ids = Arc::new(IdAllocator {
+            next: AtomicI32::new(1),
+        });
+        let server = Server::new(node.clone(), poll, rx, ids.clone());
+        let thread = std::thread::Builder::new()
+            .name("skynet-socket".into())
+            .spawn(move || server.run())?;
+        // When a service ends, every socket it still owns is closed (flushed first).
+        let (t, w) = (tx.clone(), waker.clone());
+        node.on_service_exit(Arc::new(move |addr: Addr| {
+            if t.send(Request::CloseOwnedBy(addr)).is_ok() {
+                let _ = w.wake();
+            }
+        }));
+        Ok(SocketServer {
+            tx,
+            waker,
+            ids,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    fn request(&self, req: Request) -> bool {
+        if self.tx.send(req).is_err() {
+            return false;
+        }
+        self.waker.wake().is_ok()
+    }
+
+    fn stop(&self) {
+        self.request(Request::Exit);
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A handle to the node's socket server. Cheap to clone; every call returns at once.
+///
+/// ```no_run
+/// # use skynet_net::Driver;
+/// # fn f(ctx: &skynet_runtime::Context) -> std::io::Result<()> {
+/// let driver = Driver::of(ctx);
+/// let (listener, addr) = driver.listen("127.0.0.1", 0, ctx.self_addr())?;
+/// driver.start(listener, ctx.self_addr()); // ACCEPT events now come to this service
+/// # let _ = addr; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Driver {
+    server: Arc<Result<SocketServer, String>>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Driver")
+    }
+}
+
+fn not_running(e: &str) -> io::Error {
+    io::Error::other(format!("the socket server is not running: {e}"))
+}
+
+impl Driver {
+    /// The driver of a node (starts its socket thread on first use).
+    pub fn new(node: &NodeHandle) -> Driver {
+        let server = node.extension(|n| SocketServer::start(n).map_err(|e| e.to_string()));
+        let d = Driver { server };
+        d.install_shutdown(node);
+        d
+    }
+
+    fn install_shutdown(&self, node: &NodeHandle) {
+        // Once per node: the extension map holds a marker after the first install.
+        struct Installed;
+        let server = self.server.clone();
+        let _ = node.extension(move |n| {
+            n.on_shutdown(Box::new(move || {
+                if let Ok(s) = &*server {
+                    s.stop();
+                }
+            }));
+            Installed
+        });
+    }
+
+    /// The driver of the context's node.
+    pub fn of(ctx: &Context) -> Driver {
+        Driver::new(&ctx.node())
+    }
+
+    fn srv(&self) -> io::Result<&SocketServer> {
+        self.server.as_ref().as_ref().map_err(|e| not_running(e))
+    }
+
+    fn req(&self, r: Request) -> bool {
+        self.srv().map(|s| s.request(r)).unwrap_or(false)
+    }
+
+    fn new_id(&self) -> io::Result<SocketId> {
+        Ok(self.srv()?.ids.next(|_| false))
+    }
+
+    /// Binds and listens now (port 0: any free port); returns the id and the bound address.
+    /// ACCEPT events go to `owner` once it calls [`Driver::start`] on the listener.
+    pub fn listen(&self, host: &str, port: u16, owner: Addr) -> io::Result<(SocketId, SocketAddr)> {
+        let addr = resolve(host, port)?;
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("listen on {addr}: {e}")))?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        let id = self.new_id()?;
+        if !self.req(Request::Listen {
+            id,
+            listener,
+            owner,
+        }) {
+            return Err(not_running("listen"));
+        }
+        Ok((id, local))
+    }
+
+    /// Starts connecting; CONNECT or ERROR follows. The name is resolved on the caller.
+    pub fn connect(&self, host: &str, port: u16, owner: Addr) -> io::Result<SocketId> {
+        let addr = resolve(host, port)?;
+        let id = self.new_id()?;
+        if !self.req(Request::Connect { id, addr, owner }) {
+            return Err(not_running("connect"));
+        }
+        Ok(id)
+    }
+
+    /// Starts reading a socket (or accepting, for a listener) and makes `owner` its owner:
+    /// how an accepted socket is handed to another service. Also resumes a paused socket.
+    pub fn start(&self, id: SocketId, owner: Addr) -> bool {
+        self.req(Request::Start { id, owner })
+    }
+
+    /// Stops reading (the kernel buffers, then the peer is slowed by TCP).
+    pub fn pause(&self, id: SocketId) -> bool {
+        self.req(Request::Pause { id })
+    }
+
+    /// Queues bytes (high priority).
+    pub fn send(&self, id: SocketId, data: Bytes) -> bool {
+        self.req(Request::Send {
+            id,
+            data,
+            low: false,
+        })
+    }
+
+    /// Queues bytes at low priority: they go out only when no high-priority data waits.
+    pub fn send_low(&self, id: SocketId, data: Bytes) -> bool {
+        self.req(Request::Send {
+            id,
+            data,
+            low: true,
+        })
+    }
+
+    /// Queues several buffers, written with one `writev` where the socket takes them.
+    pub fn sendv(&self, id: SocketId, data: Vec<Bytes>) -> bool {
+        self.req(Request::SendV { id, data })
+    }
+
+    /// Closes after every queued byte is written. CLOSE is reported once.
+    pub fn close(&self, id: SocketId) -> bool {
+        self.req(Request::Close { id })
+    }
+
+    /// Closes now, dropping queued bytes.
+    pub fn shutdown(&self, id: SocketId) -> bool {
+        self.req(Request::Shutdown { id })
+    }
+
+    /// Sets TCP_NODELAY.
+    pub fn nodelay(&self, id: SocketId) -> bool {
+        self.req(Request::NoDelay { id })
+    }
+
+    /// Binds a UDP socket (port 0: any); datagrams go to `owner` as UDP events.
+    pub fn udp_bind(
+        &self,
+        host: &str,
+        port: u16,
+        owner: Addr,
+    ) -> io::Result<(SocketId, SocketAddr)> {
+        let addr = resolve(host, port)?;
+        let socket = std::net::UdpSocket::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("udp bind {addr}: {e}")))?;
+        socket.set_nonblocking(true)?;
+        let local = socket.local_addr()?;
+        let id = self.new_id()?;
+        if !self.req(Request::Udp { id, socket, owner }) {
+            return Err(not_running("udp"));
+        }
+        Ok((id, local))
+    }
+
+    /// Sets a UDP socket's default peer.
+    pub fn udp_connect(&self, id: SocketId, addr: SocketAddr) -> bool {
+        self.req(Request::UdpConnect { id, addr })
+    }
+
+    /// Sends a datagram (to the default peer when `to` is None).
+    pub fn udp_send(&self, id: SocketId, to: Option<SocketAddr>, data: Bytes) -> bool {
+        self.req(Request::UdpSend { id, to, data })
+    }
+
+    /// Every socket, for the console's `netstat`.
+    pub fn netstat(&self) -> Vec<SocketInfo> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if !self.req(Request::Info(tx)) {
+            return Vec::new();
+        }
+        rx.recv_timeout(std::time::Duration::from_secs(2))
+            .unwrap_or_default()
+    }
+}
+
+/// `host` + `port` to one address (the first the resolver gives).
+pub(crate) fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| io::Error::new(e.kind(), format!("resolve {host}:{port}: {e}")))?
+        .next()
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("resolve {host}:{port}: no address"),
+            )
+        })
+}

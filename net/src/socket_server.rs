@@ -1,0 +1,937 @@
+//! The socket server thread: one mio `Poll`, the socket table, requests from services.
+//!
+//! Services never touch a socket: they send a [`Request`] over a channel and wake the poll
+//! with a `mio::Waker`; results come back to the owner as SOCKET messages.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use crossbeam_channel::Receiver;
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::{Events, Interest, Poll, Token};
+use skynet_runtime::{Addr, Message, NodeHandle, Payload, Ptype};
+
+use crate::event::{SocketEvent, SocketId};
+use crate::write_queue::{Warn, WriteQueue};
+
+/// The waker's token (socket ids are positive i32, so they never reach it).
+pub(crate) const WAKER: Token = Token(usize::MAX);
+
+/// Smallest read buffer (skynet's `MIN_READ_BUFFER`).
+const MIN_READ: usize = 64;
+/// Largest read buffer.
+const MAX_READ: usize = 1 << 20;
+/// Most bytes read from one socket per readiness event before others get a turn.
+const READ_BUDGET: usize = 4 << 20;
+/// How long accepting pauses after running out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Largest UDP datagram.
+const MAX_UDP: usize = 65_535;
+
+/// What services ask of the socket thread.
+pub(crate) enum Request {
+    Listen {
+        id: SocketId,
+        listener: std::net::TcpListener,
+        owner: Addr,
+    },
+    Connect {
+        id: SocketId,
+        addr: SocketAddr,
+        owner: Addr,
+    },
+    Start {
+        id: SocketId,
+        owner: Addr,
+    },
+    Pause {
+        id: SocketId,
+    },
+    Send {
+        id: SocketId,
+        data: Bytes,
+        low: bool,
+    },
+    SendV {
+        id: SocketId,
+        data: Vec<Bytes>,
+    },
+    Close {
+        id: SocketId,
+    },
+    Shutdown {
+        id: SocketId,
+    },
+    NoDelay {
+        id: SocketId,
+    },
+    Udp {
+        id: SocketId,
+        socket: std::net::UdpSocket,
+        owner: Addr,
+    },
+    UdpConnect {
+        id: SocketId,
+        addr: SocketAddr,
+    },
+    UdpSend {
+        id: SocketId,
+        to: Option<SocketAddr>,
+        data: Bytes,
+    },
+    CloseOwnedBy(Addr),
+    Info(crossbeam_channel::Sender<Vec<SocketInfo>>),
+    Exit,
+}
+
+/// One socket as the console's `netstat` shows it.
+#[derive(Debug, Clone)]
+pub struct SocketInfo {
+    /// The socket.
+    pub id: SocketId,
+    /// Its owner.
+    pub owner: Addr,
+    /// "listen", "tcp", "udp", "connecting", "accepted".
+    pub kind: &'static str,
+    /// The peer (or the bound address for listeners and UDP).
+    pub peer: Option<SocketAddr>,
+    /// Bytes read.
+    pub bytes_in: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+    /// Bytes waiting to be written.
+    pub pending: usize,
+}
+
+struct Stream {
+    stream: TcpStream,
+    /// Started and not paused.
+    reading: bool,
+    /// Accepted, not started yet (skynet's PACCEPT).
+    accepted: bool,
+    connecting: bool,
+    /// The peer sent EOF (half-closed).
+    peer_closed: bool,
+    /// The owner closed it: flush, then drop.
+    closing: bool,
+    read_size: usize,
+    queue: WriteQueue,
+    interest: Option<Interest>,
+    peer: Option<SocketAddr>,
+}
+
+enum Kind {
+    Listener {
+        listener: TcpListener,
+        started: bool,
+        backoff: Option<Instant>,
+    },
+    Stream(Box<Stream>),
+    Udp {
+        socket: UdpSocket,
+        peer: Option<SocketAddr>,
+        local: Option<SocketAddr>,
+    },
+}
+
+struct Sock {
+    owner: Addr,
+    kind: Kind,
+    close_reported: bool,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+pub(crate) struct Server {
+    node: NodeHandle,
+    poll: Poll,
+    rx: Receiver<Request>,
+    socks: HashMap<SocketId, Sock>,
+    /// Sockets whose read budget ran out: read again before sleeping.
+    retry: Vec<SocketId>,
+    next_id: std::sync::Arc<crate::driver::IdAllocator>,
+    exiting: Option<Instant>,
+    emfile_logged: bool,
+}
+
+fn token(id: SocketId) -> Token {
+    Token(id as usize)
+}
+
+impl Server {
+    pub(crate) fn new(
+        node: NodeHandle,
+        poll: Poll,
+        rx: Receiver<Request>,
+        next_id: std::sync::Arc<crate::driver::IdAllocator>,
+    ) -> Server {
+        Server {
+            node,
+            poll,
+            rx,
+            socks: HashMap::new(),
+            retry: Vec::new(),
+            next_id,
+            exiting: None,
+            emfile_logged: false,
+        }
+    }
+}
+
+/// Tells a socket's owner; an owner that is gone just doesn't hear it (skynet frees the data).
+fn report(node: &NodeHandle, owner: Addr, ev: SocketEvent) {
+    {
+        let _ = node.send(
+            owner,
+            Message {
+                source: Addr::SYSTEM,
+                session: 0,
+                ptype: Ptype::SOCKET,
+                payload: Payload::value(ev),
+            },
+        );
+    }
+}
+
+impl Server {
+    /// The loop; returns when asked to exit and everything is flushed (or the grace is over).
+    pub(crate) fn run(mut self) {
+        self.node.enter_thread();
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("socket server: poll failed: {e}");
+                    return;
+                }
+            }
+            for ev in events.iter() {
+                if ev.token() == WAKER {
+                    continue;
+                }
+                let id = ev.token().0 as SocketId;
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    self.readable(id);
+                }
+                if ev.is_writable() || ev.is_write_closed() {
+                    self.writable(id);
+                }
+            }
+            for id in std::mem::take(&mut self.retry) {
+                self.readable(id);
+            }
+            self.rearm_listeners();
+            while let Ok(req) = self.rx.try_recv() {
+                self.request(req);
+            }
+            if let Some(deadline) = self.exiting {
+                let pending = self.socks.values().any(|s| match &s.kind {
+                    Kind::Stream(st) => !st.queue.is_empty(),
+                    _ => false,
+                });
+                if !pending || Instant::now() >= deadline {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        if !self.retry.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let backoff = self.socks.values().any(|s| {
+            matches!(
+                s.kind,
+                Kind::Listener {
+                    backoff: Some(_),
+                    ..
+                }
+            )
+        });
+        if backoff || self.exiting.is_some() {
+            Some(Duration::from_millis(10))
+        } else {
+            None
+        }
+    }
+
+    fn rearm_listeners(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for (id, s) in &mut self.socks {
+            if let Kind::Listener {
+                backoff: b @ Some(_),
+                ..
+            } = &mut s.kind
+            {
+                if b.is_some_and(|t| t <= now) {
+                    *b = None;
+                    due.push(*id);
+                }
+            }
+        }
+        for id in due {
+            self.accept(id);
+        }
+    }
+
+    fn request(&mut self, req: Request) {
+        match req {
+            Request::Listen {
+                id,
+                listener,
+                owner,
+            } => {
+                let listener = TcpListener::from_std(listener);
+                self.socks.insert(
+                    id,
+                    Sock {
+                        owner,
+                        kind: Kind::Listener {
+                            listener,
+                            started: false,
+                            backoff: None,
+                        },
+                        close_reported: false,
+                        bytes_in: 0,
+                        bytes_out: 0,
+                    },
+                );
+            }
+            Request::Connect { id, addr, owner } => match TcpStream::connect(addr) {
+                Ok(mut stream) => {
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if let Err(e) = self
+                        .poll
+                        .registry()
+                        .register(&mut stream, token(id), interest)
+                    {
+                        report(
+                            &self.node,
+                            owner,
+                            SocketEvent::Error {
+                                id,
+                                message: format!("connect to {addr}: {e}"),
+                            },
+                        );
+                        return;
+                    }
+                    let st = Stream {
+                        stream,
+                        reading: false,
+                        accepted: false,
+                        connecting: true,
+                        peer_closed: false,
+                        closing: false,
+                        read_size: MIN_READ,
+                        queue: WriteQueue::default(),
+                        interest: Some(interest),
+                        peer: Some(addr),
+                    };
+                    self.socks.insert(
+                        id,
+                        Sock {
+                            owner,
+                            kind: Kind::Stream(Box::new(st)),
+                            close_reported: false,
+                            bytes_in: 0,
+                            bytes_out: 0,
+                        },
+                    );
+                }
+                Err(e) => report(
+                    &self.node,
+                    owner,
+                    SocketEvent::Error {
+                        id,
+                        message: format!("connect to {addr}: {e}"),
+                    },
+                ),
+            },
+            Request::Start { id, owner } => self.start(id, owner),
+            Request::Pause { id } => {
+                if let Some(Sock {
+                    kind: Kind::Stream(st),
+                    ..
+                }) = self.socks.get_mut(&id)
+                {
+                    st.reading = false;
+                }
+                self.update_interest(id);
+            }
+            Request::Send { id, data, low } => self.send(id, std::iter::once(data), low),
+            Request::SendV { id, data } => self.send(id, data.into_iter(), false),
+            Request::Close { id } => self.close(id, false),
+            Request::Shutdown { id } => self.close(id, true),
+            Request::NoDelay { id } => {
+                if let Some(Sock {
+                    kind: Kind::Stream(st),
+                    ..
+                }) = self.socks.get(&id)
+                {
+                    let _ = st.stream.set_nodelay(true);
+                }
+            }
+            Request::Udp { id, socket, owner } => {
+                let local = socket.local_addr().ok();
+                let mut socket = UdpSocket::from_std(socket);
+                if let Err(e) =
+                    self.poll
+                        .registry()
+                        .register(&mut socket, token(id), Interest::READABLE)
+                {
+                    report(
+                        &self.node,
+                        owner,
+                        SocketEvent::Error {
+                            id,
+                            message: format!("udp: {e}"),
+                        },
+                    );
+                    return;
+                }
+                self.socks.insert(
+                    id,
+                    Sock {
+                        owner,
+                        kind: Kind::Udp {
+                            socket,
+                            peer: None,
+                            local,
+                        },
+                        close_reported: false,
+                        bytes_in: 0,
+                        bytes_out: 0,
+                    },
+                );
+            }
+            Request::UdpConnect { id, addr } => {
+                if let Some(Sock {
+                    kind: Kind::Udp { peer, .. },
+                    ..
+                }) = self.socks.get_mut(&id)
+                {
+                    *peer = Some(addr);
+                }
+            }
+            Request::UdpSend { id, to, data } => {
+                let Some(s) = self.socks.get_mut(&id) else {
+                    return;
+                };
+                let Kind::Udp { socket, peer, .. } = &s.kind else {
+                    return;
+                };
+                let Some(to) = to.or(*peer) else {
+                    log::warn!("udp socket {id}: send with no address and no peer");
+                    return;
+                };
+                match socket.send_to(&data, to) {
+                    Ok(n) => s.bytes_out += n as u64,
+                    // UDP may drop: a full buffer loses the datagram, as the network would.
+                    Err(e) => log::debug!("udp socket {id}: send to {to}: {e}"),
+                }
+            }
+            Request::CloseOwnedBy(owner) => {
+                let ids: Vec<SocketId> = self
+                    .socks
+                    .iter()
+                    .filter(|(_, s)| s.owner == owner)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in ids {
+                    self.close(id, false);
+                }
+            }
+            Request::Info(tx) => {
+                let mut v: Vec<SocketInfo> =
+                    self.socks.iter().map(|(id, s)| self.info(*id, s)).collect();
+                v.sort_by_key(|i| i.id);
+                let _ = tx.send(v);
+            }
+            Request::Exit => {
+                let ids: Vec<SocketId> = self.socks.keys().copied().collect();
+                for id in ids {
+                    self.close(id, false);
+                }
+                self.exiting = Some(Instant::now() + Duration::from_secs(2));
+            }
+        }
+    }
+
+    fn info(&self, id: SocketId, s: &Sock) -> SocketInfo {
+        let (kind, peer, pending) = match &s.kind {
+            Kind::Listener { listener, .. } => ("listen", listener.local_addr().ok(), 0),
+            Kind::Stream(st) => (
+                if st.connecting {
+                    "connecting"
+                } else if st.accepted {
+                    "accepted"
+                } else {
+                    "tcp"
+                },
+                st.peer,
+                st.queue.pending(),
+            ),
+            Kind::Udp { peer, local, .. } => ("udp", peer.or(*local), 0),
+        };
+        SocketInfo {
+            id,
+            owner: s.owner,
+            kind,
+            peer,
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            pending,
+        }
+    }
+
+    fn start(&mut self, id: SocketId, owner: Addr) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            // Closed in transit (skynet#1374): tell whoever wanted it.
+            report(
+                &self.node,
+                owner,
+                SocketEvent::Error {
+                    id,
+                    message: "start: socket is closed".into(),
+                },
+            );
+            return;
+        };
+        s.owner = owner;
+        match &mut s.kind {
+            Kind::Listener {
+                listener, started, ..
+            } => {
+                if !*started {
+                    *started = true;
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .register(listener, token(id), Interest::READABLE)
+                    {
+                        report(
+                            &self.node,
+                            owner,
+                            SocketEvent::Error {
+                                id,
+                                message: format!("listen: {e}"),
+                            },
+                        );
+                        return;
+                    }
+                }
+                self.accept(id);
+            }
+            Kind::Stream(st) => {
+                if st.peer_closed || st.closing {
+                    report(
+                        &self.node,
+                        owner,
+                        SocketEvent::Error {
+                            id,
+                            message: "start: socket is closing".into(),
+                        },
+                    );
+                    return;
+                }
+                st.accepted = false;
+                if !st.connecting {
+                    st.reading = true;
+                }
+                self.update_interest(id);
+                // Edge-triggered: data that came while paused raises no new event.
+                self.readable(id);
+            }
+            Kind::Udp { .. } => {}
+        }
+    }
+
+    fn update_interest(&mut self, id: SocketId) {
+        let Some(Sock {
+            kind: Kind::Stream(st),
+            ..
+        }) = self.socks.get_mut(&id)
+        else {
+            return;
+        };
+        let mut want: Option<Interest> = None;
+        if st.reading || st.connecting {
+            want = Some(Interest::READABLE);
+        }
+        if !st.queue.is_empty() || st.connecting {
+            want = Some(want.map_or(Interest::WRITABLE, |i| i | Interest::WRITABLE));
+        }
+        if want == st.interest {
+            return;
+        }
+        let reg = self.poll.registry();
+        let r = match (st.interest, want) {
+            (None, Some(i)) => reg.register(&mut st.stream, token(id), i),
+            (Some(_), Some(i)) => reg.reregister(&mut st.stream, token(id), i),
+            (Some(_), None) => reg.deregister(&mut st.stream),
+            (None, None) => Ok(()),
+        };
+        if let Err(e) = r {
+            log::error!("socket {id}: cannot update its poll interest: {e}");
+        }
+        st.interest = want;
+    }
+
+    fn accept(&mut self, id: SocketId) {
+        loop {
+            let Some(Sock {
+                owner,
+                kind:
+                    Kind::Listener {
+                        listener,
+                        started: true,
+                        backoff,
+                    },
+                ..
+            }) = self.socks.get_mut(&id)
+            else {
+                return;
+            };
+            if backoff.is_some() {
+                return;
+            }
+            let owner = *owner;
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    self.emfile_logged = false;
+                    let new_id = self.next_id.next(|i| self.socks.contains_key(&i));
+                    let st = Stream {
+                        stream,
+                        reading: false,
+                        accepted: true,
+                        connecting: false,
+                        peer_closed: false,
+                        closing: false,
+                        read_size: MIN_READ,
+                        queue: WriteQueue::default(),
+                        interest: None,
+                        peer: Some(peer),
+                    };
+                    self.socks.insert(
+                        new_id,
+                        Sock {
+                            owner,
+                            kind: Kind::Stream(Box::new(st)),
+                            close_reported: false,
+                            bytes_in: 0,
+                            bytes_out: 0,
+                        },
+                    );
+                    report(
+                        &self.node,
+                        owner,
+                        SocketEvent::Accept {
+                            listener: id,
+                            id: new_id,
+                            peer,
+                        },
+                    );
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: the pending connection stays in the backlog and the
+                    // listener stays readable, so retrying now would spin. Back off instead.
+                    if !self.emfile_logged {
+                        log::error!("socket {id}: accept failed: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
+                        self.emfile_logged = true;
+                    }
+                    *backoff = Some(Instant::now() + ACCEPT_BACKOFF);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn readable(&mut self, id: SocketId) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
+        match &mut s.kind {
+            Kind::Listener { .. } => self.accept(id),
+            Kind::Udp { socket, .. } => {
+                let owner = s.owner;
+                let mut buf = vec![0u8; MAX_UDP];
+                let mut got = Vec::new();
+                loop {
+                    match socket.recv_from(&mut buf) {
+                        Ok((n, from)) => {
+                            s.bytes_in += n as u64;
+                            got.push(SocketEvent::Udp {
+                                id,
+                                data: Bytes::copy_from_slice(&buf[..n]),
+                                from,
+                            });
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            log::debug!("udp socket {id}: {e}");
+                            break;
+                        }
+                    }
+                }
+                for ev in got {
+                    report(&self.node, owner, ev);
+                }
+            }
+            Kind::Stream(st) => {
+                if st.connecting || !st.reading || st.peer_closed {
+                    return;
+                }
+                let owner = s.owner;
+                let mut budget = READ_BUDGET;
+                let mut out = Vec::new();
+                let mut end: Option<Option<String>> = None;
+                while budget > 0 {
+                    let mut buf = BytesMut::zeroed(st.read_size);
+                    match st.stream.read(&mut buf) {
+                        Ok(0) => {
+                            end = Some(None);
+                            break;
+                        }
+                        Ok(n) => {
+                            buf.truncate(n);
+                            s.bytes_in += n as u64;
+                            budget = budget.saturating_sub(n);
+                            out.push(buf.freeze());
+                            if n == st.read_size {
+                                st.read_size = (st.read_size * 2).min(MAX_READ);
+                            } else if n * 2 < st.read_size && st.read_size > MIN_READ {
+                                st.read_size /= 2;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            end = Some(Some(e.to_string()));
+                            break;
+                        }
+                    }
+                }
+                if budget == 0 {
+                    self.retry.push(id);
+                }
+                for data in out {
+                    report(&self.node, owner, SocketEvent::Data { id, data });
+                }
+                match end {
+                    None => {}
+                    Some(None) => {
+                        // The peer's EOF: CLOSE now; writable until the owner closes it.
+                        st.peer_closed = true;
+                        st.reading = false;
+                        let first = !s.close_reported;
+                        s.close_reported = true;
+                        self.update_interest(id);
+                        if first {
+                            report(&self.node, owner, SocketEvent::Close { id });
+                        }
+                    }
+                    Some(Some(message)) => self.fail(id, message),
+                }
+            }
+        }
+    }
+
+    fn writable(&mut self, id: SocketId) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
+        let Kind::Stream(st) = &mut s.kind else {
+            return;
+        };
+        if st.connecting {
+            st.connecting = false;
+            let owner = s.owner;
+            match st.stream.take_error() {
+                Ok(Some(e)) | Err(e) => {
+                    let addr = st.peer.map(|p| p.to_string()).unwrap_or_default();
+                    self.drop_sock(id);
+                    report(
+                        &self.node,
+                        owner,
+                        SocketEvent::Error {
+                            id,
+                            message: format!("connect to {addr}: {e}"),
+                        },
+                    );
+                    return;
+                }
+                Ok(None) => {}
+            }
+            match st.stream.peer_addr() {
+                Ok(peer) => {
+                    st.reading = true;
+                    report(
+                        &self.node,
+                        owner,
+                        SocketEvent::Connect {
+                            id,
+                            addr: peer.to_string(),
+                        },
+                    );
+                    self.update_interest(id);
+                    self.readable(id);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    // Not yet: wait for the next event.
+                    st.connecting = true;
+                }
+                Err(e) => {
+                    self.drop_sock(id);
+                    report(
+                        &self.node,
+                        owner,
+                        SocketEvent::Error {
+                            id,
+                            message: format!("connect: {e}"),
+                        },
+                    );
+                }
+            }
+            return;
+        }
+        self.flush(id);
+    }
+
+    fn flush(&mut self, id: SocketId) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
+        let Kind::Stream(st) = &mut s.kind else {
+            return;
+        };
+        let before = st.queue.pending();
+        let r = st.queue.flush(&mut st.stream);
+        s.bytes_out += (before - st.queue.pending()) as u64;
+        let owner = s.owner;
+        match r {
+            Ok(w) => {
+                if w == Warn::Drained {
+                    report(
+                        &self.node,
+                        owner,
+                        SocketEvent::Warning { id, pending_kb: 0 },
+                    );
+                }
+                let done = match self.socks.get(&id).map(|s| &s.kind) {
+                    Some(Kind::Stream(st)) => st.closing && st.queue.is_empty(),
+                    _ => false,
+                };
+                if done {
+                    self.drop_sock(id);
+                } else {
+                    self.update_interest(id);
+                }
+            }
+            Err(e) => self.fail(id, format!("write: {e}")),
+        }
+    }
+
+    fn send(&mut self, id: SocketId, data: impl Iterator<Item = Bytes>, low: bool) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
+        let owner = s.owner;
+        let Kind::Stream(st) = &mut s.kind else {
+            return;
+        };
+        if st.closing {
+            return;
+        }
+        let mut warn = None;
+        for d in data {
+            if let Warn::Over(kb) = st.queue.push(d, low) {
+                warn = Some(kb);
+            }
+        }
+        if let Some(kb) = warn {
+            report(
+                &self.node,
+                owner,
+                SocketEvent::Warning { id, pending_kb: kb },
+            );
+        }
+        let connecting = st.connecting;
+        if !connecting {
+            self.flush(id);
+        }
+    }
+
+    /// `close` (flush first) or `shutdown` (drop pending data now).
+    fn close(&mut self, id: SocketId, now: bool) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
+        let owner = s.owner;
+        let first = !s.close_reported;
+        s.close_reported = true;
+        let flush = match &mut s.kind {
+            Kind::Stream(st) if !now && !st.queue.is_empty() && !st.connecting => {
+                st.closing = true;
+                st.reading = false;
+                let _ = st.stream.shutdown(std::net::Shutdown::Read);
+                true
+            }
+            _ => false,
+        };
+        if flush {
+            self.update_interest(id);
+        } else {
+            self.drop_sock(id);
+        }
+        if first {
+            report(&self.node, owner, SocketEvent::Close { id });
+        }
+    }
+
+    /// An error ends the socket: ERROR to the owner (instead of CLOSE), then it is dropped.
+    fn fail(&mut self, id: SocketId, message: String) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
+        let owner = s.owner;
+        let first = !s.close_reported;
+        s.close_reported = true;
+        self.drop_sock(id);
+        if first {
+            report(&self.node, owner, SocketEvent::Error { id, message });
+        }
+    }
+
+    fn drop_sock(&mut self, id: SocketId) {
+        if let Some(mut s) = self.socks.remove(&id) {
+            let reg = self.poll.registry();
+            match &mut s.kind {
+                Kind::Listener {
+                    listener, started, ..
+                } => {
+                    if *started {
+                        let _ = reg.deregister(listener);
+                    }
+                }
+                Kind::Stream(st) => {
+                    if st.interest.is_some() {
+                        let _ = reg.deregister(&mut st.stream);
+                    }
+                    st.queue.clear();
+                }
+                Kind::Udp { socket, .. } => {
+                    let _ = reg.deregister(socket);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The watchdog (skynet's `examples/watchdog.lua`): starts a gate from the node's config,
+//! launches one agent per connection and forwards the connection to it; on close, kicks the
+//! connection and ends the agent.
+//!
+//! Config keys: `address` (default `0.0.0.0`), `port` (required), `maxclient` (1024),
+//! `nodelay` (false), `backlog` (128), `agent` (the registered agent type, default
+//! `echo_agent`).
+
+use std::collections::HashMap;
+
+use skynet_gate::{AgentCmd, Fd, Gate, GateCmd, GateConf, WatchdogEvent};
+use skynet_runtime::{Addr, Context, Error, Message, Service};
+
+/// The watchdog service.
+#[derive(Debug, Default)]
+pub struct Watchdog {
+    gate: Addr,
+    agent_type: String,
+    agents: HashMap<Fd, Addr>,
+}
+
+impl Watchdog {
+    /// A watchdog; it reads its settings from the node config in `init`.
+    pub fn new() -> Watchdog {
+        Watchdog::default()
+    }
+
+    /// The gate's settings from the config (errors name the file, line and key).
+    pub fn conf(ctx: &Context) -> Result<GateConf, Error> {
+        let node = ctx.node();
+        let d = GateConf::default();
+        let port: u16 = node
+            .getenv_parsed("port")?
+            .ok_or("config key `port`: missing (the port the gate listens on)")?;
+        Ok(GateConf {
+            address: node.getenv("address").unwrap_or(d.address),
+            port,
+            maxclient: node.getenv_parsed("maxclient")?.unwrap_or(d.maxclient),
+            nodelay: node.getenv_parsed("nodelay")?.unwrap_or(d.nodelay),
+            backlog: node.getenv_parsed("backlog")?.unwrap_or(d.backlog),
+        })
+    }
+
+    async fn connect(&mut self, ctx: &mut Context, fd: Fd) {
+        let agent = match ctx.newservice(&self.agent_type, &[]).await {
+            Ok(a) => a,
+            Err(e) => {
+                log::error!(
+                    "watchdog: cannot launch agent `{}` for fd {fd}: {e}",
+                    self.agent_type
+                );
+                let _ = ctx.send(self.gate, GateCmd::Kick(fd));
+                return;
+            }
+        };
+        self.agents.insert(fd, agent);
+        let start = AgentCmd::Start {
+            gate: self.gate,
+            fd,
+            watchdog: ctx.self_addr(),
+        };
+        if let Err(e) = ctx.call(agent, start).await {
+            log::error!("watchdog: agent {agent} did not start for fd {fd}: {e}");
+            self.close(ctx, fd);
+        }
+    }
+
+    fn close(&mut self, ctx: &Context, fd: Fd) {
+        let _ = ctx.send(self.gate, GateCmd::Kick(fd));
+        if let Some(agent) = self.agents.remove(&fd) {
+            let _ = ctx.send(agent, AgentCmd::Disconnect);
+        }
+    }
+}
+
+impl Service for Watchdog {
+    async fn init(&mut self, ctx: &mut Context) -> Result<(), Error> {
+        let conf = Watchdog::conf(ctx)?;
+        self.agent_type = ctx.getenv("agent").unwrap_or_else(|| "echo_agent".into());
+        self.gate = ctx.launch(Gate::service()).await?;
+        let addr = ctx
+            .call(self.gate, GateCmd::Open(conf))
+            .await?
+            .into_value::<Result<std::net::SocketAddr, String>>()??;
+        log::info!(
+            "watchdog: gate {} listening on {addr}, agents `{}`",
+            self.gate,
+            self.agent_type
+        );
+        Ok(())
+    }
+
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        let Ok(ev) = msg.take::<WatchdogEvent>() else {
+            return;
+        };
+        match ev {
+            WatchdogEvent::Open { fd, addr } => {
+                log::debug!("watchdog: fd {fd} connected from {addr}");
+                self.connect(ctx, fd).await;
+            }
+            WatchdogEvent::Close { fd } => self.close(ctx, fd),
+            WatchdogEvent::Error { fd, message } => {
+                log::info!("watchdog: fd {fd} error: {message}");
+                self.close(ctx, fd);
+            }
+            WatchdogEvent::Warning { fd, kb } => {
+                log::warn!("watchdog: fd {fd} has {kb} KiB waiting to be sent");
+            }
+            WatchdogEvent::Data { fd, packet } => {
+                log::debug!(
+                    "watchdog: {} bytes from fd {fd} with no agent",
+                    packet.len()
+                );
+            }
+        }
+    }
+
+    fn exit(&mut self, ctx: &mut Context) {
+        for (_, agent) in self.agents.drain() {
+            let _ = ctx.send(agent, AgentCmd::Disconnect);
+        }
+        ctx.kill(self.gate);
+    }
+}
