@@ -43,6 +43,8 @@ pub trait GateHandler: Send + 'static {
 struct Client {
     decoder: Decoder,
     opened: bool,
+    /// Input paused because its output is backed up.
+    paused: bool,
 }
 
 /// The gate's client table, handed to every [`GateHandler`] callback.
@@ -162,6 +164,7 @@ impl<H: GateHandler> GateServer<H> {
                     Client {
                         decoder: Decoder::new(),
                         opened: false,
+                        paused: false,
                     },
                 );
                 if c.conf.nodelay {
@@ -205,7 +208,19 @@ impl<H: GateHandler> GateServer<H> {
                 }
             }
             Event::Warning { id, kb } => {
-                if c.clients.contains_key(&id) {
+                if let Some(client) = c.clients.get_mut(&id) {
+                    // A client that does not read its replies stops being read until they
+                    // drain, so it cannot grow the node's memory without bound.
+                    if kb > 0 && client.opened && !client.paused {
+                        client.paused = true;
+                        sock::pause(ctx, id);
+                        log::warn!(
+                            "gate: fd {id} has {kb} KiB unsent; pausing its input until it reads"
+                        );
+                    } else if kb == 0 && client.paused {
+                        client.paused = false;
+                        sock::start(ctx, id);
+                    }
                     self.handler.warning(c, ctx, id, kb);
                 }
             }

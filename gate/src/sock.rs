@@ -47,6 +47,10 @@ pub(crate) fn start(ctx: &Context, id: Fd) {
     Driver::of(ctx).start(id, ctx.self_addr());
 }
 
+pub(crate) fn pause(ctx: &Context, id: Fd) {
+    Driver::of(ctx).pause(id);
+}
+
 pub(crate) fn close(ctx: &Context, id: Fd) {
     Driver::of(ctx).close(id);
 }

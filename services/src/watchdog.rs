@@ -4,7 +4,7 @@
 //!
 //! Config keys: `address` (default `0.0.0.0`), `port` (required), `maxclient` (1024),
 //! `nodelay` (false), `backlog` (128), `agent` (the registered agent type, default
-//! `echo_agent`).
+//! `echo_agent`). Once listening it sets `gate_address` to the bound address.
 
 use std::collections::HashMap;
 
@@ -87,6 +87,8 @@ impl Service for Watchdog {
             self.gate,
             self.agent_type
         );
+        // Where the gate really listens (with `port = 0`, the port picked).
+        ctx.setenv("gate_address", &addr.to_string());
         Ok(())
     }
 

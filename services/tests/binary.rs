@@ -1,0 +1,131 @@
+//! The `skynet` binary: a node from a config file, and clear errors for bad configs.
+
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use util::*;
+
+fn skynet() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_skynet"))
+}
+
+fn temp_config(name: &str, text: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("skynet-test-{}-{name}.toml", std::process::id()));
+    std::fs::write(&p, text).expect("write config");
+    p
+}
+
+/// Runs the binary expecting it to fail; returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let out = skynet().args(args).output().expect("run skynet");
+    assert!(!out.status.success(), "expected failure for {args:?}");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn missing_config_file_is_named() {
+    let err = fails(&["/nonexistent/echo.toml"]);
+    assert!(err.contains("/nonexistent/echo.toml"), "{err}");
+}
+
+#[test]
+fn bad_toml_names_file_and_line() {
+    let p = temp_config("badtoml", "thread = 2\nstart = \"watchdog\nport = 1\n");
+    let err = fails(&[p.to_str().unwrap()]);
+    assert!(
+        err.contains(p.to_str().unwrap()) && err.contains(":2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_key_names_file_line_and_key() {
+    let p = temp_config(
+        "badthread",
+        "start = \"watchdog\"\nthread = \"many\"\nport = 1\n",
+    );
+    let err = fails(&[p.to_str().unwrap()]);
+    assert!(err.contains(":2") && err.contains("thread"), "{err}");
+}
+
+#[test]
+fn unknown_start_service_is_an_error() {
+    let p = temp_config("nostart", "start = \"nosuch\"\nport = 1\n");
+    let err = fails(&[p.to_str().unwrap()]);
+    assert!(err.contains("nosuch"), "{err}");
+}
+
+#[test]
+fn bad_port_names_the_key() {
+    let p = temp_config(
+        "badport",
+        "start = \"watchdog\"\naddress = \"127.0.0.1\"\nport = 70000\n",
+    );
+    let err = fails(&[p.to_str().unwrap()]);
+    assert!(err.contains("port") && err.contains(":3"), "{err}");
+    let ok = temp_config(
+        "okport",
+        "start = \"watchdog\"\naddress = \"127.0.0.1\"\nport = 1\n",
+    );
+    let err = fails(&[ok.to_str().unwrap(), "--set", "port=abc"]);
+    assert!(err.contains("--set port=abc"), "{err}");
+}
+
+/// The shipped echo config, moved to a free port with `--set`, serves clients.
+#[test]
+fn echo_config_serves_clients_through_the_binary() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/config/echo.toml");
+    let mut child = skynet()
+        .args([config, "--set", "port=0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start skynet");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr = loop {
+        let line = rx
+            .recv_timeout(LONG)
+            .expect("the node logs where it listens");
+        if let Some(rest) = line.split("gate listening on ").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .expect("address")
+                .parse()
+                .expect("addr");
+        }
+    };
+    for i in 0..20u8 {
+        let mut c = connect(addr);
+        send_packet(&mut c, &[i; 100]);
+        assert_eq!(recv_packet(&mut c).unwrap(), vec![i; 100]);
+    }
+    let _ = child.kill();
+    let _ = child.wait_timeout_or_kill(Duration::from_secs(5));
+}
+
+trait WaitTimeout {
+    fn wait_timeout_or_kill(&mut self, d: Duration) -> Option<std::process::ExitStatus>;
+}
+
+impl WaitTimeout for std::process::Child {
+    fn wait_timeout_or_kill(&mut self, d: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + d;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(s)) = self.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.kill();
+        self.wait().ok()
+    }
+}
