@@ -16,7 +16,7 @@ fn many_clients(clients: usize, packets: usize) {
     std::thread::scope(|scope| {
         for c in 0..clients {
             scope.spawn(move || {
-                let mut rng = Rng(0x9e37_79b9 ^ (c as u64 + 1) * 0x1234_5678_9abc);
+                let mut rng = Rng(0x9e37_79b9 ^ ((c as u64 + 1) * 0x1234_5678_9abc));
                 let sizes: Vec<usize> = (0..packets)
                     .map(|i| if i % 10 == 0 { rng.below(65_536) } else { rng.below(1024) } as usize)
                     .collect();
