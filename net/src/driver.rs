@@ -29,7 +29,11 @@ impl IdAllocator {
             let id = self
                 .next
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                    Some(if (1..i32::MAX - 1).contains(&v) { v + 1 } else { 1 })
+                    Some(if (1..i32::MAX - 1).contains(&v) {
+                        v + 1
+                    } else {
+                        1
+                    })
                 })
                 .unwrap_or(1);
             let id = if id < 1 { 1 } else { id };

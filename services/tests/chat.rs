@@ -13,7 +13,12 @@ fn lines_are_broadcast_to_the_others() {
         .build()
         .unwrap();
     node.newservice("watchdog", &[]).unwrap();
-    let addr = node.handle().getenv("gate_address").unwrap().parse().unwrap();
+    let addr = node
+        .handle()
+        .getenv("gate_address")
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut a = connect(addr);
     let mut b = connect(addr);
     let mut c = connect(addr);
@@ -21,21 +26,27 @@ fn lines_are_broadcast_to_the_others() {
     assert!(eventually(LONG, || {
         send_packet(&mut a, b"ping");
         let mut got = false;
-        b.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+        b.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
         while let Ok(p) = recv_packet(&mut b) {
             got |= p.ends_with(b"ping");
         }
         got
     }));
     // Drain c of the probes, then check a real line reaches both others but not the sender.
-    c.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
     while recv_packet(&mut c).is_ok() {}
     b.set_read_timeout(Some(LONG)).unwrap();
     c.set_read_timeout(Some(LONG)).unwrap();
     send_packet(&mut a, b"hello room");
     assert!(recv_packet(&mut b).unwrap().ends_with(b"hello room"));
     assert!(recv_packet(&mut c).unwrap().ends_with(b"hello room"));
-    a.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
-    assert!(recv_packet(&mut a).is_err(), "the sender does not get its own line");
+    a.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    assert!(
+        recv_packet(&mut a).is_err(),
+        "the sender does not get its own line"
+    );
     node.shutdown();
 }
