@@ -48,6 +48,9 @@ impl IdAllocator {
 struct SocketServer {
     tx: Sender<Request>,
     waker: Arc<mio::Waker>,
+    /// True while the thread is (about to be) blocked in `poll`: only then does a request
+    /// need the waker's syscall; a busy thread drains the channel before it polls again.
+    parked: Arc<std::sync::atomic::AtomicBool>,
     ids: Arc<IdAllocator>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -60,20 +63,22 @@ impl SocketServer {
         let ids = Arc::new(IdAllocator {
             next: AtomicI32::new(1),
         });
-        let server = Server::new(node.clone(), poll, rx, ids.clone());
+        let parked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let server = Server::new(node.clone(), poll, rx, ids.clone(), parked.clone());
         let thread = std::thread::Builder::new()
             .name("skynet-socket".into())
             .spawn(move || server.run())?;
         // When a service ends, every socket it still owns is closed (flushed first).
-        let (t, w) = (tx.clone(), waker.clone());
+        let (t, w, p) = (tx.clone(), waker.clone(), parked.clone());
         node.on_service_exit(Arc::new(move |addr: Addr| {
-            if t.send(Request::CloseOwnedBy(addr)).is_ok() {
+            if t.send(Request::CloseOwnedBy(addr)).is_ok() && p.load(Ordering::SeqCst) {
                 let _ = w.wake();
             }
         }));
         Ok(SocketServer {
             tx,
             waker,
+            parked,
             ids,
             thread: Mutex::new(Some(thread)),
         })
@@ -83,7 +88,10 @@ impl SocketServer {
         if self.tx.send(req).is_err() {
             return false;
         }
-        self.waker.wake().is_ok()
+        if self.parked.load(Ordering::SeqCst) {
+            return self.waker.wake().is_ok();
+        }
+        true
     }
 
     fn stop(&self) {

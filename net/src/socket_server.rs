@@ -155,6 +155,8 @@ pub(crate) struct Server {
     next_id: std::sync::Arc<crate::driver::IdAllocator>,
     exiting: Option<Instant>,
     emfile_logged: bool,
+    /// Set just before polling (see `Driver`): senders wake the poll only then.
+    parked: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn token(id: SocketId) -> Token {
@@ -167,6 +169,7 @@ impl Server {
         poll: Poll,
         rx: Receiver<Request>,
         next_id: std::sync::Arc<crate::driver::IdAllocator>,
+        parked: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> Server {
         Server {
             node,
@@ -177,6 +180,7 @@ impl Server {
             next_id,
             exiting: None,
             emfile_logged: false,
+            parked,
         }
     }
 }
@@ -202,8 +206,17 @@ impl Server {
         self.node.enter_thread();
         let mut events = Events::with_capacity(1024);
         loop {
-            let timeout = self.timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            let mut timeout = self.timeout();
+            // Announce the park, then look once more: a request sent before the flag was
+            // seen is in the channel now (SeqCst on both sides), so it is never missed.
+            self.parked.store(true, std::sync::atomic::Ordering::SeqCst);
+            if !self.rx.is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+            let polled = self.poll.poll(&mut events, timeout);
+            self.parked
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("socket server: poll failed: {e}");
                     return;
@@ -215,7 +228,7 @@ impl Server {
                 }
                 let id = ev.token().0 as SocketId;
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                    self.readable(id);
+                    self.readable_until(id, ev.is_read_closed() || ev.is_error());
                 }
                 if ev.is_writable() || ev.is_write_closed() {
                     self.writable(id);
@@ -654,7 +667,14 @@ impl Server {
         }
     }
 
+    /// Reads what is there, until EAGAIN, EOF or the budget.
     fn readable(&mut self, id: SocketId) {
+        self.readable_until(id, true);
+    }
+
+    /// `drain`: read until EAGAIN even after a short read (needed when the event carried the
+    /// peer's EOF, which only a further read reports, and when no event prompted the read).
+    fn readable_until(&mut self, id: SocketId, drain: bool) {
         let Some(s) = self.socks.get_mut(&id) else {
             return;
         };
@@ -708,8 +728,16 @@ impl Server {
                             out.push(buf.freeze());
                             if n == st.read_size {
                                 st.read_size = (st.read_size * 2).min(MAX_READ);
-                            } else if n * 2 < st.read_size && st.read_size > MIN_READ {
-                                st.read_size /= 2;
+                            } else {
+                                if n * 2 < st.read_size && st.read_size > MIN_READ {
+                                    st.read_size /= 2;
+                                }
+                                // A short read emptied the kernel's queue; data arriving
+                                // later raises a new edge, so no read is needed to see
+                                // EAGAIN (one syscall fewer per event).
+                                if !drain {
+                                    break;
+                                }
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
