@@ -20,7 +20,7 @@ pub struct GateConf {
     pub maxclient: usize,
     /// Set TCP_NODELAY on every client.
     pub nodelay: bool,
-    /// listen(2) backlog (default 128).
+    /// listen(2) backlog (default 1024).
     pub backlog: u32,
 }
 
@@ -31,7 +31,7 @@ impl Default for GateConf {
             port: 0,
             maxclient: 1024,
             nodelay: false,
-            backlog: 128,
+            backlog: 1024,
         }
     }
 }

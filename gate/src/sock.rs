@@ -35,10 +35,10 @@ pub(crate) fn listen(
     ctx: &Context,
     host: &str,
     port: u16,
-    _backlog: u32,
+    backlog: u32,
 ) -> io::Result<(Fd, SocketAddr)> {
     let d = Driver::of(ctx);
-    let (id, addr) = d.listen(host, port, ctx.self_addr())?;
+    let (id, addr) = d.listen_backlog(host, port, backlog, ctx.self_addr())?;
     d.start(id, ctx.self_addr());
     Ok((id, addr))
 }

@@ -167,13 +167,24 @@ impl Driver {
         Ok(self.srv()?.ids.next(|_| false))
     }
 
-    /// Binds and listens now (port 0: any free port); returns the id and the bound address.
-    /// ACCEPT events go to `owner` once it calls [`Driver::start`] on the listener.
+    /// Binds and listens now (port 0: any free port) with a backlog of [`DEFAULT_BACKLOG`];
+    /// returns the id and the bound address. ACCEPT events go to `owner` once it calls
+    /// [`Driver::start`] on the listener.
     pub fn listen(&self, host: &str, port: u16, owner: Addr) -> io::Result<(SocketId, SocketAddr)> {
+        self.listen_backlog(host, port, DEFAULT_BACKLOG, owner)
+    }
+
+    /// [`Driver::listen`] with an explicit listen(2) backlog.
+    pub fn listen_backlog(
+        &self,
+        host: &str,
+        port: u16,
+        backlog: u32,
+        owner: Addr,
+    ) -> io::Result<(SocketId, SocketAddr)> {
         let addr = resolve(host, port)?;
-        let listener = std::net::TcpListener::bind(addr)
+        let listener = bind_listener(addr, backlog)
             .map_err(|e| io::Error::new(e.kind(), format!("listen on {addr}: {e}")))?;
-        listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
         let id = self.new_id()?;
         if !self.req(Request::Listen {
@@ -283,6 +294,21 @@ impl Driver {
         rx.recv_timeout(std::time::Duration::from_secs(2))
             .unwrap_or_default()
     }
+}
+
+/// The listen(2) backlog when none is given. Large enough that a connect burst does not
+/// overflow the accept queue (which costs the client a 1 s SYN retransmit) while the
+/// socket thread is briefly busy.
+pub const DEFAULT_BACKLOG: u32 = 1024;
+
+fn bind_listener(addr: SocketAddr, backlog: u32) -> io::Result<mio::net::TcpListener> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    Ok(mio::net::TcpListener::from_std(socket.into()))
 }
 
 /// `host` + `port` to one address (the first the resolver gives).

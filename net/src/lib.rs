@@ -47,6 +47,6 @@ pub mod socket;
 mod socket_server;
 mod write_queue;
 
-pub use driver::Driver;
+pub use driver::{Driver, DEFAULT_BACKLOG};
 pub use event::{SocketEvent, SocketId};
 pub use socket_server::SocketInfo;

@@ -35,7 +35,7 @@ const MAX_UDP: usize = 65_535;
 pub(crate) enum Request {
     Listen {
         id: SocketId,
-        listener: std::net::TcpListener,
+        listener: TcpListener,
         owner: Addr,
     },
     Connect {
@@ -152,6 +152,9 @@ pub(crate) struct Server {
     socks: HashMap<SocketId, Sock>,
     /// Sockets whose read budget ran out: read again before sleeping.
     retry: Vec<SocketId>,
+    /// Listeners pausing after an accept error (kept apart so the loop never scans every
+    /// socket: that made each event cost O(sockets)).
+    backed_off: Vec<SocketId>,
     next_id: std::sync::Arc<crate::driver::IdAllocator>,
     exiting: Option<Instant>,
     emfile_logged: bool,
@@ -177,6 +180,7 @@ impl Server {
             rx,
             socks: HashMap::new(),
             retry: Vec::new(),
+            backed_off: Vec::new(),
             next_id,
             exiting: None,
             emfile_logged: false,
@@ -257,16 +261,7 @@ impl Server {
         if !self.retry.is_empty() {
             return Some(Duration::ZERO);
         }
-        let backoff = self.socks.values().any(|s| {
-            matches!(
-                s.kind,
-                Kind::Listener {
-                    backoff: Some(_),
-                    ..
-                }
-            )
-        });
-        if backoff || self.exiting.is_some() {
+        if !self.backed_off.is_empty() || self.exiting.is_some() {
             Some(Duration::from_millis(10))
         } else {
             None
@@ -274,20 +269,25 @@ impl Server {
     }
 
     fn rearm_listeners(&mut self) {
+        if self.backed_off.is_empty() {
+            return;
+        }
         let now = Instant::now();
         let mut due = Vec::new();
-        for (id, s) in &mut self.socks {
-            if let Kind::Listener {
-                backoff: b @ Some(_),
-                ..
-            } = &mut s.kind
-            {
-                if b.is_some_and(|t| t <= now) {
-                    *b = None;
+        self.backed_off.retain(|id| {
+            let Some(s) = self.socks.get_mut(id) else {
+                return false;
+            };
+            if let Kind::Listener { backoff, .. } = &mut s.kind {
+                if backoff.is_some_and(|t| t <= now) {
+                    *backoff = None;
                     due.push(*id);
+                    return false;
                 }
+                return backoff.is_some();
             }
-        }
+            false
+        });
         for id in due {
             self.accept(id);
         }
@@ -300,7 +300,6 @@ impl Server {
                 listener,
                 owner,
             } => {
-                let listener = TcpListener::from_std(listener);
                 self.socks.insert(
                     id,
                     Sock {
@@ -661,6 +660,7 @@ impl Server {
                         self.emfile_logged = true;
                     }
                     *backoff = Some(Instant::now() + ACCEPT_BACKOFF);
+                    self.backed_off.push(id);
                     return;
                 }
             }

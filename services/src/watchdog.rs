@@ -3,7 +3,7 @@
 //! connection and ends the agent.
 //!
 //! Config keys: `address` (default `0.0.0.0`), `port` (required), `maxclient` (1024),
-//! `nodelay` (false), `backlog` (128), `agent` (the registered agent type, default
+//! `nodelay` (false), `backlog` (1024), `agent` (the registered agent type, default
 //! `echo_agent`). Once listening it sets `gate_address` to the bound address.
 
 use std::collections::HashMap;
