@@ -384,9 +384,14 @@ pub async fn read(ctx: &Context, id: SocketId, n: usize) -> Result<Bytes, ReadEr
     wait_for(ctx, id, |e| (e.buffered >= n).then(|| Ok(e.take(n)))).await
 }
 
-/// Reads whatever is buffered, waiting if nothing is.
+/// Reads what is buffered, waiting if nothing is: the oldest chunk the socket delivered,
+/// handed over without a copy (call again for the rest).
 pub async fn read_some(ctx: &Context, id: SocketId) -> Result<Bytes, ReadError> {
-    wait_for(ctx, id, |e| (e.buffered > 0).then(|| Ok(e.take_all()))).await
+    wait_for(ctx, id, |e| {
+        let n = e.buf.front().map(Bytes::len)?;
+        Some(Ok(e.take(n)))
+    })
+    .await
 }
 
 /// Reads until the socket closes; returns everything.

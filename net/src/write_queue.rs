@@ -168,11 +168,12 @@ mod tests {
         };
         q.flush(&mut w).unwrap();
         assert_eq!(w.out, b"AAAABB");
-        // A later high buffer still goes before the waiting low one.
+        // High ran dry, so the low buffer was promoted (it is next, whole): a later high
+        // buffer waits behind it and never splits it.
         q.push(Bytes::from_static(b"CC"), false);
         w.calls = 10;
         q.flush(&mut w).unwrap();
-        assert_eq!(w.out, b"AAAABBCCllll");
+        assert_eq!(w.out, b"AAAABBllllCC");
         assert!(q.is_empty());
     }
 

@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod echo;
+pub mod flood;
 pub mod json;
 pub mod netpack;
 pub mod raw_echo;

@@ -1,7 +1,7 @@
 //! `bench NAME [ARGS]`: runs one benchmark and prints one JSON line.
 //!
 //! Names: call, send, pairs, timers (the runtime); echo, hold (the load client);
-//! netpack (framing decode).
+//! netpack (framing decode); flood (socket throughput).
 
 use skynet_examples::bench;
 
@@ -17,8 +17,9 @@ fn main() {
         "echo" => bench::echo::echo(rest),
         "hold" => bench::echo::hold(rest),
         "netpack" => bench::netpack::run(rest),
+        "flood" => bench::flood::run(rest),
         _ => {
-            eprintln!("usage: bench <call|send|pairs|timers|echo|hold|netpack> [ARGS]");
+            eprintln!("usage: bench <call|send|pairs|timers|echo|hold|netpack|flood> [ARGS]");
             eprintln!("unknown benchmark {name:?}");
             std::process::exit(2);
         }
