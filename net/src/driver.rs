@@ -71,7 +71,10 @@ impl SocketServer {
         // When a service ends, every socket it still owns is closed (flushed first).
         let (t, w, p) = (tx.clone(), waker.clone(), parked.clone());
         node.on_service_exit(Arc::new(move |addr: Addr| {
-            if t.send(Request::CloseOwnedBy(addr)).is_ok() && p.load(Ordering::SeqCst) {
+            if t.send(Request::CloseOwnedBy(addr)).is_ok() && {
+                std::sync::atomic::fence(Ordering::SeqCst);
+                p.load(Ordering::SeqCst)
+            } {
                 let _ = w.wake();
             }
         }));
@@ -88,6 +91,9 @@ impl SocketServer {
         if self.tx.send(req).is_err() {
             return false;
         }
+        // Dekker with the thread's park: our channel write must be visible before we read
+        // its flag, or both sides could miss each other (x86 lets a load pass a store).
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.parked.load(Ordering::SeqCst) {
             return self.waker.wake().is_ok();
         }
@@ -216,6 +222,18 @@ impl Driver {
     /// Stops reading (the kernel buffers, then the peer is slowed by TCP).
     pub fn pause(&self, id: SocketId) -> bool {
         self.req(Request::Pause { id })
+    }
+
+    /// Flow control for a stream socket: the socket thread stops reading it while `limit`
+    /// bytes it delivered are not yet reported [`consumed`](Driver::consumed). This is what
+    /// bounds the memory of a slow reader (the async API uses it; raw users may too).
+    pub fn flow_limit(&self, id: SocketId, limit: usize) -> bool {
+        self.req(Request::FlowLimit { id, limit })
+    }
+
+    /// Reports that the owner consumed `bytes` delivered bytes (see [`Driver::flow_limit`]).
+    pub fn consumed(&self, id: SocketId, bytes: usize) -> bool {
+        self.req(Request::Consumed { id, bytes })
     }
 
     /// Queues bytes (high priority).

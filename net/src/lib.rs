@@ -5,7 +5,7 @@
 //! hear back as SOCKET messages carrying a [`SocketEvent`]: DATA, CONNECT, CLOSE, ACCEPT,
 //! ERROR, UDP, WARNING, with skynet's meanings. On top, [`socket`] is skynet's `socket.lua`
 //! in async Rust: `listen`, `open`, `read(n)`, `read_line`, `write`, `close`, ... with
-//! backpressure (a socket with 128 KiB unread is paused until it is read).
+//! backpressure (a socket stops being read while 1 MiB it delivered is unread).
 //!
 //! Depends on `skynet-runtime` only; `skynet-gate` builds on it.
 //!

@@ -54,6 +54,16 @@ pub(crate) enum Request {
     Pause {
         id: SocketId,
     },
+    /// Stop reading while `limit` delivered bytes are not yet consumed (async API sockets).
+    FlowLimit {
+        id: SocketId,
+        limit: usize,
+    },
+    /// The owner consumed `bytes` of what was delivered.
+    Consumed {
+        id: SocketId,
+        bytes: usize,
+    },
     Send {
         id: SocketId,
         data: Bytes,
@@ -122,6 +132,10 @@ struct Stream {
     /// The owner closed it: flush, then drop.
     closing: bool,
     read_size: usize,
+    /// With flow control: most delivered-but-unconsumed bytes.
+    flow_limit: Option<usize>,
+    /// Delivered to the owner and not yet reported consumed.
+    unconsumed: usize,
     queue: WriteQueue,
     interest: Option<Interest>,
     peer: Option<SocketAddr>,
@@ -223,6 +237,7 @@ impl Server {
             // Announce the park, then look once more: a request sent before the flag was
             // seen is in the channel now (SeqCst on both sides), so it is never missed.
             self.parked.store(true, std::sync::atomic::Ordering::SeqCst);
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             if !self.rx.is_empty() {
                 timeout = Some(Duration::ZERO);
             }
@@ -350,6 +365,8 @@ impl Server {
                         peer_closed: false,
                         closing: false,
                         read_size: MIN_READ,
+                        flow_limit: None,
+                        unconsumed: 0,
                         queue: WriteQueue::default(),
                         interest: Some(interest),
                         peer: Some(addr),
@@ -375,6 +392,32 @@ impl Server {
                 ),
             },
             Request::Start { id, owner } => self.start(id, owner),
+            Request::FlowLimit { id, limit } => {
+                if let Some(Sock {
+                    kind: Kind::Stream(st),
+                    ..
+                }) = self.socks.get_mut(&id)
+                {
+                    st.flow_limit = Some(limit.max(MIN_READ));
+                }
+            }
+            Request::Consumed { id, bytes } => {
+                let resume = match self.socks.get_mut(&id) {
+                    Some(Sock {
+                        kind: Kind::Stream(st),
+                        ..
+                    }) => {
+                        let was_full = st.flow_limit.is_some_and(|l| st.unconsumed >= l);
+                        st.unconsumed = st.unconsumed.saturating_sub(bytes);
+                        was_full && st.flow_limit.is_some_and(|l| st.unconsumed < l)
+                    }
+                    _ => false,
+                };
+                if resume {
+                    // It stopped reading with data possibly left: no new edge will come.
+                    self.readable(id);
+                }
+            }
             Request::Pause { id } => {
                 if let Some(Sock {
                     kind: Kind::Stream(st),
@@ -635,6 +678,8 @@ impl Server {
                         peer_closed: false,
                         closing: false,
                         read_size: MIN_READ,
+                        flow_limit: None,
+                        unconsumed: 0,
                         queue: WriteQueue::default(),
                         interest: None,
                         peer: Some(peer),
@@ -724,10 +769,16 @@ impl Server {
                 let mut out = Vec::new();
                 let mut end: Option<Option<String>> = None;
                 while budget > 0 {
-                    if self.scratch.len() < st.read_size {
-                        self.scratch = BytesMut::zeroed(SCRATCH.max(st.read_size));
+                    // With flow control, read no more than the owner has room for.
+                    let room = match st.flow_limit {
+                        Some(l) if st.unconsumed >= l => break,
+                        Some(l) => (l - st.unconsumed).min(st.read_size),
+                        None => st.read_size,
+                    };
+                    if self.scratch.len() < room {
+                        self.scratch = BytesMut::zeroed(SCRATCH.max(room));
                     }
-                    let buf = &mut self.scratch[..st.read_size];
+                    let buf = &mut self.scratch[..room];
                     match st.stream.read(buf) {
                         Ok(0) => {
                             end = Some(None);
@@ -735,6 +786,7 @@ impl Server {
                         }
                         Ok(n) => {
                             s.bytes_in += n as u64;
+                            st.unconsumed += n;
                             budget = budget.saturating_sub(n);
                             out.push(if n <= COPY_MAX {
                                 // Small reads get a buffer of their own, so an unread chunk
@@ -743,7 +795,10 @@ impl Server {
                             } else {
                                 self.scratch.split_to(n).freeze()
                             });
-                            if n == st.read_size {
+                            if n == room && room < st.read_size {
+                                // Filled the flow-control room: stop until credit returns.
+                                continue;
+                            } else if n == st.read_size {
                                 st.read_size = (st.read_size * 2).min(MAX_READ);
                             } else {
                                 if n * 2 < st.read_size && st.read_size > MIN_READ {
