@@ -213,7 +213,7 @@ fn slow_reader_stays_bounded_and_loses_nothing() {
                     }
                     Err(_) => break,
                 }
-                if got % (256 << 10) == 0 {
+                if got.is_multiple_of(256 << 10) {
                     c.sleep(Duration::from_millis(1)).await;
                 }
             }
