@@ -403,6 +403,16 @@ impl<S: Service> RawService for AsyncHost<S> {
             if !shared.deliver(msg) {
                 log::trace!("{}: dropped a reply nobody waits for", shared.addr);
             }
+        } else if msg.ptype == Ptype::DEBUG && msg.payload.is::<crate::message::DebugPing>() {
+            // The debug console's `ping`: answered by the executor, not by `dispatch`.
+            if msg.session != 0 {
+                let _ = ctx.send(
+                    msg.source,
+                    Ptype::RESPONSE,
+                    msg.session,
+                    crate::message::Payload::Empty,
+                );
+            }
         } else if msg.ptype == Ptype::ERROR {
             // ERROR with session 0: nothing waits on it here.
         } else {

@@ -66,7 +66,7 @@ pub use context::Context;
 pub use error::{CallError, Error, NameError, NoSession, SendError};
 pub use executor::Interceptor;
 pub use logger::{timestamp, LoggerService};
-pub use message::{Message, Payload, Ptype};
+pub use message::{DebugPing, Message, Payload, Ptype};
 pub use node::{ExitHook, NodeHandle, ServiceInfo, ShutdownHook};
 pub use queue::{Queue, QueueGuard, QueueLock};
 pub use raw_context::RawContext;

@@ -78,6 +78,11 @@ impl fmt::Debug for Ptype {
     }
 }
 
+/// A DEBUG-protocol ping: every async service answers it from its executor (without
+/// `dispatch`), so the console can see whether a service is responsive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DebugPing;
+
 /// What a message carries.
 #[derive(Default)]
 pub enum Payload {

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod chat;
+pub mod console;
 pub mod echo_agent;
 pub mod pidfile;
 pub mod prelude;
@@ -18,7 +19,7 @@ pub mod watchdog;
 use skynet_runtime::{Config, Error, NodeBuilder};
 
 /// Registers the standard service types on a node builder: `watchdog`, `gate`,
-/// `echo_agent`, `chat_agent`, `chat_room`.
+/// `echo_agent`, `chat_agent`, `chat_room`, `debug_console`.
 pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
     builder
         .service("watchdog", |_| Ok(watchdog::Watchdog::new()))
@@ -26,6 +27,7 @@ pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
         .service("echo_agent", |_| Ok(echo_agent::EchoAgent::default()))
         .service("chat_agent", |_| Ok(chat::ChatAgent::default()))
         .service("chat_room", |_| Ok(chat::ChatRoom::default()))
+        .service("debug_console", |_| Ok(console::DebugConsole))
 }
 
 /// Runs a node from the config file at `path`, with `--set` overrides: what `skynet CONFIG`
@@ -51,7 +53,14 @@ pub fn run_with(builder: NodeBuilder, config: Config) -> Result<(), Error> {
         Some(p) => Some(pidfile::PidFile::create(p)?),
         None => None,
     };
+    let console = config.get("debug_address").is_some();
     let node = builder.config(config).build()?;
+    if console {
+        if let Err(e) = node.newservice("debug_console", &[]) {
+            node.shutdown();
+            return Err(format!("cannot start the debug console: {e}").into());
+        }
+    }
     if let Err(e) = node.newservice(&start, &[]) {
         node.shutdown();
         return Err(format!("cannot start service `{start}`: {e}").into());

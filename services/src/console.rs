@@ -1,0 +1,258 @@
+//! The debug console (skynet's `debug_console.lua`): a line protocol on `debug_address`
+//! (loopback unless the config names another address) for a person with `nc` or `telnet`.
+//!
+//! Commands: `help`, `list`, `stat`, `mem`, `info ADDR`, `kill ADDR`, `exit ADDR`,
+//! `start NAME [ARGS]`, `ping ADDR`, `gc`, `netstat`, `timers`, `log LEVEL`, `shutdown`.
+//! A bad command gets an error line; lines are capped at 4 KiB, so garbage cannot grow memory.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use bytes::Bytes;
+use skynet_net::{socket, Driver, SocketId};
+use skynet_runtime::{Addr, Context, DebugPing, Error, Message, Payload, Ptype, Service};
+
+/// Longest command line accepted.
+const MAX_LINE: usize = 4096;
+
+/// The console service; listens on `debug_address` (default `127.0.0.1:8000`).
+#[derive(Debug, Default)]
+pub struct DebugConsole;
+
+impl Service for DebugConsole {
+    async fn init(&mut self, ctx: &mut Context) -> Result<(), Error> {
+        let addr = ctx
+            .getenv("debug_address")
+            .unwrap_or_else(|| "127.0.0.1:8000".to_string());
+        let (listener, bound) = socket::listen_addr(ctx, &addr)
+            .map_err(|e| format!("config key `debug_address` ({addr}): {e}"))?;
+        log::info!("debug console on {bound}");
+        ctx.setenv("debug_console_address", &bound.to_string());
+        socket::start_listener(ctx, listener, |ctx, id, peer| {
+            log::info!("debug console: {peer} connected");
+            socket::start(ctx, id);
+            let c = ctx.clone();
+            ctx.fork(async move { session(c, id).await });
+        });
+        Ok(())
+    }
+
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+}
+
+async fn session(c: Context, id: SocketId) {
+    socket::write(&c, id, Bytes::from_static(b"Welcome to skynet console\n"));
+    loop {
+        match socket::read_line(&c, id, b"\n", Some(MAX_LINE)).await {
+            Ok(line) => {
+                let text = String::from_utf8_lossy(&line).trim().to_string();
+                if text.is_empty() {
+                    continue;
+                }
+                let out = run(&c, &text).await;
+                let mut out = out.into_bytes();
+                if !out.ends_with(b"\n") {
+                    out.push(b'\n');
+                }
+                out.extend_from_slice(b"<CMD OK>\n");
+                socket::write(&c, id, out);
+            }
+            Err(socket::ReadError::LineTooLong(n)) => {
+                socket::write(
+                    &c,
+                    id,
+                    format!("error: line longer than {n} bytes, closing\n"),
+                );
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    socket::close(&c, id).await;
+}
+
+fn parse_addr(c: &Context, s: Option<&str>) -> Result<Addr, String> {
+    let s = s.ok_or("missing address (like :00000008 or .name)")?;
+    c.query(s).ok_or_else(|| format!("no service {s:?}"))
+}
+
+/// Runs one command line; returns its output (errors start with `error:`).
+pub async fn run(c: &Context, line: &str) -> String {
+    let mut words = line.split_whitespace();
+    let cmd = words.next().unwrap_or("");
+    let arg = words.next();
+    let result: Result<String, String> = match cmd {
+        "help" => Ok(HELP.to_string()),
+        "list" => Ok(list(c)),
+        "stat" => Ok(stat(c)),
+        "mem" => Ok(mem(c)),
+        "info" => parse_addr(c, arg).and_then(|a| info(c, a)),
+        "kill" | "exit" => parse_addr(c, arg).and_then(|a| {
+            if c.kill(a) {
+                Ok(format!("{a} killed (its exit ran)"))
+            } else {
+                Err(format!("no service {a}"))
+            }
+        }),
+        "start" => match arg {
+            None => Err("usage: start NAME [ARGS]".into()),
+            Some(name) => {
+                let args: Vec<&str> = words.collect();
+                c.newservice(name, &args)
+                    .await
+                    .map(|a| format!("{a}"))
+                    .map_err(|e| e.to_string())
+            }
+        },
+        "ping" => match parse_addr(c, arg) {
+            Err(e) => Err(e),
+            Ok(a) => {
+                let t = Instant::now();
+                c.call_msg(a, Ptype::DEBUG, Payload::value(DebugPing))
+                    .timeout(Duration::from_secs(2))
+                    .await
+                    .map(|_| format!("{a} answered in {:.3} ms", t.elapsed().as_secs_f64() * 1e3))
+                    .map_err(|e| e.to_string())
+            }
+        },
+        "gc" => Ok("nothing to collect: Rust frees memory as it goes".into()),
+        "netstat" => Ok(netstat(c)),
+        "timers" => Ok(format!("{} timers pending", c.node().pending_timers())),
+        "log" => match arg.map(|l| l.parse::<log::LevelFilter>()) {
+            Some(Ok(level)) => {
+                log::set_max_level(level);
+                Ok(format!("log level {level}"))
+            }
+            _ => Err("usage: log off|error|warn|info|debug|trace".into()),
+        },
+        "shutdown" => {
+            c.node().request_shutdown();
+            Ok("shutting down".into())
+        }
+        other => Err(format!("unknown command {other:?} (try help)")),
+    };
+    match result {
+        Ok(s) => s,
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+const HELP: &str = "\
+help              this text
+list              every service: address, name, type, mailbox, messages, cpu, started
+stat              node totals
+mem               process memory (per-service memory is not measured)
+info ADDR         one service
+kill ADDR         end a service (its exit runs; callers get errors)
+exit ADDR         the same as kill
+start NAME ARGS   launch a registered service type
+ping ADDR         round trip to a service
+gc                (no garbage collector in Rust)
+netstat           every socket: id, owner, peer, bytes in/out, pending
+timers            pending timers
+log LEVEL         set the log level
+shutdown          stop the node gracefully";
+
+fn list(c: &Context) -> String {
+    let mut out = format!(
+        "{:<10} {:<14} {:<28} {:>7} {:>10} {:>9} {:>10}\n",
+        "ADDR", "NAME", "TYPE", "MAILBOX", "MESSAGES", "CPU(ms)", "STARTED"
+    );
+    for s in c.node().services() {
+        let started = s
+            .started
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let ty: String = s
+            .type_name
+            .rsplit("::")
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(28)
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<10} {:<14} {:<28} {:>7} {:>10} {:>9.1} {:>10}",
+            s.addr.to_string(),
+            s.names.first().cloned().unwrap_or_default(),
+            ty,
+            s.mailbox_len,
+            s.processed,
+            s.cpu.as_secs_f64() * 1e3,
+            started
+        );
+    }
+    out
+}
+
+fn stat(c: &Context) -> String {
+    let node = c.node();
+    let services = node.services();
+    let messages: u64 = services.iter().map(|s| s.processed).sum();
+    let queued: usize = services.iter().map(|s| s.mailbox_len).sum();
+    let sockets = Driver::of(c).netstat().len();
+    format!(
+        "services  {}\nmessages  {messages}\nqueued    {queued}\ntimers    {}\nsockets   {sockets}\nuptime    {:.2} s",
+        services.len(),
+        node.pending_timers(),
+        node.now() as f64 / 100.0
+    )
+}
+
+fn mem(c: &Context) -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |k: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .map(|l| l[k.len()..].trim().to_string())
+            .unwrap_or_else(|| "?".into())
+    };
+    format!(
+        "rss       {}\nrss peak  {}\nservices  {} (per-service memory is not measured)",
+        field("VmRSS:"),
+        field("VmHWM:"),
+        c.node().services().len()
+    )
+}
+
+fn info(c: &Context, a: Addr) -> Result<String, String> {
+    let s = c
+        .node()
+        .service_info(a)
+        .ok_or_else(|| format!("no service {a}"))?;
+    Ok(format!(
+        "addr      {}\nnames     {}\ntype      {}\nmailbox   {}\nmessages  {}\ncpu       {:.3} ms\nendless   {}\nwaiting   {}",
+        s.addr,
+        s.names.join(" "),
+        s.type_name,
+        s.mailbox_len,
+        s.processed,
+        s.cpu.as_secs_f64() * 1e3,
+        s.endless,
+        s.waiting_on.map(|w| w.to_string()).unwrap_or_else(|| "-".into())
+    ))
+}
+
+fn netstat(c: &Context) -> String {
+    let mut out = format!(
+        "{:>6} {:<10} {:<10} {:<22} {:>12} {:>12} {:>10}\n",
+        "ID", "OWNER", "KIND", "PEER", "IN", "OUT", "PENDING"
+    );
+    for s in Driver::of(c).netstat() {
+        let _ = writeln!(
+            out,
+            "{:>6} {:<10} {:<10} {:<22} {:>12} {:>12} {:>10}",
+            s.id,
+            s.owner.to_string(),
+            s.kind,
+            s.peer.map(|p| p.to_string()).unwrap_or_default(),
+            s.bytes_in,
+            s.bytes_out,
+            s.pending
+        );
+    }
+    out
+}
