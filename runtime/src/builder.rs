@@ -339,6 +339,8 @@ impl Node {
         let sig_thread = std::thread::Builder::new()
             .name("skynet-signals".into())
             .spawn(move || {
+                // Its log lines go to the node's logger like every other thread's.
+                h.enter_thread();
                 for sig in signals.forever() {
                     if sig == SIGHUP {
                         if let Some(logger) = h.query(".logger") {

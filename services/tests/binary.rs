@@ -129,3 +129,77 @@ impl WaitTimeout for std::process::Child {
         self.wait().ok()
     }
 }
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig}");
+}
+
+fn wait_for_file(path: &std::path::Path, needle: &str) -> String {
+    let mut text = String::new();
+    assert!(
+        eventually(LONG, || {
+            text = std::fs::read_to_string(path).unwrap_or_default();
+            text.contains(needle)
+        }),
+        "{} never contained {needle:?}: {text}",
+        path.display()
+    );
+    text
+}
+
+/// SIGHUP reopens the log file (rotation); SIGTERM shuts down gracefully: exit status 0, the
+/// pid file removed, the last lines written.
+#[test]
+fn sighup_reopens_the_log_and_sigterm_exits_cleanly() {
+    let dir = std::env::temp_dir().join(format!("skynet-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("node.log");
+    let pid = dir.join("node.pid");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/config/echo.toml");
+    let mut child = skynet()
+        .args([
+            config,
+            "--set",
+            "port=0",
+            "--set",
+            "debug_address=127.0.0.1:0",
+        ])
+        .args(["--set", &format!("logger={}", log.display())])
+        .args(["--set", &format!("daemon={}", pid.display())])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start skynet");
+    let text = wait_for_file(&log, "debug console on ");
+    assert_eq!(
+        std::fs::read_to_string(&pid).unwrap().trim(),
+        child.id().to_string()
+    );
+    let console: std::net::SocketAddr = text
+        .split("debug console on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .expect("console address");
+    std::fs::rename(&log, dir.join("node.log.1")).unwrap();
+    signal(&child, "-HUP");
+    // Each console connection logs a line: keep connecting until it lands in the new file.
+    assert!(eventually(LONG, || {
+        let _ = std::net::TcpStream::connect(console);
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("connected")
+    }));
+    signal(&child, "-TERM");
+    let status = child.wait_timeout_or_kill(LONG).expect("exits");
+    assert!(status.success(), "{status:?}");
+    assert!(!pid.exists(), "pid file removed");
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("shutting down"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
