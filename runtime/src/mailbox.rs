@@ -13,6 +13,9 @@ use crate::message::Message;
 /// First queue length that logs an overload warning (skynet's `MQ_OVERLOAD`).
 pub const OVERLOAD_THRESHOLD: usize = 1024;
 
+/// Largest buffer (in messages) handed back to a mailbox by a swap.
+const SWAP_KEEP: usize = 64;
+
 /// What a push did.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Pushed {
@@ -94,7 +97,12 @@ impl Mailbox {
             (len >> weight).max(1)
         };
         let n = if len <= max {
-            // Swap the whole queue out: O(1), and the two buffers keep their capacity.
+            // Swap the whole queue out: O(1). The mailbox gets the caller's buffer, so a big
+            // one (left from some flooded service) is dropped first: buffers never migrate
+            // into idle services and pin memory there.
+            if out.capacity() > SWAP_KEEP {
+                *out = VecDeque::new();
+            }
             std::mem::swap(&mut inner.queue, out);
             len
         } else {
