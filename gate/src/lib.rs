@@ -26,4 +26,4 @@ mod sock;
 pub use gate::Gate;
 pub use protocol::{AgentCmd, Fd, GateCmd, GateConf, WatchdogEvent};
 pub use server::{Clients, GateHandler, GateServer};
-pub use sock::reply;
+pub use sock::{forward_here, reply};

@@ -75,3 +75,19 @@ pub fn reply(ctx: &Context, fd: Fd, payload: &Bytes) -> bool {
     };
     Driver::of(ctx).sendv(fd, vec![Bytes::copy_from_slice(&header), payload.clone()])
 }
+
+/// For an agent handling `AgentCmd::Start`: asks `gate` to send `fd`'s packets here (as
+/// CLIENT messages) and start reading it. True when the gate agreed.
+pub async fn forward_here(ctx: &Context, gate: skynet_runtime::Addr, fd: Fd) -> bool {
+    let forward = crate::protocol::GateCmd::Forward {
+        fd,
+        client: None,
+        agent: None,
+    };
+    matches!(
+        ctx.call(gate, forward)
+            .await
+            .map(|m| m.into_value::<bool>()),
+        Ok(Ok(true))
+    )
+}

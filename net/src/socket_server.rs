@@ -163,6 +163,39 @@ struct Sock {
     bytes_out: u64,
 }
 
+impl Sock {
+    /// A new stream socket: connecting (an outgoing connect) or accepted (not started).
+    fn stream(
+        owner: Addr,
+        stream: TcpStream,
+        peer: SocketAddr,
+        connecting: bool,
+        interest: Option<Interest>,
+    ) -> Sock {
+        let st = Stream {
+            stream,
+            reading: false,
+            accepted: !connecting,
+            connecting,
+            peer_closed: false,
+            closing: false,
+            read_size: MIN_READ,
+            flow_limit: None,
+            unconsumed: 0,
+            queue: WriteQueue::default(),
+            interest,
+            peer: Some(peer),
+        };
+        Sock {
+            owner,
+            kind: Kind::Stream(Box::new(st)),
+            close_reported: false,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+}
+
 pub(crate) struct Server {
     node: NodeHandle,
     poll: Poll,
@@ -357,30 +390,8 @@ impl Server {
                         );
                         return;
                     }
-                    let st = Stream {
-                        stream,
-                        reading: false,
-                        accepted: false,
-                        connecting: true,
-                        peer_closed: false,
-                        closing: false,
-                        read_size: MIN_READ,
-                        flow_limit: None,
-                        unconsumed: 0,
-                        queue: WriteQueue::default(),
-                        interest: Some(interest),
-                        peer: Some(addr),
-                    };
-                    self.socks.insert(
-                        id,
-                        Sock {
-                            owner,
-                            kind: Kind::Stream(Box::new(st)),
-                            close_reported: false,
-                            bytes_in: 0,
-                            bytes_out: 0,
-                        },
-                    );
+                    self.socks
+                        .insert(id, Sock::stream(owner, stream, addr, true, Some(interest)));
                 }
                 Err(e) => report(
                     &self.node,
@@ -670,30 +681,8 @@ impl Server {
                 Ok((stream, peer)) => {
                     self.emfile_logged = false;
                     let new_id = self.next_id.next(|i| self.socks.contains_key(&i));
-                    let st = Stream {
-                        stream,
-                        reading: false,
-                        accepted: true,
-                        connecting: false,
-                        peer_closed: false,
-                        closing: false,
-                        read_size: MIN_READ,
-                        flow_limit: None,
-                        unconsumed: 0,
-                        queue: WriteQueue::default(),
-                        interest: None,
-                        peer: Some(peer),
-                    };
-                    self.socks.insert(
-                        new_id,
-                        Sock {
-                            owner,
-                            kind: Kind::Stream(Box::new(st)),
-                            close_reported: false,
-                            bytes_in: 0,
-                            bytes_out: 0,
-                        },
-                    );
+                    self.socks
+                        .insert(new_id, Sock::stream(owner, stream, peer, false, None));
                     report(
                         &self.node,
                         owner,

@@ -11,7 +11,8 @@
 //!   one read), it yields every whole packet in order. A packet that arrived whole in one
 //!   read is a slice of that read, not a copy.
 //! - [`Filter`]: decoders for many connections keyed by socket id, shaped like skynet's
-//!   `netpack.filter` (`None` / `Data` / `More`).
+//!   `netpack.filter` (`None` / `Data` / `More`). A connection's state is created by its
+//!   first data and dropped by [`Filter::close`].
 //! - [`pack`], [`pack_into`], [`header`]: framing a payload.
 //!
 //! # Errors and limits
@@ -22,9 +23,10 @@
 //! - Decoding cannot fail: every byte stream is valid framing. A peer that sends garbage
 //!   just produces garbage packets; one that stops mid-packet leaves it unfinished.
 //! - Memory: a decoder holds at most one unfinished packet, copied into a buffer reserved
-//!   to exactly its size ([`Decoder::buffered_len`] ≤ 65,536 bytes, header included). A
-//!   [`Filter`] holds state only for connections in the middle of a packet; call
-//!   [`Filter::close`] when a connection closes or fails.
+//!   to exactly its size ([`Decoder::buffered_len`] ≤ 65,536 bytes, header included), and
+//!   frees it when the packet completes. A [`Filter`] keeps a small entry per connection
+//!   from its first data until [`Filter::close`], which the gate must call when the
+//!   connection closes or fails.
 //! - An unfinished packet at the end of a stream is never delivered.
 //!
 //! # Example

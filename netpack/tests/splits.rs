@@ -96,11 +96,15 @@ proptest! {
             feed(&mut filter, *id, data);
             prop_assert!(filter.len() <= reads.len());
         }
-        // Every stream was whole, so nothing is left partial.
-        prop_assert!(filter.is_empty());
+        // Every connection sent data, so each has state; every stream was whole, so
+        // nothing is left partial; closing them all empties the filter.
+        prop_assert_eq!(filter.len(), streams.len());
         for (i, (packets, _)) in streams.iter().enumerate() {
             let id = i as u64 * 1_000_003;
             prop_assert_eq!(got.get(&id).cloned().unwrap_or_default(), packets.clone());
+            prop_assert_eq!(filter.buffered_len(id), 0);
+            prop_assert!(filter.close(id));
         }
+        prop_assert!(filter.is_empty());
     }
 }

@@ -174,16 +174,7 @@ impl NodeBuilder {
         overrides: &[(String, String)],
     ) -> Result<(), Error> {
         let config = Config::load(path)?.with_overrides(overrides)?;
-        let start = config
-            .start()
-            .ok_or_else(|| {
-                let file = config
-                    .path()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "config".into());
-                format!("{file}: key `start`: missing (the name of the first service to launch)")
-            })?
-            .to_string();
+        let start = config.require_start()?.to_string();
         let node = self.config(config).build()?;
         if let Err(e) = node.newservice(&start, &[]) {
             node.shutdown();

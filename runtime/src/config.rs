@@ -326,6 +326,17 @@ impl Config {
         self.non_empty("start")
     }
 
+    /// `start`, or an error naming the file when it is missing (what a node needs to run).
+    pub fn require_start(&self) -> Result<&str, ConfigError> {
+        self.start().ok_or_else(|| ConfigError {
+            file: self.path.clone(),
+            line: None,
+            key: Some("start".into()),
+            set_arg: None,
+            message: "missing (the registered name of the first service)".into(),
+        })
+    }
+
     /// `logger`: the log file's path; `None` (absent or empty) means stderr.
     pub fn logger(&self) -> Option<&str> {
         self.non_empty("logger")

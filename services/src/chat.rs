@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use skynet_gate::{AgentCmd, Fd, GateCmd};
+use skynet_gate::{AgentCmd, Fd};
 use skynet_runtime::{Addr, Context, Message, Ptype, Service};
 
 /// What a chat agent tells the room.
@@ -97,12 +97,7 @@ impl Service for ChatAgent {
                     }
                     Err(e) => log::error!("chat agent: no room: {e}"),
                 }
-                let forward = GateCmd::Forward {
-                    fd,
-                    client: None,
-                    agent: None,
-                };
-                let ok = ctx.call(gate, forward).await.is_ok();
+                let ok = skynet_gate::forward_here(ctx, gate, fd).await;
                 let _ = ctx.ret(ok);
             }
             Ok(AgentCmd::Disconnect) => ctx.exit(),

@@ -1,6 +1,6 @@
 //! The echo agent: writes every packet of its client back, framed.
 
-use skynet_gate::{AgentCmd, Fd, GateCmd};
+use skynet_gate::{AgentCmd, Fd};
 use skynet_runtime::{Context, Message, Ptype, Service};
 
 /// One per connection: echoes each packet.
@@ -22,12 +22,7 @@ impl Service for EchoAgent {
         match msg.take::<AgentCmd>() {
             Ok(AgentCmd::Start { gate, fd, .. }) => {
                 self.fd = Some(fd);
-                let forward = GateCmd::Forward {
-                    fd,
-                    client: None,
-                    agent: None,
-                };
-                let ok = ctx.call(gate, forward).await.is_ok();
+                let ok = skynet_gate::forward_here(ctx, gate, fd).await;
                 let _ = ctx.ret(ok);
             }
             Ok(AgentCmd::Disconnect) => ctx.exit(),

@@ -39,16 +39,7 @@ pub fn run_node(path: &str, overrides: &[(String, String)]) -> Result<(), Error>
 
 /// Runs a node from an already loaded config on the given builder.
 pub fn run_with(builder: NodeBuilder, config: Config) -> Result<(), Error> {
-    let start = config
-        .start()
-        .ok_or_else(|| {
-            let file = config
-                .path()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "config".into());
-            format!("{file}: key `start`: missing (the registered name of the first service)")
-        })?
-        .to_string();
+    let start = config.require_start()?.to_string();
     let _pid = match config.daemon() {
         Some(p) => Some(pidfile::PidFile::create(p)?),
         None => None,

@@ -65,8 +65,9 @@ fuzz_target!(|input: &[u8]| {
             }
         }
         assert!(matches!(filter.data(2, Bytes::new()), FilterResult::None));
-        assert!(filter.len() <= 1);
+        assert_eq!(filter.len(), 2);
         assert_eq!(filter.buffered_len(1), decoder.buffered_len());
+        assert_eq!(filter.buffered_len(2), 0);
     }
 
     assert_eq!(got.len(), expected.len());
@@ -75,7 +76,8 @@ fuzz_target!(|input: &[u8]| {
     }
     assert_eq!(via_filter, got);
     assert_eq!(decoder.buffered_len(), tail);
-    assert_eq!(filter.is_empty(), tail == 0);
-    filter.close(1);
+    assert_eq!(filter.buffered_len(1), tail);
+    assert!(filter.close(1));
+    assert!(filter.close(2));
     assert!(filter.is_empty());
 });
