@@ -204,8 +204,14 @@ impl Message {
         }
     }
 
-    /// True when the sender waits for a reply (a call).
+    /// True when the sender waits for a reply (a call). Replies and errors answer calls;
+    /// CLIENT messages carry the client's fd in `session` (skynet's convention) and SOCKET
+    /// messages come from the system: none of them is a request.
     pub fn wants_reply(&self) -> bool {
-        self.session != 0 && self.ptype != Ptype::RESPONSE && self.ptype != Ptype::ERROR
+        self.session != 0
+            && !matches!(
+                self.ptype,
+                Ptype::RESPONSE | Ptype::ERROR | Ptype::CLIENT | Ptype::SOCKET
+            )
     }
 }

@@ -199,3 +199,22 @@ fn slow_reader_is_warned_and_paused() {
     );
     node.shutdown();
 }
+
+/// A forwarded packet (CLIENT, session = fd) is not a request: the agent's dispatch does not
+/// answer it, and nothing is sent back to the gate or logged about it.
+#[test]
+fn client_packets_are_not_requests() {
+    let (node, addr, lines) = echo_node(&[]);
+    let mut c = connect(addr);
+    for i in 0..50u8 {
+        send_packet(&mut c, &[i; 10]);
+        assert_eq!(recv_packet(&mut c).unwrap(), vec![i; 10]);
+    }
+    assert!(lines
+        .wait_for(
+            &["without answering"],
+            std::time::Duration::from_millis(200)
+        )
+        .is_none());
+    node.shutdown();
+}
