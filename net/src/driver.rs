@@ -13,6 +13,7 @@ use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 use skynet_runtime::{Addr, Context, NodeHandle};
 
+use crate::direct::{try_write, DirectMap, Outcome};
 use crate::event::SocketId;
 use crate::socket_server::{Request, Server, SocketInfo, WAKER};
 
@@ -47,6 +48,8 @@ impl IdAllocator {
 /// The node's socket server: its thread, request channel and waker (a node extension).
 struct SocketServer {
     tx: Sender<Request>,
+    /// Stream sockets, for direct writes from the caller's thread.
+    direct: DirectMap,
     waker: Arc<mio::Waker>,
     /// True while the thread is (about to be) blocked in `poll`: only then does a request
     /// need the waker's syscall; a busy thread drains the channel before it polls again.
@@ -64,7 +67,15 @@ impl SocketServer {
             next: AtomicI32::new(1),
         });
         let parked = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let server = Server::new(node.clone(), poll, rx, ids.clone(), parked.clone());
+        let direct = DirectMap::default();
+        let server = Server::new(
+            node.clone(),
+            poll,
+            rx,
+            ids.clone(),
+            parked.clone(),
+            direct.clone(),
+        );
         let thread = std::thread::Builder::new()
             .name("skynet-socket".into())
             .spawn(move || server.run())?;
@@ -80,6 +91,7 @@ impl SocketServer {
         }));
         Ok(SocketServer {
             tx,
+            direct,
             waker,
             parked,
             ids,
@@ -236,27 +248,49 @@ impl Driver {
         self.req(Request::Consumed { id, bytes })
     }
 
-    /// Queues bytes (high priority).
+    /// Sends bytes (high priority): written at once from the caller's thread when nothing
+    /// is queued for the socket, queued on the socket thread otherwise.
     pub fn send(&self, id: SocketId, data: Bytes) -> bool {
-        self.req(Request::Send {
-            id,
-            data,
-            low: false,
-        })
+        self.sendv(id, vec![data])
     }
 
     /// Queues bytes at low priority: they go out only when no high-priority data waits.
     pub fn send_low(&self, id: SocketId, data: Bytes) -> bool {
+        let Ok(srv) = self.srv() else { return false };
+        // Counted in flight, so no direct write overtakes it.
+        let counted = match srv.direct.read().get(&id) {
+            Some(shared) => {
+                shared.state.lock().inflight += 1;
+                true
+            }
+            None => false,
+        };
         self.req(Request::Send {
             id,
-            data,
+            data: vec![data],
             low: true,
+            counted,
         })
     }
 
-    /// Queues several buffers, written with one `writev` where the socket takes them.
+    /// Sends several buffers with one `writev` (directly when nothing is queued).
     pub fn sendv(&self, id: SocketId, data: Vec<Bytes>) -> bool {
-        self.req(Request::SendV { id, data })
+        let Ok(srv) = self.srv() else { return false };
+        match try_write(&srv.direct, id, data) {
+            Outcome::Done => true,
+            Outcome::Queue(data) => self.req(Request::Send {
+                id,
+                data,
+                low: false,
+                counted: true,
+            }),
+            Outcome::Unknown(data) => self.req(Request::Send {
+                id,
+                data,
+                low: false,
+                counted: false,
+            }),
+        }
     }
 
     /// Closes after every queued byte is written. CLOSE is reported once.

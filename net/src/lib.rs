@@ -41,6 +41,7 @@
 
 #![deny(missing_docs)]
 
+mod direct;
 mod driver;
 mod event;
 pub mod socket;

@@ -6,14 +6,18 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::Receiver;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use skynet_runtime::{Addr, Message, NodeHandle, Payload, Ptype};
 
+use crate::direct::{DirectMap, Shared};
 use crate::event::{SocketEvent, SocketId};
 use crate::write_queue::{Warn, WriteQueue};
 
@@ -64,14 +68,12 @@ pub(crate) enum Request {
         id: SocketId,
         bytes: usize,
     },
+    /// `counted`: the sender raised the socket's in-flight count (see `direct.rs`).
     Send {
         id: SocketId,
-        data: Bytes,
-        low: bool,
-    },
-    SendV {
-        id: SocketId,
         data: Vec<Bytes>,
+        low: bool,
+        counted: bool,
     },
     Close {
         id: SocketId,
@@ -121,7 +123,8 @@ pub struct SocketInfo {
 }
 
 struct Stream {
-    stream: TcpStream,
+    /// The socket, shared with workers for direct writes.
+    shared: Arc<Shared>,
     /// Started and not paused.
     reading: bool,
     /// Accepted, not started yet (skynet's PACCEPT).
@@ -167,13 +170,13 @@ impl Sock {
     /// A new stream socket: connecting (an outgoing connect) or accepted (not started).
     fn stream(
         owner: Addr,
-        stream: TcpStream,
+        shared: Arc<Shared>,
         peer: SocketAddr,
         connecting: bool,
         interest: Option<Interest>,
     ) -> Sock {
         let st = Stream {
-            stream,
+            shared,
             reading: false,
             accepted: !connecting,
             connecting,
@@ -213,6 +216,8 @@ pub(crate) struct Server {
     /// without a copy; a small one is copied out. Either way memory is zeroed once, not for
     /// every read (a 1 MiB read buffer used to be zeroed per read, however little came).
     scratch: BytesMut,
+    /// Stream sockets shared with workers for direct writes.
+    direct: DirectMap,
     /// Set just before polling (see `Driver`): senders wake the poll only then.
     parked: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -228,6 +233,7 @@ impl Server {
         rx: Receiver<Request>,
         next_id: std::sync::Arc<crate::driver::IdAllocator>,
         parked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        direct: DirectMap,
     ) -> Server {
         Server {
             node,
@@ -240,6 +246,7 @@ impl Server {
             exiting: None,
             emfile_logged: false,
             scratch: BytesMut::new(),
+            direct,
             parked,
         }
     }
@@ -390,8 +397,10 @@ impl Server {
                         );
                         return;
                     }
-                    self.socks
-                        .insert(id, Sock::stream(owner, stream, addr, true, Some(interest)));
+                    self.socks.insert(
+                        id,
+                        self.new_stream(id, owner, stream, addr, true, Some(interest)),
+                    );
                 }
                 Err(e) => report(
                     &self.node,
@@ -439,8 +448,12 @@ impl Server {
                 }
                 self.update_interest(id);
             }
-            Request::Send { id, data, low } => self.send(id, std::iter::once(data), low),
-            Request::SendV { id, data } => self.send(id, data.into_iter(), false),
+            Request::Send {
+                id,
+                data,
+                low,
+                counted,
+            } => self.send(id, data, low, counted),
             Request::Close { id } => self.close(id, false),
             Request::Shutdown { id } => self.close(id, true),
             Request::NoDelay { id } => {
@@ -449,7 +462,7 @@ impl Server {
                     ..
                 }) = self.socks.get(&id)
                 {
-                    let _ = st.stream.set_nodelay(true);
+                    let _ = st.shared.stream.set_nodelay(true);
                 }
             }
             Request::Udp { id, socket, owner } => {
@@ -554,13 +567,20 @@ impl Server {
             ),
             Kind::Udp { peer, local, .. } => ("udp", peer.or(*local), 0),
         };
+        let direct_out = match &s.kind {
+            Kind::Stream(st) => st
+                .shared
+                .direct_out
+                .load(std::sync::atomic::Ordering::Relaxed),
+            _ => 0,
+        };
         SocketInfo {
             id,
             owner: s.owner,
             kind,
             peer,
             bytes_in: s.bytes_in,
-            bytes_out: s.bytes_out,
+            bytes_out: s.bytes_out + direct_out,
             pending,
         }
     }
@@ -618,6 +638,7 @@ impl Server {
                 st.accepted = false;
                 if !st.connecting {
                     st.reading = true;
+                    st.shared.state.lock().idle = st.queue.is_empty();
                 }
                 self.update_interest(id);
                 // Edge-triggered: data that came while paused raises no new event.
@@ -646,10 +667,11 @@ impl Server {
             return;
         }
         let reg = self.poll.registry();
+        let fd = st.shared.stream.as_raw_fd();
         let r = match (st.interest, want) {
-            (None, Some(i)) => reg.register(&mut st.stream, token(id), i),
-            (Some(_), Some(i)) => reg.reregister(&mut st.stream, token(id), i),
-            (Some(_), None) => reg.deregister(&mut st.stream),
+            (None, Some(i)) => reg.register(&mut SourceFd(&fd), token(id), i),
+            (Some(_), Some(i)) => reg.reregister(&mut SourceFd(&fd), token(id), i),
+            (Some(_), None) => reg.deregister(&mut SourceFd(&fd)),
             (None, None) => Ok(()),
         };
         if let Err(e) = r {
@@ -681,8 +703,10 @@ impl Server {
                 Ok((stream, peer)) => {
                     self.emfile_logged = false;
                     let new_id = self.next_id.next(|i| self.socks.contains_key(&i));
-                    self.socks
-                        .insert(new_id, Sock::stream(owner, stream, peer, false, None));
+                    self.socks.insert(
+                        new_id,
+                        self.new_stream(new_id, owner, stream, peer, false, None),
+                    );
                     report(
                         &self.node,
                         owner,
@@ -768,7 +792,7 @@ impl Server {
                         self.scratch = BytesMut::zeroed(SCRATCH.max(room));
                     }
                     let buf = &mut self.scratch[..room];
-                    match st.stream.read(buf) {
+                    match (&st.shared.stream).read(buf) {
                         Ok(0) => {
                             end = Some(None);
                             break;
@@ -844,7 +868,7 @@ impl Server {
         if st.connecting {
             st.connecting = false;
             let owner = s.owner;
-            match st.stream.take_error() {
+            match st.shared.stream.take_error() {
                 Ok(Some(e)) | Err(e) => {
                     let addr = st.peer.map(|p| p.to_string()).unwrap_or_default();
                     self.drop_sock(id);
@@ -860,7 +884,7 @@ impl Server {
                 }
                 Ok(None) => {}
             }
-            match st.stream.peer_addr() {
+            match st.shared.stream.peer_addr() {
                 Ok(peer) => {
                     st.reading = true;
                     report(
@@ -903,7 +927,7 @@ impl Server {
             return;
         };
         let before = st.queue.pending();
-        let r = st.queue.flush(&mut st.stream);
+        let r = st.queue.flush(&mut &st.shared.stream);
         s.bytes_out += (before - st.queue.pending()) as u64;
         let owner = s.owner;
         match r {
@@ -923,13 +947,14 @@ impl Server {
                     self.drop_sock(id);
                 } else {
                     self.update_interest(id);
+                    self.update_idle(id);
                 }
             }
             Err(e) => self.fail(id, format!("write: {e}")),
         }
     }
 
-    fn send(&mut self, id: SocketId, data: impl Iterator<Item = Bytes>, low: bool) {
+    fn send(&mut self, id: SocketId, data: Vec<Bytes>, low: bool, counted: bool) {
         let Some(s) = self.socks.get_mut(&id) else {
             return;
         };
@@ -937,6 +962,10 @@ impl Server {
         let Kind::Stream(st) = &mut s.kind else {
             return;
         };
+        if counted {
+            let mut d = st.shared.state.lock();
+            d.inflight = d.inflight.saturating_sub(1);
+        }
         if st.closing {
             return;
         }
@@ -971,7 +1000,8 @@ impl Server {
             Kind::Stream(st) if !now && !st.queue.is_empty() && !st.connecting => {
                 st.closing = true;
                 st.reading = false;
-                let _ = st.stream.shutdown(std::net::Shutdown::Read);
+                st.shared.state.lock().idle = false;
+                let _ = st.shared.stream.shutdown(std::net::Shutdown::Read);
                 true
             }
             _ => false,
@@ -1000,7 +1030,36 @@ impl Server {
         }
     }
 
+    fn new_stream(
+        &self,
+        id: SocketId,
+        owner: Addr,
+        stream: TcpStream,
+        peer: SocketAddr,
+        connecting: bool,
+        interest: Option<Interest>,
+    ) -> Sock {
+        let shared = Shared::new(stream, !connecting);
+        self.direct.write().insert(id, shared.clone());
+        Sock::stream(owner, shared, peer, connecting, interest)
+    }
+
+    /// Workers may write directly only while nothing is queued or on its way here.
+    fn update_idle(&self, id: SocketId) {
+        if let Some(Sock {
+            kind: Kind::Stream(st),
+            ..
+        }) = self.socks.get(&id)
+        {
+            let mut d = st.shared.state.lock();
+            d.idle = st.queue.is_empty() && d.inflight == 0 && !st.closing && !st.connecting;
+        }
+    }
+
     fn drop_sock(&mut self, id: SocketId) {
+        if let Some(st) = self.direct.write().remove(&id) {
+            st.state.lock().idle = false;
+        }
         if let Some(mut s) = self.socks.remove(&id) {
             let reg = self.poll.registry();
             match &mut s.kind {
@@ -1013,7 +1072,7 @@ impl Server {
                 }
                 Kind::Stream(st) => {
                     if st.interest.is_some() {
-                        let _ = reg.deregister(&mut st.stream);
+                        let _ = reg.deregister(&mut SourceFd(&st.shared.stream.as_raw_fd()));
                     }
                     st.queue.clear();
                 }

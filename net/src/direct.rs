@@ -1,0 +1,104 @@
+//! Direct writes (skynet's `direct write`): a service's worker writes to the socket itself
+//! when nothing is queued for it, instead of handing every reply to the socket thread.
+//!
+//! Order is kept with one lock and one counter per socket: every request that will queue
+//! bytes first raises `inflight`; the socket thread lowers it when it takes the request and
+//! marks the socket `idle` only when its queue is empty and nothing is in flight. A worker
+//! writes directly only while `idle`, so a direct write can never overtake queued bytes.
+
+use std::collections::HashMap;
+use std::io::{self, IoSlice, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mio::net::TcpStream;
+use parking_lot::{Mutex, RwLock};
+
+use crate::event::SocketId;
+
+#[derive(Default)]
+pub(crate) struct DirectState {
+    /// Nothing queued, nothing in flight, connected, not closing.
+    pub(crate) idle: bool,
+    /// Requests that will queue bytes, sent and not yet taken by the socket thread.
+    pub(crate) inflight: usize,
+}
+
+/// A stream socket as both the socket thread and the workers see it.
+pub(crate) struct Shared {
+    pub(crate) stream: TcpStream,
+    pub(crate) state: Mutex<DirectState>,
+    /// Bytes written directly by workers (the socket thread counts its own).
+    pub(crate) direct_out: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(stream: TcpStream, idle: bool) -> Arc<Shared> {
+        Arc::new(Shared {
+            stream,
+            state: Mutex::new(DirectState { idle, inflight: 0 }),
+            direct_out: AtomicU64::new(0),
+        })
+    }
+}
+
+/// Every stream socket's shared part, by id.
+pub(crate) type DirectMap = Arc<RwLock<HashMap<SocketId, Arc<Shared>>>>;
+
+/// What the caller must still hand to the socket thread.
+pub(crate) enum Outcome {
+    /// All written.
+    Done,
+    /// Queue these (in-flight already counted).
+    Queue(Vec<Bytes>),
+    /// Not a stream socket we know: send the request as usual (nothing counted).
+    Unknown(Vec<Bytes>),
+}
+
+/// Writes `bufs` now if the socket is idle; otherwise (or for what the socket did not take)
+/// counts a request in flight and returns what to queue.
+pub(crate) fn try_write(map: &DirectMap, id: SocketId, bufs: Vec<Bytes>) -> Outcome {
+    let Some(shared) = map.read().get(&id).cloned() else {
+        return Outcome::Unknown(bufs);
+    };
+    let mut st = shared.state.lock();
+    if !st.idle || st.inflight > 0 {
+        st.inflight += 1;
+        return Outcome::Queue(bufs);
+    }
+    let total: usize = bufs.iter().map(Bytes::len).sum();
+    let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+    let written = match (&shared.stream).write_vectored(&slices) {
+        Ok(n) => n,
+        // WouldBlock or an error: the socket thread writes (and reports the error).
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+        Err(_) => 0,
+    };
+    drop(slices);
+    shared
+        .direct_out
+        .fetch_add(written as u64, Ordering::Relaxed);
+    if written == total {
+        return Outcome::Done;
+    }
+    // The rest goes through the queue, ahead of anything sent later (we still hold the lock
+    // and are now in flight, so nobody writes directly until it is taken).
+    st.inflight += 1;
+    st.idle = false;
+    let mut skip = written;
+    let rest = bufs
+        .into_iter()
+        .filter_map(|mut b| {
+            if skip >= b.len() {
+                skip -= b.len();
+                None
+            } else {
+                let _ = b.split_to(skip);
+                skip = 0;
+                Some(b)
+            }
+        })
+        .collect();
+    Outcome::Queue(rest)
+}
