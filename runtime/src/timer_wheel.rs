@@ -17,8 +17,9 @@ const LEVEL_SHIFT: u32 = 6;
 const LEVEL: usize = 1 << LEVEL_SHIFT;
 const LEVEL_MASK: u64 = LEVEL as u64 - 1;
 const LEVELS: usize = 4;
-/// Ticks covered by near + levels: one epoch.
-const EPOCH_MASK: u64 = (1u64 << (NEAR_SHIFT + LEVEL_SHIFT * LEVELS as u32)) - 1;
+/// Bits of tick covered by near + levels: one epoch is 2^EPOCH_SHIFT ticks.
+const EPOCH_SHIFT: u32 = NEAR_SHIFT + LEVEL_SHIFT * LEVELS as u32;
+const EPOCH_MASK: u64 = (1u64 << EPOCH_SHIFT) - 1;
 /// Index of the overflow list among all lists.
 const OVERFLOW: usize = NEAR + LEVELS * LEVEL;
 
@@ -44,6 +45,10 @@ pub struct TimerWheel<T> {
     /// near slots, then level slots (level-major), then overflow.
     lists: Vec<Vec<usize>>,
     generation: u64,
+    /// A lower bound on the epoch (`expire >> EPOCH_SHIFT`) of every overflow entry, None
+    /// when the overflow list is empty: `advance` jumps straight to that epoch instead of
+    /// stopping at every epoch boundary on the way to a far-future timer.
+    overflow_epoch: Option<u64>,
 }
 
 impl<T> Default for TimerWheel<T> {
@@ -61,6 +66,7 @@ impl<T> TimerWheel<T> {
             entries: Slab::new(),
             lists: (0..=OVERFLOW).map(|_| Vec::new()).collect(),
             generation: 0,
+            overflow_epoch: None,
         }
     }
 
@@ -107,6 +113,10 @@ impl<T> TimerWheel<T> {
         let e = &mut self.entries[key];
         e.list = list;
         e.pos = pos;
+        if list == OVERFLOW {
+            let epoch = expire >> EPOCH_SHIFT;
+            self.overflow_epoch = Some(self.overflow_epoch.map_or(epoch, |o| o.min(epoch)));
+        }
     }
 
     /// Adds a timer firing at `expire_tick` (a tick already past fires on the next advance).
@@ -137,6 +147,9 @@ impl<T> TimerWheel<T> {
         if let Some(&moved) = list.get(e.pos) {
             self.entries[moved].pos = e.pos;
         }
+        if e.list == OVERFLOW && list.is_empty() {
+            self.overflow_epoch = None;
+        }
         Some(e.value)
     }
 
@@ -156,6 +169,10 @@ impl<T> TimerWheel<T> {
 
     fn cascade(&mut self, list: usize) {
         let keys = std::mem::take(&mut self.lists[list]);
+        if list == OVERFLOW {
+            // Recomputed by `place` for the entries that stay.
+            self.overflow_epoch = None;
+        }
         for key in keys {
             self.place(key);
         }
@@ -186,7 +203,8 @@ impl<T> TimerWheel<T> {
     }
 
     /// The next tick after now at which something happens: a non-empty near slot comes
-    /// due, a non-empty level slot cascades, or an epoch begins with overflow entries.
+    /// due, a non-empty level slot cascades, or the epoch of the earliest overflow entry
+    /// begins (earlier epoch boundaries would re-place nothing, so they are skipped).
     fn next_event(&self) -> u64 {
         let t = self.time;
         let window = t & !NEAR_MASK;
@@ -209,8 +227,10 @@ impl<T> TimerWheel<T> {
                 }
             }
         }
-        if !self.lists[OVERFLOW].is_empty() {
-            best = best.min((t | EPOCH_MASK).saturating_add(1));
+        // Every overflow entry is in a later epoch than `t`, and the bound is never stale past
+        // its epoch's start (reaching it re-places the list), so this tick is after `t`.
+        if let Some(epoch) = self.overflow_epoch {
+            best = best.min(epoch << EPOCH_SHIFT);
         }
         best
     }
@@ -268,6 +288,14 @@ impl<T> TimerWheel<T> {
             }
         }
         assert_eq!(listed, self.entries.len());
+        let overflow = &self.lists[OVERFLOW];
+        assert_eq!(self.overflow_epoch.is_none(), overflow.is_empty());
+        if let Some(epoch) = self.overflow_epoch {
+            assert!(epoch > self.time >> EPOCH_SHIFT);
+            assert!(overflow
+                .iter()
+                .all(|&k| self.entries[k].expire >> EPOCH_SHIFT >= epoch));
+        }
     }
 }
 
@@ -355,16 +383,31 @@ mod tests {
     #[test]
     fn far_future_beyond_an_epoch() {
         let mut w = TimerWheel::new();
-        let far = (1u64 << 32) * 3 + 12345;
-        w.insert(far, "far");
-        w.insert(1u64 << 32, "edge");
-        let mut fired = Vec::new();
-        let mut now = 0;
-        while !w.is_empty() {
-            now = w.next_expiry_hint().unwrap_or(now).max(now);
-            w.advance(now, |v| fired.push((v, now)));
+        let cancelled = w.insert(1u64 << 40, "cancelled");
+        for (t, v) in [
+            (u64::MAX, "max"),
+            ((1 << 62) + 3, "mid"),
+            ((1 << 32) * 3 + 5, "far"),
+        ] {
+            w.insert(t, v);
         }
-        assert_eq!(fired, vec![("edge", 1u64 << 32), ("far", far)]);
+        w.insert(1u64 << 32, "edge");
+        assert_eq!(w.cancel(cancelled), Some("cancelled"));
+        w.check();
+        let mut fired = Vec::new();
+        // 2^32 epochs lie in between: this only finishes if empty epochs are skipped.
+        while let Some(hint) = w.next_expiry_hint() {
+            w.advance(hint, |v| fired.push((v, hint)));
+            w.check();
+        }
+        let expect = vec![
+            ("edge", 1 << 32),
+            ("far", (1 << 32) * 3 + 5),
+            ("mid", (1 << 62) + 3),
+            ("max", u64::MAX),
+        ];
+        assert_eq!(fired, expect);
+        assert_eq!(w.now(), u64::MAX);
     }
 
     #[test]
@@ -378,6 +421,8 @@ mod tests {
         assert!(w.cancel(ids[0]).is_none(), "cancelled twice");
         // Reuse the freed slab slot: the stale id must not cancel the new timer.
         let fresh = w.insert(10, 999);
+        assert_eq!(fresh.key, ids[98].key, "the slab reuses the last freed key");
+        assert!(w.cancel(ids[98]).is_none());
         assert!(w.cancel(ids[0]).is_none());
         let mut fired = Vec::new();
         w.advance(200_000, |v| fired.push(v));
@@ -439,19 +484,6 @@ mod tests {
         assert_eq!(w.len(), 0);
         assert!(w.lists.iter().all(Vec::is_empty));
         assert_eq!(w.next_expiry_hint(), None);
-    }
-
-    #[test]
-    fn stale_id_with_reused_slab_key() {
-        let mut w = TimerWheel::new();
-        let old = w.insert(5, "old");
-        assert_eq!(w.cancel(old), Some("old"));
-        let new = w.insert(5, "new");
-        assert_eq!(old.key, new.key, "the slab reuses the freed key");
-        assert_eq!(w.cancel(old), None);
-        assert_eq!(w.len(), 1);
-        assert_eq!(w.cancel(new), Some("new"));
-        assert!(w.is_empty());
     }
 
     #[test]
