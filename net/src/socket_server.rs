@@ -897,6 +897,9 @@ impl Server {
                     );
                     self.update_interest(id);
                     self.readable(id);
+                    // Bytes sent while connecting were queued; the writable edge that
+                    // announced the connection is the last one, so write them now.
+                    self.flush(id);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {
                     // Not yet: wait for the next event.
