@@ -598,6 +598,11 @@ impl Server {
             );
             return;
         };
+        if s.close_reported && s.owner == owner {
+            // Its owner already heard CLOSE (e.g. a resume racing the peer's EOF): nothing
+            // to start, and no second end to report. A new owner still hears ERROR below.
+            return;
+        }
         s.owner = owner;
         match &mut s.kind {
             Kind::Listener {
@@ -868,23 +873,32 @@ impl Server {
         if st.connecting {
             st.connecting = false;
             let owner = s.owner;
+            // Closed by its owner while connecting (to flush what it sent): CLOSE is already
+            // reported, so neither CONNECT nor ERROR follows.
+            let closed = s.close_reported;
             match st.shared.stream.take_error() {
                 Ok(Some(e)) | Err(e) => {
                     let addr = st.peer.map(|p| p.to_string()).unwrap_or_default();
                     self.drop_sock(id);
-                    report(
-                        &self.node,
-                        owner,
-                        SocketEvent::Error {
-                            id,
-                            message: format!("connect to {addr}: {e}"),
-                        },
-                    );
+                    if !closed {
+                        report(
+                            &self.node,
+                            owner,
+                            SocketEvent::Error {
+                                id,
+                                message: format!("connect to {addr}: {e}"),
+                            },
+                        );
+                    }
                     return;
                 }
                 Ok(None) => {}
             }
             match st.shared.stream.peer_addr() {
+                Ok(_) if st.closing => {
+                    let _ = st.shared.stream.shutdown(std::net::Shutdown::Read);
+                    self.flush(id);
+                }
                 Ok(peer) => {
                     st.reading = true;
                     report(
@@ -907,14 +921,16 @@ impl Server {
                 }
                 Err(e) => {
                     self.drop_sock(id);
-                    report(
-                        &self.node,
-                        owner,
-                        SocketEvent::Error {
-                            id,
-                            message: format!("connect: {e}"),
-                        },
-                    );
+                    if !closed {
+                        report(
+                            &self.node,
+                            owner,
+                            SocketEvent::Error {
+                                id,
+                                message: format!("connect: {e}"),
+                            },
+                        );
+                    }
                 }
             }
             return;
@@ -1000,11 +1016,14 @@ impl Server {
         let first = !s.close_reported;
         s.close_reported = true;
         let flush = match &mut s.kind {
-            Kind::Stream(st) if !now && !st.queue.is_empty() && !st.connecting => {
+            // Also while connecting: what was sent goes out once connected (skynet too).
+            Kind::Stream(st) if !now && !st.queue.is_empty() => {
                 st.closing = true;
                 st.reading = false;
                 st.shared.state.lock().idle = false;
-                let _ = st.shared.stream.shutdown(std::net::Shutdown::Read);
+                if !st.connecting {
+                    let _ = st.shared.stream.shutdown(std::net::Shutdown::Read);
+                }
                 true
             }
             _ => false,

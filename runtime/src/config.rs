@@ -88,7 +88,7 @@ pub struct Config {
 /// It displays on one line as `echo.toml:3: key `thread`: expected an integer from 1 to 1024,
 /// got "abc"`. Without a file it starts with `config:` (`config: line 3: ...`); a bad
 /// override starts with the argument instead of a file and line (`--set thread=abc: ...`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConfigError {
     file: Option<PathBuf>,
     line: Option<usize>,
@@ -1052,5 +1052,7 @@ call_timeout = 2.5
 
         fn is_error<E: std::error::Error + Send + Sync + 'static>(_: &E) {}
         is_error(&e);
+        let copy = e.clone();
+        assert_eq!(copy.to_string(), e.to_string());
     }
 }
