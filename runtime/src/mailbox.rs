@@ -14,7 +14,7 @@ use crate::message::Message;
 pub const OVERLOAD_THRESHOLD: usize = 1024;
 
 /// Largest buffer (in messages) handed back to a mailbox by a swap.
-const SWAP_KEEP: usize = 64;
+const SWAP_KEEP: usize = 4;
 
 /// What a push did.
 #[derive(Debug, PartialEq, Eq)]
