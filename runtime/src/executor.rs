@@ -140,6 +140,8 @@ impl HostShared {
     fn deliver(&self, msg: Message) -> bool {
         let waker = {
             let mut st = self.state.lock();
+            // The host polls after this: wakes from now on need no WAKE message.
+            st.running = true;
             match st.pending.get_mut(&msg.session) {
                 Some(slot) => {
                     slot.reply = Some(msg);
@@ -242,12 +244,16 @@ impl<S: Service> AsyncHost<S> {
         }))
     }
 
-    /// Polls every ready task until none is ready.
-    fn run_ready(&mut self) {
+    /// Polls every ready task until none is ready. `running` says whether the caller has
+    /// already marked the host running. Returns what `report` needs, read under the same
+    /// final lock: the init outcome (once) and whether the service asked to exit.
+    fn run_ready(&mut self, running: bool) -> (Option<Result<(), String>>, bool) {
         let Some(shared) = self.shared.clone() else {
-            return;
+            return (None, false);
         };
-        shared.state.lock().running = true;
+        if !running {
+            shared.state.lock().running = true;
+        }
         loop {
             let task = {
                 let mut guard = shared.state.lock();
@@ -263,7 +269,7 @@ impl<S: Service> AsyncHost<S> {
                     _ => {
                         st.running = false;
                         st.wake_posted = false;
-                        break;
+                        return (st.init_outcome.take(), st.exit_requested);
                     }
                 }
             };
@@ -286,14 +292,7 @@ impl<S: Service> AsyncHost<S> {
     }
 
     /// Reports init completion and exit requests to the raw layer.
-    fn report(&mut self, ctx: &mut RawContext<'_>) {
-        let Some(shared) = &self.shared else {
-            return;
-        };
-        let (outcome, exit) = {
-            let mut st = shared.state.lock();
-            (st.init_outcome.take(), st.exit_requested)
-        };
+    fn report(ctx: &mut RawContext<'_>, (outcome, exit): (Option<Result<(), String>>, bool)) {
         if let Some(outcome) = outcome {
             ctx.init_done(outcome);
         }
@@ -376,11 +375,7 @@ impl<S: Service> RawService for AsyncHost<S> {
             Self::waker(&shared, MAIN),
         ));
         self.shared = Some(shared.clone());
-        self.run_ready();
-        let (outcome, exit) = {
-            let mut st = shared.state.lock();
-            (st.init_outcome.take(), st.exit_requested)
-        };
+        let (outcome, exit) = self.run_ready(false);
         match outcome {
             Some(Ok(())) if exit => {
                 ctx.exit();
@@ -397,13 +392,14 @@ impl<S: Service> RawService for AsyncHost<S> {
         let Some(shared) = self.shared.clone() else {
             return;
         };
-        // Wakes from here on (a reply, an interceptor) are picked up by run_ready below.
-        shared.state.lock().running = true;
+        // Every path marks the host running (wakes from then on are picked up by run_ready
+        // below), in the same lock as its own work: one lock per message where possible.
         if (msg.ptype == Ptype::RESPONSE || msg.ptype == Ptype::ERROR) && msg.session != 0 {
             if !shared.deliver(msg) {
                 log::trace!("{}: dropped a reply nobody waits for", shared.addr);
             }
         } else if msg.ptype == Ptype::DEBUG && msg.payload.is::<crate::message::DebugPing>() {
+            shared.state.lock().running = true;
             // The debug console's `ping`: answered by the executor, not by `dispatch`.
             if msg.session != 0 {
                 let _ = ctx.send(
@@ -415,34 +411,46 @@ impl<S: Service> RawService for AsyncHost<S> {
             }
         } else if msg.ptype == Ptype::ERROR {
             // ERROR with session 0: nothing waits on it here.
+            shared.state.lock().running = true;
         } else {
-            let handler = {
-                let st = shared.state.lock();
-                st.intercepts
+            let intercepted = {
+                let mut st = shared.state.lock();
+                st.running = true;
+                let handler = st
+                    .intercepts
                     .iter()
                     .find(|(p, _)| *p == msg.ptype)
-                    .map(|(_, h)| h.clone())
+                    .map(|(_, h)| h.clone());
+                match handler {
+                    Some(h) => Some((h, msg)),
+                    None => {
+                        st.inbox.push_back(msg);
+                        if st.main_idle {
+                            st.main_idle = false;
+                            st.ready.push_back(MAIN);
+                        }
+                        None
+                    }
+                }
             };
-            let msg = match handler {
-                Some(h) => h(&Context::new(shared.clone(), false), msg),
-                None => Some(msg),
-            };
-            if let Some(msg) = msg {
-                let mut st = shared.state.lock();
-                st.inbox.push_back(msg);
-                if st.main_idle {
-                    st.main_idle = false;
-                    st.ready.push_back(MAIN);
+            if let Some((h, msg)) = intercepted {
+                if let Some(msg) = h(&Context::new(shared.clone(), false), msg) {
+                    let mut st = shared.state.lock();
+                    st.inbox.push_back(msg);
+                    if st.main_idle {
+                        st.main_idle = false;
+                        st.ready.push_back(MAIN);
+                    }
                 }
             }
         }
-        self.run_ready();
-        self.report(ctx);
+        let done = self.run_ready(true);
+        Self::report(ctx, done);
     }
 
     fn wake(&mut self, ctx: &mut RawContext<'_>) {
-        self.run_ready();
-        self.report(ctx);
+        let done = self.run_ready(false);
+        Self::report(ctx, done);
     }
 
     fn exit(&mut self, ctx: &mut RawContext<'_>, _reason: &ExitReason) {
