@@ -879,17 +879,7 @@ impl Server {
             match st.shared.stream.take_error() {
                 Ok(Some(e)) | Err(e) => {
                     let addr = st.peer.map(|p| p.to_string()).unwrap_or_default();
-                    self.drop_sock(id);
-                    if !closed {
-                        report(
-                            &self.node,
-                            owner,
-                            SocketEvent::Error {
-                                id,
-                                message: format!("connect to {addr}: {e}"),
-                            },
-                        );
-                    }
+                    self.connect_failed(id, owner, closed, format!("connect to {addr}: {e}"));
                     return;
                 }
                 Ok(None) => {}
@@ -919,23 +909,19 @@ impl Server {
                     // Not yet: wait for the next event.
                     st.connecting = true;
                 }
-                Err(e) => {
-                    self.drop_sock(id);
-                    if !closed {
-                        report(
-                            &self.node,
-                            owner,
-                            SocketEvent::Error {
-                                id,
-                                message: format!("connect: {e}"),
-                            },
-                        );
-                    }
-                }
+                Err(e) => self.connect_failed(id, owner, closed, format!("connect: {e}")),
             }
             return;
         }
         self.flush(id);
+    }
+
+    /// A connect failed: the socket is dropped; ERROR unless its owner already closed it.
+    fn connect_failed(&mut self, id: SocketId, owner: Addr, closed: bool, message: String) {
+        self.drop_sock(id);
+        if !closed {
+            report(&self.node, owner, SocketEvent::Error { id, message });
+        }
     }
 
     fn flush(&mut self, id: SocketId) {
