@@ -198,15 +198,19 @@ impl Context {
         Sleep::new(self.shared.clone(), d)
     }
 
-    /// Runs `f` in a new task after `d` (skynet's `timeout`).
+    /// Runs `f` after `d` (skynet's `timeout`), between messages of this service like any
+    /// task (fork from `f` for async work). It costs one pending session and one timer: no
+    /// task is created until it fires. Dropped if the service ends first.
     pub fn timeout(&self, d: Duration, f: impl FnOnce(Context) + Send + 'static) {
-        let ctx = self.clone();
-        // The deadline is fixed now, not when the fork first runs.
-        let sleep = self.sleep(d);
-        self.fork(async move {
-            sleep.await;
-            f(ctx);
-        });
+        let session = self.shared.register_callback(Box::new(f));
+        self.shared.node.add_timer(
+            std::time::Instant::now() + d,
+            crate::node::TimerEntry {
+                dest: self.shared.addr,
+                session,
+                error: false,
+            },
+        );
     }
 
     /// Lets queued messages run first (skynet's `yield`).

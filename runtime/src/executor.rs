@@ -63,6 +63,18 @@ impl Hasher for SessionHasher {
 pub(crate) struct Slot {
     pub(crate) waker: Option<Waker>,
     pub(crate) reply: Option<Message>,
+    /// `Context::timeout`'s function: run when the session is answered, no task needed.
+    pub(crate) callback: Option<Box<dyn FnOnce(Context) + Send>>,
+}
+
+/// What became of a reply.
+enum Delivered {
+    /// A future waits for it and has been woken.
+    ToFuture,
+    /// A timeout's function is due.
+    Callback(Box<dyn FnOnce(Context) + Send>),
+    /// Nobody waits (a late reply after a timeout or a cancelled call): dropped.
+    Nobody,
 }
 
 /// Executor state shared by the host and the service's futures.
@@ -98,11 +110,23 @@ pub(crate) struct HostShared {
 impl HostShared {
     /// Allocates a session no future is waiting on, and starts waiting on it.
     pub(crate) fn register_wait(&self) -> i32 {
+        self.register(Slot::default())
+    }
+
+    /// Allocates a session whose answer runs `f` (a timeout).
+    pub(crate) fn register_callback(&self, f: Box<dyn FnOnce(Context) + Send>) -> i32 {
+        self.register(Slot {
+            callback: Some(f),
+            ..Slot::default()
+        })
+    }
+
+    fn register(&self, slot: Slot) -> i32 {
         let mut st = self.state.lock();
         loop {
             let s = self.cell.next_session();
             if let std::collections::hash_map::Entry::Vacant(e) = st.pending.entry(s) {
-                e.insert(Slot::default());
+                e.insert(slot);
                 return s;
             }
         }
@@ -137,23 +161,27 @@ impl HostShared {
 
     /// Hands a reply to the future waiting on its session. False when nobody waits (a late
     /// reply after a timeout, or a reply to a cancelled call): it is dropped.
-    fn deliver(&self, msg: Message) -> bool {
+    fn deliver(&self, msg: Message) -> Delivered {
         let waker = {
             let mut st = self.state.lock();
             // The host polls after this: wakes from now on need no WAKE message.
             st.running = true;
             match st.pending.get_mut(&msg.session) {
                 Some(slot) => {
+                    if let Some(cb) = slot.callback.take() {
+                        st.pending.remove(&msg.session);
+                        return Delivered::Callback(cb);
+                    }
                     slot.reply = Some(msg);
                     slot.waker.take()
                 }
-                None => return false,
+                None => return Delivered::Nobody,
             }
         };
         if let Some(w) = waker {
             w.wake();
         }
-        true
+        Delivered::ToFuture
     }
 
     /// Marks a task ready; from outside a running host, posts a WAKE so a worker runs us.
@@ -395,8 +423,12 @@ impl<S: Service> RawService for AsyncHost<S> {
         // Every path marks the host running (wakes from then on are picked up by run_ready
         // below), in the same lock as its own work: one lock per message where possible.
         if (msg.ptype == Ptype::RESPONSE || msg.ptype == Ptype::ERROR) && msg.session != 0 {
-            if !shared.deliver(msg) {
-                log::trace!("{}: dropped a reply nobody waits for", shared.addr);
+            match shared.deliver(msg) {
+                Delivered::ToFuture => {}
+                Delivered::Callback(cb) => cb(Context::new(shared.clone(), false)),
+                Delivered::Nobody => {
+                    log::trace!("{}: dropped a reply nobody waits for", shared.addr);
+                }
             }
         } else if msg.ptype == Ptype::DEBUG && msg.payload.is::<crate::message::DebugPing>() {
             shared.state.lock().running = true;
