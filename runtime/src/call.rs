@@ -213,7 +213,8 @@ impl Drop for Reply {
 #[must_use = "a sleep does nothing until awaited"]
 pub struct Sleep {
     shared: Arc<HostShared>,
-    deadline: Instant,
+    /// None: no timer, the RESPONSE goes straight to this service's mailbox (a yield).
+    deadline: Option<Instant>,
     session: i32,
     timer: Option<TimerId>,
     done: bool,
@@ -221,12 +222,42 @@ pub struct Sleep {
 
 impl Sleep {
     pub(crate) fn new(shared: Arc<HostShared>, d: Duration) -> Sleep {
+        Sleep::until(shared, Some(Instant::now() + d))
+    }
+
+    fn until(shared: Arc<HostShared>, deadline: Option<Instant>) -> Sleep {
         Sleep {
             shared,
-            deadline: Instant::now() + d,
+            deadline,
             session: 0,
             timer: None,
             done: false,
+        }
+    }
+
+    /// Registers the session and arranges its RESPONSE; false if that is impossible.
+    fn arm(&mut self) -> bool {
+        let sh = &self.shared;
+        self.session = sh.register_wait();
+        match self.deadline {
+            Some(deadline) => {
+                let entry = TimerEntry {
+                    dest: sh.addr,
+                    session: self.session,
+                    error: false,
+                };
+                self.timer = Some(sh.node.add_timer(deadline, entry));
+                true
+            }
+            None => {
+                let msg = Message {
+                    source: Addr::SYSTEM,
+                    session: self.session,
+                    ptype: Ptype::RESPONSE,
+                    payload: Payload::Empty,
+                };
+                sh.node.push(&sh.cell, msg).is_ok()
+            }
         }
     }
 }
@@ -238,17 +269,9 @@ impl Future for Sleep {
         if this.done {
             return Poll::Ready(());
         }
-        if this.session == 0 {
-            let sh = &this.shared;
-            this.session = sh.register_wait();
-            this.timer = Some(sh.node.add_timer(
-                this.deadline,
-                TimerEntry {
-                    dest: sh.addr,
-                    session: this.session,
-                    error: false,
-                },
-            ));
+        if this.session == 0 && !this.arm() {
+            this.done = true;
+            return Poll::Ready(());
         }
         match this.shared.poll_reply(this.session, cx) {
             Poll::Ready(_) => {
@@ -273,60 +296,20 @@ impl Drop for Sleep {
 }
 
 /// Lets every message already queued for this service (and other services) run first, then
-/// resolves (skynet's `yield`).
+/// resolves (skynet's `yield`): a sleep whose RESPONSE is queued behind them at once.
 #[must_use = "a yield does nothing until awaited"]
-pub struct YieldNow {
-    shared: Arc<HostShared>,
-    session: i32,
-    done: bool,
-}
+pub struct YieldNow(Sleep);
 
 impl YieldNow {
     pub(crate) fn new(shared: Arc<HostShared>) -> YieldNow {
-        YieldNow {
-            shared,
-            session: 0,
-            done: false,
-        }
+        YieldNow(Sleep::until(shared, None))
     }
 }
 
 impl Future for YieldNow {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(());
-        }
-        if this.session == 0 {
-            let sh = &this.shared;
-            this.session = sh.register_wait();
-            let msg = Message {
-                source: Addr::SYSTEM,
-                session: this.session,
-                ptype: Ptype::RESPONSE,
-                payload: Payload::Empty,
-            };
-            if sh.node.push(&sh.cell, msg).is_err() {
-                this.done = true;
-                return Poll::Ready(());
-            }
-        }
-        match this.shared.poll_reply(this.session, cx) {
-            Poll::Ready(_) => {
-                this.done = true;
-                Poll::Ready(())
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl Drop for YieldNow {
-    fn drop(&mut self) {
-        if self.session != 0 && !self.done {
-            self.shared.cancel_wait(self.session);
-        }
+        Pin::new(&mut self.get_mut().0).poll(cx)
     }
 }
 
