@@ -157,6 +157,7 @@ impl NodeBuilder {
             monitor: Some(monitor),
             monitor_stop,
             stopped: false,
+            signals: None,
         };
         let logger_svc = self
             .logger
@@ -191,6 +192,8 @@ pub struct Node {
     monitor: Option<JoinHandle<()>>,
     monitor_stop: Arc<(Mutex<bool>, Condvar)>,
     stopped: bool,
+    /// SIGINT/SIGTERM/SIGHUP, caught since [`Node::catch_signals`].
+    signals: Option<signal_hook::iterator::Signals>,
 }
 
 impl std::fmt::Debug for Node {
@@ -320,11 +323,27 @@ impl Node {
         true
     }
 
+    /// Catches SIGINT, SIGTERM and SIGHUP from now on; [`run`](Node::run) acts on them.
+    /// Call it before starting services when something outside may signal the node as soon
+    /// as they announce themselves (a signal before `run` would otherwise kill the process).
+    pub fn catch_signals(&mut self) -> Result<(), Error> {
+        if self.signals.is_none() {
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+            self.signals = Some(signal_hook::iterator::Signals::new([
+                SIGINT, SIGTERM, SIGHUP,
+            ])?);
+        }
+        Ok(())
+    }
+
     /// Runs until every service has exited or SIGINT/SIGTERM arrives (SIGHUP reopens the
     /// log file), then shuts down.
-    pub fn run(self) -> Result<(), Error> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    pub fn run(mut self) -> Result<(), Error> {
+        use signal_hook::consts::SIGHUP;
+        self.catch_signals()?;
+        let Some(mut signals) = self.signals.take() else {
+            return Err("signals could not be caught".into());
+        };
         let sig_handle = signals.handle();
         let h = self.handle.clone();
         let sig_thread = std::thread::Builder::new()

@@ -40,12 +40,22 @@ pub fn run_node(path: &str, overrides: &[(String, String)]) -> Result<(), Error>
 /// Runs a node from an already loaded config on the given builder.
 pub fn run_with(builder: NodeBuilder, config: Config) -> Result<(), Error> {
     let start = config.require_start()?.to_string();
-    let _pid = match config.daemon() {
-        Some(p) => Some(pidfile::PidFile::create(p)?),
-        None => None,
-    };
     let console = config.get("debug_address").is_some();
-    let node = builder.config(config).build()?;
+    let pid_path = config.daemon().map(|p| p.to_owned());
+    let mut node = builder.config(config).build()?;
+    // Before anything announces the node (the pid file, a log line), so a signal sent on
+    // seeing it is handled, not fatal.
+    if let Err(e) = node.catch_signals() {
+        node.shutdown();
+        return Err(e);
+    }
+    let _pid = match pid_path.map(pidfile::PidFile::create).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            node.shutdown();
+            return Err(e.into());
+        }
+    };
     if console {
         if let Err(e) = node.newservice("debug_console", &[]) {
             node.shutdown();
