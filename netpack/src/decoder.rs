@@ -90,6 +90,36 @@ impl Decoder {
         matches!(self.partial, Partial::None)
     }
 
+    /// Hands back the unfinished packet's bytes as they arrived (header included), leaving
+    /// the decoder between packets: feeding them to another decoder continues the stream
+    /// there (how a gate moves a connection's framing from one place to another).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use skynet_netpack::Decoder;
+    ///
+    /// let (mut a, mut b) = (Decoder::new(), Decoder::new());
+    /// let mut out = Vec::new();
+    /// a.feed(Bytes::from_static(b"\x00\x03ab"), &mut out);
+    /// b.feed(a.take_partial(), &mut out);
+    /// b.feed(Bytes::from_static(b"c"), &mut out);
+    /// assert_eq!(out, [Bytes::from_static(b"abc")]);
+    /// assert!(a.is_idle());
+    /// ```
+    pub fn take_partial(&mut self) -> Bytes {
+        match std::mem::take(&mut self.partial) {
+            Partial::None => Bytes::new(),
+            Partial::Header(high) => Bytes::copy_from_slice(&[high]),
+            Partial::Body { buf, len } => {
+                let mut raw = BytesMut::with_capacity(HEADER_LEN + buf.len());
+                // `len` came from a 2-byte header, so it fits in a u16.
+                raw.extend_from_slice(&(len as u16).to_be_bytes());
+                raw.extend_from_slice(&buf);
+                raw.freeze()
+            }
+        }
+    }
+
     /// Forgets the unfinished packet, if any, and frees its buffer.
     pub fn clear(&mut self) {
         self.partial = Partial::None;

@@ -49,6 +49,32 @@ proptest! {
     }
 
     #[test]
+    fn handing_the_partial_to_a_new_decoder_mid_stream_loses_nothing(
+        data in vec(any::<u8>(), 0..2000),
+        points in vec(any::<usize>(), 0..40),
+        handoff in any::<usize>(),
+    ) {
+        let data = Bytes::from(data);
+        let (expected, _) = reference(&data);
+        let chunks = cut(&data, &points);
+        let at = handoff % (chunks.len() + 1);
+        let (mut first, mut second) = (skynet_netpack::Decoder::new(), skynet_netpack::Decoder::new());
+        let mut got = Vec::new();
+        for c in &chunks[..at] {
+            first.feed(c.clone(), &mut got);
+        }
+        let partial = first.take_partial();
+        prop_assert!(first.is_idle());
+        prop_assert!(partial.len() <= 65_536);
+        second.feed(partial, &mut got);
+        for c in &chunks[at..] {
+            second.feed(c.clone(), &mut got);
+        }
+        let got: Vec<Vec<u8>> = got.iter().map(|b| b.to_vec()).collect();
+        prop_assert_eq!(got, expected);
+    }
+
+    #[test]
     fn any_cut_of_random_bytes_decodes_the_same(
         data in vec(any::<u8>(), 0..2000),
         points in vec(any::<usize>(), 0..40),
