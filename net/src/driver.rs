@@ -15,6 +15,7 @@ use skynet_runtime::{Addr, Context, NodeHandle};
 
 use crate::direct::{try_write, DirectMap, Outcome};
 use crate::event::SocketId;
+use crate::route::Route;
 use crate::socket_server::{Request, Server, SocketInfo, WAKER};
 
 /// Hands out socket ids: increasing, positive, wrapping to 1 after i32::MAX.
@@ -229,6 +230,37 @@ impl Driver {
     /// how an accepted socket is handed to another service. Also resumes a paused socket.
     pub fn start(&self, id: SocketId, owner: Addr) -> bool {
         self.req(Request::Start { id, owner })
+    }
+
+    /// Starts reading a stream socket whose input is cut into frames on the socket thread and
+    /// sent straight to `route.dest` (see [`Route`]); `owner` owns the socket and hears its
+    /// CLOSE, ERROR and WARNING, never DATA. On a socket that is already routed, only the
+    /// destination changes (a partial frame is kept). [`Driver::start`] resumes a paused
+    /// routed socket and keeps its route.
+    ///
+    /// ```no_run
+    /// # use skynet_net::{Driver, Framer, Route};
+    /// # use skynet_runtime::{Addr, Ptype};
+    /// # fn f(driver: &Driver, id: i32, me: Addr, agent: Addr, framer: Box<dyn Framer>) {
+    /// driver.start_routed(id, me, Route { dest: agent, source: me, ptype: Ptype::CLIENT, framer });
+    /// # }
+    /// ```
+    pub fn start_routed(&self, id: SocketId, owner: Addr, route: Route) -> bool {
+        self.req(Request::Route {
+            id,
+            owner,
+            route: Some(Box::new(route)),
+        })
+    }
+
+    /// Removes a socket's route: the framer's unfinished frame, then everything read later,
+    /// reaches `owner` as DATA again.
+    pub fn unroute(&self, id: SocketId, owner: Addr) -> bool {
+        self.req(Request::Route {
+            id,
+            owner,
+            route: None,
+        })
     }
 
     /// Stops reading (the kernel buffers, then the peer is slowed by TCP).

@@ -44,10 +44,12 @@
 mod direct;
 mod driver;
 mod event;
+mod route;
 pub mod socket;
 mod socket_server;
 mod write_queue;
 
 pub use driver::{Driver, DEFAULT_BACKLOG};
 pub use event::{SocketEvent, SocketId};
+pub use route::{Framer, Route};
 pub use socket_server::SocketInfo;

@@ -19,13 +19,16 @@ use skynet_runtime::{Addr, Message, NodeHandle, Payload, Ptype};
 
 use crate::direct::{DirectMap, Shared};
 use crate::event::{SocketEvent, SocketId};
+use crate::route::Route;
 use crate::write_queue::{Warn, WriteQueue};
 
 /// The waker's token (socket ids are positive i32, so they never reach it).
 pub(crate) const WAKER: Token = Token(usize::MAX);
 
-/// Smallest read buffer (skynet's `MIN_READ_BUFFER`).
-const MIN_READ: usize = 64;
+/// Smallest read. skynet starts at 64 bytes (`MIN_READ_BUFFER`) because each socket owns
+/// its buffer; here reads land in one shared slab, so a small size saves no memory and only
+/// costs syscalls (64 bytes made a 66-byte packet two reads: 64, then 2).
+const MIN_READ: usize = 64 << 10;
 /// Largest read buffer.
 const MAX_READ: usize = 1 << 20;
 /// Most bytes read from one socket per readiness event before others get a turn.
@@ -57,6 +60,12 @@ pub(crate) enum Request {
     },
     Pause {
         id: SocketId,
+    },
+    /// Start reading with frames routed (`Some`), or remove the route (`None`).
+    Route {
+        id: SocketId,
+        owner: Addr,
+        route: Option<Box<Route>>,
     },
     /// Stop reading while `limit` delivered bytes are not yet consumed (async API sockets).
     FlowLimit {
@@ -142,6 +151,8 @@ struct Stream {
     queue: WriteQueue,
     interest: Option<Interest>,
     peer: Option<SocketAddr>,
+    /// Frames go straight to a service (see `route.rs`); DATA is not reported.
+    route: Option<Box<Route>>,
 }
 
 enum Kind {
@@ -188,6 +199,7 @@ impl Sock {
             queue: WriteQueue::default(),
             interest,
             peer: Some(peer),
+            route: None,
         };
         Sock {
             owner,
@@ -216,6 +228,8 @@ pub(crate) struct Server {
     /// without a copy; a small one is copied out. Either way memory is zeroed once, not for
     /// every read (a 1 MiB read buffer used to be zeroed per read, however little came).
     scratch: BytesMut,
+    /// Frames of one read of a routed socket, on their way out.
+    frames: Vec<Bytes>,
     /// Stream sockets shared with workers for direct writes.
     direct: DirectMap,
     /// Set just before polling (see `Driver`): senders wake the poll only then.
@@ -246,6 +260,7 @@ impl Server {
             exiting: None,
             emfile_logged: false,
             scratch: BytesMut::new(),
+            frames: Vec::new(),
             direct,
             parked,
         }
@@ -291,6 +306,9 @@ impl Server {
                 }
             }
             for ev in events.iter() {
+                // Requests before reads: a request made before the bytes arrived (a route
+                // change, a pause) applies to them, even when this poll returned earlier.
+                self.drain_requests();
                 if ev.token() == WAKER {
                     continue;
                 }
@@ -302,13 +320,12 @@ impl Server {
                     self.writable(id);
                 }
             }
+            self.drain_requests();
             for id in std::mem::take(&mut self.retry) {
                 self.readable(id);
             }
             self.rearm_listeners();
-            while let Ok(req) = self.rx.try_recv() {
-                self.request(req);
-            }
+            self.drain_requests();
             if let Some(deadline) = self.exiting {
                 let pending = self.socks.values().any(|s| match &s.kind {
                     Kind::Stream(st) => !st.queue.is_empty(),
@@ -318,6 +335,12 @@ impl Server {
                     return;
                 }
             }
+        }
+    }
+
+    fn drain_requests(&mut self) {
+        while let Ok(req) = self.rx.try_recv() {
+            self.request(req);
         }
     }
 
@@ -412,13 +435,14 @@ impl Server {
                 ),
             },
             Request::Start { id, owner } => self.start(id, owner),
+            Request::Route { id, owner, route } => self.route(id, owner, route),
             Request::FlowLimit { id, limit } => {
                 if let Some(Sock {
                     kind: Kind::Stream(st),
                     ..
                 }) = self.socks.get_mut(&id)
                 {
-                    st.flow_limit = Some(limit.max(MIN_READ));
+                    st.flow_limit = Some(limit.max(1));
                 }
             }
             Request::Consumed { id, bytes } => {
@@ -653,6 +677,32 @@ impl Server {
         }
     }
 
+    /// Routes a stream socket's frames and starts reading it, or removes its route (what is
+    /// left of an unfinished frame goes to the owner as DATA, ahead of later reads).
+    fn route(&mut self, id: SocketId, owner: Addr, route: Option<Box<Route>>) {
+        if let Some(Sock {
+            kind: Kind::Stream(st),
+            ..
+        }) = self.socks.get_mut(&id)
+        {
+            match (&mut st.route, route) {
+                (Some(old), Some(new)) => old.redirect(*new),
+                (slot @ None, Some(new)) => *slot = Some(new),
+                (slot, None) => {
+                    if let Some(mut old) = slot.take() {
+                        let data = old.framer.remainder();
+                        if !data.is_empty() {
+                            report(&self.node, owner, SocketEvent::Data { id, data });
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        // An unknown or closed socket: `start` tells `owner` so.
+        self.start(id, owner);
+    }
+
     fn update_interest(&mut self, id: SocketId) {
         let Some(Sock {
             kind: Kind::Stream(st),
@@ -841,8 +891,23 @@ impl Server {
                 if budget == 0 {
                     self.retry.push(id);
                 }
-                for data in out {
-                    report(&self.node, owner, SocketEvent::Data { id, data });
+                match &mut st.route {
+                    Some(route) => {
+                        for data in out {
+                            if let Err(why) = route.deliver(&self.node, id, data, &mut self.frames)
+                            {
+                                log::warn!("socket {id}: closing it: {why}");
+                                self.frames.clear();
+                                end = Some(Some(why));
+                                break;
+                            }
+                        }
+                    }
+                    None => {
+                        for data in out {
+                            report(&self.node, owner, SocketEvent::Data { id, data });
+                        }
+                    }
                 }
                 match end {
                     None => {}

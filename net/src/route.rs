@@ -1,0 +1,109 @@
+//! Routed sockets: framing in the socket thread, frames delivered straight to a service.
+//!
+//! A gate that frames every client's input in its own service is one mailbox that every
+//! packet of every client passes through (skynet's gate overloads that way at 1,000 clients).
+//! A [`Route`] moves that work to where the bytes are read: the socket thread feeds each read
+//! to the socket's [`Framer`] and sends every whole frame to the route's destination as one
+//! message (`ptype`, `source`, session = the socket id, payload = the frame's `Bytes`,
+//! moved, not copied). Every other event of the socket (CLOSE, ERROR, WARNING) still goes to
+//! the socket's owner, so the gate keeps the connection's lifecycle.
+
+use bytes::Bytes;
+use skynet_runtime::{Addr, Message, NodeHandle, Payload, Ptype};
+
+use crate::event::SocketId;
+
+/// Cuts a byte stream into frames. Runs on the socket thread, one instance per socket.
+///
+/// ```
+/// use bytes::Bytes;
+/// use skynet_net::Framer;
+///
+/// /// Frames are lines ending in '\n'.
+/// #[derive(Default)]
+/// struct Lines(Vec<u8>);
+///
+/// impl Framer for Lines {
+///     fn feed(&mut self, data: Bytes, out: &mut Vec<Bytes>) -> Result<(), String> {
+///         for &b in data.iter() {
+///             if b == b'\n' {
+///                 out.push(Bytes::from(std::mem::take(&mut self.0)));
+///             } else if self.0.len() >= 4096 {
+///                 return Err("line longer than 4096 bytes".into());
+///             } else {
+///                 self.0.push(b);
+///             }
+///         }
+///         Ok(())
+///     }
+///     fn remainder(&mut self) -> Bytes {
+///         Bytes::from(std::mem::take(&mut self.0))
+///     }
+/// }
+/// ```
+pub trait Framer: Send + 'static {
+    /// Feeds one read; appends every frame it completes to `out`, in order. An error closes
+    /// the socket (its owner hears ERROR with the message); frames already in `out` are
+    /// still delivered.
+    fn feed(&mut self, data: Bytes, out: &mut Vec<Bytes>) -> Result<(), String>;
+
+    /// The bytes of an unfinished frame, handed back when the route is removed (they reach
+    /// the owner as DATA, before anything read later).
+    fn remainder(&mut self) -> Bytes;
+}
+
+/// Where a routed socket's frames go.
+pub struct Route {
+    /// The service that receives the frames.
+    pub dest: Addr,
+    /// The source address the frames carry (a gate puts its client address here).
+    pub source: Addr,
+    /// The frames' protocol (CLIENT for a gate).
+    pub ptype: Ptype,
+    /// Cuts the stream into frames.
+    pub framer: Box<dyn Framer>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Route(to {} as {} from {})",
+            self.dest, self.ptype.0, self.source
+        )
+    }
+}
+
+impl Route {
+    /// Feeds one read and delivers the frames it completes. `frames` is scratch space kept by
+    /// the socket thread (empty on entry and on return). An error is the framer's reason.
+    pub(crate) fn deliver(
+        &mut self,
+        node: &NodeHandle,
+        id: SocketId,
+        data: Bytes,
+        frames: &mut Vec<Bytes>,
+    ) -> Result<(), String> {
+        let fed = self.framer.feed(data, frames);
+        for frame in frames.drain(..) {
+            let msg = Message {
+                source: self.source,
+                session: id,
+                ptype: self.ptype,
+                payload: Payload::Bytes(frame),
+            };
+            if node.send(self.dest, msg).is_err() {
+                // The agent is gone; its owner (the gate) hears of it through its watchdog.
+                log::debug!("socket {id}: frame for {} dropped: it is gone", self.dest);
+            }
+        }
+        fed
+    }
+
+    /// Takes another route's destination, keeping this framer (and any partial frame).
+    pub(crate) fn redirect(&mut self, other: Route) {
+        self.dest = other.dest;
+        self.source = other.source;
+        self.ptype = other.ptype;
+    }
+}

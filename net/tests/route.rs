@@ -1,0 +1,198 @@
+//! Routed sockets: frames cut on the socket thread go straight to a service; the owner keeps
+//! the socket's lifecycle events.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender};
+use skynet_net::{Driver, Framer, Route, SocketEvent, SocketId};
+use skynet_runtime::{Addr, Message, Node, Payload, Ptype, RawContext, RawService};
+use util::LONG;
+
+/// What a recorder saw: a socket event, or a frame (source, session, ptype, bytes).
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Event(SocketEvent),
+    Frame(Addr, i32, Ptype, Bytes),
+}
+
+/// Reports every message it receives.
+struct Recorder(Sender<Seen>);
+
+impl RawService for Recorder {
+    fn handle(&mut self, _ctx: &mut RawContext<'_>, msg: Message) {
+        let seen = match msg.payload {
+            Payload::Bytes(b) => Seen::Frame(msg.source, msg.session, msg.ptype, b),
+            _ => match msg.take::<SocketEvent>() {
+                Ok(ev) => Seen::Event(ev),
+                Err(_) => return,
+            },
+        };
+        let _ = self.0.send(seen);
+    }
+}
+
+/// Lines ending in '\n', at most 8 bytes; a longer one is an error.
+#[derive(Default)]
+struct Lines(Vec<u8>);
+
+impl Framer for Lines {
+    fn feed(&mut self, data: Bytes, out: &mut Vec<Bytes>) -> Result<(), String> {
+        for &b in data.iter() {
+            if b == b'\n' {
+                out.push(Bytes::from(std::mem::take(&mut self.0)));
+            } else if self.0.len() == 8 {
+                return Err("line too long".into());
+            } else {
+                self.0.push(b);
+            }
+        }
+        Ok(())
+    }
+    fn remainder(&mut self) -> Bytes {
+        Bytes::from(std::mem::take(&mut self.0))
+    }
+}
+
+struct Fixture {
+    node: Node,
+    driver: Driver,
+    owner: Addr,
+    owner_rx: Receiver<Seen>,
+    sink: Addr,
+    sink_rx: Receiver<Seen>,
+    id: SocketId,
+    client: std::net::TcpStream,
+}
+
+fn recorder(node: &Node) -> (Addr, Receiver<Seen>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let addr = node
+        .launch_raw(Box::new(Recorder(tx)), "recorder")
+        .expect("launch");
+    (addr, rx)
+}
+
+/// A node, an owner and a sink, and one accepted (not started) connection.
+fn fixture() -> Fixture {
+    let node = Node::builder().threads(2).build().expect("node");
+    let driver = Driver::new(&node.handle());
+    let (owner, owner_rx) = recorder(&node);
+    let (sink, sink_rx) = recorder(&node);
+    let (listener, addr): (SocketId, SocketAddr) =
+        driver.listen("127.0.0.1", 0, owner).expect("listen");
+    driver.start(listener, owner);
+    let client = util::client(addr);
+    let id = match owner_rx.recv_timeout(LONG).expect("accept") {
+        Seen::Event(SocketEvent::Accept { id, .. }) => id,
+        other => panic!("{other:?}"),
+    };
+    Fixture {
+        node,
+        driver,
+        owner,
+        owner_rx,
+        sink,
+        sink_rx,
+        id,
+        client,
+    }
+}
+
+fn route(dest: Addr) -> Route {
+    Route {
+        dest,
+        source: Addr::SYSTEM,
+        ptype: Ptype::CLIENT,
+        framer: Box::new(Lines::default()),
+    }
+}
+
+fn frame(rx: &Receiver<Seen>) -> Bytes {
+    match rx.recv_timeout(LONG).expect("a frame") {
+        Seen::Frame(_, _, _, b) => b,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Frames go to the route's destination, in order, as CLIENT messages with session = the
+/// socket id; the owner hears CLOSE and no DATA.
+#[test]
+fn frames_reach_the_destination_and_close_reaches_the_owner() {
+    let mut f = fixture();
+    assert!(f.driver.start_routed(f.id, f.owner, route(f.sink)));
+    f.client.write_all(b"one\ntw").unwrap();
+    f.client.write_all(b"o\n\nthree\n").unwrap();
+    match f.sink_rx.recv_timeout(LONG).expect("frame") {
+        Seen::Frame(source, session, ptype, b) => {
+            assert_eq!(
+                (source, session, ptype),
+                (Addr::SYSTEM, f.id, Ptype::CLIENT)
+            );
+            assert_eq!(&b[..], b"one");
+        }
+        other => panic!("{other:?}"),
+    }
+    for want in [&b"two"[..], b"", b"three"] {
+        assert_eq!(&frame(&f.sink_rx)[..], want);
+    }
+    drop(f.client);
+    assert_eq!(
+        f.owner_rx.recv_timeout(LONG).expect("close"),
+        Seen::Event(SocketEvent::Close { id: f.id })
+    );
+    assert!(f.sink_rx.try_recv().is_err());
+    f.node.shutdown();
+}
+
+/// A framer's error closes that socket: the owner hears ERROR with the reason, the peer
+/// sees the connection end, and the frames before it were delivered.
+#[test]
+fn a_framing_error_closes_the_socket_with_the_reason() {
+    let mut f = fixture();
+    f.driver.start_routed(f.id, f.owner, route(f.sink));
+    f.client.write_all(b"ok\nmuch-too-long\n").unwrap();
+    assert_eq!(&frame(&f.sink_rx)[..], b"ok");
+    match f.owner_rx.recv_timeout(LONG).expect("error") {
+        Seen::Event(SocketEvent::Error { id, message }) => {
+            assert_eq!(id, f.id);
+            assert!(message.contains("line too long"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut rest = Vec::new();
+    // The socket was dropped: EOF or a reset, never a hang.
+    let _ = f.client.read_to_end(&mut rest);
+    f.node.shutdown();
+}
+
+/// Removing the route hands the unfinished frame to the owner as DATA, ahead of later
+/// reads; a second route to another service keeps the unfinished frame.
+#[test]
+fn unroute_and_reroute_lose_no_bytes() {
+    let mut f = fixture();
+    let (other, other_rx) = recorder(&f.node);
+    f.driver.start_routed(f.id, f.owner, route(f.sink));
+    f.client.write_all(b"a\nhal").unwrap();
+    assert_eq!(&frame(&f.sink_rx)[..], b"a");
+    f.driver.start_routed(f.id, f.owner, route(other));
+    // Requests are handled in order: once netstat answers, the new route is in place.
+    f.driver.netstat();
+    f.client.write_all(b"f\nnext").unwrap();
+    assert_eq!(&frame(&other_rx)[..], b"half");
+    f.driver.unroute(f.id, f.owner);
+    let mut got = Vec::new();
+    f.client.write_all(b" more").unwrap();
+    while got.len() < b"next more".len() {
+        match f.owner_rx.recv_timeout(LONG).expect("data") {
+            Seen::Event(SocketEvent::Data { data, .. }) => got.extend_from_slice(&data),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(&got[..], b"next more");
+    assert!(f.sink_rx.try_recv().is_err());
+    f.node.shutdown();
+}
