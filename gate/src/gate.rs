@@ -95,17 +95,13 @@ impl GateHandler for Gate {
         let source = msg.source;
         match msg.take::<GateCmd>() {
             Ok(GateCmd::Forward { fd, client, agent }) => {
-                let ok = gate.contains(fd);
+                let client = client.unwrap_or(ctx.self_addr());
+                let agent = agent.unwrap_or(source);
+                // Usually routed: packets go from the socket thread to the agent directly.
+                // The table serves clients already read here (after `Accept`).
+                let ok = gate.forward(ctx, fd, agent, client).is_some();
                 if ok {
-                    let self_addr = ctx.self_addr();
-                    self.forwards.insert(
-                        fd,
-                        Forward {
-                            client: client.unwrap_or(self_addr),
-                            agent: agent.unwrap_or(source),
-                        },
-                    );
-                    gate.openclient(ctx, fd);
+                    self.forwards.insert(fd, Forward { client, agent });
                 }
                 let _ = ctx.ret(ok);
             }

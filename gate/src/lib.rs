@@ -7,9 +7,15 @@
 //! message (session = fd) that moves the bytes, or to the watchdog before an agent exists.
 //! Agents write replies straight to their socket with [`reply`], not through the gate.
 //!
+//! A forwarded client's packets do not pass through the gate at all: `forward` routes the
+//! socket ([`skynet_net::Route`]), so the socket thread frames each read with netpack and
+//! sends the packets to the agent itself. The gate keeps each connection's lifecycle
+//! (accept, maxclient, close, errors, warnings) and is no longer a mailbox every packet of
+//! every client must cross (skynet's gate overloads that way at 1,000 clients).
+//!
 //! ```text
-//! client ─tcp─► socket thread ─DATA─► gate ─CLIENT(fd, packet)─► agent ─reply()─► socket
-//!                                       └─ WatchdogEvent ─► watchdog (launches agents)
+//! client ─tcp─► socket thread ─CLIENT(fd, packet)────────────► agent ─reply()─► socket
+//!                     └─ ACCEPT/CLOSE/ERROR/WARNING ─► gate ─ WatchdogEvent ─► watchdog
 //! ```
 //!
 //! - [`GateServer`] + [`GateHandler`]: the framework, for gates of your own.

@@ -43,6 +43,8 @@ pub trait GateHandler: Send + 'static {
 struct Client {
     decoder: Decoder,
     opened: bool,
+    /// Framed on the socket thread, packets sent straight to an agent (see `forward`).
+    routed: bool,
     /// Input paused because its output is backed up.
     paused: bool,
 }
@@ -67,11 +69,15 @@ impl std::fmt::Debug for Clients {
 }
 
 impl Clients {
-    /// Starts reading a connected client.
+    /// Starts reading a connected client; its packets come to [`GateHandler::message`].
     pub fn openclient(&mut self, ctx: &Context, fd: Fd) -> bool {
         match self.clients.get_mut(&fd) {
             Some(c) => {
-                if !c.opened {
+                if c.routed {
+                    // Framing comes back here; the partial packet arrives as DATA first.
+                    c.routed = false;
+                    sock::unroute(ctx, fd);
+                } else if !c.opened {
                     c.opened = true;
                     sock::start(ctx, fd);
                 }
@@ -79,6 +85,25 @@ impl Clients {
             }
             None => false,
         }
+    }
+
+    /// Starts reading a connected client with its packets sent straight to `agent` as
+    /// CLIENT messages (source `client`, session = fd), framed on the socket thread: they
+    /// never pass through the gate's mailbox, and [`GateHandler::message`] does not see them.
+    ///
+    /// `Some(true)` when routed; `Some(false)` when the client was already being read by
+    /// the gate (after [`openclient`](Clients::openclient)): its packets then keep coming to
+    /// `message`, since a change of path with reads in flight could reorder them, and the
+    /// handler forwards them itself. `None` for an unknown fd.
+    pub fn forward(&mut self, ctx: &Context, fd: Fd, agent: Addr, client: Addr) -> Option<bool> {
+        let c = self.clients.get_mut(&fd)?;
+        if c.opened && !c.routed {
+            return Some(false);
+        }
+        c.opened = true;
+        c.routed = true;
+        sock::start_routed(ctx, fd, agent, client, c.decoder.take_partial());
+        Some(true)
     }
 
     /// Closes a client (pending replies are flushed first). Its `disconnect` follows.
@@ -164,6 +189,7 @@ impl<H: GateHandler> GateServer<H> {
                     Client {
                         decoder: Decoder::new(),
                         opened: false,
+                        routed: false,
                         paused: false,
                     },
                 );

@@ -4,8 +4,9 @@ use std::io;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use skynet_net::{Driver, SocketEvent};
-use skynet_runtime::{Context, Message};
+use skynet_net::{Driver, Framer, Route, SocketEvent};
+use skynet_netpack::Decoder;
+use skynet_runtime::{Addr, Context, Message, Ptype};
 
 use crate::protocol::Fd;
 
@@ -45,6 +46,42 @@ pub(crate) fn listen(
 
 pub(crate) fn start(ctx: &Context, id: Fd) {
     Driver::of(ctx).start(id, ctx.self_addr());
+}
+
+/// netpack framing on the socket thread: a forwarded client's packets go from there
+/// straight to its agent, without a hop through the gate's mailbox.
+struct NetpackFramer(Decoder);
+
+impl Framer for NetpackFramer {
+    fn feed(&mut self, data: Bytes, out: &mut Vec<Bytes>) -> Result<(), String> {
+        // Any byte stream is valid netpack framing: nothing to refuse.
+        self.0.feed(data, out);
+        Ok(())
+    }
+
+    fn remainder(&mut self) -> Bytes {
+        self.0.take_partial()
+    }
+}
+
+/// Starts reading `id` with its packets sent to `agent` as CLIENT messages from `client`
+/// (session = fd), framed on the socket thread. `partial`: bytes of an unfinished packet
+/// the gate already holds for it.
+pub(crate) fn start_routed(ctx: &Context, id: Fd, agent: Addr, client: Addr, partial: Bytes) {
+    let mut decoder = Decoder::new();
+    decoder.feed(partial, &mut Vec::new());
+    let route = Route {
+        dest: agent,
+        source: client,
+        ptype: Ptype::CLIENT,
+        framer: Box::new(NetpackFramer(decoder)),
+    };
+    Driver::of(ctx).start_routed(id, ctx.self_addr(), route);
+}
+
+/// Takes `id`'s framing back into the gate (its partial packet arrives as DATA).
+pub(crate) fn unroute(ctx: &Context, id: Fd) {
+    Driver::of(ctx).unroute(id, ctx.self_addr());
 }
 
 pub(crate) fn pause(ctx: &Context, id: Fd) {
