@@ -3,10 +3,14 @@
 //!
 //! ```text
 //! bench echo --addr 127.0.0.1:8888 --connections 100 --size 64 --seconds 5 [--pipeline 1]
+//!            [--threads T] [--pid NODE_PID]
 //! bench echo --raw ...          # against the in-process raw mio echo server (the ceiling)
 //! bench hold --addr 127.0.0.1:8888 --connections 10000 [--seconds 2] [--pid NODE_PID]
 //! ```
 //! Packets use the client framing (2-byte big-endian length, then the payload).
+//! `--threads` spreads the connections over that many client threads (each its own poll).
+//! With `--pid` (or `--raw`) the line also has `server_cpu_us_per_rt`: the server's CPU
+//! time (user + system) per round trip, a figure the machine's other load barely moves.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
@@ -59,11 +63,15 @@ pub fn echo(args: &[String]) {
     let size = arg(args, "--size", 64usize).min(65_535);
     let seconds = arg(args, "--seconds", 5.0f64);
     let pipeline = arg(args, "--pipeline", 1usize).max(1);
+    let threads = arg(args, "--threads", 1usize).clamp(1, connections);
+    let pid: Option<u32> = pid_arg(args);
+    let mut server_stat = pid.map(|p| format!("/proc/{p}/stat"));
     let mut _raw_stop = None;
     let addr: SocketAddr = if flag(args, "--raw") {
         match super::raw_echo::start("127.0.0.1:0".parse().expect("literal address")) {
-            Ok((a, stop)) => {
+            Ok((a, stop, stat)) => {
                 _raw_stop = Some(stop);
+                server_stat = stat;
                 a
             }
             Err(e) => {
@@ -80,7 +88,15 @@ pub fn echo(args: &[String]) {
             }
         }
     };
-    match run_echo(addr, connections, size, seconds, pipeline) {
+    match run_echo(
+        addr,
+        connections,
+        size,
+        seconds,
+        pipeline,
+        threads,
+        server_stat,
+    ) {
         Ok(line) => println!("{line}"),
         Err(e) => {
             eprintln!("echo bench failed: {e}");
@@ -145,25 +161,32 @@ fn read_echoes(c: &mut Conn, id: usize, buf: &mut [u8], lat: &mut Vec<u32>) -> R
     Ok(())
 }
 
-fn run_echo(
-    addr: SocketAddr,
-    connections: usize,
+/// What one client thread measured.
+struct Tally {
+    lat: Vec<u32>,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+/// One client thread: drives its share of the connections until `end`.
+fn drive(
+    streams: Vec<(usize, std::net::TcpStream)>,
     size: usize,
-    seconds: f64,
     pipeline: usize,
-) -> std::io::Result<String> {
-    let (streams, connect_failed) = connect_all(addr, connections);
+    start: Instant,
+    end: Instant,
+) -> std::io::Result<Tally> {
     let mut poll = Poll::new()?;
-    let mut conns: Vec<Conn> = Vec::with_capacity(streams.len());
-    for (i, s) in streams.into_iter().enumerate() {
+    let mut conns: Vec<(usize, Conn)> = Vec::with_capacity(streams.len());
+    for (token, (id, s)) in streams.into_iter().enumerate() {
         s.set_nonblocking(true)?;
         let mut stream = TcpStream::from_std(s);
         poll.registry().register(
             &mut stream,
-            Token(i),
+            Token(token),
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        conns.push(Conn {
+        let conn = Conn {
             stream,
             out: Vec::new(),
             out_pos: 0,
@@ -172,46 +195,101 @@ fn run_echo(
             next_send: 0,
             next_recv: 0,
             dead: false,
-        });
+        };
+        conns.push((id, conn));
     }
-    let mut errors = connect_failed;
-    let mut first_error = None;
-    let mut lat: Vec<u32> = Vec::with_capacity(1 << 20);
+    let mut t = Tally {
+        lat: Vec::with_capacity(1 << 20),
+        errors: 0,
+        first_error: None,
+    };
     let mut buf = vec![0u8; 256 * 1024];
-    for (i, c) in conns.iter_mut().enumerate() {
-        queue_packets(c, i, size, pipeline);
+    // Every thread starts sending at the same instant.
+    std::thread::sleep(start.saturating_duration_since(Instant::now()));
+    for (id, c) in conns.iter_mut() {
+        queue_packets(c, *id, size, pipeline);
         if !flush(c) {
             c.dead = true;
-            errors += 1;
+            t.errors += 1;
         }
     }
-    let start = Instant::now();
-    let end = start + Duration::from_secs_f64(seconds);
     let mut events = Events::with_capacity(4096);
     while Instant::now() < end {
         poll.poll(&mut events, Some(Duration::from_millis(50)))?;
         for ev in events.iter() {
-            let i = ev.token().0;
-            let Some(c) = conns.get_mut(i) else { continue };
+            let Some((id, c)) = conns.get_mut(ev.token().0) else {
+                continue;
+            };
             if c.dead {
                 continue;
             }
             if ev.is_readable() {
-                if let Err(e) = read_echoes(c, i, &mut buf, &mut lat) {
+                if let Err(e) = read_echoes(c, *id, &mut buf, &mut t.lat) {
                     c.dead = true;
-                    errors += 1;
-                    first_error.get_or_insert(e);
+                    t.errors += 1;
+                    t.first_error.get_or_insert(e);
                     continue;
                 }
             }
-            queue_packets(c, i, size, pipeline);
+            queue_packets(c, *id, size, pipeline);
             if !flush(c) {
                 c.dead = true;
-                errors += 1;
+                t.errors += 1;
             }
         }
     }
+    Ok(t)
+}
+
+/// CPU time (user + system) of a process or thread, from its `/proc/.../stat`, in
+/// microseconds. Linux reports it in clock ticks, 100 per second on every mainstream kernel.
+fn cpu_us(stat_path: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(stat_path).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000)
+}
+
+fn run_echo(
+    addr: SocketAddr,
+    connections: usize,
+    size: usize,
+    seconds: f64,
+    pipeline: usize,
+    threads: usize,
+    server_stat: Option<String>,
+) -> std::io::Result<String> {
+    let (streams, connect_failed) = connect_all(addr, connections);
+    let mut shares: Vec<Vec<(usize, std::net::TcpStream)>> =
+        (0..threads).map(|_| Vec::new()).collect();
+    for (i, s) in streams.into_iter().enumerate() {
+        shares[i % threads].push((i, s));
+    }
+    let start = Instant::now() + Duration::from_millis(20);
+    let end = start + Duration::from_secs_f64(seconds);
+    let cpu_before = server_stat.as_deref().and_then(cpu_us);
+    let handles: Vec<_> = shares
+        .into_iter()
+        .map(|share| std::thread::spawn(move || drive(share, size, pipeline, start, end)))
+        .collect();
+    let mut lat: Vec<u32> = Vec::new();
+    let mut errors = connect_failed;
+    let mut first_error = None;
+    for h in handles {
+        let t = h
+            .join()
+            .map_err(|_| std::io::Error::other("a client thread panicked"))??;
+        lat.extend_from_slice(&t.lat);
+        errors += t.errors;
+        if first_error.is_none() {
+            first_error = t.first_error;
+        }
+    }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu_after = server_stat.as_deref().and_then(cpu_us);
     lat.sort_unstable();
     let pct = |p: f64| {
         if lat.is_empty() {
@@ -225,16 +303,30 @@ fn run_echo(
         .num("connections", connections as f64)
         .num("size", size as f64)
         .num("pipeline", pipeline as f64)
+        .num("threads", threads as f64)
         .num("round_trips", lat.len() as f64)
         .num("seconds", elapsed)
         .num("p50_us", pct(0.5))
         .num("p99_us", pct(0.99))
         .num("max_us", pct(1.0))
         .num("errors", errors as f64);
+    if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
+        if !lat.is_empty() {
+            // The server's CPU per round trip: what the machine's noise does not change.
+            line.num("server_cpu_us_per_rt", (b - a) as f64 / lat.len() as f64);
+        }
+    }
     if let Some(e) = first_error {
         line.str("first_error", &e);
     }
     Ok(line.finish())
+}
+
+fn pid_arg(args: &[String]) -> Option<u32> {
+    args.iter()
+        .position(|a| a == "--pid")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
 }
 
 fn rss_of(pid: u32) -> Option<u64> {
@@ -248,11 +340,7 @@ fn rss_of(pid: u32) -> Option<u64> {
 pub fn hold(args: &[String]) {
     let connections = arg(args, "--connections", 1000usize);
     let seconds = arg(args, "--seconds", 2.0f64);
-    let pid: Option<u32> = args
-        .iter()
-        .position(|a| a == "--pid")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok());
+    let pid = pid_arg(args);
     let addr: SocketAddr = match arg::<String>(args, "--addr", "127.0.0.1:8888".into()).parse() {
         Ok(a) => a,
         Err(e) => {

@@ -18,20 +18,29 @@ struct Conn {
     out: Vec<u8>,
 }
 
-/// Starts the raw echo server on `addr` in a thread; returns its address and a stop flag.
-pub fn start(addr: SocketAddr) -> std::io::Result<(SocketAddr, Arc<AtomicBool>)> {
+/// The raw server thread: its address, a stop flag, and its `/proc` stat file (for its CPU
+/// time), when the system has one.
+pub type Started = (SocketAddr, Arc<AtomicBool>, Option<String>);
+
+/// Starts the raw echo server on `addr` in a thread.
+pub fn start(addr: SocketAddr) -> std::io::Result<Started> {
     let mut listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("raw-echo".into())
         .spawn(move || {
+            // "/proc/thread-self" links to "PID/task/TID".
+            let me = std::fs::read_link("/proc/thread-self").ok();
+            let _ = tx.send(me.map(|p| format!("/proc/{}/stat", p.display())));
             if let Err(e) = serve(&mut listener, &stop2) {
                 eprintln!("raw echo server: {e}");
             }
         })?;
-    Ok((local, stop))
+    let stat = rx.recv().ok().flatten();
+    Ok((local, stop, stat))
 }
 
 fn serve(listener: &mut TcpListener, stop: &AtomicBool) -> std::io::Result<()> {
