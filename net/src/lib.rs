@@ -45,6 +45,7 @@ mod direct;
 mod driver;
 mod event;
 mod route;
+mod scratch;
 pub mod socket;
 mod socket_server;
 mod write_queue;

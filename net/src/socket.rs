@@ -5,11 +5,13 @@
 //! per-service pool and wakes the task reading it; SOCKET messages about sockets not in the
 //! pool still reach `dispatch`.
 //!
-//! Backpressure: the socket thread delivers at most [`BUFFER_LIMIT`] (1 MiB) bytes that the
-//! service has not read yet, then stops reading the socket (the kernel and then TCP slow the
-//! peer down); reading returns the credit and reading resumes. So a slow service never holds
-//! more than that per socket, counting what is still in its mailbox. [`limit`] closes a
-//! socket whose unread bytes pass a bound instead.
+//! Backpressure, two bounds: skynet's rule pauses a socket when more than [`PAUSE_LIMIT`]
+//! (128 KiB) received bytes wait unread in the service, and the next read that has to wait
+//! resumes it; and the socket thread itself delivers at most [`BUFFER_LIMIT`] (1 MiB) bytes
+//! the service has not read yet, counting what is still in its mailbox, then stops reading
+//! the socket until reads return the credit (the kernel and then TCP slow the peer down).
+//! So a slow service never holds more than that per socket. [`limit`] closes a socket whose
+//! unread bytes pass a bound instead.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -33,6 +35,12 @@ use crate::event::{SocketEvent, SocketId};
 /// trip costs two cross-thread wake-ups (50-100 µs on the 2-core VM): a 128 KiB window held
 /// one bulk connection to ~100-400 MB/s, 1 MiB to 2.3-2.7 GB/s (`bench flood`).
 pub const BUFFER_LIMIT: usize = 1024 * 1024;
+
+/// skynet's pause rule (socket.lua's `BUFFER_LIMIT`): when more than this many received
+/// bytes wait in a socket's buffer in the service, the socket is paused, and the next read
+/// that has to wait (or one that brings the buffer back under it) resumes it.
+/// [`BUFFER_LIMIT`] is the hard bound that also counts what is still in the mailbox.
+pub const PAUSE_LIMIT: usize = 128 * 1024;
 
 /// Consumed bytes are reported back to the socket thread in chunks of this size.
 const ACK_CHUNK: usize = 32 * 1024;
@@ -160,6 +168,8 @@ fn ensure(ctx: &Context) {
 enum After {
     Pass,
     Wake(Option<Waker>),
+    /// Past [`PAUSE_LIMIT`]: pause the socket (the bytes buffered), then wake the reader.
+    Pause(Option<Waker>, usize),
     Overflow(usize),
     Closed(Option<Waker>, Option<CloseFn>),
     Accept(AcceptFn, SocketId, SocketAddr),
@@ -185,6 +195,12 @@ fn on_socket_message(ctx: &Context, msg: Message) -> Option<Message> {
                 e.buf.push_back(data.clone());
                 if e.limit.is_some_and(|l| e.buffered > l) {
                     return After::Overflow(e.buffered);
+                }
+                // Not while a read waits for more (a `read(n)` beyond the bound would
+                // only resume it at once; skynet does not pause then either).
+                if e.buffered > PAUSE_LIMIT && !e.paused && !e.closed && e.waiter.is_none() {
+                    e.paused = true;
+                    return After::Pause(e.wake(), e.buffered);
                 }
                 After::Wake(e.wake())
             }
@@ -222,6 +238,11 @@ fn on_socket_message(ctx: &Context, msg: Message) -> Option<Message> {
     match after {
         After::Pass => return Some(msg),
         After::Wake(w) => wake(w),
+        After::Pause(w, size) => {
+            log::debug!("pause socket {key}: {size} bytes unread");
+            Driver::of(ctx).pause(key);
+            wake(w);
+        }
         After::Overflow(size) => {
             log::warn!("socket buffer overflow: fd={key} size={size}");
             Driver::of(ctx).close(key);
@@ -272,7 +293,9 @@ async fn wait_for<R>(
             };
             match r {
                 Some(r) => {
-                    let resume = e.paused && !e.closed;
+                    // Resumed once the buffer is back under the pause rule's bound (a read
+                    // that leaves more there would only pause it again).
+                    let resume = e.paused && !e.closed && e.buffered <= PAUSE_LIMIT;
                     if resume {
                         e.paused = false;
                     }

@@ -4,13 +4,13 @@
 //! with a `mio::Waker`; results come back to the owner as SOCKET messages.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use crossbeam_channel::Receiver;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::unix::SourceFd;
@@ -20,6 +20,7 @@ use skynet_runtime::{Addr, Message, NodeHandle, Payload, Ptype};
 use crate::direct::{DirectMap, Shared};
 use crate::event::{SocketEvent, SocketId};
 use crate::route::Route;
+use crate::scratch::Scratch;
 use crate::write_queue::{Warn, WriteQueue};
 
 /// The waker's token (socket ids are positive i32, so they never reach it).
@@ -35,10 +36,6 @@ const MAX_READ: usize = 1 << 20;
 const READ_BUDGET: usize = 4 << 20;
 /// How long accepting pauses after running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// Size of the zeroed slab reads land in.
-const SCRATCH: usize = 2 << 20;
-/// Reads up to this size are copied out of the slab; larger ones are split off it.
-const COPY_MAX: usize = 16 << 10;
 /// Largest UDP datagram.
 const MAX_UDP: usize = 65_535;
 
@@ -119,7 +116,8 @@ pub struct SocketInfo {
     pub id: SocketId,
     /// Its owner.
     pub owner: Addr,
-    /// "listen", "tcp", "udp", "connecting", "accepted".
+    /// "listen", "tcp", "udp", "connecting", "accepted" (not started yet), "paused" (started,
+    /// not being read).
     pub kind: &'static str,
     /// The peer (or the bound address for listeners and UDP).
     pub peer: Option<SocketAddr>,
@@ -224,10 +222,8 @@ pub(crate) struct Server {
     next_id: std::sync::Arc<crate::driver::IdAllocator>,
     exiting: Option<Instant>,
     emfile_logged: bool,
-    /// Initialized memory that reads land in. A large read's bytes are split off it
-    /// without a copy; a small one is copied out. Either way memory is zeroed once, not for
-    /// every read (a 1 MiB read buffer used to be zeroed per read, however little came).
-    scratch: BytesMut,
+    /// The memory reads land in (see `scratch.rs`).
+    scratch: Scratch,
     /// Frames of one read of a routed socket, on their way out.
     frames: Vec<Bytes>,
     /// Stream sockets shared with workers for direct writes.
@@ -259,7 +255,7 @@ impl Server {
             next_id,
             exiting: None,
             emfile_logged: false,
-            scratch: BytesMut::new(),
+            scratch: Scratch::default(),
             frames: Vec::new(),
             direct,
             parked,
@@ -583,6 +579,8 @@ impl Server {
                     "connecting"
                 } else if st.accepted {
                     "accepted"
+                } else if !st.reading && !st.peer_closed && !st.closing {
+                    "paused"
                 } else {
                     "tcp"
                 },
@@ -843,11 +841,7 @@ impl Server {
                         Some(l) => (l - st.unconsumed).min(st.read_size),
                         None => st.read_size,
                     };
-                    if self.scratch.len() < room {
-                        self.scratch = BytesMut::zeroed(SCRATCH.max(room));
-                    }
-                    let buf = &mut self.scratch[..room];
-                    match (&st.shared.stream).read(buf) {
+                    match self.scratch.recv(&st.shared.stream, room) {
                         Ok(0) => {
                             end = Some(None);
                             break;
@@ -856,13 +850,7 @@ impl Server {
                             s.bytes_in += n as u64;
                             st.unconsumed += n;
                             budget = budget.saturating_sub(n);
-                            out.push(if n <= COPY_MAX {
-                                // Small reads get a buffer of their own, so an unread chunk
-                                // never pins a large slab (many idle connections).
-                                Bytes::copy_from_slice(&self.scratch[..n])
-                            } else {
-                                self.scratch.split_to(n).freeze()
-                            });
+                            out.push(self.scratch.take());
                             if n == room && room < st.read_size {
                                 // Filled the flow-control room: stop until credit returns.
                                 continue;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use skynet_net::socket::{self, ReadError, BUFFER_LIMIT};
+use skynet_net::socket::{self, ReadError, BUFFER_LIMIT, PAUSE_LIMIT};
+use skynet_net::Driver;
 use skynet_runtime::{Context, Message, Node, Service};
 use util::*;
 
@@ -232,6 +233,63 @@ fn slow_reader_stays_bounded_and_loses_nothing() {
     // The socket thread stops at BUFFER_LIMIT unconsumed bytes, counting what is still in
     // the mailbox.
     assert!(max_buffered <= BUFFER_LIMIT, "buffered {max_buffered}");
+    node.shutdown();
+}
+
+/// Guarantee: a socket with more than 128 KiB (PAUSE_LIMIT) unread in its service is
+/// paused, and reading it resumes it: every byte then arrives, in order.
+#[test]
+fn unread_past_128_kib_pauses_and_reading_resumes() {
+    const TOTAL: usize = 4 << 20;
+    let go = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let g = go.clone();
+    let (node, _, addr) = serve(handler(move |c: Context, id| {
+        let (tx, go) = (tx.clone(), g.clone());
+        async move {
+            // Not reading until the test has seen the socket paused.
+            while !go.load(Ordering::SeqCst) {
+                c.sleep(Duration::from_millis(1)).await;
+            }
+            let at_go = socket::buffered(&c, id);
+            let (mut got, mut ok) = (0usize, true);
+            while got < TOTAL {
+                match socket::read_some(&c, id).await {
+                    Ok(b) => {
+                        ok &= b
+                            .iter()
+                            .enumerate()
+                            .all(|(i, x)| *x == ((got + i) % 251) as u8);
+                        got += b.len();
+                    }
+                    Err(_) => break,
+                }
+            }
+            let _ = tx.send((at_go, got, ok));
+        }
+    }));
+    let mut s = client(addr);
+    let writer = std::thread::spawn(move || {
+        let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
+        s.write_all(&data).unwrap();
+        s
+    });
+    let driver = Driver::new(&node.handle());
+    let paused = || driver.netstat().iter().any(|i| i.kind == "paused");
+    let deadline = std::time::Instant::now() + LONG;
+    while !paused() {
+        assert!(std::time::Instant::now() < deadline, "never paused");
+        std::thread::yield_now();
+    }
+    go.store(true, Ordering::SeqCst);
+    let (at_go, got, ok) = rx.recv_timeout(LONG).expect("the reader finishes");
+    assert!(
+        at_go > PAUSE_LIMIT && at_go <= BUFFER_LIMIT,
+        "buffered at pause: {at_go}"
+    );
+    assert_eq!(got, TOTAL);
+    assert!(ok, "bytes out of order");
+    drop(writer.join().unwrap());
     node.shutdown();
 }
 
