@@ -21,7 +21,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use super::args::{arg, flag};
-use super::json::JsonLine;
+use super::json::{cpu_us, JsonLine};
 
 /// Byte `i` of packet `seq` on connection `conn`: cheap to make and to check.
 fn pattern(conn: usize, seq: u64, i: usize) -> u8 {
@@ -239,18 +239,6 @@ fn drive(
         }
     }
     Ok(t)
-}
-
-/// CPU time (user + system) of a process or thread, from its `/proc/.../stat`, in
-/// microseconds. Linux reports it in clock ticks, 100 per second on every mainstream kernel.
-fn cpu_us(stat_path: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(stat_path).ok()?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks * 10_000)
 }
 
 fn run_echo(

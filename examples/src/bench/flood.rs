@@ -15,7 +15,7 @@ use skynet_net::{socket, Driver, SocketEvent};
 use skynet_runtime::{Context, Message, Node, Service};
 
 use super::args::arg;
-use super::json::{rss_peak_kb, JsonLine};
+use super::json::{rss_peak_kb, threads_cpu_us, JsonLine};
 
 struct Discard {
     bytes: Arc<AtomicU64>,
@@ -115,12 +115,16 @@ pub fn run(args: &[String]) {
     .expect("launch");
     let addr = rx.recv().expect("listening");
     let start = Instant::now();
+    let cpu_before = threads_cpu_us("skynet-");
     let sent = blast(addr, seconds, Arc::new(AtomicBool::new(false)))
         .join()
         .unwrap_or(0);
     let done = wait_count(&bytes, sent, start);
-    let mb_per_sec =
-        bytes.load(Ordering::Relaxed) as f64 / 1e6 / done.duration_since(start).as_secs_f64();
+    let received = bytes.load(Ordering::Relaxed) as f64;
+    let mb_per_sec = received / 1e6 / done.duration_since(start).as_secs_f64();
+    // The node's own CPU (socket thread and workers) per MB: steadier than MB/s when other
+    // work shares the machine.
+    let node_cpu_us_per_mb = (threads_cpu_us("skynet-") - cpu_before) as f64 / (received / 1e6);
     let rss = rss_peak_kb().unwrap_or(0);
     // Phase 2: raw DATA events through the driver.
     let (events, ebytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -143,6 +147,7 @@ pub fn run(args: &[String]) {
     line.num("ops_per_sec", mb_per_sec)
         .num("mb_per_sec", mb_per_sec)
         .num("rss_peak_kb", rss as f64)
+        .num("node_cpu_us_per_mb", node_cpu_us_per_mb)
         .num("data_events_per_sec", events_per_sec)
         .num("seconds", seconds);
     println!("{}", line.finish());

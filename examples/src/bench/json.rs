@@ -62,6 +62,31 @@ impl JsonLine {
     }
 }
 
+/// CPU time (user + system) of a process or thread, from its `/proc/.../stat`, in
+/// microseconds. Linux reports it in clock ticks, 100 per second on every mainstream kernel.
+pub fn cpu_us(stat_path: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(stat_path).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000)
+}
+
+/// CPU time of this process's threads whose names start with `prefix`, in microseconds.
+pub fn threads_cpu_us(prefix: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
+        })
+        .filter_map(|t| cpu_us(&t.path().join("stat").to_string_lossy()))
+        .sum()
+}
+
 /// Peak resident set size of this process in KiB (`VmHWM` from /proc), if readable.
 pub fn rss_peak_kb() -> Option<u64> {
     proc_status_kb("VmHWM:")
