@@ -55,6 +55,7 @@ mod run_queue;
 mod service;
 mod timer_thread;
 mod timer_wheel;
+mod trim;
 mod unique;
 mod worker;
 

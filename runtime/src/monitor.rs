@@ -4,6 +4,8 @@
 //! `skynet_monitor`). Several times a second the monitor thread compares; a worker whose version has
 //! not moved for the threshold while it is inside a service gets that service reported, once
 //! per stuck message, by address. The service is not killed.
+//!
+//! The same thread returns free memory to the OS after many services end (see `trim.rs`).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -52,7 +54,11 @@ pub(crate) fn run_monitor(
         .iter()
         .map(|w| (w.version.load(Ordering::Acquire), Instant::now(), false))
         .collect();
+    let mut janitor = crate::trim::Janitor::default();
     loop {
+        if janitor.observe(node.user_services.load(Ordering::Relaxed)) {
+            crate::trim::release_free_memory();
+        }
         {
             let (lock, cv) = &*stop;
             let mut stopped = lock.lock();
