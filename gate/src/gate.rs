@@ -9,7 +9,7 @@ use bytes::Bytes;
 use skynet_runtime::{Addr, Context, Message, Payload, Ptype};
 
 use crate::protocol::{Fd, GateCmd, WatchdogEvent};
-use crate::server::{Clients, GateHandler, GateServer};
+use crate::server::{shrink_if_sparse, Clients, GateHandler, GateServer};
 
 struct Forward {
     client: Addr,
@@ -73,11 +73,13 @@ impl GateHandler for Gate {
 
     fn disconnect(&mut self, _gate: &mut Clients, ctx: &mut Context, fd: Fd) {
         self.forwards.remove(&fd);
+        shrink_if_sparse(&mut self.forwards);
         self.tell(ctx, WatchdogEvent::Close { fd });
     }
 
     fn error(&mut self, _gate: &mut Clients, ctx: &mut Context, fd: Fd, message: &str) {
         self.forwards.remove(&fd);
+        shrink_if_sparse(&mut self.forwards);
         self.tell(
             ctx,
             WatchdogEvent::Error {

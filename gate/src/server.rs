@@ -41,7 +41,9 @@ pub trait GateHandler: Send + 'static {
 }
 
 struct Client {
-    decoder: Decoder,
+    /// Framing state while the gate reads this client itself (routed clients are framed on
+    /// the socket thread and never need one: most clients hold none).
+    decoder: Option<Box<Decoder>>,
     opened: bool,
     /// Framed on the socket thread, packets sent straight to an agent (see `forward`).
     routed: bool,
@@ -102,7 +104,12 @@ impl Clients {
         }
         c.opened = true;
         c.routed = true;
-        sock::start_routed(ctx, fd, agent, client, c.decoder.take_partial());
+        let partial = c
+            .decoder
+            .take()
+            .map(|mut d| d.take_partial())
+            .unwrap_or_default();
+        sock::start_routed(ctx, fd, agent, client, partial);
         Some(true)
     }
 
@@ -114,6 +121,13 @@ impl Clients {
         } else {
             false
         }
+    }
+
+    /// Drops a client's entry; false if it was not there.
+    fn forget(&mut self, fd: Fd) -> bool {
+        let known = self.clients.remove(&fd).is_some();
+        shrink_if_sparse(&mut self.clients);
+        known
     }
 
     /// Clients connected now.
@@ -129,6 +143,14 @@ impl Clients {
     /// The configuration of the last `Open`.
     pub fn conf(&self) -> &GateConf {
         &self.conf
+    }
+}
+
+/// Gives a table's memory back once most of its entries are gone (after a wave of
+/// disconnects), keeping room for twice what is left.
+pub(crate) fn shrink_if_sparse<V>(table: &mut HashMap<Fd, V>) {
+    if table.capacity() > 1024 && table.len() * 4 < table.capacity() {
+        table.shrink_to(table.len() * 2);
     }
 }
 
@@ -187,7 +209,7 @@ impl<H: GateHandler> GateServer<H> {
                 c.clients.insert(
                     id,
                     Client {
-                        decoder: Decoder::new(),
+                        decoder: None,
                         opened: false,
                         routed: false,
                         paused: false,
@@ -206,7 +228,10 @@ impl<H: GateHandler> GateServer<H> {
                     );
                     return;
                 };
-                client.decoder.feed(data, &mut c.packets);
+                client
+                    .decoder
+                    .get_or_insert_with(Box::default)
+                    .feed(data, &mut c.packets);
                 let mut packets = std::mem::take(&mut c.packets);
                 for p in packets.drain(..) {
                     self.handler.message(&mut self.clients, ctx, id, p);
@@ -218,7 +243,7 @@ impl<H: GateHandler> GateServer<H> {
                     c.listener = None;
                     return;
                 }
-                if c.clients.remove(&id).is_some() {
+                if c.forget(id) {
                     sock::close(ctx, id);
                     self.handler.disconnect(c, ctx, id);
                 }
@@ -228,7 +253,7 @@ impl<H: GateHandler> GateServer<H> {
                     log::error!("gate: listener error: {message}");
                     return;
                 }
-                if c.clients.remove(&id).is_some() {
+                if c.forget(id) {
                     sock::shutdown(ctx, id);
                     self.handler.error(c, ctx, id, &message);
                 }

@@ -160,11 +160,14 @@ enum Kind {
         backoff: Option<Instant>,
     },
     Stream(Box<Stream>),
-    Udp {
-        socket: UdpSocket,
-        peer: Option<SocketAddr>,
-        local: Option<SocketAddr>,
-    },
+    /// Boxed: UDP sockets are rare, and inline they would double every socket's entry.
+    Udp(Box<UdpSock>),
+}
+
+struct UdpSock {
+    socket: UdpSocket,
+    peer: Option<SocketAddr>,
+    local: Option<SocketAddr>,
 }
 
 struct Sock {
@@ -230,6 +233,14 @@ pub(crate) struct Server {
     direct: DirectMap,
     /// Set just before polling (see `Driver`): senders wake the poll only then.
     parked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Gives a table's memory back once most of its entries are gone (after a wave of
+/// connections closes), keeping room for twice what is left.
+fn shrink_if_sparse<K: Eq + std::hash::Hash, V>(table: &mut HashMap<K, V>) {
+    if table.capacity() > 1024 && table.len() * 4 < table.capacity() {
+        table.shrink_to(table.len() * 2);
+    }
 }
 
 fn token(id: SocketId) -> Token {
@@ -507,11 +518,11 @@ impl Server {
                     id,
                     Sock {
                         owner,
-                        kind: Kind::Udp {
+                        kind: Kind::Udp(Box::new(UdpSock {
                             socket,
                             peer: None,
                             local,
-                        },
+                        })),
                         close_reported: false,
                         bytes_in: 0,
                         bytes_out: 0,
@@ -520,25 +531,24 @@ impl Server {
             }
             Request::UdpConnect { id, addr } => {
                 if let Some(Sock {
-                    kind: Kind::Udp { peer, .. },
-                    ..
+                    kind: Kind::Udp(u), ..
                 }) = self.socks.get_mut(&id)
                 {
-                    *peer = Some(addr);
+                    u.peer = Some(addr);
                 }
             }
             Request::UdpSend { id, to, data } => {
                 let Some(s) = self.socks.get_mut(&id) else {
                     return;
                 };
-                let Kind::Udp { socket, peer, .. } = &s.kind else {
+                let Kind::Udp(u) = &s.kind else {
                     return;
                 };
-                let Some(to) = to.or(*peer) else {
+                let Some(to) = to.or(u.peer) else {
                     log::warn!("udp socket {id}: send with no address and no peer");
                     return;
                 };
-                match socket.send_to(&data, to) {
+                match u.socket.send_to(&data, to) {
                     Ok(n) => s.bytes_out += n as u64,
                     // UDP may drop: a full buffer loses the datagram, as the network would.
                     Err(e) => log::debug!("udp socket {id}: send to {to}: {e}"),
@@ -587,7 +597,7 @@ impl Server {
                 st.peer,
                 st.queue.pending(),
             ),
-            Kind::Udp { peer, local, .. } => ("udp", peer.or(*local), 0),
+            Kind::Udp(u) => ("udp", u.peer.or(u.local), 0),
         };
         let direct_out = match &s.kind {
             Kind::Stream(st) => st
@@ -671,7 +681,7 @@ impl Server {
                 // Edge-triggered: data that came while paused raises no new event.
                 self.readable(id);
             }
-            Kind::Udp { .. } => {}
+            Kind::Udp(_) => {}
         }
     }
 
@@ -800,7 +810,8 @@ impl Server {
         };
         match &mut s.kind {
             Kind::Listener { .. } => self.accept(id),
-            Kind::Udp { socket, .. } => {
+            Kind::Udp(u) => {
+                let socket = &mut u.socket;
                 let owner = s.owner;
                 let mut buf = vec![0u8; MAX_UDP];
                 let mut got = Vec::new();
@@ -1118,9 +1129,14 @@ impl Server {
     }
 
     fn drop_sock(&mut self, id: SocketId) {
-        if let Some(st) = self.direct.write().remove(&id) {
-            st.state.lock().idle = false;
+        {
+            let mut direct = self.direct.write();
+            if let Some(st) = direct.remove(&id) {
+                st.state.lock().idle = false;
+            }
+            shrink_if_sparse(&mut direct);
         }
+        shrink_if_sparse(&mut self.socks);
         if let Some(mut s) = self.socks.remove(&id) {
             let reg = self.poll.registry();
             match &mut s.kind {
@@ -1137,8 +1153,8 @@ impl Server {
                     }
                     st.queue.clear();
                 }
-                Kind::Udp { socket, .. } => {
-                    let _ = reg.deregister(socket);
+                Kind::Udp(u) => {
+                    let _ = reg.deregister(&mut u.socket);
                 }
             }
         }
