@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use skynet_net::{Driver, Framer, Route, SocketEvent};
 use skynet_netpack::Decoder;
 use skynet_runtime::{Addr, Context, Message, Ptype};
@@ -100,8 +100,13 @@ pub(crate) fn nodelay(ctx: &Context, id: Fd) {
     Driver::of(ctx).nodelay(id);
 }
 
-/// Writes one packet to a client: the 2-byte length, then `payload`, in one `writev`
-/// without copying the payload. False (and nothing sent) for a payload over 65,535 bytes.
+/// Payloads up to this size are copied behind their header into one buffer (one small
+/// allocation and one `write`); larger ones go out as header + payload in one `writev`,
+/// without copying the payload.
+const COPY_REPLY_MAX: usize = 1024;
+
+/// Writes one packet to a client: the 2-byte length, then `payload`. False (and nothing
+/// sent) for a payload over 65,535 bytes.
 pub fn reply(ctx: &Context, fd: Fd, payload: &Bytes) -> bool {
     let Ok(header) = skynet_netpack::header(payload.len()) else {
         log::warn!(
@@ -110,7 +115,15 @@ pub fn reply(ctx: &Context, fd: Fd, payload: &Bytes) -> bool {
         );
         return false;
     };
-    Driver::of(ctx).sendv(fd, vec![Bytes::copy_from_slice(&header), payload.clone()])
+    let driver = Driver::of(ctx);
+    if payload.len() <= COPY_REPLY_MAX {
+        let mut packet = BytesMut::with_capacity(header.len() + payload.len());
+        packet.extend_from_slice(&header);
+        packet.extend_from_slice(payload);
+        driver.send(fd, packet.freeze())
+    } else {
+        driver.sendv(fd, vec![Bytes::copy_from_slice(&header), payload.clone()])
+    }
 }
 
 /// For an agent handling `AgentCmd::Start`: asks `gate` to send `fd`'s packets here (as

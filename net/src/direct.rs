@@ -7,7 +7,7 @@
 //! writes directly only while `idle`, so a direct write can never overtake queued bytes.
 
 use std::collections::HashMap;
-use std::io::{self, IoSlice, Write};
+use std::io::{IoSlice, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -57,28 +57,25 @@ pub(crate) enum Outcome {
 }
 
 /// Writes `bufs` now if the socket is idle; otherwise (or for what the socket did not take)
-/// counts a request in flight and returns what to queue.
-pub(crate) fn try_write(map: &DirectMap, id: SocketId, bufs: Vec<Bytes>) -> Outcome {
+/// counts a request in flight and returns what to queue. Takes an array as well as a `Vec`,
+/// so a single buffer is written without allocating.
+pub(crate) fn try_write<B>(map: &DirectMap, id: SocketId, bufs: B) -> Outcome
+where
+    B: AsRef<[Bytes]> + Into<Vec<Bytes>>,
+{
     let Some(shared) = map.read().get(&id).cloned() else {
-        return Outcome::Unknown(bufs);
+        return Outcome::Unknown(bufs.into());
     };
     let mut st = shared.state.lock();
     if !st.idle || st.inflight > 0 {
         st.inflight += 1;
-        return Outcome::Queue(bufs);
+        return Outcome::Queue(bufs.into());
     }
-    let total: usize = bufs.iter().map(Bytes::len).sum();
-    let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
-    let written = match (&shared.stream).write_vectored(&slices) {
-        Ok(n) => n,
-        // WouldBlock or an error: the socket thread writes (and reports the error).
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-        Err(_) => 0,
-    };
-    drop(slices);
+    let written = write_all_now(&shared.stream, bufs.as_ref());
     shared
         .direct_out
         .fetch_add(written as u64, Ordering::Relaxed);
+    let total: usize = bufs.as_ref().iter().map(Bytes::len).sum();
     if written == total {
         return Outcome::Done;
     }
@@ -88,6 +85,7 @@ pub(crate) fn try_write(map: &DirectMap, id: SocketId, bufs: Vec<Bytes>) -> Outc
     st.idle = false;
     let mut skip = written;
     let rest = bufs
+        .into()
         .into_iter()
         .filter_map(|mut b| {
             if skip >= b.len() {
@@ -101,4 +99,25 @@ pub(crate) fn try_write(map: &DirectMap, id: SocketId, bufs: Vec<Bytes>) -> Outc
         })
         .collect();
     Outcome::Queue(rest)
+}
+
+/// One `write`/`writev`; how many bytes the socket took (0 on WouldBlock or an error: the
+/// socket thread then writes, and reports the error).
+fn write_all_now(stream: &TcpStream, bufs: &[Bytes]) -> usize {
+    const ON_STACK: usize = 8;
+    let r = match bufs {
+        [one] => (&*stream).write(one),
+        _ if bufs.len() <= ON_STACK => {
+            let mut slices = [IoSlice::new(&[]); ON_STACK];
+            for (s, b) in slices.iter_mut().zip(bufs) {
+                *s = IoSlice::new(b);
+            }
+            (&*stream).write_vectored(&slices[..bufs.len()])
+        }
+        _ => {
+            let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+            (&*stream).write_vectored(&slices)
+        }
+    };
+    r.unwrap_or(0)
 }

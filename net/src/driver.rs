@@ -283,7 +283,7 @@ impl Driver {
     /// Sends bytes (high priority): written at once from the caller's thread when nothing
     /// is queued for the socket, queued on the socket thread otherwise.
     pub fn send(&self, id: SocketId, data: Bytes) -> bool {
-        self.sendv(id, vec![data])
+        self.send_direct(id, [data])
     }
 
     /// Queues bytes at low priority: they go out only when no high-priority data waits.
@@ -307,6 +307,13 @@ impl Driver {
 
     /// Sends several buffers with one `writev` (directly when nothing is queued).
     pub fn sendv(&self, id: SocketId, data: Vec<Bytes>) -> bool {
+        self.send_direct(id, data)
+    }
+
+    fn send_direct<B>(&self, id: SocketId, data: B) -> bool
+    where
+        B: AsRef<[Bytes]> + Into<Vec<Bytes>>,
+    {
         let Ok(srv) = self.srv() else { return false };
         match try_write(&srv.direct, id, data) {
             Outcome::Done => true,
