@@ -43,8 +43,11 @@ impl Shared {
     }
 }
 
-/// Every stream socket's shared part, by id.
-pub(crate) type DirectMap = Arc<RwLock<HashMap<SocketId, Arc<Shared>>>>;
+/// Every live socket id: a stream socket's shared part, or `None` for a listener, a UDP
+/// socket, or an id handed out whose request has not reached the socket thread yet. It is
+/// also the table both id allocators check, so no live id is handed out again after the
+/// counter wraps.
+pub(crate) type DirectMap = Arc<RwLock<HashMap<SocketId, Option<Arc<Shared>>>>>;
 
 /// What the caller must still hand to the socket thread.
 pub(crate) enum Outcome {
@@ -63,7 +66,7 @@ pub(crate) fn try_write<B>(map: &DirectMap, id: SocketId, bufs: B) -> Outcome
 where
     B: AsRef<[Bytes]> + Into<Vec<Bytes>>,
 {
-    let Some(shared) = map.read().get(&id).cloned() else {
+    let Some(shared) = map.read().get(&id).cloned().flatten() else {
         return Outcome::Unknown(bufs.into());
     };
     let mut st = shared.state.lock();

@@ -182,8 +182,13 @@ impl Driver {
         self.srv().map(|s| s.request(r)).unwrap_or(false)
     }
 
+    /// A fresh id, reserved in the live-id table until its socket is dropped.
     fn new_id(&self) -> io::Result<SocketId> {
-        Ok(self.srv()?.ids.next(|_| false))
+        let srv = self.srv()?;
+        let mut live = srv.direct.write();
+        let id = srv.ids.next(|i| live.contains_key(&i));
+        live.insert(id, None);
+        Ok(id)
     }
 
     /// Binds and listens now (port 0: any free port) with a backlog of [`DEFAULT_BACKLOG`];
@@ -291,11 +296,11 @@ impl Driver {
         let Ok(srv) = self.srv() else { return false };
         // Counted in flight, so no direct write overtakes it.
         let counted = match srv.direct.read().get(&id) {
-            Some(shared) => {
+            Some(Some(shared)) => {
                 shared.state.lock().inflight += 1;
                 true
             }
-            None => false,
+            _ => false,
         };
         self.req(Request::Send {
             id,
@@ -415,4 +420,54 @@ pub(crate) fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
                 format!("resolve {host}:{port}: no address"),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::SocketEvent;
+    use skynet_runtime::{Message, Node, RawContext, RawService};
+    use std::time::Duration;
+
+    /// Reports ACCEPT events.
+    struct Accepts(crossbeam_channel::Sender<SocketId>);
+
+    impl RawService for Accepts {
+        fn handle(&mut self, _ctx: &mut RawContext<'_>, msg: Message) {
+            if let Ok(SocketEvent::Accept { id, .. }) = msg.take::<SocketEvent>() {
+                let _ = self.0.send(id);
+            }
+        }
+    }
+
+    /// After the id counter wraps, neither the driver (listen, connect) nor the socket
+    /// thread (accept) hands out an id that is still live.
+    #[test]
+    fn ids_skip_live_sockets_after_wrapping() {
+        let node = Node::builder().threads(1).build().expect("node");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let owner = node
+            .launch_raw(Box::new(Accepts(tx)), "accepts")
+            .expect("launch");
+        let d = Driver::new(&node.handle());
+        let (first, addr) = d.listen("127.0.0.1", 0, owner).expect("listen");
+        d.start(first, owner);
+        let second = d.listen("127.0.0.1", 0, owner).expect("listen").0;
+        d.srv()
+            .expect("running")
+            .ids
+            .next
+            .store(i32::MAX - 2, Ordering::Relaxed);
+        let mut seen = vec![first, second];
+        for _ in 0..3 {
+            let id = d.listen("127.0.0.1", 0, owner).expect("listen").0;
+            assert!(!seen.contains(&id), "{id} handed out twice: {seen:?}");
+            seen.push(id);
+        }
+        // The socket thread's accept allocates from the same counter and table.
+        let _client = std::net::TcpStream::connect(addr).expect("connect");
+        let accepted = rx.recv_timeout(Duration::from_secs(30)).expect("an accept");
+        assert!(!seen.contains(&accepted), "{accepted} is live: {seen:?}");
+        node.shutdown();
+    }
 }

@@ -417,6 +417,7 @@ impl Server {
                         .registry()
                         .register(&mut stream, token(id), interest)
                     {
+                        self.direct.write().remove(&id);
                         report(
                             &self.node,
                             owner,
@@ -432,14 +433,17 @@ impl Server {
                         self.new_stream(id, owner, stream, addr, true, Some(interest)),
                     );
                 }
-                Err(e) => report(
-                    &self.node,
-                    owner,
-                    SocketEvent::Error {
-                        id,
-                        message: format!("connect to {addr}: {e}"),
-                    },
-                ),
+                Err(e) => {
+                    self.direct.write().remove(&id);
+                    report(
+                        &self.node,
+                        owner,
+                        SocketEvent::Error {
+                            id,
+                            message: format!("connect to {addr}: {e}"),
+                        },
+                    )
+                }
             },
             Request::Start { id, owner } => self.start(id, owner),
             Request::Route { id, owner, route } => self.route(id, owner, route),
@@ -504,6 +508,7 @@ impl Server {
                         .registry()
                         .register(&mut socket, token(id), Interest::READABLE)
                 {
+                    self.direct.write().remove(&id);
                     report(
                         &self.node,
                         owner,
@@ -765,7 +770,10 @@ impl Server {
             match listener.accept() {
                 Ok((stream, peer)) => {
                     self.emfile_logged = false;
-                    let new_id = self.next_id.next(|i| self.socks.contains_key(&i));
+                    let new_id = {
+                        let live = self.direct.read();
+                        self.next_id.next(|i| live.contains_key(&i))
+                    };
                     self.socks.insert(
                         new_id,
                         self.new_stream(new_id, owner, stream, peer, false, None),
@@ -1112,7 +1120,7 @@ impl Server {
         interest: Option<Interest>,
     ) -> Sock {
         let shared = Shared::new(stream, !connecting);
-        self.direct.write().insert(id, shared.clone());
+        self.direct.write().insert(id, Some(shared.clone()));
         Sock::stream(owner, shared, peer, connecting, interest)
     }
 
@@ -1131,7 +1139,7 @@ impl Server {
     fn drop_sock(&mut self, id: SocketId) {
         {
             let mut direct = self.direct.write();
-            if let Some(st) = direct.remove(&id) {
+            if let Some(Some(st)) = direct.remove(&id) {
                 st.state.lock().idle = false;
             }
             shrink_if_sparse(&mut direct);
