@@ -57,6 +57,8 @@ struct SocketServer {
     parked: Arc<std::sync::atomic::AtomicBool>,
     ids: Arc<IdAllocator>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The node's shutdown hook that stops this thread is installed.
+    stop_hooked: std::sync::atomic::AtomicBool,
 }
 
 impl SocketServer {
@@ -97,6 +99,7 @@ impl SocketServer {
             parked,
             ids,
             thread: Mutex::new(Some(thread)),
+            stop_hooked: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -150,23 +153,19 @@ impl Driver {
     /// The driver of a node (starts its socket thread on first use).
     pub fn new(node: &NodeHandle) -> Driver {
         let server = node.extension(|n| SocketServer::start(n).map_err(|e| e.to_string()));
-        let d = Driver { server };
-        d.install_shutdown(node);
-        d
-    }
-
-    fn install_shutdown(&self, node: &NodeHandle) {
-        // Once per node: the extension map holds a marker after the first install.
-        struct Installed;
-        let server = self.server.clone();
-        let _ = node.extension(move |n| {
-            n.on_shutdown(Box::new(move || {
-                if let Ok(s) = &*server {
-                    s.stop();
-                }
-            }));
-            Installed
-        });
+        if let Ok(s) = &*server {
+            // Once per node (a load on every later call: this runs for every reply).
+            if !s.stop_hooked.load(Ordering::Acquire) && !s.stop_hooked.swap(true, Ordering::AcqRel)
+            {
+                let server = server.clone();
+                node.on_shutdown(Box::new(move || {
+                    if let Ok(s) = &*server {
+                        s.stop();
+                    }
+                }));
+            }
+        }
+        Driver { server }
     }
 
     /// The driver of the context's node.

@@ -229,6 +229,8 @@ pub(crate) struct Server {
     scratch: Scratch,
     /// Frames of one read of a routed socket, on their way out.
     frames: Vec<Bytes>,
+    /// The reads of one readiness event, on their way out.
+    reads: Vec<Bytes>,
     /// Stream sockets shared with workers for direct writes.
     direct: DirectMap,
     /// Set just before polling (see `Driver`): senders wake the poll only then.
@@ -268,6 +270,7 @@ impl Server {
             emfile_logged: false,
             scratch: Scratch::default(),
             frames: Vec::new(),
+            reads: Vec::new(),
             direct,
             parked,
         }
@@ -851,7 +854,8 @@ impl Server {
                 }
                 let owner = s.owner;
                 let mut budget = READ_BUDGET;
-                let mut out = Vec::new();
+                // Reused across events: no allocation per read.
+                let mut out = std::mem::take(&mut self.reads);
                 let mut end: Option<Option<String>> = None;
                 while budget > 0 {
                     // With flow control, read no more than the owner has room for.
@@ -900,7 +904,7 @@ impl Server {
                 }
                 match &mut st.route {
                     Some(route) => {
-                        for data in out {
+                        for data in out.drain(..) {
                             if let Err(why) = route.deliver(&self.node, id, data, &mut self.frames)
                             {
                                 log::warn!("socket {id}: closing it: {why}");
@@ -911,11 +915,13 @@ impl Server {
                         }
                     }
                     None => {
-                        for data in out {
+                        for data in out.drain(..) {
                             report(&self.node, owner, SocketEvent::Data { id, data });
                         }
                     }
                 }
+                out.clear();
+                self.reads = out;
                 match end {
                     None => {}
                     Some(None) => {
