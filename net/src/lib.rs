@@ -52,5 +52,5 @@ mod write_queue;
 
 pub use driver::{Driver, DEFAULT_BACKLOG};
 pub use event::{SocketEvent, SocketId};
-pub use route::{Framer, Route};
+pub use route::{Framer, Route, ROUTE_BACKLOG};
 pub use socket_server::SocketInfo;

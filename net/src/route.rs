@@ -52,6 +52,13 @@ pub trait Framer: Send + 'static {
     fn remainder(&mut self) -> Bytes;
 }
 
+/// A routed socket is not read while its destination has this many messages waiting, and
+/// is read again once they fall under half of it: a client sending faster than its agent
+/// works cannot grow the node's memory without bound (skynet's gate has no such limit).
+/// What the destination can have queued is this plus the frames of one read (reads of a
+/// routed socket are at most 64 KiB).
+pub const ROUTE_BACKLOG: usize = 1024;
+
 /// Where a routed socket's frames go.
 pub struct Route {
     /// The service that receives the frames.
@@ -76,15 +83,17 @@ impl std::fmt::Debug for Route {
 
 impl Route {
     /// Feeds one read and delivers the frames it completes. `frames` is scratch space kept by
-    /// the socket thread (empty on entry and on return). An error is the framer's reason.
+    /// the socket thread (empty on entry and on return). Ok(true) when the destination is
+    /// now backed up (see [`ROUTE_BACKLOG`]); an error is the framer's reason.
     pub(crate) fn deliver(
         &mut self,
         node: &NodeHandle,
         id: SocketId,
         data: Bytes,
         frames: &mut Vec<Bytes>,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         let fed = self.framer.feed(data, frames);
+        let delivered = !frames.is_empty();
         for frame in frames.drain(..) {
             let msg = Message {
                 source: self.source,
@@ -97,7 +106,13 @@ impl Route {
                 log::debug!("socket {id}: frame for {} dropped: it is gone", self.dest);
             }
         }
-        fed
+        fed?;
+        Ok(delivered && self.backlogged(node, ROUTE_BACKLOG))
+    }
+
+    /// True when the destination has at least `limit` messages waiting.
+    pub(crate) fn backlogged(&self, node: &NodeHandle, limit: usize) -> bool {
+        node.queue_len(self.dest).is_some_and(|n| n >= limit)
     }
 
     /// Takes another route's destination, keeping this framer (and any partial frame).

@@ -19,7 +19,7 @@ use skynet_runtime::{Addr, Message, NodeHandle, Payload, Ptype};
 
 use crate::direct::{DirectMap, Shared};
 use crate::event::{SocketEvent, SocketId};
-use crate::route::Route;
+use crate::route::{Route, ROUTE_BACKLOG};
 use crate::scratch::Scratch;
 use crate::write_queue::{Warn, WriteQueue};
 
@@ -151,6 +151,8 @@ struct Stream {
     peer: Option<SocketAddr>,
     /// Frames go straight to a service (see `route.rs`); DATA is not reported.
     route: Option<Box<Route>>,
+    /// Not read while the route's destination is backed up (see `ROUTE_BACKLOG`).
+    throttled: bool,
 }
 
 enum Kind {
@@ -201,6 +203,7 @@ impl Sock {
             interest,
             peer: Some(peer),
             route: None,
+            throttled: false,
         };
         Sock {
             owner,
@@ -231,6 +234,9 @@ pub(crate) struct Server {
     frames: Vec<Bytes>,
     /// The reads of one readiness event, on their way out.
     reads: Vec<Bytes>,
+    /// Routed sockets held back while their destination is backed up; rechecked each
+    /// millisecond (a mailbox draining raises no event here).
+    throttled: Vec<SocketId>,
     /// Stream sockets shared with workers for direct writes.
     direct: DirectMap,
     /// Set just before polling (see `Driver`): senders wake the poll only then.
@@ -271,6 +277,7 @@ impl Server {
             scratch: Scratch::default(),
             frames: Vec::new(),
             reads: Vec::new(),
+            throttled: Vec::new(),
             direct,
             parked,
         }
@@ -331,6 +338,9 @@ impl Server {
                 }
             }
             self.drain_requests();
+            if !self.throttled.is_empty() {
+                self.recheck_throttled();
+            }
             for id in std::mem::take(&mut self.retry) {
                 self.readable(id);
             }
@@ -348,6 +358,33 @@ impl Server {
         }
     }
 
+    /// Reads again every held-back socket whose destination has caught up (to half of
+    /// `ROUTE_BACKLOG`, so it does not flap).
+    fn recheck_throttled(&mut self) {
+        for id in std::mem::take(&mut self.throttled) {
+            let Some(Sock {
+                kind: Kind::Stream(st),
+                ..
+            }) = self.socks.get_mut(&id)
+            else {
+                continue;
+            };
+            if !st.throttled {
+                continue;
+            }
+            let behind = st
+                .route
+                .as_ref()
+                .is_some_and(|r| r.backlogged(&self.node, ROUTE_BACKLOG / 2));
+            if behind {
+                self.throttled.push(id);
+            } else {
+                st.throttled = false;
+                self.readable(id);
+            }
+        }
+    }
+
     fn drain_requests(&mut self) {
         while let Ok(req) = self.rx.try_recv() {
             self.request(req);
@@ -357,6 +394,9 @@ impl Server {
     fn timeout(&self) -> Option<Duration> {
         if !self.retry.is_empty() {
             return Some(Duration::ZERO);
+        }
+        if !self.throttled.is_empty() {
+            return Some(Duration::from_millis(1));
         }
         if !self.backed_off.is_empty() || self.exiting.is_some() {
             Some(Duration::from_millis(10))
@@ -849,7 +889,7 @@ impl Server {
                 }
             }
             Kind::Stream(st) => {
-                if st.connecting || !st.reading || st.peer_closed {
+                if st.connecting || !st.reading || st.peer_closed || st.throttled {
                     return;
                 }
                 let owner = s.owner;
@@ -859,11 +899,16 @@ impl Server {
                 let mut end: Option<Option<String>> = None;
                 while budget > 0 {
                     // With flow control, read no more than the owner has room for.
-                    let room = match st.flow_limit {
+                    let mut room = match st.flow_limit {
                         Some(l) if st.unconsumed >= l => break,
                         Some(l) => (l - st.unconsumed).min(st.read_size),
                         None => st.read_size,
                     };
+                    if st.route.is_some() {
+                        // One read's frames are what a backed-up destination may still
+                        // get (see ROUTE_BACKLOG): keep reads at the smallest size.
+                        room = room.min(MIN_READ);
+                    }
                     match self.scratch.recv(&st.shared.stream, room) {
                         Ok(0) => {
                             end = Some(None);
@@ -873,7 +918,27 @@ impl Server {
                             s.bytes_in += n as u64;
                             st.unconsumed += n;
                             budget = budget.saturating_sub(n);
-                            out.push(self.scratch.take());
+                            let data = self.scratch.take();
+                            // A routed socket's frames go out read by read, so a backed-up
+                            // destination stops the reading at once.
+                            if let Some(route) = &mut st.route {
+                                match route.deliver(&self.node, id, data, &mut self.frames) {
+                                    Ok(false) => {}
+                                    Ok(true) => {
+                                        st.throttled = true;
+                                        self.throttled.push(id);
+                                        break;
+                                    }
+                                    Err(why) => {
+                                        log::warn!("socket {id}: closing it: {why}");
+                                        self.frames.clear();
+                                        end = Some(Some(why));
+                                        break;
+                                    }
+                                }
+                            } else {
+                                out.push(data);
+                            }
                             if n == room && room < st.read_size {
                                 // Filled the flow-control room: stop until credit returns.
                                 continue;
@@ -899,28 +964,12 @@ impl Server {
                         }
                     }
                 }
-                if budget == 0 {
+                if budget == 0 && !st.throttled {
                     self.retry.push(id);
                 }
-                match &mut st.route {
-                    Some(route) => {
-                        for data in out.drain(..) {
-                            if let Err(why) = route.deliver(&self.node, id, data, &mut self.frames)
-                            {
-                                log::warn!("socket {id}: closing it: {why}");
-                                self.frames.clear();
-                                end = Some(Some(why));
-                                break;
-                            }
-                        }
-                    }
-                    None => {
-                        for data in out.drain(..) {
-                            report(&self.node, owner, SocketEvent::Data { id, data });
-                        }
-                    }
+                for data in out.drain(..) {
+                    report(&self.node, owner, SocketEvent::Data { id, data });
                 }
-                out.clear();
                 self.reads = out;
                 match end {
                     None => {}

@@ -35,25 +35,36 @@ impl RawService for Recorder {
     }
 }
 
-/// Lines ending in '\n', at most 8 bytes; a longer one is an error.
-#[derive(Default)]
-struct Lines(Vec<u8>);
+/// Lines ending in '\n', at most `max` bytes; a longer one is an error.
+struct Lines {
+    line: Vec<u8>,
+    max: usize,
+}
+
+impl Lines {
+    fn new(max: usize) -> Lines {
+        Lines {
+            line: Vec::new(),
+            max,
+        }
+    }
+}
 
 impl Framer for Lines {
     fn feed(&mut self, data: Bytes, out: &mut Vec<Bytes>) -> Result<(), String> {
         for &b in data.iter() {
             if b == b'\n' {
-                out.push(Bytes::from(std::mem::take(&mut self.0)));
-            } else if self.0.len() == 8 {
+                out.push(Bytes::from(std::mem::take(&mut self.line)));
+            } else if self.line.len() == self.max {
                 return Err("line too long".into());
             } else {
-                self.0.push(b);
+                self.line.push(b);
             }
         }
         Ok(())
     }
     fn remainder(&mut self) -> Bytes {
-        Bytes::from(std::mem::take(&mut self.0))
+        Bytes::from(std::mem::take(&mut self.line))
     }
 }
 
@@ -107,7 +118,7 @@ fn route(dest: Addr) -> Route {
         dest,
         source: Addr::SYSTEM,
         ptype: Ptype::CLIENT,
-        framer: Box::new(Lines::default()),
+        framer: Box::new(Lines::new(8)),
     }
 }
 
@@ -194,5 +205,67 @@ fn unroute_and_reroute_lose_no_bytes() {
     }
     assert_eq!(&got[..], b"next more");
     assert!(f.sink_rx.try_recv().is_err());
+    f.node.shutdown();
+}
+
+/// Takes a while over each message, and checks their order.
+struct Slow {
+    next: u32,
+    out: crossbeam_channel::Sender<bool>,
+}
+
+impl RawService for Slow {
+    fn handle(&mut self, _ctx: &mut RawContext<'_>, msg: Message) {
+        if let Payload::Bytes(b) = msg.payload {
+            // Stands for an agent's work on each packet.
+            std::thread::sleep(std::time::Duration::from_micros(100));
+            let n: Option<u32> = std::str::from_utf8(&b).ok().and_then(|t| t.parse().ok());
+            let in_order = n == Some(self.next);
+            self.next += 1;
+            let _ = self.out.send(in_order);
+        }
+    }
+}
+
+/// A client sending faster than its destination works is held back: the destination's
+/// mailbox stays near ROUTE_BACKLOG (plus the frames of one read) instead of holding the
+/// whole stream, and every frame still arrives, in order.
+#[test]
+fn a_backed_up_destination_holds_its_socket_back() {
+    const LINES: u32 = 10_000;
+    const LINE: usize = 60;
+    let f = fixture();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let slow = f
+        .node
+        .launch_raw(Box::new(Slow { next: 0, out: tx }), "slow")
+        .expect("launch");
+    let mut r = route(slow);
+    r.framer = Box::new(Lines::new(LINE));
+    f.driver.start_routed(f.id, f.owner, r);
+    let mut stream = Vec::with_capacity(LINES as usize * LINE);
+    for i in 0..LINES {
+        stream.extend_from_slice(format!("{i:0w$}\n", w = LINE - 1).as_bytes());
+    }
+    let mut client = f.client.try_clone().unwrap();
+    let writer = std::thread::spawn(move || client.write_all(&stream));
+    let node = f.node.handle();
+    let (mut got, mut most) = (0u32, 0usize);
+    let deadline = std::time::Instant::now() + LONG;
+    while got < LINES {
+        most = most.max(node.queue_len(slow).unwrap_or(0));
+        while let Ok(in_order) = rx.try_recv() {
+            assert!(in_order, "frame {got} out of order");
+            got += 1;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {got} frames arrived"
+        );
+        std::thread::yield_now();
+    }
+    writer.join().unwrap().unwrap();
+    let bound = skynet_net::ROUTE_BACKLOG + 65_536 / LINE + 1;
+    assert!(most <= bound, "{most} messages queued (bound {bound})");
     f.node.shutdown();
 }

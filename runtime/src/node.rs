@@ -450,6 +450,13 @@ impl NodeHandle {
         self.inner.cell(addr).map(|c| self.inner.info(&c))
     }
 
+    /// Messages waiting in a service's mailbox now; `None` if there is no such service.
+    /// Cheap enough to call per socket read (the socket thread uses it to hold back a
+    /// routed socket whose destination is backed up).
+    pub fn queue_len(&self, addr: Addr) -> Option<usize> {
+        self.inner.cell(addr).map(|c| c.mailbox.len())
+    }
+
     /// Launches a raw service; its `init` runs on a worker. Returns the address at once.
     pub fn launch_raw(&self, svc: Box<dyn RawService>, type_name: &str) -> Result<Addr, CallError> {
         self.inner
