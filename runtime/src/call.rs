@@ -46,7 +46,7 @@ impl Call {
         payload: Payload,
         main: bool,
     ) -> Call {
-        let timeout = *shared.node.call_timeout.read();
+        let timeout = shared.node.call_timeout();
         Call {
             shared,
             dest,

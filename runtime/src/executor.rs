@@ -39,7 +39,7 @@ pub type Interceptor = Arc<dyn Fn(&Context, Message) -> Option<Message> + Send +
 
 const MAIN: usize = usize::MAX;
 
-/// Sessions are small consecutive integers: one multiply spreads them over all 64 bits
+/// Sessions (and service handles) are small consecutive integers: one multiply spreads them over all 64 bits
 /// (hashbrown reads its control byte from the top bits, so an identity hash would collide).
 #[derive(Default)]
 pub(crate) struct SessionHasher(u64);
@@ -54,7 +54,10 @@ impl Hasher for SessionHasher {
         }
     }
     fn write_i32(&mut self, i: i32) {
-        self.0 = u64::from(i as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.write_u32(i as u32);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.0 = u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -276,7 +279,7 @@ impl<S: Service> AsyncHost<S> {
     /// already marked the host running. Returns what `report` needs, read under the same
     /// final lock: the init outcome (once) and whether the service asked to exit.
     fn run_ready(&mut self, running: bool) -> (Option<Result<(), String>>, bool) {
-        let Some(shared) = self.shared.clone() else {
+        let Some(shared) = self.shared.as_ref() else {
             return (None, false);
         };
         if !running {
@@ -288,7 +291,7 @@ impl<S: Service> AsyncHost<S> {
                 let st = &mut *guard;
                 for fut in st.spawned.drain(..) {
                     let key = self.forks.vacant_key();
-                    let waker = Self::waker(&shared, key);
+                    let waker = Self::waker(shared, key);
                     self.forks.insert((fut, waker));
                     st.ready.push_back(key);
                 }
@@ -335,10 +338,9 @@ impl<S: Service> AsyncHost<S> {
     #[allow(clippy::await_holding_lock)]
     fn main_task(svc: Arc<Mutex<S>>, mut ctx: Context) -> BoxFuture {
         Box::pin(async move {
-            let init = {
-                let mut s = svc.lock();
-                s.init(&mut ctx).await
-            };
+            // Locked once for the task's life, not once per message.
+            let mut s = svc.lock();
+            let init = s.init(&mut ctx).await;
             let ok = init.is_ok();
             ctx.shared.state.lock().init_outcome = Some(init.map_err(|e| e.to_string()));
             if !ok {
@@ -347,10 +349,7 @@ impl<S: Service> AsyncHost<S> {
             loop {
                 let msg = NextMessage { ctx: &ctx }.await;
                 ctx.begin_request(&msg);
-                {
-                    let mut s = svc.lock();
-                    s.dispatch(&mut ctx, msg).await;
-                }
+                s.dispatch(&mut ctx, msg).await;
                 ctx.end_request();
             }
         })
@@ -417,7 +416,7 @@ impl<S: Service> RawService for AsyncHost<S> {
     }
 
     fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
-        let Some(shared) = self.shared.clone() else {
+        let Some(shared) = self.shared.as_ref() else {
             return;
         };
         // Every path marks the host running (wakes from then on are picked up by run_ready

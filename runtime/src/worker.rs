@@ -73,9 +73,12 @@ fn run_turn(
     let started = Instant::now();
     let mut body = cell.body.lock();
     let requeue = run_locked(node, slot, weight, &cell, &mut body, buf);
-    drop(body);
+    // Only the worker holding the body writes the statistics: a load and a store suffice.
     let spent = started.elapsed().as_nanos() as u64;
-    cell.cpu_ns.fetch_add(spent, Ordering::Relaxed);
+    let cpu = cell.cpu_ns.load(Ordering::Relaxed);
+    cell.cpu_ns
+        .store(cpu.wrapping_add(spent), Ordering::Relaxed);
+    drop(body);
     if requeue {
         node.run_queue.push_global(cell);
     }
@@ -152,7 +155,10 @@ fn run_locked(
             } else {
                 guarded(slot, addr, || svc.handle(&mut ctx, msg))
             };
-            cell.processed.fetch_add(1, Ordering::Relaxed);
+            // Written only under the body lock (see run_turn): no read-modify-write needed.
+            let done = cell.processed.load(Ordering::Relaxed);
+            cell.processed
+                .store(done.wrapping_add(1), Ordering::Relaxed);
             if let Err(p) = r {
                 retire(node, cell, body, ExitReason::Panicked(p), buf);
                 return false;
