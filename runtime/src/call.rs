@@ -72,10 +72,10 @@ impl Call {
         self
     }
 
-    fn start(&mut self) -> Option<CallError> {
+    fn start(&mut self, cx: &TaskContext<'_>) -> Option<CallError> {
         let (ptype, payload) = self.request.take()?;
         let sh = &self.shared;
-        let session = sh.register_wait();
+        let session = sh.register_polled(cx);
         if self.main {
             sh.cell.waiting_on.store(self.dest.0, Ordering::SeqCst);
             if let Some(cycle) = sh.node.find_cycle(sh.addr, self.dest) {
@@ -156,10 +156,13 @@ impl Future for Call {
             return Poll::Ready(Err(CallError::Detached));
         }
         if this.request.is_some() {
-            if let Some(err) = this.start() {
+            if let Some(err) = this.start(cx) {
                 this.done = true;
                 return Poll::Ready(Err(err));
             }
+            // The waker went in with the session: a reply, even one already delivered by
+            // another worker, re-polls this future.
+            return Poll::Pending;
         }
         match this.shared.poll_reply(this.session, cx) {
             Poll::Ready(reply) => Poll::Ready(this.finish(reply)),

@@ -16,6 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
@@ -61,10 +62,36 @@ impl Hasher for SessionHasher {
     }
 }
 
+/// Who to wake when a session is answered.
+#[derive(Default)]
+pub(crate) enum Waiter {
+    /// Nobody has polled yet.
+    #[default]
+    None,
+    /// The main task, polled with its own waker: the reply re-queues it directly, with no
+    /// waker clone and no second lock.
+    Main,
+    /// Any other waker (a fork, or a combinator's own waker).
+    Other(Waker),
+}
+
+impl Waiter {
+    /// The waiter for a poll with `cx`; keeps `self` when it already wakes the same task.
+    fn update(&mut self, cx: &TaskContext<'_>, main: &Waker) {
+        let w = cx.waker();
+        match self {
+            Waiter::Main if w.will_wake(main) => {}
+            Waiter::Other(old) if old.will_wake(w) => {}
+            _ if w.will_wake(main) => *self = Waiter::Main,
+            _ => *self = Waiter::Other(w.clone()),
+        }
+    }
+}
+
 /// A session some future is waiting on.
 #[derive(Default)]
 pub(crate) struct Slot {
-    pub(crate) waker: Option<Waker>,
+    pub(crate) waker: Waiter,
     pub(crate) reply: Option<Message>,
     /// `Context::timeout`'s function: run when the session is answered, no task needed.
     pub(crate) callback: Option<Box<dyn FnOnce(Context) + Send>>,
@@ -72,8 +99,9 @@ pub(crate) struct Slot {
 
 /// What became of a reply.
 enum Delivered {
-    /// A future waits for it and has been woken.
-    ToFuture,
+    /// A future waits for it and has been woken; `Some(task)` when that task is the first
+    /// and only one ready, handed to the caller to poll without another lock.
+    ToFuture(Option<usize>),
     /// A timeout's function is due.
     Callback(Box<dyn FnOnce(Context) + Send>),
     /// Nobody waits (a late reply after a timeout or a cancelled call): dropped.
@@ -108,12 +136,42 @@ pub(crate) struct HostShared {
     pub(crate) node: Arc<NodeInner>,
     pub(crate) cell: Arc<Cell>,
     pub(crate) state: Mutex<HostState>,
+    /// The main task's waker, to recognise polls by the main task itself.
+    main_waker: Waker,
+    /// Set by the main task when it parked for its next message and found nothing else to
+    /// do, having already ended the host's run under that same lock (see `NextMessage`).
+    /// Written and read only by the worker running the host, between two of its own steps.
+    idle_done: AtomicBool,
+}
+
+impl HostState {
+    /// Makes `task` ready. When nothing else is ready (or spawned) and the host may run,
+    /// returns it instead of queueing it: the caller polls it first, without a second lock.
+    fn push_ready(&mut self, task: usize) -> Option<usize> {
+        if self.ready.is_empty() && self.spawned.is_empty() && !self.exit_requested {
+            Some(task)
+        } else {
+            self.ready.push_back(task);
+            None
+        }
+    }
 }
 
 impl HostShared {
     /// Allocates a session no future is waiting on, and starts waiting on it.
     pub(crate) fn register_wait(&self) -> i32 {
         self.register(Slot::default())
+    }
+
+    /// Like [`HostShared::register_wait`], for a future being polled with `cx`: its waker is
+    /// registered in the same lock, so the future may return Pending without polling again.
+    pub(crate) fn register_polled(&self, cx: &TaskContext<'_>) -> i32 {
+        let mut waker = Waiter::None;
+        waker.update(cx, &self.main_waker);
+        self.register(Slot {
+            waker,
+            ..Slot::default()
+        })
     }
 
     /// Allocates a session whose answer runs `f` (a timeout).
@@ -150,10 +208,7 @@ impl HostShared {
             st.pending.remove(&session);
             return Poll::Ready(reply);
         }
-        match &slot.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => slot.waker = Some(cx.waker().clone()),
-        }
+        slot.waker.update(cx, &self.main_waker);
         Poll::Pending
     }
 
@@ -166,7 +221,8 @@ impl HostShared {
     /// reply after a timeout, or a reply to a cancelled call): it is dropped.
     fn deliver(&self, msg: Message) -> Delivered {
         let waker = {
-            let mut st = self.state.lock();
+            let mut guard = self.state.lock();
+            let st = &mut *guard;
             // The host polls after this: wakes from now on need no WAKE message.
             st.running = true;
             match st.pending.get_mut(&msg.session) {
@@ -176,7 +232,11 @@ impl HostShared {
                         return Delivered::Callback(cb);
                     }
                     slot.reply = Some(msg);
-                    slot.waker.take()
+                    match std::mem::take(&mut slot.waker) {
+                        Waiter::Main => return Delivered::ToFuture(st.push_ready(MAIN)),
+                        Waiter::Other(w) => Some(w),
+                        Waiter::None => None,
+                    }
                 }
                 None => return Delivered::Nobody,
             }
@@ -184,7 +244,7 @@ impl HostShared {
         if let Some(w) = waker {
             w.wake();
         }
-        Delivered::ToFuture
+        Delivered::ToFuture(None)
     }
 
     /// Marks a task ready; from outside a running host, posts a WAKE so a worker runs us.
@@ -275,10 +335,15 @@ impl<S: Service> AsyncHost<S> {
         }))
     }
 
-    /// Polls every ready task until none is ready. `running` says whether the caller has
+    /// Polls every ready task until none is ready, starting with `first` if given (a task
+    /// the caller took as ready under its own lock). `running` says whether the caller has
     /// already marked the host running. Returns what `report` needs, read under the same
     /// final lock: the init outcome (once) and whether the service asked to exit.
-    fn run_ready(&mut self, running: bool) -> (Option<Result<(), String>>, bool) {
+    fn run_ready(
+        &mut self,
+        mut first: Option<usize>,
+        running: bool,
+    ) -> (Option<Result<(), String>>, bool) {
         let Some(shared) = self.shared.as_ref() else {
             return (None, false);
         };
@@ -286,21 +351,24 @@ impl<S: Service> AsyncHost<S> {
             shared.state.lock().running = true;
         }
         loop {
-            let task = {
-                let mut guard = shared.state.lock();
-                let st = &mut *guard;
-                for fut in st.spawned.drain(..) {
-                    let key = self.forks.vacant_key();
-                    let waker = Self::waker(shared, key);
-                    self.forks.insert((fut, waker));
-                    st.ready.push_back(key);
-                }
-                match st.ready.pop_front() {
-                    Some(t) if !st.exit_requested => t,
-                    _ => {
-                        st.running = false;
-                        st.wake_posted = false;
-                        return (st.init_outcome.take(), st.exit_requested);
+            let task = match first.take() {
+                Some(t) => t,
+                None => {
+                    let mut guard = shared.state.lock();
+                    let st = &mut *guard;
+                    for fut in st.spawned.drain(..) {
+                        let key = self.forks.vacant_key();
+                        let waker = Self::waker(shared, key);
+                        self.forks.insert((fut, waker));
+                        st.ready.push_back(key);
+                    }
+                    match st.ready.pop_front() {
+                        Some(t) if !st.exit_requested => t,
+                        _ => {
+                            st.running = false;
+                            st.wake_posted = false;
+                            return (st.init_outcome.take(), st.exit_requested);
+                        }
                     }
                 }
             };
@@ -311,6 +379,10 @@ impl<S: Service> AsyncHost<S> {
                         // The main task ends only when init failed or the service exits.
                         self.main = None;
                         shared.state.lock().exit_requested = true;
+                    } else if shared.idle_done.load(Ordering::Relaxed) {
+                        // It parked for its next message and ended the run itself.
+                        shared.idle_done.store(false, Ordering::Relaxed);
+                        return (None, false);
                     }
                 }
             } else if let Some((fut, waker)) = self.forks.get_mut(task) {
@@ -364,24 +436,42 @@ struct NextMessage<'a> {
 impl Future for NextMessage<'_> {
     type Output = Message;
     fn poll(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Message> {
-        let mut st = self.ctx.shared.state.lock();
-        match st.inbox.pop_front() {
-            Some(m) => Poll::Ready(m),
-            None => {
-                // The host re-queues MAIN when a message arrives; no waker needed.
-                st.main_idle = true;
-                Poll::Pending
+        let shared = &self.ctx.shared;
+        let mut st = shared.state.lock();
+        if !st.exit_requested {
+            if let Some(m) = st.inbox.pop_front() {
+                return Poll::Ready(m);
             }
         }
+        // The host re-queues MAIN when a message arrives; no waker needed.
+        st.main_idle = true;
+        if st.ready.is_empty()
+            && st.spawned.is_empty()
+            && !st.exit_requested
+            && st.init_outcome.is_none()
+        {
+            // Nothing else to run: end the host's run here, in this lock, as `run_ready`'s
+            // final lock would. This future is awaited directly by the main task, so its
+            // Pending goes straight back to `run_ready`, which sees `idle_done` and returns.
+            st.running = false;
+            st.wake_posted = false;
+            shared.idle_done.store(true, Ordering::Relaxed);
+        }
+        Poll::Pending
     }
 }
 
 impl<S: Service> RawService for AsyncHost<S> {
     fn init(&mut self, ctx: &mut RawContext<'_>) -> InitStatus {
-        let shared = Arc::new(HostShared {
+        let shared = Arc::new_cyclic(|weak: &Weak<HostShared>| HostShared {
             addr: ctx.self_addr(),
             node: ctx.node.clone(),
             cell: ctx.cell.clone(),
+            main_waker: Waker::from(Arc::new(TaskWaker {
+                host: weak.clone(),
+                task: MAIN,
+            })),
+            idle_done: AtomicBool::new(false),
             state: Mutex::new(HostState {
                 inbox: VecDeque::new(),
                 main_idle: false,
@@ -399,10 +489,10 @@ impl<S: Service> RawService for AsyncHost<S> {
         let main_ctx = Context::new(shared.clone(), true);
         self.main = Some((
             Self::main_task(self.svc.clone(), main_ctx),
-            Self::waker(&shared, MAIN),
+            shared.main_waker.clone(),
         ));
-        self.shared = Some(shared.clone());
-        let (outcome, exit) = self.run_ready(false);
+        self.shared = Some(shared);
+        let (outcome, exit) = self.run_ready(None, false);
         match outcome {
             Some(Ok(())) if exit => {
                 ctx.exit();
@@ -421,9 +511,11 @@ impl<S: Service> RawService for AsyncHost<S> {
         };
         // Every path marks the host running (wakes from then on are picked up by run_ready
         // below), in the same lock as its own work: one lock per message where possible.
+        // `first` is a task that lock found to be the only one ready: polled at once.
+        let mut first = None;
         if (msg.ptype == Ptype::RESPONSE || msg.ptype == Ptype::ERROR) && msg.session != 0 {
             match shared.deliver(msg) {
-                Delivered::ToFuture => {}
+                Delivered::ToFuture(task) => first = task,
                 Delivered::Callback(cb) => cb(Context::new(shared.clone(), false)),
                 Delivered::Nobody => {
                     log::trace!("{}: dropped a reply nobody waits for", shared.addr);
@@ -445,7 +537,8 @@ impl<S: Service> RawService for AsyncHost<S> {
             shared.state.lock().running = true;
         } else {
             let intercepted = {
-                let mut st = shared.state.lock();
+                let mut guard = shared.state.lock();
+                let st = &mut *guard;
                 st.running = true;
                 let handler = st
                     .intercepts
@@ -458,7 +551,7 @@ impl<S: Service> RawService for AsyncHost<S> {
                         st.inbox.push_back(msg);
                         if st.main_idle {
                             st.main_idle = false;
-                            st.ready.push_back(MAIN);
+                            first = st.push_ready(MAIN);
                         }
                         None
                     }
@@ -470,17 +563,17 @@ impl<S: Service> RawService for AsyncHost<S> {
                     st.inbox.push_back(msg);
                     if st.main_idle {
                         st.main_idle = false;
-                        st.ready.push_back(MAIN);
+                        first = st.push_ready(MAIN);
                     }
                 }
             }
         }
-        let done = self.run_ready(true);
+        let done = self.run_ready(first, true);
         Self::report(ctx, done);
     }
 
     fn wake(&mut self, ctx: &mut RawContext<'_>) {
-        let done = self.run_ready(false);
+        let done = self.run_ready(None, false);
         Self::report(ctx, done);
     }
 
