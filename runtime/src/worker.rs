@@ -34,8 +34,26 @@ pub(crate) fn worker_main(node: Arc<NodeInner>, index: usize, weight: i8) {
     logger::enter_node(&node);
     let mut buf = VecDeque::new();
     let mut lifo_runs = 0;
-    while let Some(cell) = node.run_queue.next(&mut lifo_runs) {
-        run_turn(&node, &node.workers[index], weight, cell, &mut buf);
+    // One clock read per turn: a turn starts when the previous one ended, unless the worker
+    // parked in between.
+    let mut clock: Option<Instant> = None;
+    loop {
+        let mut parked = false;
+        let Some(cell) = node.run_queue.next(&mut lifo_runs, &mut parked) else {
+            break;
+        };
+        let started = match clock {
+            Some(t) if !parked => t,
+            _ => Instant::now(),
+        };
+        clock = Some(run_turn(
+            &node,
+            &node.workers[index],
+            weight,
+            cell,
+            &mut buf,
+            started,
+        ));
     }
     if let Some(cell) = node.run_queue.leave_worker() {
         node.run_queue.push_global(cell);
@@ -63,18 +81,20 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Runs one turn of `cell`, begun at `started`; returns when it ended.
 fn run_turn(
     node: &Arc<NodeInner>,
     slot: &WorkerSlot,
     weight: i8,
     cell: Arc<Cell>,
     buf: &mut VecDeque<Message>,
-) {
-    let started = Instant::now();
+    started: Instant,
+) -> Instant {
     let mut body = cell.body.lock();
     let requeue = run_locked(node, slot, weight, &cell, &mut body, buf);
     // Only the worker holding the body writes the statistics: a load and a store suffice.
-    let spent = started.elapsed().as_nanos() as u64;
+    let ended = Instant::now();
+    let spent = ended.saturating_duration_since(started).as_nanos() as u64;
     let cpu = cell.cpu_ns.load(Ordering::Relaxed);
     cell.cpu_ns
         .store(cpu.wrapping_add(spent), Ordering::Relaxed);
@@ -82,6 +102,7 @@ fn run_turn(
     if requeue {
         node.run_queue.push_global(cell);
     }
+    ended
 }
 
 /// Returns true when the service still has work and must go back to the run queue.
