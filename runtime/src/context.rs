@@ -236,7 +236,7 @@ impl Context {
     /// Ends this service once the current task yields: its `exit` runs, every request it
     /// holds is answered with [`CallError::Dead`].
     pub fn exit(&self) {
-        self.shared.state.lock().exit_requested = true;
+        self.shared.request_exit();
     }
 
     /// Kills another service (or this one). False if there is no such service.
@@ -473,6 +473,7 @@ impl Context {
         let mut st = self.shared.state.lock();
         st.intercepts.retain(|(p, _)| *p != ptype);
         st.intercepts.push((ptype, handler));
+        self.shared.note_intercepts();
     }
 
     /// Sets the session counter (tests of session wrap-around only).

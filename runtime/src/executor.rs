@@ -108,12 +108,53 @@ enum Delivered {
     Nobody,
 }
 
+/// Executor state only the worker running the service touches: see [`OwnerCell`].
+pub(crate) struct Local {
+    /// Messages for `dispatch`, waiting for the main task.
+    inbox: VecDeque<Message>,
+    /// The main task is parked waiting for the next message.
+    main_idle: bool,
+}
+
+/// A value touched only by the worker that runs the service, never concurrently: from the
+/// `AsyncHost` methods (which take `&mut self` and run under the service's body lock, so
+/// two workers never run them at once, and the lock orders one worker's accesses before the
+/// next one's) and from the main task's [`NextMessage`], which is polled only from inside
+/// those methods. No `&mut` to the value is held across a poll.
+struct OwnerCell<T>(std::cell::UnsafeCell<T>);
+
+// SAFETY: the value moves between worker threads only as the body lock is handed over, and
+// it is `Send`; sharing `&OwnerCell` between threads is sound because the value is only
+// reached through `with`, whose callers are the one worker running the service (see above).
+unsafe impl<T: Send> Sync for OwnerCell<T> {}
+
+impl<T> OwnerCell<T> {
+    fn new(v: T) -> OwnerCell<T> {
+        OwnerCell(std::cell::UnsafeCell::new(v))
+    }
+
+    /// Runs `f` on the value.
+    ///
+    /// # Safety
+    /// Only the worker running the service may call this (from `AsyncHost`'s methods or the
+    /// main task's poll), and `f` must not call `with` again.
+    unsafe fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: per this function's contract, no other reference to the value exists
+        // while `f` runs.
+        f(unsafe { &mut *self.0.get() })
+    }
+}
+
+thread_local! {
+    /// The host this thread is polling on the lock-free path (0: none): wakes and forks of
+    /// that host from this thread need no WAKE message, they set `FAST_DIRTY` instead.
+    static FAST_HOST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// A task of `FAST_HOST` became ready during the lock-free poll.
+    static FAST_DIRTY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Executor state shared by the host and the service's futures.
 pub(crate) struct HostState {
-    /// Messages for `dispatch`, waiting for the main task.
-    pub(crate) inbox: VecDeque<Message>,
-    /// The main task is parked waiting for the next message.
-    pub(crate) main_idle: bool,
     /// Tasks to poll.
     pub(crate) ready: VecDeque<usize>,
     /// Forks created since the host last looked.
@@ -138,10 +179,12 @@ pub(crate) struct HostShared {
     pub(crate) state: Mutex<HostState>,
     /// The main task's waker, to recognise polls by the main task itself.
     main_waker: Waker,
-    /// Set by the main task when it parked for its next message and found nothing else to
-    /// do, having already ended the host's run under that same lock (see `NextMessage`).
-    /// Written and read only by the worker running the host, between two of its own steps.
-    idle_done: AtomicBool,
+    /// The main task's inbox, touched without a lock.
+    local: OwnerCell<Local>,
+    /// `exit_requested`, readable without the lock.
+    exit_flag: AtomicBool,
+    /// Some protocol is intercepted (`intercepts` is not empty), readable without the lock.
+    has_intercepts: AtomicBool,
 }
 
 impl HostState {
@@ -262,10 +305,25 @@ impl HostShared {
     fn needs_post(&self, st: &mut HostState) -> bool {
         if st.running || st.wake_posted {
             false
+        } else if FAST_HOST.with(|h| h.get()) == self as *const HostShared as usize {
+            // This thread is polling us on the lock-free path: it looks again after.
+            FAST_DIRTY.with(|d| d.set(true));
+            false
         } else {
             st.wake_posted = true;
             true
         }
+    }
+
+    /// Asks the service to end (see [`Context::exit`]).
+    pub(crate) fn request_exit(&self) {
+        self.state.lock().exit_requested = true;
+        self.exit_flag.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes that some protocol is intercepted.
+    pub(crate) fn note_intercepts(&self) {
+        self.has_intercepts.store(true, Ordering::Relaxed);
     }
 
     /// Starts a fork.
@@ -316,6 +374,8 @@ pub(crate) struct AsyncHost<S: Service> {
     shared: Option<Arc<HostShared>>,
     main: Option<(BoxFuture, Waker)>,
     forks: Slab<(BoxFuture, Waker)>,
+    /// The init outcome went to the raw layer: messages may take the lock-free path.
+    init_reported: bool,
 }
 
 impl<S: Service> AsyncHost<S> {
@@ -325,6 +385,7 @@ impl<S: Service> AsyncHost<S> {
             shared: None,
             main: None,
             forks: Slab::new(),
+            init_reported: false,
         }
     }
 
@@ -367,7 +428,11 @@ impl<S: Service> AsyncHost<S> {
                         _ => {
                             st.running = false;
                             st.wake_posted = false;
-                            return (st.init_outcome.take(), st.exit_requested);
+                            let outcome = st.init_outcome.take();
+                            if outcome.is_some() {
+                                self.init_reported = true;
+                            }
+                            return (outcome, st.exit_requested);
                         }
                     }
                 }
@@ -378,11 +443,7 @@ impl<S: Service> AsyncHost<S> {
                     if fut.as_mut().poll(&mut cx).is_ready() {
                         // The main task ends only when init failed or the service exits.
                         self.main = None;
-                        shared.state.lock().exit_requested = true;
-                    } else if shared.idle_done.load(Ordering::Relaxed) {
-                        // It parked for its next message and ended the run itself.
-                        shared.idle_done.store(false, Ordering::Relaxed);
-                        return (None, false);
+                        shared.request_exit();
                     }
                 }
             } else if let Some((fut, waker)) = self.forks.get_mut(task) {
@@ -391,6 +452,57 @@ impl<S: Service> AsyncHost<S> {
                     drop(self.forks.remove(task));
                 }
             }
+        }
+    }
+
+    /// Queues a message for the main task; true when the main task was idle (it must be
+    /// made ready).
+    fn to_inbox(shared: &HostShared, msg: Message) -> bool {
+        // SAFETY: called only from `AsyncHost::handle`, on the worker running the service,
+        // outside any poll.
+        unsafe {
+            shared.local.with(|l| {
+                l.inbox.push_back(msg);
+                std::mem::replace(&mut l.main_idle, false)
+            })
+        }
+    }
+
+    /// Polls the idle main task for a message just queued, without taking the state lock
+    /// and without marking the host running: wakes and forks of this host from this thread
+    /// are noted in `FAST_DIRTY` (see `needs_post`), from other threads they post a WAKE as
+    /// for an idle host. Anything left to do afterwards goes through `run_ready`.
+    fn poll_main_fast(&mut self, ctx: &mut RawContext<'_>) {
+        let Some(shared) = self.shared.as_ref() else {
+            return;
+        };
+        /// Restores `FAST_HOST` even if the poll panics.
+        struct FastGuard(usize);
+        impl Drop for FastGuard {
+            fn drop(&mut self) {
+                FAST_HOST.with(|h| h.set(self.0));
+            }
+        }
+        let ended = {
+            let _guard = FastGuard(FAST_HOST.with(|h| h.replace(Arc::as_ptr(shared) as usize)));
+            FAST_DIRTY.with(|d| d.set(false));
+            match self.main.as_mut() {
+                Some((fut, waker)) => {
+                    let mut cx = TaskContext::from_waker(waker);
+                    fut.as_mut().poll(&mut cx).is_ready()
+                }
+                None => false,
+            }
+        };
+        let dirty = FAST_DIRTY.with(|d| d.replace(false));
+        if ended {
+            // The main task ends only when the service exits.
+            self.main = None;
+            shared.request_exit();
+        }
+        if ended || dirty || shared.exit_flag.load(Ordering::Relaxed) {
+            let done = self.run_ready(None, false);
+            Self::report(ctx, done);
         }
     }
 
@@ -437,27 +549,22 @@ impl Future for NextMessage<'_> {
     type Output = Message;
     fn poll(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Message> {
         let shared = &self.ctx.shared;
-        let mut st = shared.state.lock();
-        if !st.exit_requested {
-            if let Some(m) = st.inbox.pop_front() {
-                return Poll::Ready(m);
-            }
+        let exiting = shared.exit_flag.load(Ordering::Relaxed);
+        // SAFETY: NextMessage is awaited only by the main task, which only `run_ready` and
+        // `AsyncHost::handle` poll, on the worker running the service, holding no other
+        // borrow of `local` while they poll.
+        unsafe {
+            shared.local.with(|l| {
+                if !exiting {
+                    if let Some(m) = l.inbox.pop_front() {
+                        return Poll::Ready(m);
+                    }
+                }
+                // The host re-queues MAIN when a message arrives; no waker needed.
+                l.main_idle = true;
+                Poll::Pending
+            })
         }
-        // The host re-queues MAIN when a message arrives; no waker needed.
-        st.main_idle = true;
-        if st.ready.is_empty()
-            && st.spawned.is_empty()
-            && !st.exit_requested
-            && st.init_outcome.is_none()
-        {
-            // Nothing else to run: end the host's run here, in this lock, as `run_ready`'s
-            // final lock would. This future is awaited directly by the main task, so its
-            // Pending goes straight back to `run_ready`, which sees `idle_done` and returns.
-            st.running = false;
-            st.wake_posted = false;
-            shared.idle_done.store(true, Ordering::Relaxed);
-        }
-        Poll::Pending
     }
 }
 
@@ -471,10 +578,13 @@ impl<S: Service> RawService for AsyncHost<S> {
                 host: weak.clone(),
                 task: MAIN,
             })),
-            idle_done: AtomicBool::new(false),
-            state: Mutex::new(HostState {
+            local: OwnerCell::new(Local {
                 inbox: VecDeque::new(),
                 main_idle: false,
+            }),
+            exit_flag: AtomicBool::new(false),
+            has_intercepts: AtomicBool::new(false),
+            state: Mutex::new(HostState {
                 ready: VecDeque::from([MAIN]),
                 spawned: Vec::new(),
                 pending: HashMap::default(),
@@ -509,11 +619,34 @@ impl<S: Service> RawService for AsyncHost<S> {
         let Some(shared) = self.shared.as_ref() else {
             return;
         };
-        // Every path marks the host running (wakes from then on are picked up by run_ready
-        // below), in the same lock as its own work: one lock per message where possible.
-        // `first` is a task that lock found to be the only one ready: polled at once.
+        let is_reply =
+            (msg.ptype == Ptype::RESPONSE || msg.ptype == Ptype::ERROR) && msg.session != 0;
+        if !is_reply
+            && self.init_reported
+            && msg.ptype != Ptype::DEBUG
+            && msg.ptype != Ptype::ERROR
+            && !shared.has_intercepts.load(Ordering::Relaxed)
+        {
+            // The common case, a message for `dispatch`: no lock at all.
+            // SAFETY: we are in `AsyncHost::handle` (`&mut self`), on the worker running the
+            // service; nothing else borrows `local` now.
+            let idle = unsafe {
+                shared.local.with(|l| {
+                    l.inbox.push_back(msg);
+                    std::mem::replace(&mut l.main_idle, false)
+                })
+            };
+            if idle {
+                self.poll_main_fast(ctx);
+            }
+            // Otherwise the main task is inside `dispatch`; it takes the message after.
+            return;
+        }
+        // Every other path marks the host running (wakes from then on are picked up by
+        // run_ready below), in the same lock as its own work. `first` is a task that lock
+        // found to be the only one ready: polled at once.
         let mut first = None;
-        if (msg.ptype == Ptype::RESPONSE || msg.ptype == Ptype::ERROR) && msg.session != 0 {
+        if is_reply {
             match shared.deliver(msg) {
                 Delivered::ToFuture(task) => first = task,
                 Delivered::Callback(cb) => cb(Context::new(shared.clone(), false)),
@@ -548,9 +681,7 @@ impl<S: Service> RawService for AsyncHost<S> {
                 match handler {
                     Some(h) => Some((h, msg)),
                     None => {
-                        st.inbox.push_back(msg);
-                        if st.main_idle {
-                            st.main_idle = false;
+                        if Self::to_inbox(shared, msg) {
                             first = st.push_ready(MAIN);
                         }
                         None
@@ -559,11 +690,8 @@ impl<S: Service> RawService for AsyncHost<S> {
             };
             if let Some((h, msg)) = intercepted {
                 if let Some(msg) = h(&Context::new(shared.clone(), false), msg) {
-                    let mut st = shared.state.lock();
-                    st.inbox.push_back(msg);
-                    if st.main_idle {
-                        st.main_idle = false;
-                        first = st.push_ready(MAIN);
+                    if Self::to_inbox(shared, msg) {
+                        first = shared.state.lock().push_ready(MAIN);
                     }
                 }
             }
@@ -585,17 +713,17 @@ impl<S: Service> RawService for AsyncHost<S> {
         let Some(shared) = self.shared.take() else {
             return;
         };
-        let (spawned, inbox) = {
+        let spawned = {
             let mut st = shared.state.lock();
             st.pending.clear();
             st.intercepts.clear();
             st.locals.clear();
-            (
-                std::mem::take(&mut st.spawned),
-                std::mem::take(&mut st.inbox),
-            )
+            std::mem::take(&mut st.spawned)
         };
         drop(spawned);
+        // SAFETY: in `AsyncHost::exit` (`&mut self`), on the worker running the service; the
+        // main task is already dropped.
+        let inbox = unsafe { shared.local.with(|l| std::mem::take(&mut l.inbox)) };
         {
             let mut exit_ctx = Context::new(shared.clone(), false);
             let mut s = self.svc.lock();
