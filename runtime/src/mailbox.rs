@@ -45,6 +45,12 @@ struct Inner {
 }
 
 /// The per-service message queue.
+///
+/// Aligned to its own cache lines: senders on other cores write it on every push, and the
+/// service's other fields (its body, kill flag, counters), read by the worker on every
+/// message, must not share a line with it (false sharing made each message a cross-core
+/// cache miss).
+#[repr(align(128))]
 pub(crate) struct Mailbox {
     inner: Mutex<Inner>,
     /// Messages in the body's `pending` buffer, as of the worker's last look (for `len`).
