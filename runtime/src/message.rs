@@ -92,8 +92,9 @@ const INLINE_WORDS: usize = 3;
 
 /// How an inline value's type is told and how it is dropped.
 struct InlineVtable {
-    type_id: fn() -> TypeId,
-    drop: unsafe fn(*mut u8),
+    type_id: TypeId,
+    /// None for a type without drop glue (integers, addresses...): nothing to call.
+    drop: Option<unsafe fn(*mut u8)>,
 }
 
 /// The vtable of `T`, as a constant (so `&VtableOf::<T>::VTABLE` is a `'static` borrow).
@@ -101,8 +102,12 @@ struct VtableOf<T>(PhantomData<T>);
 
 impl<T: Any + Send> VtableOf<T> {
     const VTABLE: InlineVtable = InlineVtable {
-        type_id: TypeId::of::<T>,
-        drop: drop_inline::<T>,
+        type_id: TypeId::of::<T>(),
+        drop: if mem::needs_drop::<T>() {
+            Some(drop_inline::<T>)
+        } else {
+            None
+        },
     };
 }
 
@@ -153,7 +158,7 @@ impl InlineValue {
 
     /// True when the value is a `T`.
     fn is<T: Any>(&self) -> bool {
-        (self.vtable.type_id)() == TypeId::of::<T>()
+        self.vtable.type_id == TypeId::of::<T>()
     }
 
     fn downcast_ref<T: Any>(&self) -> Option<&T> {
@@ -179,9 +184,11 @@ impl InlineValue {
 
 impl Drop for InlineValue {
     fn drop(&mut self) {
-        // SAFETY: `data` holds a live value of the vtable's type (values taken out by
-        // `take` skip this drop), dropped here exactly once.
-        unsafe { (self.vtable.drop)(self.data.as_mut_ptr().cast::<u8>()) }
+        if let Some(drop) = self.vtable.drop {
+            // SAFETY: `data` holds a live value of the vtable's type (values taken out by
+            // `take` skip this drop), dropped here exactly once.
+            unsafe { drop(self.data.as_mut_ptr().cast::<u8>()) }
+        }
     }
 }
 
