@@ -66,6 +66,21 @@ impl Hasher for SessionHasher {
     }
 }
 
+/// The session a timeout's expiry carries for callback `key`: `-1 - key` (never 0 nor a
+/// positive, call-style session). None beyond `i32::MIN`.
+fn callback_session(key: usize) -> Option<i32> {
+    i32::try_from(key).ok().map(|k| -1 - k)
+}
+
+/// The callback key of a timeout's session (the inverse of [`callback_session`]).
+fn callback_key(session: i32) -> Option<usize> {
+    if session < 0 {
+        usize::try_from(-1 - i64::from(session)).ok()
+    } else {
+        None
+    }
+}
+
 /// Who to wake when a session is answered.
 #[derive(Default)]
 pub(crate) enum Waiter {
@@ -166,9 +181,10 @@ pub(crate) struct HostState {
     pub(crate) spawned: Vec<BoxFuture>,
     /// Sessions futures are waiting on.
     pub(crate) pending: HashMap<i32, Slot, BuildHasherDefault<SessionHasher>>,
-    /// Sessions of `Context::timeout`s, apart from `pending`: an entry is 3 words, not 11,
-    /// so 100,000 of them stay compact.
-    pub(crate) callbacks: HashMap<i32, Callback, BuildHasherDefault<SessionHasher>>,
+    /// `Context::timeout`s' functions, by key. Their expiry carries the *negative* session
+    /// `-1 - key` (see [`callback_session`]): no session number is used up, and a dense slab
+    /// of 3-word entries stays compact for 100,000 pending timeouts.
+    pub(crate) callbacks: Slab<Callback>,
     /// The host is polling now (a wake needs no message).
     pub(crate) running: bool,
     /// A WAKE message is on its way.
@@ -226,29 +242,22 @@ impl HostShared {
     }
 
     /// Allocates a session whose answer runs `f` (a timeout).
-    pub(crate) fn register_callback(&self, f: Callback) -> i32 {
-        let mut guard = self.state.lock();
-        let st = &mut *guard;
-        loop {
-            let s = self.cell.next_session();
-            if st.pending.contains_key(&s) {
-                continue; // still in use after a wrap
-            }
-            if let std::collections::hash_map::Entry::Vacant(e) = st.callbacks.entry(s) {
-                e.insert(f);
-                return s;
-            }
+    /// Stores a timeout's function; returns the (negative) session its expiry must carry,
+    /// None if 2^31 are already pending.
+    pub(crate) fn register_callback(&self, f: Callback) -> Option<i32> {
+        let mut st = self.state.lock();
+        let key = st.callbacks.insert(f);
+        let session = callback_session(key);
+        if session.is_none() {
+            drop(st.callbacks.remove(key));
         }
+        session
     }
 
     fn register(&self, slot: Slot) -> i32 {
-        let mut guard = self.state.lock();
-        let st = &mut *guard;
+        let mut st = self.state.lock();
         loop {
             let s = self.cell.next_session();
-            if st.callbacks.contains_key(&s) {
-                continue; // still in use after a wrap
-            }
             if let std::collections::hash_map::Entry::Vacant(e) = st.pending.entry(s) {
                 e.insert(slot);
                 return s;
@@ -298,10 +307,12 @@ impl HostShared {
                     }
                 }
                 None => {
-                    return match st.callbacks.remove(&msg.session) {
+                    // A timeout's expiry: negative session, from the timer (the system).
+                    let key = callback_key(msg.session).filter(|_| msg.source.is_system());
+                    return match key.and_then(|k| st.callbacks.try_remove(k)) {
                         Some(cb) => Delivered::Callback(cb),
                         None => Delivered::Nobody,
-                    }
+                    };
                 }
             }
         };
@@ -609,7 +620,7 @@ impl<S: Service> RawService for AsyncHost<S> {
                 ready: VecDeque::from([MAIN]),
                 spawned: Vec::new(),
                 pending: HashMap::default(),
-                callbacks: HashMap::default(),
+                callbacks: Slab::new(),
                 running: false,
                 wake_posted: false,
                 exit_requested: false,
@@ -759,5 +770,34 @@ impl<S: Service> RawService for AsyncHost<S> {
                     .send_error(shared.addr, m.source, m.session, err.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_sessions_are_negative_and_round_trip() {
+        for key in [0usize, 1, 2, 1000, i32::MAX as usize] {
+            let s = callback_session(key).expect("fits");
+            assert!(s < 0, "{key} -> {s}");
+            assert_eq!(callback_key(s), Some(key));
+        }
+        assert_eq!(callback_session(i32::MAX as usize + 1), None);
+        assert_eq!(callback_key(0), None);
+        assert_eq!(callback_key(5), None);
+        assert_eq!(callback_key(i32::MIN), Some(i32::MAX as usize));
+    }
+
+    #[test]
+    fn session_hash_keeps_neighbours_apart_in_control_bytes() {
+        use std::hash::BuildHasher;
+        let b = BuildHasherDefault::<SessionHasher>::default();
+        let h = |i: i32| b.hash_one(i);
+        // Consecutive sessions: consecutive low bits (buckets), varied top 7 bits.
+        assert_eq!(h(1001) & 0xffff_ffff, 1001);
+        let tops: std::collections::HashSet<u64> = (0..64).map(|i| h(i) >> 57).collect();
+        assert!(tops.len() > 32, "control bytes too alike: {}", tops.len());
     }
 }
