@@ -11,7 +11,7 @@ use crate::addr::Addr;
 use crate::error::CallError;
 use crate::executor::HostShared;
 use crate::message::{Message, Payload, Ptype};
-use crate::node::TimerEntry;
+use crate::node::{CallStart, TimerEntry};
 use crate::timer_wheel::TimerId;
 
 /// A call in flight: resolves with the reply, or with the [`CallError`] saying why none came.
@@ -76,25 +76,31 @@ impl Call {
         let (ptype, payload) = self.request.take()?;
         let sh = &self.shared;
         let session = sh.register_polled(cx);
-        if self.main {
-            sh.cell.waiting_on.store(self.dest.0, Ordering::SeqCst);
-            if let Some(cycle) = sh.node.find_cycle(sh.addr, self.dest) {
-                sh.cancel_wait(session);
-                self.clear_waiting();
-                log::error!("{}", CallError::Deadlock(cycle.clone()));
-                return Some(CallError::Deadlock(cycle));
-            }
-        }
         let msg = Message {
             source: sh.addr,
             session,
             ptype,
             payload,
         };
-        if let Err(e) = sh.node.send(self.dest, msg) {
-            sh.cancel_wait(session);
-            self.clear_waiting();
-            return Some(e.reason);
+        let sent = if self.main {
+            sh.cell.waiting_on.store(self.dest.0, Ordering::SeqCst);
+            sh.node.send_call(sh.addr, self.dest, msg)
+        } else {
+            sh.node.send(self.dest, msg).map_err(CallStart::Failed)
+        };
+        match sent {
+            Ok(()) => {}
+            Err(CallStart::Cycle(cycle)) => {
+                sh.cancel_wait(session);
+                self.clear_waiting();
+                log::error!("{}", CallError::Deadlock(cycle.clone()));
+                return Some(CallError::Deadlock(cycle));
+            }
+            Err(CallStart::Failed(e)) => {
+                sh.cancel_wait(session);
+                self.clear_waiting();
+                return Some(e.reason);
+            }
         }
         self.session = session;
         if let Some(d) = self.timeout {

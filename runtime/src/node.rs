@@ -36,6 +36,14 @@ pub type ShutdownHook = Box<dyn FnOnce() + Send>;
 /// `NodeInner::call_timeout` when calls have no default deadline.
 const NO_TIMEOUT: u64 = u64::MAX;
 
+/// Why a call could not be sent.
+pub(crate) enum CallStart {
+    /// Waiting would deadlock: the services in the cycle, starting with the caller.
+    Cycle(Vec<Addr>),
+    /// The destination is gone.
+    Failed(SendError),
+}
+
 /// What the timer thread posts when a timer fires.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TimerEntry {
@@ -213,6 +221,25 @@ impl NodeInner {
             reason: self.missing(dest),
             message: msg,
         })
+    }
+
+    /// Sends a call made by `from`'s main task (which already waits on `dest`): refused
+    /// with the cycle when waiting would deadlock (see [`NodeInner::find_cycle`]). The
+    /// common case, a callee that waits on nobody, is checked and sent in one lookup.
+    pub(crate) fn send_call(&self, from: Addr, dest: Addr, msg: Message) -> Result<(), CallStart> {
+        if dest.harbor() == self.harbor && dest != from {
+            let handles = self.handles.read();
+            if let Some(cell) = handles.get(&dest.handle()) {
+                if Addr(cell.waiting_on.load(Ordering::SeqCst)).is_system() {
+                    return self.push(cell, msg).map_err(CallStart::Failed);
+                }
+            }
+        }
+        // The callee waits on someone (or is the caller, or is not here): the full walk.
+        if let Some(cycle) = self.find_cycle(from, dest) {
+            return Err(CallStart::Cycle(cycle));
+        }
+        self.send(dest, msg).map_err(CallStart::Failed)
     }
 
     pub(crate) fn push(&self, cell: &Arc<Cell>, msg: Message) -> Result<(), SendError> {
