@@ -124,7 +124,7 @@ impl NodeBuilder {
         let call_timeout = self.config.call_timeout()?;
         let log_path = self.config.logger().map(std::path::PathBuf::from);
         let inner = NodeInner::new(harbor, threads, self.config);
-        *inner.call_timeout.write() = call_timeout;
+        inner.set_call_timeout(call_timeout);
         {
             let mut reg = inner.registry.write();
             for (name, f) in self.factories {

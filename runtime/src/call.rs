@@ -11,7 +11,7 @@ use crate::addr::Addr;
 use crate::error::CallError;
 use crate::executor::HostShared;
 use crate::message::{Message, Payload, Ptype};
-use crate::node::TimerEntry;
+use crate::node::{CallStart, TimerEntry};
 use crate::timer_wheel::TimerId;
 
 /// A call in flight: resolves with the reply, or with the [`CallError`] saying why none came.
@@ -46,7 +46,7 @@ impl Call {
         payload: Payload,
         main: bool,
     ) -> Call {
-        let timeout = *shared.node.call_timeout.read();
+        let timeout = shared.node.call_timeout();
         Call {
             shared,
             dest,
@@ -72,29 +72,35 @@ impl Call {
         self
     }
 
-    fn start(&mut self) -> Option<CallError> {
+    fn start(&mut self, cx: &TaskContext<'_>) -> Option<CallError> {
         let (ptype, payload) = self.request.take()?;
         let sh = &self.shared;
-        let session = sh.register_wait();
-        if self.main {
-            sh.cell.waiting_on.store(self.dest.0, Ordering::SeqCst);
-            if let Some(cycle) = sh.node.find_cycle(sh.addr, self.dest) {
-                sh.cancel_wait(session);
-                self.clear_waiting();
-                log::error!("{}", CallError::Deadlock(cycle.clone()));
-                return Some(CallError::Deadlock(cycle));
-            }
-        }
+        let session = sh.register_polled(cx);
         let msg = Message {
             source: sh.addr,
             session,
             ptype,
             payload,
         };
-        if let Err(e) = sh.node.send(self.dest, msg) {
-            sh.cancel_wait(session);
-            self.clear_waiting();
-            return Some(e.reason);
+        let sent = if self.main {
+            sh.cell.waiting_on.store(self.dest.0, Ordering::SeqCst);
+            sh.node.send_call(sh.addr, self.dest, msg)
+        } else {
+            sh.node.send(self.dest, msg).map_err(CallStart::Failed)
+        };
+        match sent {
+            Ok(()) => {}
+            Err(CallStart::Cycle(cycle)) => {
+                sh.cancel_wait(session);
+                self.clear_waiting();
+                log::error!("{}", CallError::Deadlock(cycle.clone()));
+                return Some(CallError::Deadlock(cycle));
+            }
+            Err(CallStart::Failed(e)) => {
+                sh.cancel_wait(session);
+                self.clear_waiting();
+                return Some(e.reason);
+            }
         }
         self.session = session;
         if let Some(d) = self.timeout {
@@ -156,10 +162,13 @@ impl Future for Call {
             return Poll::Ready(Err(CallError::Detached));
         }
         if this.request.is_some() {
-            if let Some(err) = this.start() {
+            if let Some(err) = this.start(cx) {
                 this.done = true;
                 return Poll::Ready(Err(err));
             }
+            // The waker went in with the session: a reply, even one already delivered by
+            // another worker, re-polls this future.
+            return Poll::Pending;
         }
         match this.shared.poll_reply(this.session, cx) {
             Poll::Ready(reply) => Poll::Ready(this.finish(reply)),

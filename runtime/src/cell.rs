@@ -32,6 +32,9 @@ pub(crate) enum LaunchNotify {
 pub(crate) struct Body {
     pub(crate) svc: Option<Box<dyn RawService>>,
     pub(crate) started: bool,
+    /// Messages taken from the mailbox's shared queue and not handled yet (oldest first);
+    /// see [`Mailbox::pop_batch`](crate::mailbox::Mailbox::pop_batch).
+    pub(crate) pending: std::collections::VecDeque<crate::message::Message>,
 }
 
 /// Everything the node keeps per service.
@@ -78,6 +81,7 @@ impl Cell {
             body: Mutex::new(Body {
                 svc: Some(svc),
                 started: false,
+                pending: std::collections::VecDeque::new(),
             }),
             type_name,
             system,

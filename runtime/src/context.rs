@@ -199,10 +199,13 @@ impl Context {
     }
 
     /// Runs `f` after `d` (skynet's `timeout`), between messages of this service like any
-    /// task (fork from `f` for async work). It costs one pending session and one timer: no
+    /// task (fork from `f` for async work). It costs one stored function and one timer: no
     /// task is created until it fires. Dropped if the service ends first.
     pub fn timeout(&self, d: Duration, f: impl FnOnce(Context) + Send + 'static) {
-        let session = self.shared.register_callback(Box::new(f));
+        let Some(session) = self.shared.register_callback(Box::new(f)) else {
+            log::error!("{}: too many pending timeouts", self.shared.addr);
+            return;
+        };
         self.shared.node.add_timer(
             std::time::Instant::now() + d,
             crate::node::TimerEntry {
@@ -236,7 +239,7 @@ impl Context {
     /// Ends this service once the current task yields: its `exit` runs, every request it
     /// holds is answered with [`CallError::Dead`].
     pub fn exit(&self) {
-        self.shared.state.lock().exit_requested = true;
+        self.shared.request_exit();
     }
 
     /// Kills another service (or this one). False if there is no such service.
@@ -473,6 +476,7 @@ impl Context {
         let mut st = self.shared.state.lock();
         st.intercepts.retain(|(p, _)| *p != ptype);
         st.intercepts.push((ptype, handler));
+        self.shared.note_intercepts();
     }
 
     /// Sets the session counter (tests of session wrap-around only).

@@ -191,12 +191,11 @@ impl RawService for LoggerService {
             }
             _ => match &msg.payload {
                 Payload::Bytes(b) => self.write_line(msg.source, b),
-                Payload::Value(v) => {
-                    if let Some(s) = v.downcast_ref::<String>() {
+                other => {
+                    if let Some(s) = other.downcast_ref::<String>() {
                         self.write_line(msg.source, s.as_bytes());
                     }
                 }
-                Payload::Empty => {}
             },
         }
     }

@@ -3,8 +3,17 @@
 //! skynet's protocol (`skynet_mq.c`): a push links the service into the run queue only when
 //! the flag was clear; a pop clears it only when it finds the queue empty. So a service with
 //! work sits in the run queue exactly once and is run by one worker at a time.
+//!
+//! Two parts: the shared queue senders push to (a mutex), and a *pending* buffer owned by
+//! the service's body (only the worker running the service touches it, under the body
+//! lock). A worker moves the whole shared queue into `pending` with one swap when `pending`
+//! runs dry, then takes a turn's worth from `pending` with no lock at all: the shared lock is
+//! taken once per batch on the receiving side, not once per message, so senders on other
+//! cores rarely meet the receiver on it. Order is kept: `pending` always holds older messages
+//! than the shared queue.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -36,8 +45,16 @@ struct Inner {
 }
 
 /// The per-service message queue.
+///
+/// Aligned to its own cache lines: senders on other cores write it on every push, and the
+/// service's other fields (its body, kill flag, counters), read by the worker on every
+/// message, must not share a line with it (false sharing made each message a cross-core
+/// cache miss).
+#[repr(align(128))]
 pub(crate) struct Mailbox {
     inner: Mutex<Inner>,
+    /// Messages in the body's `pending` buffer, as of the worker's last look (for `len`).
+    pending_len: AtomicUsize,
 }
 
 impl Mailbox {
@@ -51,6 +68,7 @@ impl Mailbox {
                 closed: false,
                 overload_at: OVERLOAD_THRESHOLD,
             }),
+            pending_len: AtomicUsize::new(0),
         }
     }
 
@@ -69,52 +87,60 @@ impl Mailbox {
         }
     }
 
-    /// Moves a turn's worth of messages into `out` (which must be empty): skynet's weight
-    /// rule, `len >> weight` messages (at least one; weight -1 means exactly one). Returns how many moved
-    /// and, when the queue passed an overload threshold, the length to warn about. When the
-    /// queue is empty the scheduled flag is cleared and 0 is returned: the caller must then
+    /// Decides a turn: how many messages from the front of `pending` (the body's buffer)
+    /// to handle now, by skynet's weight rule, `len >> weight` (at least one; weight -1 means
+    /// exactly one). When `pending` is empty it is first refilled with everything in the
+    /// shared queue (one lock, one swap); the overload check runs then, on that length.
+    /// Returns 0 when both are empty: the scheduled flag is then cleared and the caller must
     /// forget the service until a push schedules it again.
     pub(crate) fn pop_batch(
         &self,
-        out: &mut VecDeque<Message>,
+        pending: &mut VecDeque<Message>,
         weight: i8,
     ) -> (usize, Option<usize>) {
-        let mut inner = self.inner.lock();
-        let len = inner.queue.len();
-        if len == 0 {
-            inner.scheduled = false;
-            inner.overload_at = OVERLOAD_THRESHOLD;
-            return (0, None);
-        }
         let mut overload = None;
-        while len > inner.overload_at {
-            overload = Some(len);
-            inner.overload_at *= 2;
+        if pending.is_empty() {
+            let mut inner = self.inner.lock();
+            let len = inner.queue.len();
+            if len == 0 {
+                inner.scheduled = false;
+                inner.overload_at = OVERLOAD_THRESHOLD;
+                drop(inner);
+                self.pending_len.store(0, Ordering::Relaxed);
+                if pending.capacity() > SWAP_KEEP {
+                    // An idle service keeps no big buffer from its last flood.
+                    *pending = VecDeque::new();
+                }
+                return (0, None);
+            }
+            while len > inner.overload_at {
+                overload = Some(len);
+                inner.overload_at *= 2;
+            }
+            // Swap the whole queue out: O(1). The mailbox gets `pending`'s buffer, so a big
+            // one (left from a flood) is dropped first and never pins memory there twice.
+            if pending.capacity() > SWAP_KEEP {
+                *pending = VecDeque::new();
+            }
+            std::mem::swap(&mut inner.queue, pending);
         }
-        let max = if weight < 0 {
+        let len = pending.len();
+        self.pending_len.store(len, Ordering::Relaxed);
+        let n = if weight < 0 {
             1
         } else {
             (len >> weight).max(1)
-        };
-        let n = if len <= max {
-            // Swap the whole queue out: O(1). The mailbox gets the caller's buffer, so a big
-            // one (left from some flooded service) is dropped first: buffers never migrate
-            // into idle services and pin memory there.
-            if out.capacity() > SWAP_KEEP {
-                *out = VecDeque::new();
-            }
-            std::mem::swap(&mut inner.queue, out);
-            len
-        } else {
-            out.extend(inner.queue.drain(..max));
-            max
         };
         (n, overload)
     }
 
     /// Ends a turn: true when messages wait (the service stays scheduled and must be put
     /// back in the run queue); false when empty (the service is unscheduled now).
-    pub(crate) fn end_turn(&self) -> bool {
+    pub(crate) fn end_turn(&self, pending: &VecDeque<Message>) -> bool {
+        self.pending_len.store(pending.len(), Ordering::Relaxed);
+        if !pending.is_empty() {
+            return true;
+        }
         let mut inner = self.inner.lock();
         if inner.queue.is_empty() {
             inner.scheduled = false;
@@ -125,16 +151,19 @@ impl Mailbox {
         }
     }
 
-    /// Closes the mailbox and returns every message still in it.
+    /// Closes the mailbox and returns every message still in its shared queue (the body's
+    /// `pending` buffer is the caller's to empty).
     pub(crate) fn close(&self) -> VecDeque<Message> {
         let mut inner = self.inner.lock();
         inner.closed = true;
+        self.pending_len.store(0, Ordering::Relaxed);
         std::mem::take(&mut inner.queue)
     }
 
-    /// Messages waiting now.
+    /// Messages waiting now (those already moved to the body's buffer as of the worker's
+    /// last look included).
     pub(crate) fn len(&self) -> usize {
-        self.inner.lock().queue.len()
+        self.inner.lock().queue.len() + self.pending_len.load(Ordering::Relaxed)
     }
 }
 
@@ -159,10 +188,16 @@ mod tests {
         assert_eq!(mb.pop_batch(&mut out, 0).0, 0);
         assert_eq!(mb.push(msg(2)).unwrap(), Pushed::Schedule);
         assert_eq!(mb.push(msg(3)).unwrap(), Pushed::Queued);
+        // Weight -1: one message this turn; the other stays pending, in order.
         assert_eq!(mb.pop_batch(&mut out, -1).0, 1);
         assert_eq!(out.pop_front().unwrap().session, 2);
+        assert!(mb.end_turn(&out), "a pending message keeps it scheduled");
+        assert_eq!(mb.len(), 1);
+        assert_eq!(mb.push(msg(4)).unwrap(), Pushed::Queued);
+        assert_eq!(mb.pop_batch(&mut out, -1).0, 1);
+        assert_eq!(out.pop_front().unwrap().session, 3);
         assert_eq!(mb.close().len(), 1);
-        assert!(mb.push(msg(4)).is_err());
+        assert!(mb.push(msg(5)).is_err());
     }
 
     /// Guarantee: overload warnings at >1024, >2048, ... and re-armed after draining
@@ -182,7 +217,7 @@ mod tests {
                 if n == 0 {
                     break;
                 }
-                out.clear();
+                out.drain(..n);
             }
             assert_eq!(
                 warnings.len(),

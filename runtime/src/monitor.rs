@@ -24,16 +24,20 @@ pub(crate) struct WorkerSlot {
 }
 
 impl WorkerSlot {
+    // Only the slot's own worker writes it, so a plain load and store bump the version (no
+    // atomic read-modify-write on the hot path); the monitor only reads.
     #[inline]
     pub(crate) fn enter(&self, addr: Addr) {
         self.current.store(addr.0, Ordering::Relaxed);
-        self.version.fetch_add(1, Ordering::Release);
+        let v = self.version.load(Ordering::Relaxed);
+        self.version.store(v.wrapping_add(1), Ordering::Release);
     }
 
     #[inline]
     pub(crate) fn leave(&self) {
         self.current.store(0, Ordering::Relaxed);
-        self.version.fetch_add(1, Ordering::Release);
+        let v = self.version.load(Ordering::Relaxed);
+        self.version.store(v.wrapping_add(1), Ordering::Release);
     }
 }
 

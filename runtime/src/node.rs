@@ -2,7 +2,8 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +13,7 @@ use crate::addr::{Addr, HANDLE_MASK};
 use crate::cell::{Cell, LaunchNotify, KILL_KILLED, KILL_NONE};
 use crate::config::Config;
 use crate::error::{CallError, Error, NameError, SendError};
+use crate::executor::SessionHasher;
 use crate::message::{Message, Payload, Ptype};
 use crate::monitor::WorkerSlot;
 use crate::run_queue::RunQueue;
@@ -30,6 +32,17 @@ pub type ExitHook = Arc<dyn Fn(Addr) + Send + Sync>;
 /// A hook run once at shutdown, after every user service has exited (the socket server
 /// flushes and stops its thread).
 pub type ShutdownHook = Box<dyn FnOnce() + Send>;
+
+/// `NodeInner::call_timeout` when calls have no default deadline.
+const NO_TIMEOUT: u64 = u64::MAX;
+
+/// Why a call could not be sent.
+pub(crate) enum CallStart {
+    /// Waiting would deadlock: the services in the cycle, starting with the caller.
+    Cycle(Vec<Addr>),
+    /// The destination is gone.
+    Failed(SendError),
+}
 
 /// What the timer thread posts when a timer fires.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +86,7 @@ pub(crate) struct Lifecycle {
 /// Shared state of one node.
 pub(crate) struct NodeInner {
     pub(crate) harbor: u8,
-    handles: RwLock<HashMap<u32, Arc<Cell>>>,
+    handles: RwLock<HashMap<u32, Arc<Cell>, BuildHasherDefault<SessionHasher>>>,
     next_handle: AtomicU32,
     names: RwLock<HashMap<String, Addr>>,
     pub(crate) registry: RwLock<HashMap<String, Factory>>,
@@ -82,7 +95,8 @@ pub(crate) struct NodeInner {
     pub(crate) start: Instant,
     pub(crate) start_unix: Duration,
     pub(crate) env: RwLock<Config>,
-    pub(crate) call_timeout: RwLock<Option<Duration>>,
+    /// The default call deadline in nanoseconds, [`NO_TIMEOUT`] for none (read per call).
+    call_timeout: AtomicU64,
     pub(crate) user_services: AtomicUsize,
     pub(crate) lifecycle: Mutex<Lifecycle>,
     pub(crate) lifecycle_cv: Condvar,
@@ -123,7 +137,7 @@ impl NodeInner {
             });
             NodeInner {
                 harbor,
-                handles: RwLock::new(HashMap::new()),
+                handles: RwLock::new(HashMap::default()),
                 next_handle: AtomicU32::new(1),
                 names: RwLock::new(HashMap::new()),
                 registry: RwLock::new(HashMap::new()),
@@ -132,7 +146,7 @@ impl NodeInner {
                 start,
                 start_unix,
                 env: RwLock::new(env),
-                call_timeout: RwLock::new(None),
+                call_timeout: AtomicU64::new(NO_TIMEOUT),
                 user_services: AtomicUsize::new(0),
                 lifecycle: Mutex::new(Lifecycle {
                     shutdown_requested: false,
@@ -149,10 +163,37 @@ impl NodeInner {
     }
 
     pub(crate) fn cell(&self, addr: Addr) -> Option<Arc<Cell>> {
+        self.with_cell(addr, |c| c.clone())
+    }
+
+    /// Runs `f` on the live service at `addr` (None if there is none) without cloning its
+    /// `Arc`: the handle table's read lock is held while `f` runs, so `f` must not take the
+    /// table's write lock (spawn, unregister) nor drop the last reference to a service.
+    #[inline]
+    pub(crate) fn with_cell<R>(&self, addr: Addr, f: impl FnOnce(&Arc<Cell>) -> R) -> Option<R> {
         if addr.harbor() != self.harbor {
             return None;
         }
-        self.handles.read().get(&addr.handle()).cloned()
+        self.handles.read().get(&addr.handle()).map(f)
+    }
+
+    /// The node-wide default call deadline.
+    #[inline]
+    pub(crate) fn call_timeout(&self) -> Option<Duration> {
+        match self.call_timeout.load(Ordering::Relaxed) {
+            NO_TIMEOUT => None,
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+
+    /// Sets the node-wide default call deadline (capped at about 584 years).
+    pub(crate) fn set_call_timeout(&self, d: Option<Duration>) {
+        let n = d.map_or(NO_TIMEOUT, |d| {
+            u64::try_from(d.as_nanos())
+                .unwrap_or(NO_TIMEOUT - 1)
+                .min(NO_TIMEOUT - 1)
+        });
+        self.call_timeout.store(n, Ordering::Relaxed);
     }
 
     /// Unknown (never existed) or Dead (existed, gone).
@@ -169,13 +210,36 @@ impl NodeInner {
 
     /// Delivers a message. Fails (handing it back) when the destination is gone.
     pub(crate) fn send(&self, dest: Addr, msg: Message) -> Result<(), SendError> {
-        match self.cell(dest) {
-            Some(cell) => self.push(&cell, msg),
-            None => Err(SendError {
-                reason: self.missing(dest),
-                message: msg,
-            }),
+        if dest.harbor() == self.harbor {
+            // Pushed under the table's read lock: no `Arc` clone per message.
+            let handles = self.handles.read();
+            if let Some(cell) = handles.get(&dest.handle()) {
+                return self.push(cell, msg);
+            }
         }
+        Err(SendError {
+            reason: self.missing(dest),
+            message: msg,
+        })
+    }
+
+    /// Sends a call made by `from`'s main task (which already waits on `dest`): refused
+    /// with the cycle when waiting would deadlock (see [`NodeInner::find_cycle`]). The
+    /// common case, a callee that waits on nobody, is checked and sent in one lookup.
+    pub(crate) fn send_call(&self, from: Addr, dest: Addr, msg: Message) -> Result<(), CallStart> {
+        if dest.harbor() == self.harbor && dest != from {
+            let handles = self.handles.read();
+            if let Some(cell) = handles.get(&dest.handle()) {
+                if Addr(cell.waiting_on.load(Ordering::SeqCst)).is_system() {
+                    return self.push(cell, msg).map_err(CallStart::Failed);
+                }
+            }
+        }
+        // The callee waits on someone (or is the caller, or is not here): the full walk.
+        if let Some(cycle) = self.find_cycle(from, dest) {
+            return Err(CallStart::Cycle(cycle));
+        }
+        self.send(dest, msg).map_err(CallStart::Failed)
     }
 
     pub(crate) fn push(&self, cell: &Arc<Cell>, msg: Message) -> Result<(), SendError> {
@@ -310,14 +374,22 @@ impl NodeInner {
 
     /// Follows the wait-for graph from `to`; Some(cycle) when it leads back to `from`.
     pub(crate) fn find_cycle(&self, from: Addr, to: Addr) -> Option<Vec<Addr>> {
-        let mut path = vec![from, to];
-        let mut cur = to;
-        for _ in 0..64 {
+        if to == from {
+            return Some(vec![from]);
+        }
+        // The common case, a callee that waits on nobody, allocates nothing.
+        let first = Addr(self.with_cell(to, |c| c.waiting_on.load(Ordering::SeqCst))?);
+        if first.is_system() {
+            return None;
+        }
+        let mut path = vec![from, to, first];
+        let mut cur = first;
+        for _ in 0..63 {
             if cur == from {
                 path.pop();
                 return Some(path);
             }
-            let next = Addr(self.cell(cur)?.waiting_on.load(Ordering::SeqCst));
+            let next = Addr(self.with_cell(cur, |c| c.waiting_on.load(Ordering::SeqCst))?);
             if next.is_system() {
                 return None;
             }
@@ -510,7 +582,7 @@ impl NodeHandle {
 
     /// The node-wide default call deadline (`call_timeout` in the config).
     pub fn call_timeout(&self) -> Option<Duration> {
-        *self.inner.call_timeout.read()
+        self.inner.call_timeout()
     }
 
     /// Pending timers (for the console's `timers`).

@@ -113,8 +113,9 @@ impl RunQueue {
     }
 
     /// The next service for this worker, parking while there is none. `lifo_runs` counts the
-    /// consecutive slot runs. Returns None when the queue is stopped.
-    pub(crate) fn next(&self, lifo_runs: &mut u32) -> Option<Arc<Cell>> {
+    /// consecutive slot runs; `parked` is set when the worker slept on the way. Returns None
+    /// when the queue is stopped.
+    pub(crate) fn next(&self, lifo_runs: &mut u32, parked: &mut bool) -> Option<Arc<Cell>> {
         loop {
             let slot = LOCAL.with(|l| l.borrow_mut().as_mut().and_then(|w| w.lifo.take()));
             if let Some(cell) = slot {
@@ -135,6 +136,7 @@ impl RunQueue {
             let mut guard = self.idle.lock();
             self.sleeping.fetch_add(1, Ordering::SeqCst);
             if self.len.load(Ordering::SeqCst) == 0 && !self.stop.load(Ordering::SeqCst) {
+                *parked = true;
                 self.wake.wait(&mut guard);
             }
             self.sleeping.fetch_sub(1, Ordering::SeqCst);

@@ -23,6 +23,16 @@ use crate::timer_wheel::{TimerId, TimerWheel};
 /// One wheel tick of real time.
 pub const TICK: Duration = Duration::from_millis(1);
 
+/// [`TICK`] in nanoseconds.
+const TICK_NANOS: u64 = TICK.as_nanos() as u64;
+
+/// `d` in nanoseconds, None beyond 584 years (a `u64`).
+fn nanos_u64(d: Duration) -> Option<u64> {
+    d.as_secs()
+        .checked_mul(1_000_000_000)?
+        .checked_add(u64::from(d.subsec_nanos()))
+}
+
 struct Inner<T> {
     wheel: TimerWheel<T>,
     stop: bool,
@@ -53,12 +63,21 @@ impl<T> Shared<T> {
     /// The first tick at or after `deadline`: a timer on it never fires early.
     fn tick_at_or_after(&self, deadline: Instant) -> u64 {
         let since = deadline.saturating_duration_since(self.start);
-        u64::try_from(since.as_nanos().div_ceil(TICK.as_nanos())).unwrap_or(u64::MAX)
+        // 64-bit arithmetic by a constant (a multiply), not a 128-bit division: this runs
+        // for every timer set.
+        match nanos_u64(since) {
+            Some(n) => n.div_ceil(TICK_NANOS),
+            None => u64::try_from(since.as_nanos().div_ceil(TICK.as_nanos())).unwrap_or(u64::MAX),
+        }
     }
 
     /// The tick in progress now (whole ticks elapsed since start).
     fn current_tick(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX)
+        let since = self.start.elapsed();
+        match nanos_u64(since) {
+            Some(n) => n / TICK_NANOS,
+            None => u64::try_from(since.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX),
+        }
     }
 
     /// When `tick` begins, or None if that is beyond what an `Instant` can express.

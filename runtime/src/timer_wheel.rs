@@ -33,8 +33,10 @@ pub struct TimerId {
 struct Entry<T> {
     expire: u64,
     generation: u64,
-    list: usize,
-    pos: usize,
+    /// Which list (< 2^16: there are `OVERFLOW + 1` = 513) and where in it (< 2^32: a
+    /// list never holds 4 billion timers): small fields keep an entry at 40 bytes.
+    list: u16,
+    pos: u32,
     value: T,
 }
 
@@ -43,7 +45,8 @@ pub struct TimerWheel<T> {
     time: u64,
     entries: Slab<Entry<T>>,
     /// near slots, then level slots (level-major), then overflow.
-    lists: Vec<Vec<usize>>,
+    /// Slab keys as `u32` (4 bytes a timer; a wheel never holds 4 billion timers).
+    lists: Vec<Vec<u32>>,
     generation: u64,
     /// A lower bound on the epoch (`expire >> EPOCH_SHIFT`) of every overflow entry, None
     /// when the overflow list is empty: `advance` jumps straight to that epoch instead of
@@ -108,10 +111,10 @@ impl<T> TimerWheel<T> {
     fn place(&mut self, key: usize) {
         let expire = self.entries[key].expire;
         let list = self.list_for(expire);
-        let pos = self.lists[list].len();
-        self.lists[list].push(key);
+        let pos = self.lists[list].len() as u32;
+        self.lists[list].push(key as u32);
         let e = &mut self.entries[key];
-        e.list = list;
+        e.list = list as u16;
         e.pos = pos;
         if list == OVERFLOW {
             let epoch = expire >> EPOCH_SHIFT;
@@ -142,12 +145,13 @@ impl<T> TimerWheel<T> {
             _ => return None,
         }
         let e = self.entries.remove(id.key);
-        let list = &mut self.lists[e.list];
-        list.swap_remove(e.pos);
-        if let Some(&moved) = list.get(e.pos) {
-            self.entries[moved].pos = e.pos;
+        let (list_idx, pos) = (usize::from(e.list), e.pos as usize);
+        let list = &mut self.lists[list_idx];
+        list.swap_remove(pos);
+        if let Some(&moved) = list.get(pos) {
+            self.entries[moved as usize].pos = e.pos;
         }
-        if e.list == OVERFLOW && list.is_empty() {
+        if list_idx == OVERFLOW && list.is_empty() {
             self.overflow_epoch = None;
         }
         Some(e.value)
@@ -159,7 +163,7 @@ impl<T> TimerWheel<T> {
         }
         let keys = std::mem::take(&mut self.lists[list]);
         for &key in &keys {
-            fire(self.entries.remove(key).value);
+            fire(self.entries.remove(key as usize).value);
         }
         // Keep the slot's allocation for the next time round.
         let mut keys = keys;
@@ -174,7 +178,7 @@ impl<T> TimerWheel<T> {
             self.overflow_epoch = None;
         }
         for key in keys {
-            self.place(key);
+            self.place(key as usize);
         }
     }
 
@@ -275,8 +279,8 @@ impl<T> TimerWheel<T> {
         let mut listed = 0;
         for (list, keys) in self.lists.iter().enumerate() {
             for (pos, &key) in keys.iter().enumerate() {
-                let e = &self.entries[key];
-                assert_eq!((e.list, e.pos), (list, pos));
+                let e = &self.entries[key as usize];
+                assert_eq!((usize::from(e.list), e.pos as usize), (list, pos));
                 assert!(e.expire >= self.time);
                 assert_eq!(
                     self.list_for(e.expire),
@@ -294,7 +298,7 @@ impl<T> TimerWheel<T> {
             assert!(epoch > self.time >> EPOCH_SHIFT);
             assert!(overflow
                 .iter()
-                .all(|&k| self.entries[k].expire >> EPOCH_SHIFT >= epoch));
+                .all(|&k| self.entries[k as usize].expire >> EPOCH_SHIFT >= epoch));
         }
     }
 }

@@ -1,6 +1,5 @@
 //! A worker thread: takes a runnable service, runs a turn of its messages, puts it back.
 
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use parking_lot::MutexGuard;
 use crate::cell::{Body, Cell, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
 use crate::error::CallError;
 use crate::logger;
-use crate::message::{Message, Ptype};
+use crate::message::Ptype;
 use crate::monitor::WorkerSlot;
 use crate::node::NodeInner;
 use crate::raw_context::{notify_launch, RawContext};
@@ -32,10 +31,20 @@ pub(crate) fn weight(index: usize) -> i8 {
 pub(crate) fn worker_main(node: Arc<NodeInner>, index: usize, weight: i8) {
     node.run_queue.enter_worker();
     logger::enter_node(&node);
-    let mut buf = VecDeque::new();
     let mut lifo_runs = 0;
-    while let Some(cell) = node.run_queue.next(&mut lifo_runs) {
-        run_turn(&node, &node.workers[index], weight, cell, &mut buf);
+    // One clock read per turn: a turn starts when the previous one ended, unless the worker
+    // parked in between.
+    let mut clock: Option<Instant> = None;
+    loop {
+        let mut parked = false;
+        let Some(cell) = node.run_queue.next(&mut lifo_runs, &mut parked) else {
+            break;
+        };
+        let started = match clock {
+            Some(t) if !parked => t,
+            _ => Instant::now(),
+        };
+        clock = Some(run_turn(&node, &node.workers[index], weight, cell, started));
     }
     if let Some(cell) = node.run_queue.leave_worker() {
         node.run_queue.push_global(cell);
@@ -63,22 +72,27 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Runs one turn of `cell`, begun at `started`; returns when it ended.
 fn run_turn(
     node: &Arc<NodeInner>,
     slot: &WorkerSlot,
     weight: i8,
     cell: Arc<Cell>,
-    buf: &mut VecDeque<Message>,
-) {
-    let started = Instant::now();
+    started: Instant,
+) -> Instant {
     let mut body = cell.body.lock();
-    let requeue = run_locked(node, slot, weight, &cell, &mut body, buf);
+    let requeue = run_locked(node, slot, weight, &cell, &mut body);
+    // Only the worker holding the body writes the statistics: a load and a store suffice.
+    let ended = Instant::now();
+    let spent = ended.saturating_duration_since(started).as_nanos() as u64;
+    let cpu = cell.cpu_ns.load(Ordering::Relaxed);
+    cell.cpu_ns
+        .store(cpu.wrapping_add(spent), Ordering::Relaxed);
     drop(body);
-    let spent = started.elapsed().as_nanos() as u64;
-    cell.cpu_ns.fetch_add(spent, Ordering::Relaxed);
     if requeue {
         node.run_queue.push_global(cell);
     }
+    ended
 }
 
 /// Returns true when the service still has work and must go back to the run queue.
@@ -88,7 +102,6 @@ fn run_locked(
     weight: i8,
     cell: &Arc<Cell>,
     body: &mut MutexGuard<'_, Body>,
-    buf: &mut VecDeque<Message>,
 ) -> bool {
     let addr = cell.addr;
     if body.svc.is_none() {
@@ -106,16 +119,16 @@ fn run_locked(
             Ok(InitStatus::Ready) => notify_launch(node, cell, Ok(())),
             Ok(InitStatus::Pending) => {}
             Ok(InitStatus::Failed(why)) => {
-                retire(node, cell, body, ExitReason::InitFailed(why), buf);
+                retire(node, cell, body, ExitReason::InitFailed(why));
                 return false;
             }
             Err(p) => {
-                retire(node, cell, body, ExitReason::Panicked(p), buf);
+                retire(node, cell, body, ExitReason::Panicked(p));
                 return false;
             }
         }
         if exit {
-            retire(node, cell, body, ExitReason::Exit, buf);
+            retire(node, cell, body, ExitReason::Exit);
             return false;
         }
     }
@@ -124,54 +137,62 @@ fn run_locked(
         match kill {
             KILL_NONE | KILL_DRAIN => {}
             KILL_SHUTDOWN => {
-                retire(node, cell, body, ExitReason::Shutdown, buf);
+                retire(node, cell, body, ExitReason::Shutdown);
                 return false;
             }
             _ => {
-                retire(node, cell, body, ExitReason::Killed, buf);
+                retire(node, cell, body, ExitReason::Killed);
                 return false;
             }
         }
-        let (n, overload) = cell.mailbox.pop_batch(buf, weight);
+        let b = &mut **body;
+        let (n, overload) = cell.mailbox.pop_batch(&mut b.pending, weight);
         if let Some(len) = overload {
             log::warn!("service {addr} may overload, message queue length = {len}");
         }
         if n == 0 {
             if kill == KILL_DRAIN {
-                retire(node, cell, body, ExitReason::Shutdown, buf);
+                retire(node, cell, body, ExitReason::Shutdown);
             }
             return false; // mailbox empty: it is unscheduled now
         }
-        let Some(svc) = body.svc.as_mut() else {
+        let Some(svc) = b.svc.as_mut() else {
             return false;
         };
-        while let Some(msg) = buf.pop_front() {
+        let mut ended = None;
+        for _ in 0..n {
+            let Some(msg) = b.pending.pop_front() else {
+                break;
+            };
             let mut ctx = RawContext::new(node, cell);
             let r = if msg.ptype == Ptype::WAKE {
                 guarded(slot, addr, || svc.wake(&mut ctx))
             } else {
                 guarded(slot, addr, || svc.handle(&mut ctx, msg))
             };
-            cell.processed.fetch_add(1, Ordering::Relaxed);
+            // Written only under the body lock (see run_turn): no read-modify-write needed.
+            let done = cell.processed.load(Ordering::Relaxed);
+            cell.processed
+                .store(done.wrapping_add(1), Ordering::Relaxed);
             if let Err(p) = r {
-                retire(node, cell, body, ExitReason::Panicked(p), buf);
-                return false;
+                ended = Some(ExitReason::Panicked(p));
+                break;
             }
             if ctx.exit {
-                retire(node, cell, body, ExitReason::Exit, buf);
-                return false;
+                ended = Some(ExitReason::Exit);
+                break;
             }
             if !matches!(cell.kill.load(Ordering::Relaxed), KILL_NONE | KILL_DRAIN) {
-                break; // handled at the top of the loop, after buf is put back
+                break; // handled at the top of the loop; the rest stay pending
             }
         }
-        if !buf.is_empty() {
-            // Killed mid-turn: the rest are answered by retire.
-            continue;
+        if let Some(reason) = ended {
+            retire(node, cell, body, reason);
+            return false;
         }
         if node.run_queue.others_waiting() {
             // Back of the queue if more is waiting; otherwise it is simply done.
-            return cell.mailbox.end_turn();
+            return cell.mailbox.end_turn(&body.pending);
         }
     }
 }
@@ -183,7 +204,6 @@ pub(crate) fn retire(
     cell: &Arc<Cell>,
     body: &mut MutexGuard<'_, Body>,
     reason: ExitReason,
-    buf: &mut VecDeque<Message>,
 ) {
     let addr = cell.addr;
     let err = match &reason {
@@ -211,7 +231,9 @@ pub(crate) fn retire(
             log::error!("service {addr} panicked in exit: {}", panic_message(&*p));
         }
     }
-    for msg in buf.drain(..).chain(queued) {
+    // Older messages (taken from the queue, not handled) first, then the rest.
+    let pending = std::mem::take(&mut body.pending);
+    for msg in pending.into_iter().chain(queued) {
         if msg.wants_reply() {
             node.send_error(addr, msg.source, msg.session, err.clone());
         }
