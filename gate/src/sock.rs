@@ -134,10 +134,8 @@ pub async fn forward_here(ctx: &Context, gate: skynet_runtime::Addr, fd: Fd) -> 
         client: None,
         agent: None,
     };
-    matches!(
-        ctx.call(gate, forward)
-            .await
-            .map(|m| m.into_value::<bool>()),
-        Ok(Ok(true))
-    )
+    // Boxed: this future lives inside the agent's dispatch future, which every agent
+    // keeps for its whole life; the call's state is needed only for this one exchange.
+    let reply = Box::pin(ctx.call(gate, forward)).await;
+    matches!(reply.map(|m| m.into_value::<bool>()), Ok(Ok(true)))
 }

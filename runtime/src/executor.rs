@@ -733,6 +733,37 @@ impl<S: Service> RawService for AsyncHost<S> {
         Self::report(ctx, done);
     }
 
+    fn release_idle(&mut self) {
+        if self.forks.is_empty() && self.forks.capacity() > 0 {
+            self.forks = Slab::new();
+        }
+        let Some(shared) = self.shared.as_ref() else {
+            return;
+        };
+        // SAFETY: in an `AsyncHost` method (`&mut self`), on the worker running the service
+        // (the runtime calls this under the body lock); nothing else borrows `local` now.
+        unsafe {
+            shared.local.with(|l| {
+                if l.inbox.is_empty() && l.inbox.capacity() > 0 {
+                    l.inbox = VecDeque::new();
+                }
+            })
+        };
+        let mut st = shared.state.lock();
+        if st.pending.is_empty() && st.pending.capacity() > 0 {
+            st.pending = HashMap::default();
+        }
+        if st.ready.is_empty() && st.ready.capacity() > 0 {
+            st.ready = VecDeque::new();
+        }
+        if st.spawned.is_empty() && st.spawned.capacity() > 0 {
+            st.spawned = Vec::new();
+        }
+        if st.callbacks.is_empty() && st.callbacks.capacity() > 0 {
+            st.callbacks = Slab::new();
+        }
+    }
+
     fn wake(&mut self, ctx: &mut RawContext<'_>) {
         let done = self.run_ready(None, false);
         Self::report(ctx, done);

@@ -97,4 +97,10 @@ pub trait RawService: Send + 'static {
     fn exit(&mut self, ctx: &mut RawContext<'_>, reason: &ExitReason) {
         let _ = (ctx, reason);
     }
+
+    /// The service just went idle, and it has handled few messages so far (an agent whose
+    /// client connected and went quiet): free whatever empty buffers it keeps for speed.
+    /// Tens of thousands of such services are what a node holds, so their spare capacity is
+    /// most of its memory. Optional.
+    fn release_idle(&mut self) {}
 }

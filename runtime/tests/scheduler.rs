@@ -150,3 +150,47 @@ fn endless_loop_is_reported() {
     );
     assert!(node.handle().service_info(s).unwrap().endless);
 }
+
+/// Answers each call with its argument plus one, after a call of its own to `peer` (so it
+/// has used its session table, its inbox and a fork-free await).
+struct Relay {
+    peer: Option<Addr>,
+}
+impl Service for Relay {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        let Ok(v) = msg.take::<u64>() else { return };
+        let v = match self.peer {
+            Some(p) => match ctx.call(p, v).await.map(|m| m.into_value::<u64>()) {
+                Ok(Ok(w)) => w,
+                _ => return,
+            },
+            None => v,
+        };
+        let _ = ctx.ret(v + 1);
+    }
+}
+
+/// G1: a service that went idle after a few messages (and so gave back its empty queue
+/// and session buffers) keeps working in order: many rounds of calls through pairs of
+/// such services, each round after every one of them went idle again.
+#[test]
+fn idle_services_that_released_their_buffers_keep_working() {
+    let node = Node::builder().threads(2).build().expect("node");
+    let relays: Vec<Addr> = (0..50)
+        .map(|_| {
+            let back = node.launch(Relay { peer: None }).expect("launch");
+            node.launch(Relay { peer: Some(back) }).expect("launch")
+        })
+        .collect();
+    for round in 0..10u64 {
+        for r in &relays {
+            let got: u64 = node
+                .call(*r, round)
+                .expect("call")
+                .into_value()
+                .expect("u64");
+            assert_eq!(got, round + 2);
+        }
+    }
+    node.shutdown();
+}
