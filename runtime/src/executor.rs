@@ -119,8 +119,9 @@ pub(crate) type Callback = Box<dyn FnOnce(Context) + Send>;
 
 /// What became of a reply.
 enum Delivered {
-    /// A future waits for it and has been woken; `Some(task)` when that task is the first
-    /// and only one ready, handed to the caller to poll without another lock.
+    /// A future waits for it and has been woken; `Some(task)` when that task (the main
+    /// task) is the only one ready: not queued, and the host not marked running, for the
+    /// caller to poll on the lock-free path.
     ToFuture(Option<usize>),
     /// A timeout's function is due.
     Callback(Callback),
@@ -295,18 +296,27 @@ impl HostShared {
         let waker = {
             let mut guard = self.state.lock();
             let st = &mut *guard;
-            // The host polls after this: wakes from now on need no WAKE message.
-            st.running = true;
             match st.pending.get_mut(&msg.session) {
                 Some(slot) => {
                     slot.reply = Some(msg);
-                    match std::mem::take(&mut slot.waker) {
-                        Waiter::Main => return Delivered::ToFuture(st.push_ready(MAIN)),
+                    let waiter = std::mem::take(&mut slot.waker);
+                    if let Waiter::Main = waiter {
+                        if let Some(task) = st.push_ready(MAIN) {
+                            // Only the main task is ready: the caller polls it on the
+                            // lock-free path (`poll_main_fast`); the host is not marked
+                            // running.
+                            return Delivered::ToFuture(Some(task));
+                        }
+                    }
+                    // The host polls after this: wakes from now on need no WAKE message.
+                    st.running = true;
+                    match waiter {
                         Waiter::Other(w) => Some(w),
-                        Waiter::None => None,
+                        Waiter::Main | Waiter::None => None,
                     }
                 }
                 None => {
+                    st.running = true;
                     // A timeout's expiry: negative session, from the timer (the system).
                     let key = callback_key(msg.session).filter(|_| msg.source.is_system());
                     return match key.and_then(|k| st.callbacks.try_remove(k)) {
@@ -500,8 +510,9 @@ impl<S: Service> AsyncHost<S> {
         }
     }
 
-    /// Polls the idle main task for a message just queued, without taking the state lock
-    /// and without marking the host running: wakes and forks of this host from this thread
+    /// Polls the main task when it alone is ready (a message just queued for it while it
+    /// was idle, or the reply to its call), without taking the state lock and without
+    /// marking the host running: wakes and forks of this host from this thread
     /// are noted in `FAST_DIRTY` (see `needs_post`), from other threads they post a WAKE as
     /// for an idle host. Anything left to do afterwards goes through `run_ready`.
     fn poll_main_fast(&mut self, ctx: &mut RawContext<'_>) {
@@ -532,7 +543,8 @@ impl<S: Service> AsyncHost<S> {
             self.main = None;
             shared.request_exit();
         }
-        if ended || dirty || shared.exit_flag.load(Ordering::Relaxed) {
+        // Before init is reported, this poll may have finished it: `run_ready` reports it.
+        if ended || dirty || !self.init_reported || shared.exit_flag.load(Ordering::Relaxed) {
             let done = self.run_ready(None, false);
             Self::report(ctx, done);
         }
@@ -681,7 +693,12 @@ impl<S: Service> RawService for AsyncHost<S> {
         let mut first = None;
         if is_reply {
             match shared.deliver(msg) {
-                Delivered::ToFuture(task) => first = task,
+                Delivered::ToFuture(Some(_)) => {
+                    // The main task alone is ready (its call was answered).
+                    self.poll_main_fast(ctx);
+                    return;
+                }
+                Delivered::ToFuture(None) => {}
                 Delivered::Callback(cb) => cb(Context::new(shared.clone(), false)),
                 Delivered::Nobody => {
                     log::trace!("{}: dropped a reply nobody waits for", shared.addr);

@@ -295,3 +295,43 @@ fn state_is_stable_across_awaits() {
     });
     assert!(results.iter().all(|ok| *ok), "{results:?}");
 }
+
+/// Calls `target` from `init` (the main task awaits the reply), then answers with what it got.
+struct CallsInInit {
+    target: Addr,
+    got: u64,
+}
+impl Service for CallsInInit {
+    async fn init(&mut self, ctx: &mut Context) -> Result<(), skynet_runtime::Error> {
+        self.got = ctx
+            .call(self.target, 1u64)
+            .await
+            .and_then(|m| m.into_value::<u64>())
+            .map_err(|e| skynet_runtime::Error::from(e.to_string()))?;
+        Ok(())
+    }
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let _ = ctx.ret(self.got);
+    }
+}
+
+/// G3, launch: an `init` that awaits a call finishes the launch when the reply comes (the
+/// reply resumes the main task, which then reports init), and the service then serves.
+#[test]
+fn init_that_awaits_a_call_completes_the_launch() {
+    let node = std::sync::Arc::new(node());
+    let inc = node.launch(Inc).unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let launcher = node.clone();
+    // Launched from another thread so that a launch that never completes fails the test at
+    // the deadline instead of hanging it.
+    std::thread::spawn(move || {
+        let r = launcher.launch(CallsInInit {
+            target: inc,
+            got: 0,
+        });
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    let addr = recv(&rx, LONG).expect("launch succeeds");
+    assert_eq!(node.call(addr, ()).unwrap().into_value::<u64>(), Ok(2));
+}
