@@ -28,7 +28,8 @@ pub(crate) fn weight(index: usize) -> i8 {
 }
 
 /// A worker thread's body.
-pub(crate) fn worker_main(node: Arc<NodeInner>, index: usize, weight: i8) {
+/// `profile`: measure each turn's time into the service's CPU statistic.
+pub(crate) fn worker_main(node: Arc<NodeInner>, index: usize, weight: i8, profile: bool) {
     node.run_queue.enter_worker();
     logger::enter_node(&node);
     let mut lifo_runs = 0;
@@ -41,10 +42,11 @@ pub(crate) fn worker_main(node: Arc<NodeInner>, index: usize, weight: i8) {
             break;
         };
         let started = match clock {
-            Some(t) if !parked => t,
-            _ => Instant::now(),
+            _ if !profile => None,
+            Some(t) if !parked => Some(t),
+            _ => Some(Instant::now()),
         };
-        clock = Some(run_turn(&node, &node.workers[index], weight, cell, started));
+        clock = run_turn(&node, &node.workers[index], weight, cell, started);
     }
     if let Some(cell) = node.run_queue.leave_worker() {
         node.run_queue.push_global(cell);
@@ -72,22 +74,25 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Runs one turn of `cell`, begun at `started`; returns when it ended.
+/// Runs one turn of `cell`, begun at `started` (None: not profiling); returns when it ended.
 fn run_turn(
     node: &Arc<NodeInner>,
     slot: &WorkerSlot,
     weight: i8,
     cell: Arc<Cell>,
-    started: Instant,
-) -> Instant {
+    started: Option<Instant>,
+) -> Option<Instant> {
     let mut body = cell.body.lock();
     let requeue = run_locked(node, slot, weight, &cell, &mut body);
-    // Only the worker holding the body writes the statistics: a load and a store suffice.
-    let ended = Instant::now();
-    let spent = ended.saturating_duration_since(started).as_nanos() as u64;
-    let cpu = cell.cpu_ns.load(Ordering::Relaxed);
-    cell.cpu_ns
-        .store(cpu.wrapping_add(spent), Ordering::Relaxed);
+    let ended = started.map(|started| {
+        // Only the worker holding the body writes the statistics: a load and a store suffice.
+        let ended = Instant::now();
+        let spent = ended.saturating_duration_since(started).as_nanos() as u64;
+        let cpu = cell.cpu_ns.load(Ordering::Relaxed);
+        cell.cpu_ns
+            .store(cpu.wrapping_add(spent), Ordering::Relaxed);
+        ended
+    });
     drop(body);
     if requeue {
         node.run_queue.push_global(cell);

@@ -221,3 +221,36 @@ fn node_waits_for_last_service() {
     node.call(a, "exit").unwrap();
     assert!(node.wait_timeout(LONG));
 }
+
+/// Works for about 2 ms in each message.
+struct Busy;
+impl Service for Busy {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(2);
+        while std::time::Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        let _ = ctx.ret(());
+    }
+}
+
+/// `profile` (skynet's key, on by default) decides whether a service's CPU time is measured.
+#[test]
+fn profile_on_measures_cpu_and_off_does_not() {
+    for on in [true, false] {
+        let node = Node::builder()
+            .threads(1)
+            .profile(on)
+            .build()
+            .expect("node");
+        let a = node.launch(Busy).expect("launch");
+        node.call(a, ()).expect("call");
+        let cpu = node.handle().service_info(a).expect("info").cpu;
+        if on {
+            assert!(cpu >= std::time::Duration::from_millis(2), "{cpu:?}");
+        } else {
+            assert_eq!(cpu, std::time::Duration::ZERO);
+        }
+        node.shutdown();
+    }
+}

@@ -1,19 +1,26 @@
 //! Runtime benchmarks: `call`, `send`, `pairs`, `timers` (issue: the runtime).
 //!
 //! Each runs on a fresh node with `thread = 2` (or `--threads N`) and prints one JSON line.
+//! `--no-profile` runs it with `profile = false` (skynet's key: no per-turn CPU accounting),
+//! the setting skynet's own figures were taken with; the line says which (`profile`).
 
 use std::time::{Duration, Instant};
 
 use skynet_runtime::{Addr, Context, Message, Node, Service};
 
-use super::args::arg;
+use super::args::{arg, flag};
 use super::json::{rss_peak_kb, JsonLine};
 
 fn node(args: &[String]) -> Node {
     Node::builder()
         .threads(arg(args, "--threads", 2usize))
+        .profile(profile(args))
         .build()
         .expect("node starts")
+}
+
+fn profile(args: &[String]) -> bool {
+    !flag(args, "--no-profile")
 }
 
 /// Answers `n` with `n + 1`.
@@ -67,6 +74,7 @@ pub fn call(args: &[String]) {
     let (elapsed, v) = rx.recv().expect("bench finishes");
     assert_eq!(v, n);
     let mut line = JsonLine::new("call");
+    line.num("profile", f64::from(u8::from(profile(args))));
     line.num("ops_per_sec", n as f64 / elapsed.as_secs_f64())
         .num("calls", n as f64)
         .num("seconds", elapsed.as_secs_f64())
@@ -140,6 +148,7 @@ pub fn send(args: &[String]) {
     let end = done_rx.recv().expect("bench finishes");
     let elapsed = end.duration_since(start);
     let mut line = JsonLine::new("send");
+    line.num("profile", f64::from(u8::from(profile(args))));
     line.num("ops_per_sec", n as f64 / elapsed.as_secs_f64())
         .num("messages", n as f64)
         .num("seconds", elapsed.as_secs_f64())
@@ -176,6 +185,7 @@ pub fn pairs(args: &[String]) {
     let elapsed = start.elapsed();
     let total = pairs as f64 * n as f64;
     let mut line = JsonLine::new("pairs");
+    line.num("profile", f64::from(u8::from(profile(args))));
     line.num("ops_per_sec", total / elapsed.as_secs_f64())
         .num("pairs", pairs as f64)
         .num("calls", total)
@@ -249,6 +259,7 @@ pub fn timers(args: &[String]) {
     late.sort();
     let pct = |p: f64| late[((late.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
     let mut line = JsonLine::new("timers");
+    line.num("profile", f64::from(u8::from(profile(args))));
     line.num("ops_per_sec", n as f64 / elapsed.as_secs_f64())
         .num("timers", n as f64)
         .num("seconds", elapsed.as_secs_f64())
