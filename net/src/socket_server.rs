@@ -148,7 +148,9 @@ struct Stream {
     unconsumed: usize,
     queue: WriteQueue,
     interest: Option<Interest>,
-    peer: Option<SocketAddr>,
+    /// Where an outgoing connect goes (for its error message); accepted sockets ask the
+    /// kernel for their peer when netstat wants it, so they keep no copy (32 bytes each).
+    target: Option<Box<SocketAddr>>,
     /// Frames go straight to a service (see `route.rs`); DATA is not reported.
     route: Option<Box<Route>>,
     /// Not read while the route's destination is backed up (see `ROUTE_BACKLOG`).
@@ -201,7 +203,7 @@ impl Sock {
             unconsumed: 0,
             queue: WriteQueue::default(),
             interest,
-            peer: Some(peer),
+            target: connecting.then(|| Box::new(peer)),
             route: None,
             throttled: false,
         };
@@ -642,7 +644,11 @@ impl Server {
                 } else {
                     "tcp"
                 },
-                st.peer,
+                st.shared
+                    .stream
+                    .peer_addr()
+                    .ok()
+                    .or(st.target.as_deref().copied()),
                 st.queue.pending(),
             ),
             Kind::Udp(u) => ("udp", u.peer.or(u.local), 0),
@@ -1005,7 +1011,11 @@ impl Server {
             let closed = s.close_reported;
             match st.shared.stream.take_error() {
                 Ok(Some(e)) | Err(e) => {
-                    let addr = st.peer.map(|p| p.to_string()).unwrap_or_default();
+                    let addr = st
+                        .target
+                        .as_deref()
+                        .map(|p| p.to_string())
+                        .unwrap_or_default();
                     self.connect_failed(id, owner, closed, format!("connect to {addr}: {e}"));
                     return;
                 }

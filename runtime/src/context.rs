@@ -459,13 +459,24 @@ impl Context {
     /// for the same `T` (a nested call sees a fresh `T`).
     pub fn local<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let key = TypeId::of::<T>();
-        let taken = self.shared.state.lock().locals.remove(&key);
+        let taken = {
+            let mut st = self.shared.state.lock();
+            let at = st.locals.iter().position(|(k, _)| *k == key);
+            at.map(|i| st.locals.swap_remove(i).1)
+        };
         let mut boxed: Box<dyn Any + Send> = taken.unwrap_or_else(|| Box::new(T::default()));
         let r = match boxed.downcast_mut::<T>() {
             Some(t) => f(t),
-            None => f(&mut T::default()), // unreachable: the map is keyed by TypeId
+            None => f(&mut T::default()), // unreachable: the list is keyed by TypeId
         };
-        self.shared.state.lock().locals.insert(key, boxed);
+        let mut st = self.shared.state.lock();
+        // (A nested call for the same type put its own value back meanwhile: this one wins,
+        // as documented above.)
+        match st.locals.iter().position(|(k, _)| *k == key) {
+            Some(i) => st.locals[i].1 = boxed,
+            None => st.locals.push((key, boxed)),
+        }
+        drop(st);
         r
     }
 
