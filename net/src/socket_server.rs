@@ -360,6 +360,13 @@ impl Server {
         }
     }
 
+    /// A socket that never came to be: its id's reservation is released and its owner hears
+    /// ERROR with the reason.
+    fn refuse(&self, id: SocketId, owner: Addr, message: String) {
+        self.direct.write().remove(&id);
+        report(&self.node, owner, SocketEvent::Error { id, message });
+    }
+
     /// Reads again every held-back socket whose destination has caught up (to half of
     /// `ROUTE_BACKLOG`, so it does not flap).
     fn recheck_throttled(&mut self) {
@@ -454,42 +461,24 @@ impl Server {
                     },
                 );
             }
-            Request::Connect { id, addr, owner } => match TcpStream::connect(addr) {
-                Ok(mut stream) => {
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    if let Err(e) = self
-                        .poll
+            Request::Connect { id, addr, owner } => {
+                let interest = Interest::READABLE | Interest::WRITABLE;
+                let connecting = TcpStream::connect(addr).and_then(|mut stream| {
+                    self.poll
                         .registry()
                         .register(&mut stream, token(id), interest)
-                    {
-                        self.direct.write().remove(&id);
-                        report(
-                            &self.node,
-                            owner,
-                            SocketEvent::Error {
-                                id,
-                                message: format!("connect to {addr}: {e}"),
-                            },
-                        );
-                        return;
-                    }
-                    self.socks.insert(
-                        id,
-                        self.new_stream(id, owner, stream, addr, true, Some(interest)),
-                    );
-                }
-                Err(e) => {
-                    self.direct.write().remove(&id);
-                    report(
-                        &self.node,
-                        owner,
-                        SocketEvent::Error {
+                        .map(|()| stream)
+                });
+                match connecting {
+                    Ok(stream) => {
+                        self.socks.insert(
                             id,
-                            message: format!("connect to {addr}: {e}"),
-                        },
-                    )
+                            self.new_stream(id, owner, stream, addr, true, Some(interest)),
+                        );
+                    }
+                    Err(e) => self.refuse(id, owner, format!("connect to {addr}: {e}")),
                 }
-            },
+            }
             Request::Start { id, owner } => self.start(id, owner),
             Request::Route { id, owner, route } => self.route(id, owner, route),
             Request::FlowLimit { id, limit } => {
@@ -553,15 +542,7 @@ impl Server {
                         .registry()
                         .register(&mut socket, token(id), Interest::READABLE)
                 {
-                    self.direct.write().remove(&id);
-                    report(
-                        &self.node,
-                        owner,
-                        SocketEvent::Error {
-                            id,
-                            message: format!("udp: {e}"),
-                        },
-                    );
+                    self.refuse(id, owner, format!("udp: {e}"));
                     return;
                 }
                 self.socks.insert(
