@@ -1,0 +1,182 @@
+//! The socket thread's read path: reading a socket that is readable, handing over what it
+//! read (DATA to the owner, or frames along the socket's route), and holding back routed
+//! sockets while their destination is backed up.
+
+use std::io;
+
+use bytes::Bytes;
+
+use super::{report, Kind, Server, Sock, MAX_READ, MAX_UDP, MIN_READ, READ_BUDGET};
+use crate::event::{SocketEvent, SocketId};
+use crate::route::ROUTE_BACKLOG;
+
+impl Server {
+    /// Reads again every held-back socket whose destination has caught up (to half of
+    /// `ROUTE_BACKLOG`, so it does not flap).
+    pub(super) fn recheck_throttled(&mut self) {
+        for id in std::mem::take(&mut self.throttled) {
+            let Some(Sock {
+                kind: Kind::Stream(st),
+                ..
+            }) = self.socks.get_mut(&id)
+            else {
+                continue;
+            };
+            if !st.throttled {
+                continue;
+            }
+            let behind = st
+                .route
+                .as_ref()
+                .is_some_and(|r| r.backlogged(&self.node, ROUTE_BACKLOG / 2));
+            if behind {
+                self.throttled.push(id);
+            } else {
+                st.throttled = false;
+                self.readable(id);
+            }
+        }
+    }
+
+    /// Reads what is there, until EAGAIN, EOF or the budget.
+    pub(super) fn readable(&mut self, id: SocketId) {
+        self.readable_until(id, true);
+    }
+
+    /// `drain`: read until EAGAIN even after a short read (needed when the event carried the
+    /// peer's EOF, which only a further read reports, and when no event prompted the read).
+    pub(super) fn readable_until(&mut self, id: SocketId, drain: bool) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
+        match &mut s.kind {
+            Kind::Listener { .. } => self.accept(id),
+            Kind::Udp(u) => {
+                let socket = &mut u.socket;
+                let owner = s.owner;
+                let mut buf = vec![0u8; MAX_UDP];
+                let mut got = Vec::new();
+                loop {
+                    match socket.recv_from(&mut buf) {
+                        Ok((n, from)) => {
+                            s.bytes_in += n as u64;
+                            got.push(SocketEvent::Udp {
+                                id,
+                                data: Bytes::copy_from_slice(&buf[..n]),
+                                from,
+                            });
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            log::debug!("udp socket {id}: {e}");
+                            break;
+                        }
+                    }
+                }
+                for ev in got {
+                    report(&self.node, owner, ev);
+                }
+            }
+            Kind::Stream(st) => {
+                if st.connecting || !st.reading || st.peer_closed || st.throttled {
+                    return;
+                }
+                let owner = s.owner;
+                let mut budget = READ_BUDGET;
+                // Reused across events: no allocation per read.
+                let mut out = std::mem::take(&mut self.reads);
+                let mut end: Option<Option<String>> = None;
+                while budget > 0 {
+                    // With flow control, read no more than the owner has room for.
+                    let mut room = match st.flow_limit {
+                        Some(l) if st.unconsumed >= l => break,
+                        Some(l) => (l - st.unconsumed).min(st.read_size),
+                        None => st.read_size,
+                    };
+                    if st.route.is_some() {
+                        // One read's frames are what a backed-up destination may still
+                        // get (see ROUTE_BACKLOG): keep reads at the smallest size.
+                        room = room.min(MIN_READ);
+                    }
+                    match self.scratch.recv(&st.shared.stream, room) {
+                        Ok(0) => {
+                            end = Some(None);
+                            break;
+                        }
+                        Ok(n) => {
+                            s.bytes_in += n as u64;
+                            st.unconsumed += n;
+                            budget = budget.saturating_sub(n);
+                            let data = self.scratch.take();
+                            // A routed socket's frames go out read by read, so a backed-up
+                            // destination stops the reading at once.
+                            if let Some(route) = &mut st.route {
+                                match route.deliver(&self.node, id, data, &mut self.frames) {
+                                    Ok(false) => {}
+                                    Ok(true) => {
+                                        st.throttled = true;
+                                        self.throttled.push(id);
+                                        break;
+                                    }
+                                    Err(why) => {
+                                        log::warn!("socket {id}: closing it: {why}");
+                                        self.frames.clear();
+                                        end = Some(Some(why));
+                                        break;
+                                    }
+                                }
+                            } else {
+                                out.push(data);
+                            }
+                            if n == room && room < st.read_size {
+                                // Filled the flow-control room: stop until credit returns.
+                                continue;
+                            } else if n == st.read_size {
+                                st.read_size = (st.read_size * 2).min(MAX_READ);
+                            } else {
+                                if n * 2 < st.read_size && st.read_size > MIN_READ {
+                                    st.read_size /= 2;
+                                }
+                                // A short read emptied the kernel's queue; data arriving
+                                // later raises a new edge, so no read is needed to see
+                                // EAGAIN (one syscall fewer per event).
+                                if !drain {
+                                    break;
+                                }
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            end = Some(Some(e.to_string()));
+                            break;
+                        }
+                    }
+                }
+                if budget == 0 && !st.throttled {
+                    self.retry.push(id);
+                }
+                for data in out.drain(..) {
+                    report(&self.node, owner, SocketEvent::Data { id, data });
+                }
+                self.reads = out;
+                match end {
+                    None => {}
+                    Some(None) => {
+                        // The peer's EOF: CLOSE now; writable until the owner closes it.
+                        st.peer_closed = true;
+                        st.reading = false;
+                        let first = !s.close_reported;
+                        s.close_reported = true;
+                        self.update_interest(id);
+                        if first {
+                            report(&self.node, owner, SocketEvent::Close { id });
+                        }
+                    }
+                    Some(Some(message)) => self.fail(id, message),
+                }
+            }
+        }
+    }
+}
