@@ -338,6 +338,19 @@ fn add(ctx: &Context, id: SocketId, e: Entry) {
     });
 }
 
+/// A listener or UDP socket: usable at once, datagrams to `udp` or else to `dispatch`.
+fn add_bound(ctx: &Context, id: SocketId, udp: Option<UdpFn>) {
+    add(
+        ctx,
+        id,
+        Entry {
+            connected: true,
+            udp,
+            ..Entry::default()
+        },
+    );
+}
+
 fn with<R>(ctx: &Context, id: SocketId, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
     ctx.local(|p: &mut Pool| p.socks.get_mut(&id).map(f))
 }
@@ -346,14 +359,7 @@ fn with<R>(ctx: &Context, id: SocketId, f: impl FnOnce(&mut Entry) -> R) -> Opti
 /// Accepted connections reach [`start_listener`]'s callback, or `dispatch` as ACCEPT events.
 pub fn listen(ctx: &Context, host: &str, port: u16) -> io::Result<(SocketId, SocketAddr)> {
     let (id, addr) = Driver::of(ctx).listen(host, port, ctx.self_addr())?;
-    add(
-        ctx,
-        id,
-        Entry {
-            connected: true,
-            ..Entry::default()
-        },
-    );
+    add_bound(ctx, id, None);
     Ok((id, addr))
 }
 
@@ -590,30 +596,22 @@ pub fn udp(
     port: u16,
     on_datagram: impl Fn(&Context, SocketId, Bytes, SocketAddr) + Send + Sync + 'static,
 ) -> io::Result<(SocketId, SocketAddr)> {
-    let (id, addr) = Driver::of(ctx).udp_bind(host, port, ctx.self_addr())?;
-    add(
-        ctx,
-        id,
-        Entry {
-            connected: true,
-            udp: Some(Arc::new(on_datagram)),
-            ..Entry::default()
-        },
-    );
-    Ok((id, addr))
+    udp_bind(ctx, host, port, Some(Arc::new(on_datagram)))
 }
 
 /// Binds a UDP socket whose datagrams reach `dispatch` as UDP events.
 pub fn udp_listen(ctx: &Context, host: &str, port: u16) -> io::Result<(SocketId, SocketAddr)> {
+    udp_bind(ctx, host, port, None)
+}
+
+fn udp_bind(
+    ctx: &Context,
+    host: &str,
+    port: u16,
+    on_datagram: Option<UdpFn>,
+) -> io::Result<(SocketId, SocketAddr)> {
     let (id, addr) = Driver::of(ctx).udp_bind(host, port, ctx.self_addr())?;
-    add(
-        ctx,
-        id,
-        Entry {
-            connected: true,
-            ..Entry::default()
-        },
-    );
+    add_bound(ctx, id, on_datagram);
     Ok((id, addr))
 }
 
