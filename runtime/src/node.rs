@@ -211,10 +211,24 @@ impl NodeInner {
     /// Delivers a message. Fails (handing it back) when the destination is gone.
     pub(crate) fn send(&self, dest: Addr, msg: Message) -> Result<(), SendError> {
         if dest.harbor() == self.harbor {
+            if let Some(cell) = self.run_queue.take_sent_to(dest) {
+                let sent = self.push(&cell, msg);
+                if sent.is_ok() {
+                    self.run_queue.keep_sent_to(dest, cell);
+                }
+                return sent;
+            }
             // Pushed under the table's read lock: no `Arc` clone per message.
             let handles = self.handles.read();
             if let Some(cell) = handles.get(&dest.handle()) {
-                return self.push(cell, msg);
+                let sent = self.push(cell, msg);
+                let again =
+                    (sent.is_ok() && self.run_queue.note_lookup(dest)).then(|| cell.clone());
+                drop(handles);
+                if let Some(cell) = again {
+                    self.run_queue.keep_sent_to(dest, cell);
+                }
+                return sent;
             }
         }
         Err(SendError {
@@ -248,7 +262,13 @@ impl NodeInner {
                 self.run_queue.schedule(cell.clone());
                 Ok(())
             }
-            Ok(crate::mailbox::Pushed::Queued) => Ok(()),
+            Ok(crate::mailbox::Pushed::Queued(len)) => {
+                if len >= crate::run_queue::LIFO_SPILL {
+                    // Piling up in a busy worker's slot: let an idle worker take it.
+                    self.run_queue.spill_lifo(cell);
+                }
+                Ok(())
+            }
             Err(message) => Err(SendError {
                 reason: CallError::Dead(cell.addr),
                 message,

@@ -5,6 +5,13 @@
 //! that worker's LIFO slot and runs next on the same thread, as tokio's LIFO slot does: a call
 //! and its reply then bounce on one warm core with no cross-thread wake-up. The slot has a
 //! budget so a ping-ponging pair cannot starve the global queue.
+//!
+//! The slot is not stealable, so a service waiting there runs only when the worker's current
+//! turn ends. That is what a call wants (the caller's turn ends at its `await`), not what a
+//! long turn that keeps sending wants: its receiver would wait out the whole turn while
+//! another worker sleeps (`bench send` ran at a third of its speed that way, in some runs).
+//! So once [`LIFO_SPILL`] messages pile up for the service in the slot, it moves to the
+//! global queue and a parked worker wakes to run it beside the sender.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -18,6 +25,11 @@ use crate::cell::Cell;
 /// How many services in a row a worker may take from its LIFO slot before it must look at
 /// the global queue.
 const LIFO_BUDGET: u32 = 16;
+
+/// Queue length from which a service waiting in its waker's LIFO slot moves to the global
+/// queue when a worker is parked (see the module doc). Checked on each push past it, so a
+/// worker that parks late still gets it.
+pub(crate) const LIFO_SPILL: usize = 64;
 
 /// The node-wide queue of runnable services.
 pub(crate) struct RunQueue {
@@ -36,6 +48,10 @@ pub(crate) struct RunQueue {
 struct WorkerLocal {
     queue_id: usize,
     lifo: Option<Arc<Cell>>,
+    /// The service this worker sends to most (see [`RunQueue::take_sent_to`]).
+    sent_to: Option<(crate::Addr, Arc<Cell>)>,
+    /// The last destination found by a full lookup: a second lookup in a row for it caches it.
+    missed: Option<crate::Addr>,
 }
 
 thread_local! {
@@ -63,6 +79,8 @@ impl RunQueue {
             *l.borrow_mut() = Some(WorkerLocal {
                 queue_id: self.id,
                 lifo: None,
+                sent_to: None,
+                missed: None,
             })
         });
     }
@@ -79,6 +97,66 @@ impl RunQueue {
             Ok(None) => {}
             Ok(Some(old)) => self.push_global(old),
             Err(cell) => self.push_global(cell),
+        }
+    }
+
+    /// The calling worker's cached destination, taken out, if it is `addr`: a send then skips
+    /// the node's handle table and its lock (two atomic operations per message, the cost of
+    /// a stream of sends to one service). Give it back with [`keep_sent_to`](Self::keep_sent_to).
+    /// Handles are never reused, so a cached cell is `addr` for good; once it retires, its
+    /// closed mailbox refuses the push and the send fails as it would have after a lookup.
+    /// The address is kept beside the cell, so a hit reads nothing of the cell itself (its
+    /// fields share cache lines the receiving worker writes).
+    pub(crate) fn take_sent_to(&self, addr: crate::Addr) -> Option<Arc<Cell>> {
+        LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
+            match &local.sent_to {
+                Some((a, _)) if *a == addr => local.sent_to.take().map(|(_, c)| c),
+                _ => None,
+            }
+        })
+    }
+
+    /// Caches `cell` (at `addr`, just sent to successfully) as the calling worker's
+    /// destination; the one it replaces is dropped here, outside any lock.
+    pub(crate) fn keep_sent_to(&self, addr: crate::Addr, cell: Arc<Cell>) {
+        let old = LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
+            local.sent_to.replace((addr, cell))
+        });
+        drop(old);
+    }
+
+    /// Records a full lookup of `addr` by the calling worker; true when the previous one was
+    /// for `addr` too (worth caching: a stream of sends, not a broadcast). False off-worker.
+    pub(crate) fn note_lookup(&self, addr: crate::Addr) -> bool {
+        LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            let Some(local) = l.as_mut().filter(|w| w.queue_id == self.id) else {
+                return false;
+            };
+            local.missed.replace(addr) == Some(addr)
+        })
+    }
+
+    /// Moves `cell` out of the calling worker's LIFO slot to the global queue, if it is there
+    /// and a worker is parked to take it.
+    pub(crate) fn spill_lifo(&self, cell: &Arc<Cell>) {
+        if self.sleeping.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let taken = LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
+            match &local.lifo {
+                Some(c) if Arc::ptr_eq(c, cell) => local.lifo.take(),
+                _ => None,
+            }
+        });
+        if let Some(cell) = taken {
+            self.push_global(cell);
         }
     }
 
@@ -150,8 +228,10 @@ impl RunQueue {
         self.wake.notify_all();
     }
 
-    /// Drops the calling worker's LIFO slot (on worker exit), returning its service.
+    /// Drops the calling worker's local state (on worker exit), returning its LIFO slot's
+    /// service.
     pub(crate) fn leave_worker(&self) -> Option<Arc<Cell>> {
-        LOCAL.with(|l| l.borrow_mut().take().and_then(|w| w.lifo))
+        let local = LOCAL.with(|l| l.borrow_mut().take());
+        local.and_then(|w| w.lifo)
     }
 }

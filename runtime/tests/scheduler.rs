@@ -194,3 +194,120 @@ fn idle_services_that_released_their_buffers_keep_working() {
     }
     node.shutdown();
 }
+
+/// Tells `seen` once, at the first value it handles.
+struct FirstSeen {
+    seen: Option<crossbeam_channel::Sender<()>>,
+}
+impl Service for FirstSeen {
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {
+        if let Some(tx) = self.seen.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// In one long turn, sends to `dest` until `dest` tells it has run (or a deadline passes),
+/// then reports whether it did.
+struct LongTurnSender {
+    dest: Addr,
+    seen: crossbeam_channel::Receiver<()>,
+    out: crossbeam_channel::Sender<bool>,
+}
+impl Service for LongTurnSender {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let deadline = Instant::now() + LONG;
+        let mut i = 0u64;
+        let ran = loop {
+            if self.seen.try_recv().is_ok() {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            ctx.send(self.dest, i).unwrap();
+            i += 1;
+        };
+        let _ = self.out.send(ran);
+    }
+}
+
+/// G13: a service woken by a worker waits in that worker's slot, but not behind a turn that
+/// keeps sending to it: once messages pile up for it, an idle worker runs it alongside.
+#[test]
+fn a_long_turn_does_not_hold_back_its_receiver() {
+    let node = Node::builder().threads(2).build().unwrap();
+    let (seen_tx, seen_rx) = crossbeam_channel::unbounded();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let dest = node
+        .launch(FirstSeen {
+            seen: Some(seen_tx),
+        })
+        .unwrap();
+    let sender = node
+        .launch(LongTurnSender {
+            dest,
+            seen: seen_rx,
+            out: tx,
+        })
+        .unwrap();
+    node.send(sender, ()).unwrap();
+    assert!(
+        recv(&rx, LONG + LONG),
+        "the receiver ran while the sender's turn went on"
+    );
+}
+
+/// Sends three values to the address it is given and reports each result.
+struct SendThree {
+    out: crossbeam_channel::Sender<Vec<Result<(), skynet_runtime::CallError>>>,
+}
+impl Service for SendThree {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        if let Ok(dest) = msg.take::<Addr>() {
+            let r = (0..3u32)
+                .map(|v| ctx.send(dest, v).map_err(|e| e.reason))
+                .collect();
+            let _ = self.out.send(r);
+        }
+    }
+}
+
+/// G5: a worker remembers the service it keeps sending to (no handle-table lookup per
+/// message); once that service has exited, a send to it still fails with Dead, and sends to
+/// another service still arrive.
+#[test]
+fn sends_to_a_remembered_service_fail_once_it_has_exited() {
+    let node = Node::builder().threads(1).build().unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let sender = node.launch(SendThree { out: tx }).unwrap();
+    let (seen_tx, seen_rx) = crossbeam_channel::unbounded();
+    let first = node
+        .launch(FirstSeen {
+            seen: Some(seen_tx),
+        })
+        .unwrap();
+    node.send(sender, first).unwrap();
+    assert!(recv(&rx, LONG).iter().all(Result::is_ok));
+    recv(&seen_rx, LONG);
+    assert!(node.handle().kill(first));
+    let deadline = Instant::now() + LONG;
+    while node.handle().service_info(first).is_some() && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    node.send(sender, first).unwrap();
+    let dead = skynet_runtime::CallError::Dead(first);
+    assert_eq!(
+        recv(&rx, LONG),
+        vec![Err(dead.clone()), Err(dead.clone()), Err(dead)]
+    );
+    let (seen_tx, seen_rx) = crossbeam_channel::unbounded();
+    let second = node
+        .launch(FirstSeen {
+            seen: Some(seen_tx),
+        })
+        .unwrap();
+    node.send(sender, second).unwrap();
+    assert!(recv(&rx, LONG).iter().all(Result::is_ok));
+    recv(&seen_rx, LONG);
+}
