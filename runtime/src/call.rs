@@ -104,8 +104,8 @@ impl Call {
         }
         self.session = session;
         if let Some(d) = self.timeout {
-            self.timer = Some(sh.node.add_timer(
-                Instant::now() + d,
+            self.timer = Some(sh.node.add_timeout(
+                d,
                 TimerEntry {
                     dest: sh.addr,
                     session,
@@ -231,7 +231,9 @@ pub struct Sleep {
 
 impl Sleep {
     pub(crate) fn new(shared: Arc<HostShared>, d: Duration) -> Sleep {
-        Sleep::until(shared, Some(Instant::now() + d))
+        // A zero sleep is a yield (skynet's `sleep(0)`): no timer.
+        let deadline = (!d.is_zero()).then(|| Instant::now() + d);
+        Sleep::until(shared, deadline)
     }
 
     fn until(shared: Arc<HostShared>, deadline: Option<Instant>) -> Sleep {

@@ -206,8 +206,8 @@ impl Context {
             log::error!("{}: too many pending timeouts", self.shared.addr);
             return;
         };
-        self.shared.node.add_timer(
-            std::time::Instant::now() + d,
+        self.shared.node.add_timeout(
+            d,
             crate::node::TimerEntry {
                 dest: self.shared.addr,
                 session,

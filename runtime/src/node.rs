@@ -118,21 +118,7 @@ impl NodeInner {
             let weak = weak.clone();
             let timers = TimerThread::start(start, move |e: TimerEntry| {
                 if let Some(node) = weak.upgrade() {
-                    let ptype = if e.error {
-                        Ptype::ERROR
-                    } else {
-                        Ptype::RESPONSE
-                    };
-                    // A dead destination just drops the expiry.
-                    let _ = node.send(
-                        e.dest,
-                        Message {
-                            source: Addr::SYSTEM,
-                            session: e.session,
-                            ptype,
-                            payload: Payload::Empty,
-                        },
-                    );
+                    node.fire(e);
                 }
             });
             NodeInner {
@@ -390,6 +376,37 @@ impl NodeInner {
 
     pub(crate) fn add_timer(&self, deadline: Instant, entry: TimerEntry) -> TimerId {
         self.timers.add(deadline, entry)
+    }
+
+    /// Sets a timer `delay` from now. A zero delay fires here and now, as skynet's
+    /// `skynet_timeout` does: the expiry goes straight into the mailbox (a stale id comes
+    /// back), with no trip through the wheel and no wake-up of the timer thread. A service
+    /// setting many timeouts at once used to wake that thread for every zero delay.
+    pub(crate) fn add_timeout(&self, delay: Duration, entry: TimerEntry) -> TimerId {
+        if delay.is_zero() {
+            self.fire(entry);
+            return TimerId::FIRED;
+        }
+        self.add_timer(Instant::now() + delay, entry)
+    }
+
+    /// Delivers a timer's expiry: RESPONSE (ERROR for a call's deadline) from the system
+    /// address. A dead destination just drops it.
+    pub(crate) fn fire(&self, e: TimerEntry) {
+        let ptype = if e.error {
+            Ptype::ERROR
+        } else {
+            Ptype::RESPONSE
+        };
+        let _ = self.send(
+            e.dest,
+            Message {
+                source: Addr::SYSTEM,
+                session: e.session,
+                ptype,
+                payload: Payload::Empty,
+            },
+        );
     }
 
     /// Follows the wait-for graph from `to`; Some(cycle) when it leads back to `from`.

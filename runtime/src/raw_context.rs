@@ -1,7 +1,7 @@
 //! [`RawContext`]: what a [`RawService`](crate::RawService) callback can do.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::addr::Addr;
 use crate::cell::{Cell, LaunchNotify, KILL_KILLED};
@@ -62,8 +62,8 @@ impl<'a> RawContext<'a> {
 
     /// After `delay`, this service receives RESPONSE with `session` from the system address.
     pub fn timeout(&self, delay: Duration, session: i32) -> TimerId {
-        self.node.add_timer(
-            Instant::now() + delay,
+        self.node.add_timeout(
+            delay,
             TimerEntry {
                 dest: self.cell.addr,
                 session,

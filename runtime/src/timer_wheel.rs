@@ -30,6 +30,15 @@ pub struct TimerId {
     generation: u64,
 }
 
+impl TimerId {
+    /// The id of a timer that fired as it was set (a zero delay): stale from the start.
+    /// Generations begin at 1, so it matches no timer.
+    pub(crate) const FIRED: TimerId = TimerId {
+        key: usize::MAX,
+        generation: 0,
+    };
+}
+
 struct Entry<T> {
     expire: u64,
     generation: u64,

@@ -127,3 +127,52 @@ fn clock_functions() {
     assert!(h.starttime() as f64 <= unix);
     assert!(h.now() < 100 * 60);
 }
+
+/// Sets two zero-delay timeouts and a zero-deadline call; reports what happened, in order.
+struct ZeroDelay {
+    peer: skynet_runtime::Addr,
+    out: crossbeam_channel::Sender<String>,
+}
+impl Service for ZeroDelay {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let before = ctx.node().pending_timers();
+        for name in ["first", "second"] {
+            let out = self.out.clone();
+            ctx.timeout(Duration::ZERO, move |_ctx| {
+                let _ = out.send(name.to_string());
+            });
+        }
+        let timers = ctx.node().pending_timers() - before;
+        let _ = self.out.send(format!("set, {timers} in the wheel"));
+        let r = ctx
+            .call(self.peer, 1u32)
+            .timeout(Duration::ZERO)
+            .await
+            .map(|_| ());
+        let _ = self.out.send(format!("call: {r:?}"));
+    }
+}
+
+/// Never answers.
+struct Silent;
+impl Service for Silent {
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+}
+
+/// G8: a zero delay fires at once without the wheel (skynet's `timeout(0)`): the callbacks
+/// run once the current task yields, in the order set; a zero call deadline has already
+/// passed when the call starts.
+#[test]
+fn zero_delays_fire_at_once_in_order() {
+    let node = node();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let peer = node.launch(Silent).unwrap();
+    let z = node.launch(ZeroDelay { peer, out: tx }).unwrap();
+    node.send(z, ()).unwrap();
+    assert_eq!(recv(&rx, LONG), "set, 0 in the wheel");
+    // The callbacks run while `dispatch` awaits its call, whose deadline fires after them.
+    assert_eq!(recv(&rx, LONG), "first");
+    assert_eq!(recv(&rx, LONG), "second");
+    let call = recv(&rx, LONG);
+    assert!(call.starts_with("call: Err(Timeout"), "{call}");
+}
