@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::{IoSlice, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -31,6 +31,13 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<DirectState>,
     /// Bytes written directly by workers (the socket thread counts its own).
     pub(crate) direct_out: AtomicU64,
+    /// Flow control (see [`Driver::flow_limit`](crate::Driver::flow_limit)): bytes delivered
+    /// to the owner and not yet reported consumed. The socket thread adds, the owner's
+    /// worker subtracts, and no message passes between them unless the count drops back
+    /// under the limit after the socket thread found it full and stopped reading.
+    pub(crate) unconsumed: AtomicUsize,
+    /// The flow-control window (0: none), set by the socket thread.
+    pub(crate) flow_limit: AtomicUsize,
 }
 
 impl Shared {
@@ -39,7 +46,25 @@ impl Shared {
             stream,
             state: Mutex::new(DirectState { idle, inflight: 0 }),
             direct_out: AtomicU64::new(0),
+            unconsumed: AtomicUsize::new(0),
+            flow_limit: AtomicUsize::new(0),
         })
+    }
+}
+
+impl Shared {
+    /// The owner consumed `bytes`; true when that brought a full window back under its
+    /// limit, so the socket thread (which stopped reading at the limit) must be told.
+    pub(crate) fn consume(&self, bytes: usize) -> bool {
+        let limit = self.flow_limit.load(Ordering::Acquire);
+        let old = self
+            .unconsumed
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                Some(u.saturating_sub(bytes))
+            })
+            // The closure never returns None.
+            .unwrap_or_else(|u| u);
+        limit > 0 && old >= limit && old.saturating_sub(bytes) < limit
     }
 }
 
@@ -123,4 +148,39 @@ fn write_all_now(stream: &TcpStream, bufs: &[Bytes]) -> usize {
         }
     };
     r.unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Arc<Shared> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let s =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        Shared::new(TcpStream::from_std(s), true)
+    }
+
+    /// Credit is asked for exactly when a full window gets room again, never otherwise, and
+    /// the count never goes below zero.
+    #[test]
+    fn consume_reports_only_the_crossing_under_the_limit() {
+        let s = shared();
+        s.unconsumed.store(100, Ordering::Relaxed);
+        assert!(!s.consume(50), "no limit set: never");
+        s.flow_limit.store(100, Ordering::Relaxed);
+        s.unconsumed.store(90, Ordering::Relaxed);
+        assert!(
+            !s.consume(10),
+            "not full before: the socket thread is still reading"
+        );
+        s.unconsumed.store(100, Ordering::Relaxed);
+        assert!(!s.consume(0), "still full");
+        assert!(s.consume(1), "full, then room");
+        assert_eq!(s.unconsumed.load(Ordering::Relaxed), 99);
+        s.unconsumed.store(150, Ordering::Relaxed);
+        assert!(!s.consume(40), "still at or over the limit");
+        assert!(s.consume(1_000), "crossed under it");
+        assert_eq!(s.unconsumed.load(Ordering::Relaxed), 0, "saturates at zero");
+    }
 }

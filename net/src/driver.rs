@@ -280,8 +280,17 @@ impl Driver {
     }
 
     /// Reports that the owner consumed `bytes` delivered bytes (see [`Driver::flow_limit`]).
+    /// A counter shared with the socket thread takes it: the socket thread hears of it (one
+    /// request) only when its window was full and now has room. False for a socket that is
+    /// not a live stream.
     pub fn consumed(&self, id: SocketId, bytes: usize) -> bool {
-        self.req(Request::Consumed { id, bytes })
+        let Ok(srv) = self.srv() else { return false };
+        let shared = srv.direct.read().get(&id).cloned().flatten();
+        let Some(shared) = shared else { return false };
+        if shared.consume(bytes) {
+            return srv.request(Request::Credit { id });
+        }
+        true
     }
 
     /// Sends bytes (high priority): written at once from the caller's thread when nothing

@@ -75,10 +75,10 @@ pub(crate) enum Request {
         id: SocketId,
         limit: usize,
     },
-    /// The owner consumed `bytes` of what was delivered.
-    Consumed {
+    /// The owner's consumption brought a full flow-control window back under its limit:
+    /// read again (see `Shared::consume`).
+    Credit {
         id: SocketId,
-        bytes: usize,
     },
     /// `counted`: the sender raised the socket's in-flight count (see `direct.rs`).
     Send {
@@ -148,10 +148,9 @@ struct Stream {
     /// The owner closed it: flush, then drop.
     closing: bool,
     read_size: usize,
-    /// With flow control: most delivered-but-unconsumed bytes.
+    /// With flow control: most delivered-but-unconsumed bytes (the count is
+    /// `shared.unconsumed`).
     flow_limit: Option<usize>,
-    /// Delivered to the owner and not yet reported consumed.
-    unconsumed: usize,
     queue: WriteQueue,
     interest: Option<Interest>,
     /// Where an outgoing connect goes (for its error message); accepted sockets ask the
@@ -206,7 +205,6 @@ impl Sock {
             closing: false,
             read_size: MIN_READ,
             flow_limit: None,
-            unconsumed: 0,
             queue: WriteQueue::default(),
             interest,
             target: connecting.then(|| Box::new(peer)),
@@ -466,25 +464,16 @@ impl Server {
                     ..
                 }) = self.socks.get_mut(&id)
                 {
-                    st.flow_limit = Some(limit.max(1));
+                    let limit = limit.max(1);
+                    st.flow_limit = Some(limit);
+                    st.shared
+                        .flow_limit
+                        .store(limit, std::sync::atomic::Ordering::Release);
                 }
             }
-            Request::Consumed { id, bytes } => {
-                let resume = match self.socks.get_mut(&id) {
-                    Some(Sock {
-                        kind: Kind::Stream(st),
-                        ..
-                    }) => {
-                        let was_full = st.flow_limit.is_some_and(|l| st.unconsumed >= l);
-                        st.unconsumed = st.unconsumed.saturating_sub(bytes);
-                        was_full && st.flow_limit.is_some_and(|l| st.unconsumed < l)
-                    }
-                    _ => false,
-                };
-                if resume {
-                    // It stopped reading with data possibly left: no new edge will come.
-                    self.readable(id);
-                }
+            Request::Credit { id } => {
+                // It stopped reading with data possibly left: no new edge will come.
+                self.readable(id);
             }
             Request::Pause { id } => {
                 if let Some(Sock {

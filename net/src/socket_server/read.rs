@@ -3,6 +3,7 @@
 //! sockets while their destination is backed up.
 
 use std::io;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
@@ -90,8 +91,16 @@ impl Server {
                 while budget > 0 {
                     // With flow control, read no more than the owner has room for.
                     let mut room = match st.flow_limit {
-                        Some(l) if st.unconsumed >= l => break,
-                        Some(l) => (l - st.unconsumed).min(st.read_size),
+                        Some(l) => {
+                            // Read with the owner's progress up to now, not as of its last
+                            // message: it consumes while this loop runs.
+                            let unconsumed = st.shared.unconsumed.load(Ordering::Acquire);
+                            if unconsumed >= l {
+                                // Full: the consume that brings it under `l` sends Credit.
+                                break;
+                            }
+                            (l - unconsumed).min(st.read_size)
+                        }
                         None => st.read_size,
                     };
                     if st.route.is_some() {
@@ -106,7 +115,9 @@ impl Server {
                         }
                         Ok(n) => {
                             s.bytes_in += n as u64;
-                            st.unconsumed += n;
+                            if st.flow_limit.is_some() {
+                                st.shared.unconsumed.fetch_add(n, Ordering::AcqRel);
+                            }
                             budget = budget.saturating_sub(n);
                             let data = self.scratch.take();
                             // A routed socket's frames go out read by read, so a backed-up
