@@ -206,10 +206,8 @@ impl Service for TimerLoad {
         // One shared sink per run, so each callback captures one `Arc` and its due time
         // (a 24-byte closure): the bench's own cost per timeout stays small beside the
         // runtime's, since it too delays the expiries that fall due while it runs.
-        let lateness = std::sync::Arc::new(parking_lot_free::Collector::new(
-            self.n,
-            self.done.clone(),
-        ));
+        let lateness =
+            std::sync::Arc::new(parking_lot_free::Collector::new(self.n, self.done.clone()));
         let began = Instant::now();
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut base = began;
