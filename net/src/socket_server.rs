@@ -322,6 +322,9 @@ impl Server {
             let polled = self.poll.poll(&mut events, timeout);
             self.parked
                 .store(false, std::sync::atomic::Ordering::SeqCst);
+            // Workers woken for what this round delivers wake once, at its end, not per
+            // message (each would preempt this thread on its core).
+            let batch = self.node.defer_wakes();
             if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("socket server: poll failed: {e}");
@@ -352,6 +355,7 @@ impl Server {
             }
             self.rearm_listeners();
             self.drain_requests();
+            drop(batch);
             if let Some(deadline) = self.exiting {
                 let pending = self.socks.values().any(|s| match &s.kind {
                     Kind::Stream(st) => !st.queue.is_empty(),

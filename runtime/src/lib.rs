@@ -68,7 +68,7 @@ pub use error::{CallError, Error, NameError, NoSession, SendError};
 pub use executor::Interceptor;
 pub use logger::{timestamp, LoggerService};
 pub use message::{DebugPing, Message, Payload, Ptype};
-pub use node::{ExitHook, NodeHandle, ServiceInfo, ShutdownHook};
+pub use node::{ExitHook, NodeHandle, ServiceInfo, ShutdownHook, WakeBatch};
 pub use queue::{Queue, QueueGuard, QueueLock};
 pub use raw_context::RawContext;
 pub use service::{ExitReason, InitStatus, RawService, Service};

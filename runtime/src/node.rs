@@ -485,6 +485,28 @@ pub struct NodeHandle {
     pub(crate) inner: Arc<NodeInner>,
 }
 
+/// Deferred worker wake-ups of one thread, from [`NodeHandle::defer_wakes`]; dropping it
+/// wakes the parked workers the queued services need.
+#[must_use = "dropping the batch at once wakes the workers at once"]
+pub struct WakeBatch {
+    /// The node, when this batch started the deferral (the one to end it).
+    node: Option<Arc<NodeInner>>,
+}
+
+impl Drop for WakeBatch {
+    fn drop(&mut self) {
+        if let Some(node) = &self.node {
+            node.run_queue.flush_wakes();
+        }
+    }
+}
+
+impl std::fmt::Debug for WakeBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WakeBatch")
+    }
+}
+
 impl std::fmt::Debug for NodeHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "NodeHandle(harbor {})", self.inner.harbor)
@@ -564,6 +586,31 @@ impl NodeHandle {
     /// routed socket whose destination is backed up).
     pub fn queue_len(&self, addr: Addr) -> Option<usize> {
         self.inner.cell(addr).map(|c| c.mailbox.len())
+    }
+
+    /// Defers the wake-ups of parked workers that the calling thread's sends would cause
+    /// until the returned guard drops, which then wakes as many as the services queued
+    /// meanwhile need. For a thread outside the node that delivers bursts (the socket
+    /// thread, per batch of readiness events): a wake-up per message lets the woken worker
+    /// preempt the sender on its core for every one of them. Messages are delivered at once
+    /// as always; only the wake-up waits. Has no effect on the node's own workers.
+    ///
+    /// ```
+    /// # use skynet_runtime::{Node, Addr};
+    /// let node = Node::builder().threads(1).build().unwrap();
+    /// let handle = node.handle();
+    /// {
+    ///     let _batch = handle.defer_wakes();
+    ///     // ... many handle.send(..) calls: no worker is woken yet ...
+    /// } // the guard drops: parked workers wake for what was queued
+    /// node.shutdown();
+    /// ```
+    /// A batch opened while another is open on the same thread is part of the outer one.
+    pub fn defer_wakes(&self) -> WakeBatch {
+        let started = self.inner.run_queue.defer_wakes();
+        WakeBatch {
+            node: started.then(|| self.inner.clone()),
+        }
     }
 
     /// Launches a raw service; its `init` runs on a worker. Returns the address at once.

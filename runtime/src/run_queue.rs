@@ -12,8 +12,14 @@
 //! another worker sleeps (`bench send` ran at a third of its speed that way, in some runs).
 //! So once [`LIFO_SPILL`] messages pile up for the service in the slot, it moves to the
 //! global queue and a parked worker wakes to run it beside the sender.
+//!
+//! A thread that is not a worker (the socket thread) may defer its wake-ups for a while
+//! ([`RunQueue::defer_wakes`]): services it makes runnable queue as usual, and the parked
+//! workers they need are woken once, when it ends the batch. Waking a worker per message
+//! let the woken worker preempt the sender on its core for every packet: two context
+//! switches per message where one batch needs one wake-up.
 
-use std::cell::RefCell;
+use std::cell::{Cell as LocalCell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,6 +36,10 @@ const LIFO_BUDGET: u32 = 16;
 /// queue when a worker is parked (see the module doc). Checked on each push past it, so a
 /// worker that parks late still gets it.
 pub(crate) const LIFO_SPILL: usize = 64;
+
+/// How many services a deferring thread may queue before the parked workers are woken
+/// anyway: a batch of hundreds of socket events should not keep them idle to its end.
+const DEFER_LIMIT: usize = 32;
 
 /// The node-wide queue of runnable services.
 pub(crate) struct RunQueue {
@@ -56,6 +66,9 @@ struct WorkerLocal {
 
 thread_local! {
     static LOCAL: RefCell<Option<WorkerLocal>> = const { RefCell::new(None) };
+    /// A non-worker thread's deferred wake-ups: the queue's id (0: not deferring) and how
+    /// many services it queued meanwhile.
+    static DEFERRED: LocalCell<(usize, usize)> = const { LocalCell::new((0, 0)) };
 }
 
 static NEXT_QUEUE_ID: AtomicUsize = AtomicUsize::new(1);
@@ -167,10 +180,66 @@ impl RunQueue {
             g.push_back(cell);
             self.len.store(g.len(), Ordering::SeqCst);
         }
-        if self.sleeping.load(Ordering::SeqCst) > 0 {
+        // Workers to wake now: one, unless this thread defers its wake-ups.
+        let wake = DEFERRED.with(|d| {
+            let (queue, queued) = d.get();
+            if queue != self.id {
+                return 1;
+            }
+            if queued + 1 < DEFER_LIMIT {
+                d.set((queue, queued + 1));
+                return 0;
+            }
+            // A long batch: the workers start on it now.
+            d.set((queue, 0));
+            DEFER_LIMIT
+        });
+        if wake > 0 {
+            self.wake_parked(wake);
+        }
+    }
+
+    /// Wakes up to `n` parked workers.
+    fn wake_parked(&self, n: usize) {
+        let sleeping = self.sleeping.load(Ordering::SeqCst);
+        if sleeping > 0 {
             // Taking the idle lock orders this notify after a parker's re-check.
             let _g = self.idle.lock();
-            self.wake.notify_one();
+            for _ in 0..n.min(sleeping) {
+                self.wake.notify_one();
+            }
+        }
+    }
+
+    /// Starts deferring the calling thread's wake-ups (see the module doc). False, and a
+    /// no-op, on a worker (its pushes go to its LIFO slot or wake at once) and when the
+    /// thread is deferring already; otherwise [`flush_wakes`](Self::flush_wakes) ends it.
+    pub(crate) fn defer_wakes(&self) -> bool {
+        if LOCAL.with(|l| l.borrow().is_some()) {
+            return false;
+        }
+        DEFERRED.with(|d| {
+            let idle = d.get().0 == 0;
+            if idle {
+                d.set((self.id, 0));
+            }
+            idle
+        })
+    }
+
+    /// Ends the calling thread's deferral: wakes one parked worker per service queued
+    /// meanwhile (as many as are parked, at most).
+    pub(crate) fn flush_wakes(&self) {
+        let queued = DEFERRED.with(|d| {
+            let (queue, queued) = d.get();
+            if queue != self.id {
+                return 0;
+            }
+            d.set((0, 0));
+            queued
+        });
+        if queued > 0 {
+            self.wake_parked(queued);
         }
     }
 

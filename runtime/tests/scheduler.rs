@@ -311,3 +311,48 @@ fn sends_to_a_remembered_service_fail_once_it_has_exited() {
     assert!(recv(&rx, LONG).iter().all(Result::is_ok));
     recv(&seen_rx, LONG);
 }
+
+/// Reports each value it is sent.
+struct Report {
+    out: crossbeam_channel::Sender<u64>,
+}
+impl Service for Report {
+    async fn dispatch(&mut self, _ctx: &mut Context, msg: Message) {
+        if let Ok(v) = msg.take::<u64>() {
+            let _ = self.out.send(v);
+        }
+    }
+}
+
+/// G1 with deferred wake-ups (`NodeHandle::defer_wakes`, the socket thread's batches): every
+/// message sent inside a batch is delivered once it ends, for batches smaller and larger
+/// than the deferral limit and for a batch opened inside another; none is left waiting for
+/// a wake-up that never comes.
+#[test]
+fn messages_sent_in_a_wake_batch_all_run() {
+    let node = Node::builder().threads(2).build().unwrap();
+    let handle = node.handle();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let services: Vec<Addr> = (0..100)
+        .map(|_| node.launch(Report { out: tx.clone() }).unwrap())
+        .collect();
+    for round in 0..300u64 {
+        let n = [1, 5, 31, 32, 33, 100][round as usize % 6];
+        {
+            let _outer = handle.defer_wakes();
+            for (i, &s) in services.iter().take(n).enumerate() {
+                if i == n / 2 {
+                    // A nested batch ends without ending the outer one.
+                    let _inner = handle.defer_wakes();
+                    node.send(s, round).unwrap();
+                } else {
+                    node.send(s, round).unwrap();
+                }
+            }
+        }
+        for _ in 0..n {
+            assert_eq!(recv(&rx, LONG), round, "round {round} of {n} sends");
+        }
+    }
+    node.shutdown();
+}
