@@ -68,11 +68,12 @@ pub fn echo(args: &[String]) {
     let mut server_stat = pid.map(|p| format!("/proc/{p}/stat"));
     let mut _raw_stop = None;
     let addr: SocketAddr = if flag(args, "--raw") {
-        match super::raw_echo::start("127.0.0.1:0".parse().expect("literal address")) {
-            Ok((a, stop, stat)) => {
-                _raw_stop = Some(stop);
-                server_stat = stat;
-                a
+        let local = "127.0.0.1:0".parse().expect("literal address");
+        match super::raw_echo::start(local, super::raw_echo::Mode::Echo) {
+            Ok(raw) => {
+                _raw_stop = Some(raw.stop);
+                server_stat = raw.stat;
+                raw.addr
             }
             Err(e) => {
                 eprintln!("cannot start the raw echo server: {e}");

@@ -4,6 +4,9 @@
 //! (`socket::read_some`), so the 128 KiB pause rule bounds what the node buffers.
 //! Phase 2 (`data_events_per_sec`): a service counts raw DATA events from the driver, the
 //! cost of one socket-thread-to-service message.
+//!
+//! `bench flood --raw` sends the same stream to a plain mio thread that reads and discards
+//! (no actors): the ceiling this machine gives the pair, with `server_cpu_us_per_mb`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -14,7 +17,7 @@ use std::time::{Duration, Instant};
 use skynet_net::{socket, Driver, SocketEvent};
 use skynet_runtime::{Context, Message, Node, Service};
 
-use super::args::arg;
+use super::args::{arg, flag};
 use super::json::{rss_peak_kb, threads_cpu_us, JsonLine};
 
 struct Discard {
@@ -101,9 +104,41 @@ fn wait_count(counter: &AtomicU64, target: u64, start: Instant) -> Instant {
     Instant::now()
 }
 
-/// `bench flood [--seconds 3]`.
+/// `bench flood --raw`: the same client against a raw mio reader.
+fn run_raw(seconds: f64) {
+    let local = "127.0.0.1:0".parse().expect("literal address");
+    let raw = match super::raw_echo::start(local, super::raw_echo::Mode::Discard) {
+        Ok(raw) => raw,
+        Err(e) => {
+            eprintln!("cannot start the raw server: {e}");
+            std::process::exit(1);
+        }
+    };
+    let start = Instant::now();
+    let cpu_before = threads_cpu_us("raw-server");
+    let sent = blast(raw.addr, seconds, Arc::new(AtomicBool::new(false)))
+        .join()
+        .unwrap_or(0);
+    let done = wait_count(&raw.received, sent, start);
+    let received = raw.received.load(Ordering::Relaxed) as f64;
+    let mb_per_sec = received / 1e6 / done.duration_since(start).as_secs_f64();
+    let cpu_us_per_mb = (threads_cpu_us("raw-server") - cpu_before) as f64 / (received / 1e6);
+    raw.stop.store(true, Ordering::Relaxed);
+    let mut line = JsonLine::new("flood");
+    line.num("raw", 1.0)
+        .num("ops_per_sec", mb_per_sec)
+        .num("mb_per_sec", mb_per_sec)
+        .num("server_cpu_us_per_mb", cpu_us_per_mb)
+        .num("seconds", seconds);
+    println!("{}", line.finish());
+}
+
+/// `bench flood [--seconds 3] [--raw]`.
 pub fn run(args: &[String]) {
     let seconds = arg(args, "--seconds", 3.0f64);
+    if flag(args, "--raw") {
+        return run_raw(seconds);
+    }
     let node = Node::builder().threads(2).build().expect("node starts");
     // Phase 1: async API, read and discard.
     let bytes = Arc::new(AtomicU64::new(0));

@@ -1,10 +1,11 @@
-//! The ceiling: a minimal mio echo server with no actors, framing or copies beyond the
-//! socket buffer. `bench echo --raw` runs the load client against it in the same process.
+//! The ceiling: a minimal mio server with no actors, framing or copies beyond the socket
+//! buffer. `bench echo --raw` runs the load client against it as an echo server in the
+//! same process; `bench flood --raw` runs the flood client against it as a discarding one.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,32 +19,60 @@ struct Conn {
     out: Vec<u8>,
 }
 
-/// The raw server thread: its address, a stop flag, and its `/proc` stat file (for its CPU
-/// time), when the system has one.
-pub type Started = (SocketAddr, Arc<AtomicBool>, Option<String>);
+/// What the raw server does with what it reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Writes every byte back.
+    Echo,
+    /// Drops it (counting it in [`Started::received`]).
+    Discard,
+}
 
-/// Starts the raw echo server on `addr` in a thread.
-pub fn start(addr: SocketAddr) -> std::io::Result<Started> {
+/// A running raw server thread.
+pub struct Started {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Set to end the thread (it looks every 100 ms).
+    pub stop: Arc<AtomicBool>,
+    /// Its `/proc` stat file (for its CPU time), when the system has one.
+    pub stat: Option<String>,
+    /// Bytes read so far, over all connections.
+    pub received: Arc<AtomicU64>,
+}
+
+/// Starts the raw server on `addr` in a thread.
+pub fn start(addr: SocketAddr, mode: Mode) -> std::io::Result<Started> {
     let mut listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
-    let stop2 = stop.clone();
+    let received = Arc::new(AtomicU64::new(0));
+    let (stop2, received2) = (stop.clone(), received.clone());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
-        .name("raw-echo".into())
+        .name("raw-server".into())
         .spawn(move || {
             // "/proc/thread-self" links to "PID/task/TID".
             let me = std::fs::read_link("/proc/thread-self").ok();
             let _ = tx.send(me.map(|p| format!("/proc/{}/stat", p.display())));
-            if let Err(e) = serve(&mut listener, &stop2) {
-                eprintln!("raw echo server: {e}");
+            if let Err(e) = serve(&mut listener, mode, &stop2, &received2) {
+                eprintln!("raw server: {e}");
             }
         })?;
     let stat = rx.recv().ok().flatten();
-    Ok((local, stop, stat))
+    Ok(Started {
+        addr: local,
+        stop,
+        stat,
+        received,
+    })
 }
 
-fn serve(listener: &mut TcpListener, stop: &AtomicBool) -> std::io::Result<()> {
+fn serve(
+    listener: &mut TcpListener,
+    mode: Mode,
+    stop: &AtomicBool,
+    received: &AtomicU64,
+) -> std::io::Result<()> {
     let mut poll = Poll::new()?;
     poll.registry()
         .register(listener, LISTENER, Interest::READABLE)?;
@@ -88,7 +117,12 @@ fn serve(listener: &mut TcpListener, stop: &AtomicBool) -> std::io::Result<()> {
                             dead = true;
                             break;
                         }
-                        Ok(n) => c.out.extend_from_slice(&buf[..n]),
+                        Ok(n) => {
+                            received.fetch_add(n as u64, Ordering::Relaxed);
+                            if mode == Mode::Echo {
+                                c.out.extend_from_slice(&buf[..n]);
+                            }
+                        }
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(_) => {
                             dead = true;
