@@ -37,5 +37,11 @@ fn clean_shutdown_leaves_no_threads() {
     assert!(threads() >= before + 5, "3 workers, timer, monitor");
     node.shutdown();
     assert_eq!(exits.load(Ordering::SeqCst), 50);
+    // Every thread was joined; a joined thread can still be listed in /proc for a moment
+    // while the kernel releases it, so the count is awaited (with a deadline).
+    let deadline = std::time::Instant::now() + util::LONG;
+    while threads() != before && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
     assert_eq!(threads(), before);
 }
