@@ -40,6 +40,10 @@ const MIN_READ: usize = 64 << 10;
 const MAX_READ: usize = 1 << 20;
 /// Most bytes read from one socket per readiness event before others get a turn.
 const READ_BUDGET: usize = 4 << 20;
+/// Bytes a poll round may read before the workers are woken for what it delivered so far
+/// (otherwise once per round, or per 32 services queued): copying this much takes tens of
+/// microseconds, while up to 32 sockets' read budgets would take tens of milliseconds.
+const WAKE_AFTER_BYTES: usize = 256 << 10;
 /// How long accepting pauses after running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Largest UDP datagram.
@@ -240,6 +244,8 @@ pub(crate) struct Server {
     frames: Vec<Bytes>,
     /// The reads of one readiness event, on their way out.
     reads: Vec<Bytes>,
+    /// Bytes read since the workers were last woken (see `WAKE_AFTER_BYTES`).
+    round_bytes: usize,
     /// Routed sockets held back while their destination is backed up; rechecked each
     /// millisecond (a mailbox draining raises no event here).
     throttled: Vec<SocketId>,
@@ -283,6 +289,7 @@ impl Server {
             scratch: Scratch::default(),
             frames: Vec::new(),
             reads: Vec::new(),
+            round_bytes: 0,
             throttled: Vec::new(),
             direct,
             parked,
@@ -323,8 +330,10 @@ impl Server {
             self.parked
                 .store(false, std::sync::atomic::Ordering::SeqCst);
             // Workers woken for what this round delivers wake once, at its end, not per
-            // message (each would preempt this thread on its core).
-            let batch = self.node.defer_wakes();
+            // message (each would preempt this thread on its core); sooner when the round
+            // reads a lot (below).
+            let mut batch = self.node.defer_wakes();
+            self.round_bytes = 0;
             if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("socket server: poll failed: {e}");
@@ -344,6 +353,12 @@ impl Server {
                 }
                 if ev.is_writable() || ev.is_write_closed() {
                     self.writable(id);
+                }
+                if self.round_bytes >= WAKE_AFTER_BYTES {
+                    // Bulk reads: what was delivered does not wait for the rest of them.
+                    drop(batch);
+                    batch = self.node.defer_wakes();
+                    self.round_bytes = 0;
                 }
             }
             self.drain_requests();

@@ -61,6 +61,7 @@ impl Server {
                     match socket.recv_from(&mut buf) {
                         Ok((n, from)) => {
                             s.bytes_in += n as u64;
+                            self.round_bytes += n;
                             got.push(SocketEvent::Udp {
                                 id,
                                 data: Bytes::copy_from_slice(&buf[..n]),
@@ -115,6 +116,7 @@ impl Server {
                         }
                         Ok(n) => {
                             s.bytes_in += n as u64;
+                            self.round_bytes += n;
                             if st.flow_limit.is_some() {
                                 st.shared.unconsumed.fetch_add(n, Ordering::AcqRel);
                             }
