@@ -4,7 +4,8 @@
 //! ```text
 //! bench echo --addr 127.0.0.1:8888 --connections 100 --size 64 --seconds 5 [--pipeline 1]
 //!            [--threads T] [--pid NODE_PID]
-//! bench echo --raw ...          # against the in-process raw mio echo server (the ceiling)
+//! bench echo --raw ...          # against the in-process raw mio echo server (the ceiling;
+//!                               # its lines have "raw":1)
 //! bench hold --addr 127.0.0.1:8888 --connections 10000 [--seconds 2] [--pid NODE_PID]
 //! ```
 //! Packets use the client framing (2-byte big-endian length, then the payload).
@@ -98,7 +99,12 @@ pub fn echo(args: &[String]) {
         threads,
         server_stat,
     ) {
-        Ok(line) => println!("{line}"),
+        Ok(mut line) => {
+            if _raw_stop.is_some() {
+                line.num("raw", 1.0);
+            }
+            println!("{}", line.finish());
+        }
         Err(e) => {
             eprintln!("echo bench failed: {e}");
             std::process::exit(1);
@@ -250,7 +256,7 @@ fn run_echo(
     pipeline: usize,
     threads: usize,
     server_stat: Option<String>,
-) -> std::io::Result<String> {
+) -> std::io::Result<JsonLine> {
     let (streams, connect_failed) = connect_all(addr, connections);
     let mut shares: Vec<Vec<(usize, std::net::TcpStream)>> =
         (0..threads).map(|_| Vec::new()).collect();
@@ -308,7 +314,7 @@ fn run_echo(
     if let Some(e) = first_error {
         line.str("first_error", &e);
     }
-    Ok(line.finish())
+    Ok(line)
 }
 
 fn pid_arg(args: &[String]) -> Option<u32> {

@@ -10,3 +10,4 @@ pub mod json;
 pub mod netpack;
 pub mod raw_echo;
 pub mod runtime;
+pub mod summary;

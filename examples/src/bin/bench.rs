@@ -1,7 +1,8 @@
 //! `bench NAME [ARGS]`: runs one benchmark and prints one JSON line.
 //!
 //! Names: call, send, pairs, timers (the runtime); echo, hold (the load client);
-//! netpack (framing decode); flood (socket throughput).
+//! netpack (framing decode); flood (socket throughput); summary (medians of JSON lines
+//! read on stdin).
 
 use skynet_examples::bench;
 
@@ -18,8 +19,11 @@ fn main() {
         "hold" => bench::echo::hold(rest),
         "netpack" => bench::netpack::run(rest),
         "flood" => bench::flood::run(rest),
+        "summary" => bench::summary::run(rest),
         _ => {
-            eprintln!("usage: bench <call|send|pairs|timers|echo|hold|netpack|flood> [ARGS]");
+            eprintln!(
+                "usage: bench <call|send|pairs|timers|echo|hold|netpack|flood|summary> [ARGS]"
+            );
             eprintln!("unknown benchmark {name:?}");
             std::process::exit(2);
         }
