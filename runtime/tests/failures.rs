@@ -136,7 +136,7 @@ fn panic_is_isolated() {
             .wait_for(&[&a.to_string(), "panicked", "boom requested"], LONG)
             .is_some(),
         "{:?}",
-        lines.all()
+        lines.lines()
     );
     assert_eq!(
         node.call(b, "ping").unwrap().take::<&str>().unwrap(),
@@ -231,5 +231,5 @@ fn deadlock_is_reported() {
     // b's call failed with Deadlock, so b answered a with an error value... b returns Err to a.
     assert!(inner.is_ok() || matches!(inner, Err(CallError::Deadlock(_))));
     let line = lines.wait_for(&["deadlock", &a.to_string(), &b.to_string()], LONG);
-    assert!(line.is_some(), "deadlock report: {:?}", lines.all());
+    assert!(line.is_some(), "deadlock report: {:?}", lines.lines());
 }

@@ -136,7 +136,7 @@ fn endless_loop_is_reported() {
     let lines = util::Lines::default();
     let node = Node::builder()
         .threads(2)
-        .logger(Box::new(util::CaptureLogger(lines.clone())))
+        .logger(lines.logger())
         .build()
         .unwrap();
     let s = node.launch(Spinner).unwrap();
@@ -146,7 +146,7 @@ fn endless_loop_is_reported() {
             .wait_for(&[&s.to_string(), "endless loop"], LONG)
             .is_some(),
         "{:?}",
-        lines.all()
+        lines.lines()
     );
     assert!(node.handle().service_info(s).unwrap().endless);
 }

@@ -3,52 +3,14 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-use skynet_runtime::{Config, Message, Node, Payload, RawContext, RawService};
+use skynet_runtime::{Config, Node};
 
 pub const LONG: Duration = Duration::from_secs(30);
 
 /// Every line the node logged.
-#[derive(Clone, Default)]
-pub struct Lines(Arc<(Mutex<Vec<String>>, Condvar)>);
-
-impl Lines {
-    pub fn wait_for(&self, needles: &[&str], within: Duration) -> Option<String> {
-        let deadline = Instant::now() + within;
-        let (lock, cv) = &*self.0;
-        let mut lines = lock.lock();
-        loop {
-            if let Some(l) = lines.iter().find(|l| needles.iter().all(|n| l.contains(n))) {
-                return Some(l.clone());
-            }
-            if cv.wait_until(&mut lines, deadline).timed_out() {
-                return None;
-            }
-        }
-    }
-}
-
-struct Capture(Lines);
-
-impl RawService for Capture {
-    fn init(&mut self, ctx: &mut RawContext<'_>) -> skynet_runtime::InitStatus {
-        match ctx.register(".logger") {
-            Ok(()) => skynet_runtime::InitStatus::Ready,
-            Err(e) => skynet_runtime::InitStatus::Failed(e.to_string()),
-        }
-    }
-    fn handle(&mut self, _ctx: &mut RawContext<'_>, msg: Message) {
-        if let Payload::Bytes(b) = &msg.payload {
-            let (lock, cv) = &*(self.0).0;
-            lock.lock()
-                .push(format!("[{}] {}", msg.source, String::from_utf8_lossy(b)));
-            cv.notify_all();
-        }
-    }
-}
+pub type Lines = skynet_runtime::LogCapture;
 
 /// An in-process node running `start = "watchdog"` with the given extra config keys;
 /// returns it, the gate's address, and the captured log.
@@ -63,7 +25,7 @@ pub fn echo_node(extra: &[(&str, &str)]) -> (Node, SocketAddr, Lines) {
     let lines = Lines::default();
     let node = skynet_services::register_standard(Node::builder())
         .config(config)
-        .logger(Box::new(Capture(lines.clone())))
+        .logger(lines.logger())
         .build()
         .expect("node starts");
     node.newservice("watchdog", &[]).expect("watchdog starts");
