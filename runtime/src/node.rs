@@ -593,10 +593,11 @@ impl NodeHandle {
     /// meanwhile need. For a thread outside the node that delivers bursts (the socket
     /// thread, per batch of readiness events): a wake-up per message lets the woken worker
     /// preempt the sender on its core for every one of them. Messages are delivered at once
-    /// as always; only the wake-up waits. Has no effect on the node's own workers.
+    /// as always; only the wake-up waits. Has no effect on the node's own workers. A batch
+    /// opened while another is open on the same thread is part of the outer one.
     ///
     /// ```
-    /// # use skynet_runtime::{Node, Addr};
+    /// # use skynet_runtime::Node;
     /// let node = Node::builder().threads(1).build().unwrap();
     /// let handle = node.handle();
     /// {
@@ -605,7 +606,6 @@ impl NodeHandle {
     /// } // the guard drops: parked workers wake for what was queued
     /// node.shutdown();
     /// ```
-    /// A batch opened while another is open on the same thread is part of the outer one.
     pub fn defer_wakes(&self) -> WakeBatch {
         let started = self.inner.run_queue.defer_wakes();
         WakeBatch {

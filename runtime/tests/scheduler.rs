@@ -341,13 +341,9 @@ fn messages_sent_in_a_wake_batch_all_run() {
         {
             let _outer = handle.defer_wakes();
             for (i, &s) in services.iter().take(n).enumerate() {
-                if i == n / 2 {
-                    // A nested batch ends without ending the outer one.
-                    let _inner = handle.defer_wakes();
-                    node.send(s, round).unwrap();
-                } else {
-                    node.send(s, round).unwrap();
-                }
+                // Halfway, a nested batch ends without ending the outer one.
+                let _inner = (i == n / 2).then(|| handle.defer_wakes());
+                node.send(s, round).unwrap();
             }
         }
         for _ in 0..n {

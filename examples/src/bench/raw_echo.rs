@@ -36,7 +36,7 @@ pub struct Started {
     pub stop: Arc<AtomicBool>,
     /// Its `/proc` stat file (for its CPU time), when the system has one.
     pub stat: Option<String>,
-    /// Bytes read so far, over all connections.
+    /// Bytes read and dropped so far, over all connections ([`Mode::Discard`] only).
     pub received: Arc<AtomicU64>,
 }
 
@@ -117,12 +117,12 @@ fn serve(
                             dead = true;
                             break;
                         }
-                        Ok(n) => {
-                            received.fetch_add(n as u64, Ordering::Relaxed);
-                            if mode == Mode::Echo {
-                                c.out.extend_from_slice(&buf[..n]);
+                        Ok(n) => match mode {
+                            Mode::Echo => c.out.extend_from_slice(&buf[..n]),
+                            Mode::Discard => {
+                                received.fetch_add(n as u64, Ordering::Relaxed);
                             }
-                        }
+                        },
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(_) => {
                             dead = true;

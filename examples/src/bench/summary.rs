@@ -121,16 +121,13 @@ pub fn summarize<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<String> {
             }
         }
     }
-    let medians: BTreeMap<&GroupKey, f64> = groups
-        .iter()
-        .map(|(k, runs)| {
-            let mut ops: Vec<f64> = runs
-                .iter()
-                .filter_map(|f| f.numbers.get("ops_per_sec").copied())
-                .collect();
-            (k, median(&mut ops))
-        })
-        .collect();
+    let ops_median = |runs: &[Fields]| {
+        let mut ops: Vec<f64> = runs
+            .iter()
+            .filter_map(|f| f.numbers.get("ops_per_sec").copied())
+            .collect();
+        median(&mut ops)
+    };
     let mut out = Vec::new();
     for ((bench, keys), runs) in &groups {
         let mut line = JsonLine::new("summary");
@@ -164,19 +161,14 @@ pub fn summarize<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<String> {
             }
         }
         let is_raw = keys.iter().any(|(k, v)| k == "raw" && *v == 1);
-        if !is_raw {
-            let twin: GroupKey = (
-                bench.clone(),
-                keys.iter()
-                    .map(|(k, v)| (k.clone(), if k == "raw" { 1 } else { *v }))
-                    .collect(),
-            );
-            if let (Some(mine), Some(theirs)) = (
-                medians.get(&(bench.clone(), keys.clone())),
-                medians.get(&twin),
-            ) {
-                line.num("vs_raw", mine / theirs);
-            }
+        let twin: GroupKey = (
+            bench.clone(),
+            keys.iter()
+                .map(|(k, v)| (k.clone(), if k == "raw" { 1 } else { *v }))
+                .collect(),
+        );
+        if let (false, Some(theirs)) = (is_raw, groups.get(&twin)) {
+            line.num("vs_raw", ops_median(runs) / ops_median(theirs));
         }
         out.push(line.finish());
     }
