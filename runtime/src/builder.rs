@@ -51,6 +51,7 @@ pub struct NodeBuilder {
     logger: Option<Box<dyn RawService>>,
     monitor_threshold: Duration,
     profile: Option<bool>,
+    sched_batch: Option<bool>,
 }
 
 impl Default for NodeBuilder {
@@ -62,6 +63,7 @@ impl Default for NodeBuilder {
             logger: None,
             monitor_threshold: Duration::from_secs(5),
             profile: None,
+            sched_batch: None,
         }
     }
 }
@@ -114,6 +116,14 @@ impl NodeBuilder {
         self
     }
 
+    /// Runs the worker threads under Linux's `SCHED_BATCH` policy (default: the config's
+    /// `sched_batch`, true when absent): a woken worker waits for an idle core or the end of
+    /// the running thread's slice instead of preempting it. Ignored elsewhere than Linux.
+    pub fn sched_batch(mut self, on: bool) -> Self {
+        self.sched_batch = Some(on);
+        self
+    }
+
     /// How long a service may stay inside one message before the monitor reports it
     /// (default 5 s, as skynet).
     pub fn monitor_threshold(mut self, d: Duration) -> Self {
@@ -135,6 +145,10 @@ impl NodeBuilder {
             Some(on) => on,
             None => self.config.profile()?,
         };
+        let sched_batch = match self.sched_batch {
+            Some(on) => on,
+            None => self.config.sched_batch()?,
+        };
         let log_path = self.config.logger().map(std::path::PathBuf::from);
         let inner = NodeInner::new(harbor, threads, self.config);
         inner.set_call_timeout(call_timeout);
@@ -152,7 +166,7 @@ impl NodeBuilder {
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("skynet-worker-{i}"))
-                    .spawn(move || worker_main(node, i, w, profile))?,
+                    .spawn(move || worker_main(node, i, w, profile, sched_batch))?,
             );
         }
         let monitor_stop = Arc::new((Mutex::new(false), Condvar::new()));

@@ -330,6 +330,13 @@ impl Config {
         }
     }
 
+    /// `sched_batch`: run worker threads under Linux's `SCHED_BATCH` policy (default true),
+    /// so a woken worker never preempts the thread that woke it; see `docs/config.md`.
+    /// Ignored elsewhere than Linux.
+    pub fn sched_batch(&self) -> Result<bool, ConfigError> {
+        Ok(self.get_parsed::<bool>("sched_batch")?.unwrap_or(true))
+    }
+
     /// `start`: the registered name of the first service to launch. An empty value counts as
     /// absent.
     pub fn start(&self) -> Option<&str> {
@@ -415,6 +422,7 @@ impl Config {
         self.harbor()?;
         self.call_timeout()?;
         self.profile()?;
+        self.sched_batch()?;
         Ok(())
     }
 
@@ -626,11 +634,19 @@ empty = ""
     }
 
     #[test]
-    fn profile_defaults_on_and_a_bad_value_names_its_line() {
-        assert!(parse_file("thread = 2\n").unwrap().profile().unwrap());
-        assert!(!parse_file("profile = false\n").unwrap().profile().unwrap());
-        let e = parse_err("thread = 2\nprofile = \"maybe\"\n");
-        assert_eq!((e.line(), e.key()), (Some(2), Some("profile")), "{e}");
+    fn switches_default_on_and_a_bad_value_names_its_line() {
+        type Getter = fn(&Config) -> Result<bool, ConfigError>;
+        let switches: [(&str, Getter); 2] = [
+            ("profile", Config::profile),
+            ("sched_batch", Config::sched_batch),
+        ];
+        for (key, get) in switches {
+            assert!(get(&parse_file("thread = 2\n").unwrap()).unwrap(), "{key}");
+            let off = parse_file(&format!("{key} = false\n")).unwrap();
+            assert!(!get(&off).unwrap(), "{key}");
+            let e = parse_err(&format!("thread = 2\n{key} = \"maybe\"\n"));
+            assert_eq!((e.line(), e.key()), (Some(2), Some(key)), "{e}");
+        }
     }
 
     #[test]

@@ -53,6 +53,7 @@ mod node;
 mod queue;
 mod raw_context;
 mod run_queue;
+mod sched;
 mod service;
 mod timer_thread;
 mod timer_wheel;

@@ -28,10 +28,25 @@ pub(crate) fn weight(index: usize) -> i8 {
 }
 
 /// A worker thread's body.
-/// `profile`: measure each turn's time into the service's CPU statistic.
-pub(crate) fn worker_main(node: Arc<NodeInner>, index: usize, weight: i8, profile: bool) {
+/// `profile`: measure each turn's time into the service's CPU statistic; `batch`: enter the
+/// `SCHED_BATCH` policy (`sched.rs`).
+pub(crate) fn worker_main(
+    node: Arc<NodeInner>,
+    index: usize,
+    weight: i8,
+    profile: bool,
+    batch: bool,
+) {
     node.run_queue.enter_worker();
     logger::enter_node(&node);
+    if batch {
+        if let Err(e) = crate::sched::enter_batch_policy() {
+            // Every worker fails alike: one line says it.
+            if index == 0 {
+                log::warn!("workers keep the default scheduling policy: SCHED_BATCH: {e}");
+            }
+        }
+    }
     let mut lifo_runs = 0;
     // One clock read per turn: a turn starts when the previous one ended, unless the worker
     // parked in between.

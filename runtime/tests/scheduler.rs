@@ -352,3 +352,44 @@ fn messages_sent_in_a_wake_batch_all_run() {
     }
     node.shutdown();
 }
+
+/// Answers every request with the scheduling policy of the worker thread running it (field
+/// 41 of `/proc/thread-self/stat`, counted after the parenthesised thread name).
+#[cfg(target_os = "linux")]
+struct PolicyProbe;
+#[cfg(target_os = "linux")]
+impl Service for PolicyProbe {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+        let policy = stat
+            .rfind(')')
+            .and_then(|end| stat.get(end + 2..))
+            .and_then(|fields| fields.split(' ').nth(41 - 3))
+            .and_then(|p| p.parse::<u32>().ok());
+        let _ = ctx.ret(policy);
+    }
+}
+
+/// Workers run under SCHED_BATCH (3) by default and under the default policy (0) when the
+/// node is told `sched_batch = false`, in the config or on the builder.
+#[cfg(target_os = "linux")]
+#[test]
+fn workers_run_under_the_batch_policy_unless_told_otherwise() {
+    let mut off = skynet_runtime::config::Config::new();
+    off.set("sched_batch", "false");
+    let cases = [
+        (Node::builder().threads(2), 3),
+        (Node::builder().threads(2).config(off), 0),
+        (Node::builder().threads(2).sched_batch(false), 0),
+    ];
+    for (i, (builder, want)) in cases.into_iter().enumerate() {
+        let node = builder.build().unwrap();
+        // Two workers, several probes each: whichever worker runs a probe, it answers.
+        for _ in 0..8 {
+            let probe = node.launch(PolicyProbe).unwrap();
+            let reply = node.call(probe, ()).unwrap();
+            assert_eq!(reply.take::<Option<u32>>().unwrap(), Some(want), "case {i}");
+        }
+        node.shutdown();
+    }
+}
