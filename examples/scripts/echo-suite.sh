@@ -21,6 +21,12 @@ for _ in $(seq 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
     sleep 0.1
 done
+# A node that could not bind (the port taken by another) has exited: the runs would measure
+# whatever holds the port.
+if ! kill -0 "$NODE" 2>/dev/null; then
+    echo "echo-suite: the node did not start (is port $PORT in use?)" >&2
+    exit 1
+fi
 for _ in $(seq "$RUNS"); do
     for c in 1 100 1000; do
         for s in 64 4096; do
