@@ -9,7 +9,7 @@
 //! the socket's owner, so the gate keeps the connection's lifecycle.
 
 use bytes::Bytes;
-use skynet_runtime::{Addr, Message, NodeHandle, Payload, Ptype};
+use skynet_runtime::{Addr, Message, NodeHandle, Payload, Ptype, ServiceRef};
 
 use crate::event::SocketId;
 
@@ -82,6 +82,29 @@ impl std::fmt::Debug for Route {
 }
 
 impl Route {
+    /// Takes another route's destination, keeping this framer (and any partial frame).
+    fn redirect(&mut self, other: Route) {
+        self.dest = other.dest;
+        self.source = other.source;
+        self.ptype = other.ptype;
+    }
+}
+
+/// A route in use on the socket thread, with its destination resolved once
+/// ([`NodeHandle::resolve`]): a frame then costs one mailbox push, not a lookup in the
+/// node's handle table for the send and another for the backlog check.
+pub(crate) struct ActiveRoute {
+    route: Route,
+    /// `None` when the destination was gone already: its frames are dropped.
+    target: Option<ServiceRef>,
+}
+
+impl ActiveRoute {
+    pub(crate) fn new(node: &NodeHandle, route: Route) -> ActiveRoute {
+        let target = node.resolve(route.dest);
+        ActiveRoute { route, target }
+    }
+
     /// Feeds one read and delivers the frames it completes. `frames` is scratch space kept by
     /// the socket thread (empty on entry and on return). Ok(true) when the destination is
     /// now backed up (see [`ROUTE_BACKLOG`]); an error is the framer's reason.
@@ -92,33 +115,43 @@ impl Route {
         data: Bytes,
         frames: &mut Vec<Bytes>,
     ) -> Result<bool, String> {
-        let fed = self.framer.feed(data, frames);
-        let delivered = !frames.is_empty();
+        let fed = self.route.framer.feed(data, frames);
+        let mut waiting = 0;
         for frame in frames.drain(..) {
             let msg = Message {
-                source: self.source,
+                source: self.route.source,
                 session: id,
-                ptype: self.ptype,
+                ptype: self.route.ptype,
                 payload: Payload::Bytes(frame),
             };
-            if node.send(self.dest, msg).is_err() {
+            match self.target.as_ref().map(|to| node.send_ref(to, msg)) {
+                Some(Ok(n)) => waiting = n,
                 // The agent is gone; its owner (the gate) hears of it through its watchdog.
-                log::debug!("socket {id}: frame for {} dropped: it is gone", self.dest);
+                _ => log::debug!(
+                    "socket {id}: frame for {} dropped: it is gone",
+                    self.route.dest
+                ),
             }
         }
         fed?;
-        Ok(delivered && self.backlogged(node, ROUTE_BACKLOG))
+        Ok(waiting >= ROUTE_BACKLOG)
     }
 
     /// True when the destination has at least `limit` messages waiting.
-    pub(crate) fn backlogged(&self, node: &NodeHandle, limit: usize) -> bool {
-        node.queue_len(self.dest).is_some_and(|n| n >= limit)
+    pub(crate) fn backlogged(&self, limit: usize) -> bool {
+        self.target
+            .as_ref()
+            .is_some_and(|to| to.queue_len() >= limit)
     }
 
     /// Takes another route's destination, keeping this framer (and any partial frame).
-    pub(crate) fn redirect(&mut self, other: Route) {
-        self.dest = other.dest;
-        self.source = other.source;
-        self.ptype = other.ptype;
+    pub(crate) fn redirect(&mut self, node: &NodeHandle, other: Route) {
+        self.route.redirect(other);
+        self.target = node.resolve(self.route.dest);
+    }
+
+    /// The unfinished frame's bytes (see [`Framer::remainder`]).
+    pub(crate) fn remainder(&mut self) -> Bytes {
+        self.route.framer.remainder()
     }
 }

@@ -22,7 +22,7 @@ use skynet_runtime::{Addr, Message, NodeHandle, Payload, Ptype};
 
 use crate::direct::{DirectMap, Shared};
 use crate::event::{SocketEvent, SocketId};
-use crate::route::Route;
+use crate::route::{ActiveRoute, Route};
 use crate::scratch::Scratch;
 use crate::write_queue::WriteQueue;
 
@@ -161,7 +161,7 @@ struct Stream {
     /// kernel for their peer when netstat wants it, so they keep no copy (32 bytes each).
     target: Option<Box<SocketAddr>>,
     /// Frames go straight to a service (see `route.rs`); DATA is not reported.
-    route: Option<Box<Route>>,
+    route: Option<Box<ActiveRoute>>,
     /// Not read while the route's destination is backed up (see `ROUTE_BACKLOG`).
     throttled: bool,
 }
@@ -716,11 +716,13 @@ impl Server {
         }) = self.socks.get_mut(&id)
         {
             match (&mut st.route, route) {
-                (Some(old), Some(new)) => old.redirect(*new),
-                (slot @ None, Some(new)) => *slot = Some(new),
+                (Some(old), Some(new)) => old.redirect(&self.node, *new),
+                (slot @ None, Some(new)) => {
+                    *slot = Some(Box::new(ActiveRoute::new(&self.node, *new)));
+                }
                 (slot, None) => {
                     if let Some(mut old) = slot.take() {
-                        let data = old.framer.remainder();
+                        let data = old.remainder();
                         if !data.is_empty() {
                             report(&self.node, owner, SocketEvent::Data { id, data });
                         }

@@ -71,7 +71,7 @@ pub use executor::Interceptor;
 pub use log_capture::LogCapture;
 pub use logger::{timestamp, LoggerService};
 pub use message::{DebugPing, Message, Payload, Ptype};
-pub use node::{ExitHook, NodeHandle, ServiceInfo, ShutdownHook, WakeBatch};
+pub use node::{ExitHook, NodeHandle, ServiceInfo, ServiceRef, ShutdownHook, WakeBatch};
 pub use queue::{Queue, QueueGuard, QueueLock};
 pub use raw_context::RawContext;
 pub use service::{ExitReason, InitStatus, RawService, Service};

@@ -180,7 +180,12 @@ impl Mailbox {
     /// last refill (never less than the truth; handled messages count until the buffer
     /// is refilled or runs dry, once per batch).
     pub(crate) fn len(&self) -> usize {
-        self.inner.lock().queue.len() + self.pending_len.load(Ordering::Relaxed)
+        self.inner.lock().queue.len() + self.pending_hint()
+    }
+
+    /// Messages in the body's `pending` buffer as of its last refill (see `pending_len`).
+    pub(crate) fn pending_hint(&self) -> usize {
+        self.pending_len.load(Ordering::Relaxed)
     }
 }
 

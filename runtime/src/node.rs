@@ -198,7 +198,7 @@ impl NodeInner {
     pub(crate) fn send(&self, dest: Addr, msg: Message) -> Result<(), SendError> {
         if dest.harbor() == self.harbor {
             if let Some(cell) = self.run_queue.take_sent_to(dest) {
-                let sent = self.push(&cell, msg);
+                let sent = self.push(&cell, msg).map(drop);
                 if sent.is_ok() {
                     self.run_queue.keep_sent_to(dest, cell);
                 }
@@ -207,7 +207,7 @@ impl NodeInner {
             // Pushed under the table's read lock: no `Arc` clone per message.
             let handles = self.handles.read();
             if let Some(cell) = handles.get(&dest.handle()) {
-                let sent = self.push(cell, msg);
+                let sent = self.push(cell, msg).map(drop);
                 let again =
                     (sent.is_ok() && self.run_queue.note_lookup(dest)).then(|| cell.clone());
                 drop(handles);
@@ -231,7 +231,7 @@ impl NodeInner {
             let handles = self.handles.read();
             if let Some(cell) = handles.get(&dest.handle()) {
                 if Addr(cell.waiting_on.load(Ordering::SeqCst)).is_system() {
-                    return self.push(cell, msg).map_err(CallStart::Failed);
+                    return self.push(cell, msg).map(drop).map_err(CallStart::Failed);
                 }
             }
         }
@@ -242,18 +242,20 @@ impl NodeInner {
         self.send(dest, msg).map_err(CallStart::Failed)
     }
 
-    pub(crate) fn push(&self, cell: &Arc<Cell>, msg: Message) -> Result<(), SendError> {
+    /// Pushes to `cell` and schedules it if it was idle. Ok holds the length of its shared
+    /// queue after the push (1 when it was idle).
+    pub(crate) fn push(&self, cell: &Arc<Cell>, msg: Message) -> Result<usize, SendError> {
         match cell.mailbox.push(msg) {
             Ok(crate::mailbox::Pushed::Schedule) => {
                 self.run_queue.schedule(cell.clone());
-                Ok(())
+                Ok(1)
             }
             Ok(crate::mailbox::Pushed::Queued(len)) => {
                 if len >= crate::run_queue::LIFO_SPILL {
                     // Piling up in a busy worker's slot: let an idle worker take it.
                     self.run_queue.spill_lifo(cell);
                 }
-                Ok(())
+                Ok(len)
             }
             Err(message) => Err(SendError {
                 reason: CallError::Dead(cell.addr),
@@ -485,6 +487,31 @@ pub struct NodeHandle {
     pub(crate) inner: Arc<NodeInner>,
 }
 
+/// A service resolved by [`NodeHandle::resolve`]: sends to it skip the node's handle table.
+#[derive(Clone)]
+pub struct ServiceRef {
+    cell: Arc<Cell>,
+}
+
+impl ServiceRef {
+    /// The service's address.
+    pub fn addr(&self) -> Addr {
+        self.cell.addr
+    }
+
+    /// Messages waiting in its mailbox now, as [`NodeHandle::queue_len`] says (0 once it
+    /// has exited).
+    pub fn queue_len(&self) -> usize {
+        self.cell.mailbox.len()
+    }
+}
+
+impl std::fmt::Debug for ServiceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ServiceRef({})", self.cell.addr)
+    }
+}
+
 /// Deferred worker wake-ups of one thread, from [`NodeHandle::defer_wakes`]; dropping it
 /// wakes the parked workers the queued services need.
 #[must_use = "dropping the batch at once wakes the workers at once"]
@@ -586,6 +613,36 @@ impl NodeHandle {
     /// routed socket whose destination is backed up).
     pub fn queue_len(&self, addr: Addr) -> Option<usize> {
         self.inner.cell(addr).map(|c| c.mailbox.len())
+    }
+
+    /// Resolves `addr` once, for a stream of sends to it that should skip the node's handle
+    /// table ([`send_ref`](Self::send_ref)): the socket thread keeps one per routed socket.
+    /// `None` if there is no such live service. Holding a `ServiceRef` keeps the service's
+    /// mailbox memory (not the service) until it is dropped; sends to a service that has
+    /// exited since fail as any send to it does.
+    pub fn resolve(&self, addr: Addr) -> Option<ServiceRef> {
+        self.inner.cell(addr).map(|cell| ServiceRef { cell })
+    }
+
+    /// Sends to a resolved service, as [`send`](Self::send) to its address does. Ok holds
+    /// the number of messages now waiting in its mailbox (as [`queue_len`](Self::queue_len)
+    /// would say, without another lookup).
+    ///
+    /// ```
+    /// # use skynet_runtime::{Addr, Context, Message, Node, Ptype, Service};
+    /// # struct Quiet;
+    /// # impl Service for Quiet { async fn dispatch(&mut self, _: &mut Context, _: Message) {} }
+    /// let node = Node::builder().threads(1).build().unwrap();
+    /// let addr = node.launch(Quiet).unwrap();
+    /// let handle = node.handle();
+    /// let to = handle.resolve(addr).unwrap();
+    /// let msg = Message::value(Addr::SYSTEM, 0, Ptype::LUA, "hi");
+    /// assert!(handle.send_ref(&to, msg).unwrap() >= 1);
+    /// # node.shutdown();
+    /// ```
+    pub fn send_ref(&self, to: &ServiceRef, msg: Message) -> Result<usize, SendError> {
+        let queued = self.inner.push(&to.cell, msg)?;
+        Ok(queued + to.cell.mailbox.pending_hint())
     }
 
     /// Defers the wake-ups of parked workers that the calling thread's sends would cause

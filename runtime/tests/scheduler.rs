@@ -393,3 +393,39 @@ fn workers_run_under_the_batch_policy_unless_told_otherwise() {
         node.shutdown();
     }
 }
+
+/// G1 through a resolved service (`NodeHandle::resolve` / `send_ref`, the socket thread's
+/// path for routed frames): sends through it and by address keep one order, the count it
+/// returns covers what waits, and once the service has exited a send through it fails as a
+/// send by address does.
+#[test]
+fn sends_through_a_resolved_service_keep_order_and_fail_once_it_is_gone() {
+    let node = Node::builder().threads(2).build().unwrap();
+    let handle = node.handle();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let check = node.launch(OrderCheck { next: 0, out: tx }).unwrap();
+    let to = handle.resolve(check).expect("live");
+    assert_eq!(to.addr(), check);
+    let msg =
+        |v: u64| skynet_runtime::Message::value(Addr::SYSTEM, 0, skynet_runtime::Ptype::LUA, v);
+    for i in 0..10_000u64 {
+        if i % 2 == 0 {
+            // At least this message waits (the count is taken right after the push).
+            assert!(handle.send_ref(&to, msg(i)).expect("sent") >= 1);
+        } else {
+            handle.send(check, msg(i)).expect("sent");
+        }
+    }
+    handle.send_ref(&to, msg(u64::MAX)).expect("sent");
+    assert_eq!(recv(&rx, LONG), Ok(10_000));
+    assert!(handle.kill(check));
+    let deadline = Instant::now() + LONG;
+    while handle.send_ref(&to, msg(0)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "send_ref still succeeds after the kill"
+        );
+        std::thread::yield_now();
+    }
+    node.shutdown();
+}

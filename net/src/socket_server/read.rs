@@ -29,7 +29,7 @@ impl Server {
             let behind = st
                 .route
                 .as_ref()
-                .is_some_and(|r| r.backlogged(&self.node, ROUTE_BACKLOG / 2));
+                .is_some_and(|r| r.backlogged(ROUTE_BACKLOG / 2));
             if behind {
                 self.throttled.push(id);
             } else {
