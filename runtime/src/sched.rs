@@ -6,7 +6,7 @@
 //! the thread that caused it off its core mid-round, and on a loaded machine the switches
 //! cost more than the work. Under `SCHED_BATCH` a woken worker does not preempt: it runs on
 //! an idle core at once, or when the running thread blocks or its slice ends. The socket
-//! and timer threads keep the default policy, so network input and timers still preempt
+//! and timer threads keep the default policy, so network input and timers can still preempt
 //! workers.
 //!
 //! Measured with the echo node on two cores (`docs/performance.md`): 100 connections x 64 B
