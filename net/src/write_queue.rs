@@ -82,20 +82,20 @@ impl WriteQueue {
                     self.high.push_back(b);
                 }
             }
-            let slices: Vec<IoSlice<'_>> = self
-                .high
-                .iter()
-                .take(MAX_IOV)
-                .map(|b| IoSlice::new(b))
-                .collect();
-            let n = match w.write_vectored(&slices) {
+            // On the stack: a flush allocates nothing.
+            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let mut count = 0;
+            for (slot, b) in slices.iter_mut().zip(self.high.iter()) {
+                *slot = IoSlice::new(b);
+                count += 1;
+            }
+            let n = match w.write_vectored(&slices[..count]) {
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes")),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Warn::None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            drop(slices);
             self.consume(n);
         }
         if self.warned {

@@ -133,9 +133,15 @@ fn shutdown_drops_what_is_queued() {
     let (node, _, addr) = serve(handler(move |c: Context, id| {
         let tx = tx.clone();
         async move {
+            // CLOSE reaches the owner once the socket thread has handled the shutdown. The
+            // client reads only then: reading earlier lets the socket thread drain the
+            // whole queue into it before it gets to the shutdown request (on a machine
+            // whose receive buffers grow to 32 MiB).
+            socket::onclose(&c, id, move |_, _| {
+                let _ = tx.send(());
+            });
             socket::write(&c, id, vec![1u8; EIGHT_MIB * 4]);
             socket::shutdown(&c, id);
-            let _ = tx.send(());
         }
     }));
     let mut s = client(addr);
