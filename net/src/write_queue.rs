@@ -84,11 +84,11 @@ impl WriteQueue {
             }
             // On the stack: a flush allocates nothing.
             let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let mut count = 0;
-            for (slot, b) in slices.iter_mut().zip(self.high.iter()) {
-                *slot = IoSlice::new(b);
-                count += 1;
-            }
+            let count = slices
+                .iter_mut()
+                .zip(&self.high)
+                .map(|(slot, b)| *slot = IoSlice::new(b))
+                .count();
             let n = match w.write_vectored(&slices[..count]) {
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes")),
                 Ok(n) => n,

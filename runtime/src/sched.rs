@@ -45,32 +45,5 @@ pub(crate) fn enter_batch_policy() -> std::io::Result<()> {
     Ok(())
 }
 
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use super::*;
-
-    /// The calling thread's policy, field 41 of `/proc/thread-self/stat` (after the
-    /// parenthesised name, which may hold spaces).
-    fn policy() -> u32 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
-        let after_name = &stat[stat.rfind(')').expect("name") + 2..];
-        // Fields after the name start at field 3; policy is field 41.
-        after_name
-            .split(' ')
-            .nth(41 - 3)
-            .expect("field")
-            .parse()
-            .expect("number")
-    }
-
-    #[test]
-    fn a_thread_enters_the_batch_policy_and_others_keep_theirs() {
-        let before = policy();
-        let child = std::thread::spawn(|| {
-            enter_batch_policy().expect("SCHED_BATCH needs no privilege");
-            policy()
-        });
-        assert_eq!(child.join().expect("thread"), 3);
-        assert_eq!(policy(), before, "only the calling thread changes");
-    }
-}
+// Tested by `workers_run_under_the_batch_policy_unless_told_otherwise` (runtime/tests/
+// scheduler.rs), which reads each worker's policy back from `/proc`.

@@ -353,28 +353,33 @@ fn messages_sent_in_a_wake_batch_all_run() {
     node.shutdown();
 }
 
-/// Answers every request with the scheduling policy of the worker thread running it (field
-/// 41 of `/proc/thread-self/stat`, counted after the parenthesised thread name).
+/// The calling thread's scheduling policy: field 41 of `/proc/thread-self/stat`, counted
+/// after the parenthesised thread name (which may hold spaces).
+#[cfg(target_os = "linux")]
+fn thread_policy() -> Option<u32> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let fields = stat.get(stat.rfind(')')? + 2..)?;
+    fields.split(' ').nth(41 - 3)?.parse().ok()
+}
+
+/// Answers every request with the scheduling policy of the worker thread running it.
 #[cfg(target_os = "linux")]
 struct PolicyProbe;
 #[cfg(target_os = "linux")]
 impl Service for PolicyProbe {
     async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-        let policy = stat
-            .rfind(')')
-            .and_then(|end| stat.get(end + 2..))
-            .and_then(|fields| fields.split(' ').nth(41 - 3))
-            .and_then(|p| p.parse::<u32>().ok());
-        let _ = ctx.ret(policy);
+        let _ = ctx.ret(thread_policy());
     }
 }
 
 /// Workers run under SCHED_BATCH (3) by default and under the default policy (0) when the
-/// node is told `sched_batch = false`, in the config or on the builder.
+/// node is told `sched_batch = false`, in the config or on the builder; the thread that
+/// builds the node keeps its own.
 #[cfg(target_os = "linux")]
 #[test]
 fn workers_run_under_the_batch_policy_unless_told_otherwise() {
+    let mine = thread_policy();
+    assert!(mine.is_some(), "policy readable");
     let mut off = skynet_runtime::config::Config::new();
     off.set("sched_batch", "false");
     let cases = [
@@ -390,6 +395,7 @@ fn workers_run_under_the_batch_policy_unless_told_otherwise() {
             let reply = node.call(probe, ()).unwrap();
             assert_eq!(reply.take::<Option<u32>>().unwrap(), Some(want), "case {i}");
         }
+        assert_eq!(thread_policy(), mine, "only the workers change (case {i})");
         node.shutdown();
     }
 }
