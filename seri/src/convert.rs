@@ -500,11 +500,18 @@ fn pair_from_lua<K: FromLua, V: FromLua>(k: LuaValue, v: LuaValue) -> Result<(K,
 
 impl<K: IntoLua, V: IntoLua, S> IntoLua for HashMap<K, V, S> {
     fn to_lua(&self) -> Result<LuaValue, Error> {
-        map_to_lua(self.len(), self.iter().map(|(k, v)| Ok((k.to_lua()?, v.to_lua()?))))
+        map_to_lua(
+            self.len(),
+            self.iter().map(|(k, v)| Ok((k.to_lua()?, v.to_lua()?))),
+        )
     }
     fn into_lua(self) -> Result<LuaValue, Error> {
         let len = self.len();
-        map_to_lua(len, self.into_iter().map(|(k, v)| Ok((k.into_lua()?, v.into_lua()?))))
+        map_to_lua(
+            len,
+            self.into_iter()
+                .map(|(k, v)| Ok((k.into_lua()?, v.into_lua()?))),
+        )
     }
     fn pack_into<B: PackBuf>(&self, p: &mut Packer<'_, B>) -> Result<(), Error> {
         map_pack_into(self.iter(), p)
@@ -530,11 +537,18 @@ where
 
 impl<K: IntoLua, V: IntoLua> IntoLua for BTreeMap<K, V> {
     fn to_lua(&self) -> Result<LuaValue, Error> {
-        map_to_lua(self.len(), self.iter().map(|(k, v)| Ok((k.to_lua()?, v.to_lua()?))))
+        map_to_lua(
+            self.len(),
+            self.iter().map(|(k, v)| Ok((k.to_lua()?, v.to_lua()?))),
+        )
     }
     fn into_lua(self) -> Result<LuaValue, Error> {
         let len = self.len();
-        map_to_lua(len, self.into_iter().map(|(k, v)| Ok((k.into_lua()?, v.into_lua()?))))
+        map_to_lua(
+            len,
+            self.into_iter()
+                .map(|(k, v)| Ok((k.into_lua()?, v.into_lua()?))),
+        )
     }
     fn pack_into<B: PackBuf>(&self, p: &mut Packer<'_, B>) -> Result<(), Error> {
         map_pack_into(self.iter(), p)

@@ -192,7 +192,10 @@ impl<'a, B: PackBuf> Packer<'a, B> {
             self.out.put_u8(LONG_STRING_32);
             self.out.put_u32_le(len);
         } else {
-            return Err(Error::TooLong { what: "string", len });
+            return Err(Error::TooLong {
+                what: "string",
+                len,
+            });
         }
         self.out.put_slice(s);
         Ok(())

@@ -145,7 +145,11 @@ impl LuaTable {
     /// other keys update the hash part in place or append to it; nil removes the key.
     ///
     /// Fails with [`Error::NilKey`] or [`Error::NanKey`], as Lua's `rawset` does.
-    pub fn set(&mut self, key: impl Into<LuaValue>, value: impl Into<LuaValue>) -> Result<(), Error> {
+    pub fn set(
+        &mut self,
+        key: impl Into<LuaValue>,
+        value: impl Into<LuaValue>,
+    ) -> Result<(), Error> {
         let key = normalize_key(key.into())?;
         let value = value.into();
         if let LuaValue::Int(i) = key {
