@@ -122,6 +122,11 @@ impl<M> Assembler<M> {
         Some(p)
     }
 
+    /// The limit it was made with.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Bytes held in unfinished messages.
     pub fn held(&self) -> usize {
         self.held

@@ -131,3 +131,29 @@ pub(crate) fn parts(payload: &[u8], out: &mut Vec<Bytes>, prefix: impl Fn(&mut B
         out.push(b.freeze());
     }
 }
+
+impl From<&str> for Target {
+    /// A name target; its length is checked when the request is built.
+    fn from(name: &str) -> Target {
+        Target::Name(Bytes::copy_from_slice(name.as_bytes()))
+    }
+}
+
+impl From<String> for Target {
+    fn from(name: String) -> Target {
+        Target::Name(Bytes::from(name))
+    }
+}
+
+impl From<u32> for Target {
+    /// A handle (0: the name query).
+    fn from(handle: u32) -> Target {
+        Target::Handle(handle)
+    }
+}
+
+impl From<skynet_runtime::Addr> for Target {
+    fn from(addr: skynet_runtime::Addr) -> Target {
+        Target::Handle(addr.0)
+    }
+}

@@ -73,10 +73,7 @@ fn every_captured_request_parses_and_encodes_back_byte_for_byte() {
         }
         checked += 1;
     }
-    assert_eq!(
-        checked, 20,
-        "every request, push and trace frame"
-    );
+    assert_eq!(checked, 20, "every request, push and trace frame");
 }
 
 #[test]
