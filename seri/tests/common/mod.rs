@@ -22,7 +22,7 @@ pub fn vector_file(name: &str) -> String {
 /// Bytes of a hex string with or without spaces.
 pub fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    assert!(digits.len() % 2 == 0, "odd hex length in {s:?}");
+    assert!(digits.len() & 1 == 0, "odd hex length in {s:?}");
     digits
         .chunks(2)
         .map(|pair| {
