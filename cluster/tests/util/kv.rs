@@ -2,19 +2,25 @@
 //! from the cluster looks like.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::Bytes;
-use skynet_runtime::{CallError, Context, Message, Service};
+use skynet_runtime::{CallError, Context, Message, Responder, Service};
 use skynet_seri::LuaValue;
 
 /// `GET k` -> the value (nil if none); `SET k v` -> nil; `NONE` -> nothing; `FAIL` -> an
 /// error; `PING x` (a push) -> counted; `PINGS` -> (count, last x). Starts with
-/// `a = "foobar"`, as the capture's did.
+/// `a = "foobar"`, as the capture's did. For the tests: `DELAY ms x` answers x after ms
+/// milliseconds (other requests go on meanwhile), `HANG` never answers, `PANIC` panics.
 pub struct Kv {
     store: HashMap<Bytes, LuaValue>,
     pings: i64,
     last: LuaValue,
+    hung: Vec<Responder>,
 }
+
+/// The message `PANIC` panics with (tests silence it).
+pub const PANIC_TEXT: &str = "kv panics on purpose";
 
 impl Default for Kv {
     fn default() -> Kv {
@@ -24,6 +30,7 @@ impl Default for Kv {
             store,
             pings: 0,
             last: LuaValue::Nil,
+            hung: Vec::new(),
         }
     }
 }
@@ -52,6 +59,23 @@ impl Service for Kv {
                 self.last = args.get(1).cloned().unwrap_or_default();
                 Ok(())
             }
+            b"DELAY" => {
+                let ms = args.get(1).and_then(LuaValue::as_int).unwrap_or(0);
+                let x = args.get(2).cloned().unwrap_or_default();
+                if let Some(r) = ctx.response() {
+                    let c = ctx.clone();
+                    ctx.fork(async move {
+                        c.sleep(Duration::from_millis(ms.max(0) as u64)).await;
+                        r.send(vec![x]);
+                    });
+                }
+                Ok(())
+            }
+            b"HANG" => {
+                self.hung.extend(ctx.response());
+                Ok(())
+            }
+            b"PANIC" => panic!("{PANIC_TEXT}"),
             b"PINGS" => ctx.ret(vec![LuaValue::Int(self.pings), self.last.clone()]),
             _ => ctx.ret_error(CallError::Failed(ctx.self_addr(), "unknown command".into())),
         };

@@ -82,3 +82,86 @@ impl Peer {
         }
     }
 }
+
+/// Runs `job` as a task of a fresh service on `node` and returns what it returns (within
+/// `LONG`, or the test fails).
+pub fn run<T, F, Fut>(node: &Node, job: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(skynet_runtime::Context) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    spawn(node, job)
+        .recv_timeout(LONG)
+        .expect("the job finishes")
+}
+
+/// Starts `job` as a task of a fresh service on `node`; its result comes on the channel.
+pub fn spawn<T, F, Fut>(node: &Node, job: F) -> crossbeam_channel::Receiver<T>
+where
+    T: Send + 'static,
+    F: FnOnce(skynet_runtime::Context) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let start: Start = Box::new(move |ctx: skynet_runtime::Context| {
+        Box::pin(async move {
+            let _ = tx.send(job(ctx).await);
+        })
+    });
+    node.launch(Job(Some(start)))
+        .expect("the job's service starts");
+    rx
+}
+
+type Start = Box<
+    dyn FnOnce(
+            skynet_runtime::Context,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send,
+>;
+
+struct Job(Option<Start>);
+
+impl skynet_runtime::Service for Job {
+    async fn init(
+        &mut self,
+        ctx: &mut skynet_runtime::Context,
+    ) -> Result<(), skynet_runtime::Error> {
+        if let Some(start) = self.0.take() {
+            let c = ctx.clone();
+            let job = start(c.clone());
+            ctx.fork(async move {
+                job.await;
+                c.exit();
+            });
+        }
+        Ok(())
+    }
+
+    async fn dispatch(
+        &mut self,
+        _ctx: &mut skynet_runtime::Context,
+        _msg: skynet_runtime::Message,
+    ) {
+    }
+}
+
+/// A node serving the capture's kv as `@sdb` and `.kv` on a cluster port of its own:
+/// the node, its log, the kv's address, the port's address.
+pub fn db_node(keys: &[(&str, &str)]) -> (Node, LogCapture, skynet_runtime::Addr, SocketAddr) {
+    let (node, log) = node(keys);
+    let kv = node.launch(kv::Kv::default()).expect("kv starts");
+    node.handle().register(kv, ".kv").expect("a local name");
+    skynet_cluster::register(&node.handle(), "sdb", kv).expect("a cluster name");
+    let (_, at) = skynet_cluster::open(&node.handle(), "127.0.0.1:0").expect("listens");
+    (node, log, kv, at)
+}
+
+/// A node whose node table is `text`.
+pub fn game_node(text: &str, keys: &[(&str, &str)]) -> (Node, LogCapture) {
+    let (node, log) = node(keys);
+    let table = skynet_cluster::NodeTable::parse(text).expect("a table");
+    skynet_cluster::Cluster::of(&node.handle()).set_table(&node.handle(), table);
+    (node, log)
+}
