@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use skynet_net::socket::{self, ReadError};
+use bytes::Bytes;
+use skynet_net::socket;
 use skynet_net::SocketId;
 use skynet_runtime::Context;
 
@@ -14,7 +14,7 @@ use crate::body::{read_body, request_framing, Framing};
 use crate::deadline::within;
 use crate::error::HttpError;
 use crate::handler::Handler;
-use crate::head::{parse_request, Request};
+use crate::head::{parse_request, read_raw_head, Request};
 use crate::limits::Limits;
 use crate::response::{error_bytes, write_response, Answering};
 
@@ -119,9 +119,8 @@ async fn requests(
             keep_alive,
         };
         let mut resp = handler.handle(ctx.clone(), req).await;
-        let upgrade = resp.upgrade.take();
         let keep = write_response(ctx, id, &mut resp, &answering).await;
-        if let Some(then) = upgrade {
+        if let Some(then) = resp.upgrade.take() {
             let rest = socket::buffered(ctx, id);
             let rest = match socket::read(ctx, id, rest).await {
                 Ok(b) => b,
@@ -143,31 +142,18 @@ async fn read_head(
     id: SocketId,
     limits: &Limits,
 ) -> Result<Option<Request>, HttpError> {
-    let read = socket::read_line(ctx, id, b"\r\n\r\n", Some(limits.header));
-    let head = match within(ctx, limits.head_timeout, read).await {
+    let buf = match within(
+        ctx,
+        limits.head_timeout,
+        read_raw_head(ctx, id, limits.header),
+    )
+    .await
+    {
         None if socket::buffered(ctx, id) == 0 => return Ok(None),
         None => return Err(HttpError::status(408, "request head not complete in time")),
-        Some(Ok(h)) => h,
-        Some(Err(ReadError::LineTooLong(n))) => {
-            return Err(HttpError::status(
-                431,
-                format!("request head over {n} bytes"),
-            ))
-        }
-        Some(Err(ReadError::Closed(rest))) if rest.iter().all(|b| b.is_ascii_whitespace()) => {
-            return Ok(None)
-        }
-        Some(Err(e)) => return Err(HttpError::Closed(e.to_string())),
+        Some(Err(HttpError::Closed(_))) => return Ok(None),
+        Some(r) => r?,
     };
-    if head.len() + 4 > limits.header {
-        return Err(HttpError::status(
-            431,
-            format!("request head over {} bytes", limits.header),
-        ));
-    }
-    let mut buf = BytesMut::with_capacity(head.len() + 4);
-    buf.extend_from_slice(&head);
-    buf.extend_from_slice(b"\r\n\r\n");
     let req = parse_request(&buf)?;
     if req.version >= 1 && req.header("host").is_none() {
         return Err(HttpError::status(400, "HTTP/1.1 request without host"));

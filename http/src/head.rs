@@ -2,7 +2,10 @@
 
 use std::net::SocketAddr;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use skynet_net::socket::{self, ReadError};
+use skynet_net::SocketId;
+use skynet_runtime::Context;
 
 use crate::error::HttpError;
 use crate::url::{self, Query};
@@ -146,11 +149,36 @@ pub fn parse_request(head: &[u8]) -> Result<Request, HttpError> {
     })
 }
 
+/// Reads a whole head, at most `max` bytes with its final empty line (431 past it), and
+/// returns it with that line (ready for `httparse`).
+pub(crate) async fn read_raw_head(
+    ctx: &Context,
+    id: SocketId,
+    max: usize,
+) -> Result<BytesMut, HttpError> {
+    let head = match socket::read_line(ctx, id, b"\r\n\r\n", Some(max)).await {
+        Ok(h) => h,
+        Err(ReadError::LineTooLong(_)) => {
+            return Err(HttpError::status(431, format!("head over {max} bytes")))
+        }
+        Err(e) => return Err(HttpError::Closed(e.to_string())),
+    };
+    if head.len() + 4 > max {
+        return Err(HttpError::status(431, format!("head over {max} bytes")));
+    }
+    let mut buf = BytesMut::with_capacity(head.len() + 4);
+    buf.extend_from_slice(&head);
+    buf.extend_from_slice(b"\r\n\r\n");
+    Ok(buf)
+}
+
 /// A response head as the client reads it.
-#[allow(dead_code)] // for the client, which comes next
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ResponseHead {
     pub status: u16,
+    /// HTTP/1.x minor version (the client keeps an HTTP/1.0 server's connection only
+    /// when it says keep-alive).
+    #[allow(dead_code)] // read by the HTTP client, next
     pub version: u8,
     pub headers: Headers,
 }
