@@ -165,3 +165,24 @@ pub fn game_node(text: &str, keys: &[(&str, &str)]) -> (Node, LogCapture) {
     skynet_cluster::Cluster::of(&node.handle()).set_table(&node.handle(), table);
     (node, log)
 }
+
+/// Waits (at most `LONG`) until `cond` holds; false if it never did.
+pub fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + LONG;
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    cond()
+}
+
+/// The counters of the sender to `name` on `node`, if it has one.
+pub fn sender_info(node: &Node, name: &str) -> Option<skynet_cluster::LinkInfo> {
+    skynet_cluster::Cluster::of(&node.handle())
+        .senders()
+        .into_iter()
+        .find(|(n, _, _)| n == name)
+        .map(|(_, _, info)| info)
+}
