@@ -119,3 +119,30 @@ fn errors_come_back_as_errors() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_proxy_is_called_like_a_local_service() {
+    use skynet_seri::IntoLuaArgs;
+    let (db, _db_log, _kv, at) = db_node(&[]);
+    let (game, game_log) = game_node(&format!("db = \"{at}\"\n"), &[]);
+    let kv = skynet_cluster::proxy(&game.handle(), "db", "@sdb").expect("a proxy");
+    let args = ("GET", "a").into_lua_args().expect("packs");
+    let reply = game.call(kv, args).expect("answered");
+    let values = reply.take::<Vec<LuaValue>>().expect("values");
+    assert_eq!(values, vec![LuaValue::from("foobar")]);
+    // A send through the proxy is a push.
+    game.send(kv, ("PING", "via proxy").into_lua_args().expect("packs"))
+        .expect("sent");
+    let out = run(&game, |ctx| async move {
+        skynet_cluster::call::<_, (i64, String)>(&ctx, "db", "@sdb", ("PINGS",)).await
+    });
+    assert_eq!(out, Ok((1, "via proxy".to_string())));
+    // Errors come back as errors.
+    let err = game
+        .call(kv, ("FAIL",).into_lua_args().expect("packs"))
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown command"), "{err}");
+    game.shutdown();
+    db.shutdown();
+    assert_eq!(unexpected_warnings(&game_log, &[]), Vec::<String>::new());
+}
