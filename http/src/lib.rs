@@ -42,6 +42,8 @@ mod target;
 pub mod url;
 pub mod ws;
 pub mod ws_frame;
+mod ws_gate;
+mod ws_gate_framer;
 pub mod ws_handshake;
 
 pub use chan::{chunk_channel, ChunkSender, ChunkStream};
@@ -53,3 +55,4 @@ pub use resolve::resolve;
 pub use response::{Body, Response, UpgradeFn};
 pub use server::{HttpServer, LocalAddr, ServerConf};
 pub use target::{parse_target, Target};
+pub use ws_gate::WsGate;
