@@ -116,7 +116,7 @@ fn main() {
     let size = wire.len();
     let shared = Bytes::from(wire.clone());
     let mut direct = Vec::new();
-    pack_args_into(&args, &mut direct).expect("packs");
+    pack_args_into(args, &mut direct).expect("packs");
     assert_eq!(direct, wire, "both paths write the same bytes");
 
     let pack_mb_s = rate(size, dur, || {
@@ -125,7 +125,7 @@ fn main() {
     });
     let pack_args_mb_s = rate(size, dur, || {
         buf.clear();
-        pack_args_into(black_box(&args), &mut buf).expect("packs");
+        pack_args_into(black_box(args), &mut buf).expect("packs");
     });
     let unpack_mb_s = rate(size, dur, || {
         black_box(unpack(black_box(&wire)).expect("unpacks"));

@@ -16,8 +16,7 @@ fn same(a: &LuaValue, b: &LuaValue) -> bool {
         (LuaValue::Table(x), LuaValue::Table(y)) => {
             all_same(x.array(), y.array())
                 && x.hash().len() == y.hash().len()
-                && x
-                    .hash()
+                && x.hash()
                     .iter()
                     .zip(y.hash())
                     .all(|((ka, va), (kb, vb))| same(ka, kb) && same(va, vb))
