@@ -22,7 +22,6 @@ pub(crate) enum Framing {
     /// `Transfer-Encoding: chunked`.
     Chunked,
     /// Everything until the peer closes (responses only).
-    #[allow(dead_code)] // for the client, which comes next
     UntilClose,
 }
 
@@ -44,7 +43,6 @@ pub(crate) fn request_framing(h: &Headers) -> Result<Framing, HttpError> {
 }
 
 /// The framing of a response to a request of `method` (RFC 9112 §6.3).
-#[allow(dead_code)] // for the client, which comes next
 pub(crate) fn response_framing(
     method: &str,
     status: u16,

@@ -176,15 +176,10 @@ pub(crate) async fn read_raw_head(
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ResponseHead {
     pub status: u16,
-    /// HTTP/1.x minor version (the client keeps an HTTP/1.0 server's connection only
-    /// when it says keep-alive).
-    #[allow(dead_code)] // read by the HTTP client, next
-    pub version: u8,
     pub headers: Headers,
 }
 
 /// Parses a whole response head (ending in the empty line).
-#[allow(dead_code)] // for the client, which comes next
 pub(crate) fn parse_response(head: &[u8]) -> Result<ResponseHead, HttpError> {
     let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut hs);
@@ -195,12 +190,11 @@ pub(crate) fn parse_response(head: &[u8]) -> Result<ResponseHead, HttpError> {
         }
         Err(e) => return Err(HttpError::Closed(format!("malformed response head: {e}"))),
     }
-    let (Some(status), Some(version)) = (resp.code, resp.version) else {
+    let (Some(status), Some(_)) = (resp.code, resp.version) else {
         return Err(HttpError::Closed("malformed status line".into()));
     };
     Ok(ResponseHead {
         status,
-        version,
         headers: Headers::from_parsed(resp.headers),
     })
 }

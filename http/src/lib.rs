@@ -29,6 +29,7 @@
 
 mod body;
 mod chan;
+pub mod client;
 mod conn;
 pub mod deadline;
 mod error;

@@ -15,7 +15,8 @@ struct Slot {
     waiter: Option<Waker>,
 }
 
-/// The first address of `host:port`.
+/// An address of `host:port`: the literal, or the first IPv4 address the name has (the
+/// first address of any family when it has none).
 pub async fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
@@ -27,10 +28,15 @@ pub async fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     std::thread::Builder::new()
         .name("skynet-resolve".into())
         .spawn(move || {
-            let r = (name.as_str(), port).to_socket_addrs().and_then(|mut it| {
-                it.next().ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::NotFound, format!("{name}: no address"))
-                })
+            let r = (name.as_str(), port).to_socket_addrs().and_then(|it| {
+                let all: Vec<SocketAddr> = it.collect();
+                all.iter()
+                    .find(|a| a.is_ipv4())
+                    .or(all.first())
+                    .copied()
+                    .ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::NotFound, format!("{name}: no address"))
+                    })
             });
             let w = {
                 let mut st = s.lock();
