@@ -280,3 +280,68 @@ impl Cluster {
 
 /// The extension's type: a newtype so no other crate's `Arc<Cluster>` extension collides.
 struct ClusterHandle(Arc<Cluster>);
+
+impl Cluster {
+    /// The console's `cluster` text: the node table, each remote node's connection (state,
+    /// calls in flight, bytes each way), each accepted connection, the registered names.
+    pub fn report(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let table = self.table();
+        let file = table
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(not from a file)".into());
+        let _ = writeln!(out, "node table {file}");
+        if let Some(e) = self.load_error() {
+            let _ = writeln!(out, "  error: {e}");
+        }
+        for (name, addr) in table.nodes() {
+            let _ = writeln!(out, "  {name:<16} {}", addr.unwrap_or("false (down)"));
+        }
+        if table.nowaiting() {
+            let _ = writeln!(out, "  __nowaiting = true");
+        }
+        let _ = writeln!(
+            out,
+            "outgoing\n  {:<16} {:<10} {:<11} {:>9} {:>10} {:>12} {:>12}",
+            "NODE", "SENDER", "STATE", "INFLIGHT", "CALLS", "BYTES_OUT", "BYTES_IN"
+        );
+        for (name, addr, i) in self.senders() {
+            let _ = writeln!(
+                out,
+                "  {name:<16} {:<10} {:<11} {:>9} {:>10} {:>12} {:>12}",
+                addr.to_string(),
+                i.state.name(),
+                i.in_flight,
+                i.requests,
+                i.bytes_out,
+                i.bytes_in
+            );
+        }
+        let _ = writeln!(
+            out,
+            "incoming\n  {:<22} {:<10} {:>9} {:>10} {:>12} {:>12}",
+            "PEER", "AGENT", "INFLIGHT", "REQUESTS", "BYTES_IN", "BYTES_OUT"
+        );
+        for (addr, peer, i) in self.agents() {
+            let _ = writeln!(
+                out,
+                "  {:<22} {:<10} {:>9} {:>10} {:>12} {:>12}",
+                peer.to_string(),
+                addr.to_string(),
+                i.in_flight,
+                i.requests,
+                i.bytes_in,
+                i.bytes_out
+            );
+        }
+        let names: Vec<String> = self
+            .names()
+            .into_iter()
+            .map(|(n, a)| format!("@{n}={a}"))
+            .collect();
+        let _ = write!(out, "names {}", names.join(" "));
+        out
+    }
+}

@@ -2,3 +2,4 @@
 //! binary. Each benchmark lives in its own module under `bench/` and prints one JSON line.
 
 pub mod bench;
+pub mod cluster;

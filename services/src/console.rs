@@ -2,7 +2,8 @@
 //! (loopback unless the config names another address) for a person with `nc` or `telnet`.
 //!
 //! Commands: `help`, `list`, `stat`, `mem`, `info ADDR`, `kill ADDR`, `exit ADDR`,
-//! `start NAME [ARGS]`, `ping ADDR`, `gc`, `netstat`, `timers`, `log LEVEL`, `shutdown`.
+//! `start NAME [ARGS]`, `ping ADDR`, `gc`, `netstat`, `timers`, `log LEVEL`, `cluster`,
+//! `cluster reload`, `shutdown`.
 //! A bad command gets an error line; lines are capped at 4 KiB, so garbage cannot grow memory.
 
 use std::fmt::Write as _;
@@ -125,6 +126,13 @@ pub async fn run(c: &Context, line: &str) -> String {
             }
             _ => Err("usage: log off|error|warn|info|debug|trace".into()),
         },
+        "cluster" => match arg {
+            None => Ok(skynet_cluster::Cluster::of(&c.node()).report()),
+            Some("reload") => {
+                skynet_cluster::reload(&c.node()).map(|()| "node table reloaded".into())
+            }
+            Some(other) => Err(format!("usage: cluster [reload] (not {other:?})")),
+        },
         "shutdown" => {
             c.node().request_shutdown();
             Ok("shutting down".into())
@@ -151,6 +159,8 @@ gc                (no garbage collector in Rust)
 netstat           every socket: id, owner, peer, bytes in/out, pending
 timers            pending timers
 log LEVEL         set the log level
+cluster           node table, connections to and from other nodes, cluster names
+cluster reload    re-read the node table (config key `cluster`)
 shutdown          stop the node gracefully";
 
 fn list(c: &Context) -> String {
