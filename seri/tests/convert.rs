@@ -355,6 +355,30 @@ fn argument_lists() {
 }
 
 #[test]
+fn pointers_and_cows_convert_as_their_contents() {
+    use std::borrow::Cow;
+    use std::rc::Rc;
+    use std::sync::Arc;
+    let wire = pack_args((
+        Box::new(1),
+        Rc::new("a"),
+        Arc::<str>::from("b"),
+        Cow::Borrowed("c"),
+    ))
+    .unwrap();
+    assert_eq!(wire, pack_args((1, "a", "b", "c")).unwrap());
+    assert_eq!(Box::<i32>::from_lua(LuaValue::Int(3)), Ok(Box::new(3)));
+}
+
+#[test]
+fn values_can_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<LuaValue>();
+    send_sync::<LuaTable>();
+    send_sync::<Error>();
+}
+
+#[test]
 fn packing_into_a_reused_buffer_appends_and_rolls_back() {
     let mut out = BytesMut::with_capacity(64);
     pack_args_into(("a",), &mut out).unwrap();
