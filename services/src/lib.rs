@@ -16,11 +16,12 @@ pub mod pidfile;
 pub mod prelude;
 pub mod start_all;
 pub mod watchdog;
+pub mod web;
 
 use skynet_runtime::{Config, Error, NodeBuilder};
 
 /// Registers the standard service types on a node builder: `watchdog`, `ws_watchdog`,
-/// `gate`, `echo_agent`, `chat_agent`, `chat_room`, `debug_console`, `start_all`.
+/// `gate`, `echo_agent`, `chat_agent`, `chat_room`, `debug_console`, `start_all`, `web`.
 pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
     builder
         .service("watchdog", |_| Ok(watchdog::Watchdog::new()))
@@ -31,6 +32,7 @@ pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
         .service("chat_room", |_| Ok(chat::ChatRoom::default()))
         .service("debug_console", |_| Ok(console::DebugConsole))
         .service("start_all", |_| Ok(start_all::StartAll))
+        .service("web", |_| Ok(web::Web))
 }
 
 /// Runs a node from the config file at `path`, with `--set` overrides: what `skynet CONFIG`
