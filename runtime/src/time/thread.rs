@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::timer_wheel::{TimerId, TimerWheel};
+use crate::time::wheel::{TimerId, TimerWheel};
 
 /// One wheel tick of real time.
 pub const TICK: Duration = Duration::from_millis(1);

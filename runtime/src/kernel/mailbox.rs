@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::message::Message;
+use crate::base::Message;
 
 /// First queue length that logs an overload warning (skynet's `MQ_OVERLOAD`).
 pub const OVERLOAD_THRESHOLD: usize = 1024;

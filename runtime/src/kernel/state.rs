@@ -1,30 +1,32 @@
-//! The node's shared state and [`NodeHandle`], the thread-safe way to reach it.
+//! [`Kernel`]: the node's shared state. The handle table, local names, the run queue, the
+//! timer thread, the config, the lifecycle and the hooks, and the operations on them that
+//! every upper part uses: deliver a message, spawn, retire, kill, register a name, set a
+//! timer, find a wait-for cycle.
+//!
+//! Generic over the service body `S`, so this layer never names the service interfaces
+//! above it. The raw layer instantiates it once (`NodeInner`, `Kernel<dyn RawService>`).
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::addr::{Addr, HANDLE_MASK};
-use crate::cell::{Cell, LaunchNotify, KILL_KILLED, KILL_NONE};
+use crate::base::addr::HANDLE_MASK;
+use crate::base::hash::IdMap;
+use crate::base::{Addr, CallError, Error, Message, NameError, Payload, Ptype, SendError};
 use crate::config::Config;
-use crate::error::{CallError, Error, NameError, SendError};
-use crate::executor::SessionHasher;
-use crate::message::{Message, Payload, Ptype};
-use crate::monitor::WorkerSlot;
-use crate::run_queue::RunQueue;
-use crate::service::RawService;
-use crate::timer_thread::TimerThread;
-use crate::timer_wheel::TimerId;
-use crate::unique::Uniques;
+use crate::kernel::cell::{Cell, LaunchNotify, KILL_NONE};
+use crate::kernel::mailbox::Pushed;
+use crate::kernel::run_queue::{Hosted, RunQueue, LIFO_SPILL};
+use crate::kernel::slot::WorkerSlot;
+use crate::kernel::unique::Uniques;
+use crate::time::{TimerId, TimerThread};
 
 /// Builds a service of a registered type from its string arguments.
-pub(crate) type Factory =
-    Arc<dyn Fn(&[String]) -> Result<Box<dyn RawService>, Error> + Send + Sync>;
+pub(crate) type Factory<S> = Arc<dyn Fn(&[String]) -> Result<Box<S>, Error> + Send + Sync>;
 
 /// A hook run when any service retires (the socket server closes the sockets it owned).
 pub type ExitHook = Arc<dyn Fn(Addr) + Send + Sync>;
@@ -33,7 +35,7 @@ pub type ExitHook = Arc<dyn Fn(Addr) + Send + Sync>;
 /// flushes and stops its thread).
 pub type ShutdownHook = Box<dyn FnOnce() + Send>;
 
-/// `NodeInner::call_timeout` when calls have no default deadline.
+/// `Kernel::call_timeout` when calls have no default deadline.
 const NO_TIMEOUT: u64 = u64::MAX;
 
 /// Why a call could not be sent.
@@ -84,13 +86,13 @@ pub(crate) struct Lifecycle {
 }
 
 /// Shared state of one node.
-pub(crate) struct NodeInner {
+pub(crate) struct Kernel<S: ?Sized> {
     pub(crate) harbor: u8,
-    handles: RwLock<HashMap<u32, Arc<Cell>, BuildHasherDefault<SessionHasher>>>,
+    handles: RwLock<IdMap<u32, Arc<Cell<S>>>>,
     next_handle: AtomicU32,
     names: RwLock<HashMap<String, Addr>>,
-    pub(crate) registry: RwLock<HashMap<String, Factory>>,
-    pub(crate) run_queue: RunQueue,
+    pub(crate) registry: RwLock<HashMap<String, Factory<S>>>,
+    pub(crate) run_queue: RunQueue<S>,
     pub(crate) timers: TimerThread<TimerEntry>,
     pub(crate) start: Instant,
     pub(crate) start_unix: Duration,
@@ -108,20 +110,20 @@ pub(crate) struct NodeInner {
     pub(crate) logger: AtomicU32,
 }
 
-impl NodeInner {
-    pub(crate) fn new(harbor: u8, threads: usize, env: Config) -> Arc<NodeInner> {
+impl<S: Hosted + ?Sized> Kernel<S> {
+    pub(crate) fn new(harbor: u8, threads: usize, env: Config) -> Arc<Kernel<S>> {
         let start = Instant::now();
         let start_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        Arc::new_cyclic(|weak: &Weak<NodeInner>| {
+        Arc::new_cyclic(|weak: &Weak<Kernel<S>>| {
             let weak = weak.clone();
             let timers = TimerThread::start(start, move |e: TimerEntry| {
                 if let Some(node) = weak.upgrade() {
                     node.fire(e);
                 }
             });
-            NodeInner {
+            Kernel {
                 harbor,
                 handles: RwLock::new(HashMap::default()),
                 next_handle: AtomicU32::new(1),
@@ -148,7 +150,7 @@ impl NodeInner {
         })
     }
 
-    pub(crate) fn cell(&self, addr: Addr) -> Option<Arc<Cell>> {
+    pub(crate) fn cell(&self, addr: Addr) -> Option<Arc<Cell<S>>> {
         self.with_cell(addr, |c| c.clone())
     }
 
@@ -156,7 +158,7 @@ impl NodeInner {
     /// `Arc`: the handle table's read lock is held while `f` runs, so `f` must not take the
     /// table's write lock (spawn, unregister) nor drop the last reference to a service.
     #[inline]
-    pub(crate) fn with_cell<R>(&self, addr: Addr, f: impl FnOnce(&Arc<Cell>) -> R) -> Option<R> {
+    pub(crate) fn with_cell<R>(&self, addr: Addr, f: impl FnOnce(&Arc<Cell<S>>) -> R) -> Option<R> {
         if addr.harbor() != self.harbor {
             return None;
         }
@@ -224,7 +226,7 @@ impl NodeInner {
     }
 
     /// Sends a call made by `from`'s main task (which already waits on `dest`): refused
-    /// with the cycle when waiting would deadlock (see [`NodeInner::find_cycle`]). The
+    /// with the cycle when waiting would deadlock (see [`Kernel::find_cycle`]). The
     /// common case, a callee that waits on nobody, is checked and sent in one lookup.
     pub(crate) fn send_call(&self, from: Addr, dest: Addr, msg: Message) -> Result<(), CallStart> {
         if dest.harbor() == self.harbor && dest != from {
@@ -244,14 +246,14 @@ impl NodeInner {
 
     /// Pushes to `cell` and schedules it if it was idle. Ok holds the length of its shared
     /// queue after the push (1 when it was idle).
-    pub(crate) fn push(&self, cell: &Arc<Cell>, msg: Message) -> Result<usize, SendError> {
+    pub(crate) fn push(&self, cell: &Arc<Cell<S>>, msg: Message) -> Result<usize, SendError> {
         match cell.mailbox.push(msg) {
-            Ok(crate::mailbox::Pushed::Schedule) => {
+            Ok(Pushed::Schedule) => {
                 self.run_queue.schedule(cell.clone());
                 Ok(1)
             }
-            Ok(crate::mailbox::Pushed::Queued(len)) => {
-                if len >= crate::run_queue::LIFO_SPILL {
+            Ok(Pushed::Queued(len)) => {
+                if len >= LIFO_SPILL {
                     // Piling up in a busy worker's slot: let an idle worker take it.
                     self.run_queue.spill_lifo(cell);
                 }
@@ -275,7 +277,7 @@ impl NodeInner {
     /// Creates a service and puts it in the run queue; its `init` runs on a worker.
     pub(crate) fn spawn(
         &self,
-        svc: Box<dyn RawService>,
+        svc: Box<S>,
         type_name: String,
         system: bool,
         launch: LaunchNotify,
@@ -305,7 +307,7 @@ impl NodeInner {
     }
 
     /// Removes a retired service from the tables and runs the exit hooks.
-    pub(crate) fn unregister(&self, cell: &Cell) {
+    pub(crate) fn unregister(&self, cell: &Cell<S>) {
         let _ = self
             .logger
             .compare_exchange(cell.addr.0, 0, Ordering::SeqCst, Ordering::SeqCst);
@@ -329,6 +331,28 @@ impl NodeInner {
         // Shutdown and `Node::wait` watch the service count.
         let _g = self.lifecycle.lock();
         self.lifecycle_cv.notify_all();
+    }
+
+    /// Tells whoever launched `cell` how its init went (once).
+    pub(crate) fn notify_launch(&self, cell: &Cell<S>, result: Result<(), String>) {
+        let who = std::mem::replace(&mut *cell.launch.lock(), LaunchNotify::None);
+        let addr = cell.addr;
+        let outcome = result
+            .map(|_| addr)
+            .map_err(|why| CallError::Failed(addr, why));
+        match who {
+            LaunchNotify::None => {}
+            LaunchNotify::Session(dest, session) => {
+                let msg = match outcome {
+                    Ok(a) => Message::value(addr, session, Ptype::RESPONSE, a),
+                    Err(e) => Message::value(addr, session, Ptype::ERROR, e),
+                };
+                let _ = self.send(dest, msg);
+            }
+            LaunchNotify::Channel(tx) => {
+                let _ = tx.send(outcome);
+            }
+        }
     }
 
     pub(crate) fn kill(&self, addr: Addr, how: u8) -> bool {
@@ -438,7 +462,7 @@ impl NodeInner {
         None
     }
 
-    pub(crate) fn info(&self, cell: &Cell) -> ServiceInfo {
+    pub(crate) fn info(&self, cell: &Cell<S>) -> ServiceInfo {
         let waiting = cell.waiting_on.load(Ordering::Relaxed);
         ServiceInfo {
             addr: cell.addr,
@@ -454,10 +478,39 @@ impl NodeInner {
         }
     }
 
-    pub(crate) fn all_cells(&self) -> Vec<Arc<Cell>> {
-        let mut v: Vec<Arc<Cell>> = self.handles.read().values().cloned().collect();
+    pub(crate) fn all_cells(&self) -> Vec<Arc<Cell<S>>> {
+        let mut v: Vec<Arc<Cell<S>>> = self.handles.read().values().cloned().collect();
         v.sort_by_key(|c| c.addr);
         v
+    }
+
+    /// Runs `hook(addr)` whenever a service retires.
+    pub(crate) fn add_exit_hook(&self, hook: ExitHook) {
+        self.exit_hooks.write().push(hook);
+    }
+
+    /// Runs `hook` once at shutdown.
+    pub(crate) fn add_shutdown_hook(&self, hook: ShutdownHook) {
+        self.shutdown_hooks.lock().push(hook);
+    }
+
+    /// The node-wide singleton of type `T`, created by `init` on first use.
+    pub(crate) fn extension<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let key = TypeId::of::<T>();
+        if let Some(e) = self.extensions.read().get(&key) {
+            if let Ok(t) = e.clone().downcast::<T>() {
+                return t;
+            }
+        }
+        let mut map = self.extensions.write();
+        if let Some(e) = map.get(&key) {
+            if let Ok(t) = e.clone().downcast::<T>() {
+                return t;
+            }
+        }
+        let t = Arc::new(init());
+        map.insert(key, t.clone());
+        t
     }
 
     pub(crate) fn take_shutdown_hooks(&self) -> Vec<ShutdownHook> {
@@ -477,257 +530,5 @@ pub(crate) fn wake_message() -> Message {
         session: 0,
         ptype: Ptype::WAKE,
         payload: Payload::Empty,
-    }
-}
-
-/// A cheap, cloneable, thread-safe handle to a node: send messages, look up names, kill
-/// services, read the config, from any thread (the socket server thread uses it).
-#[derive(Clone)]
-pub struct NodeHandle {
-    pub(crate) inner: Arc<NodeInner>,
-}
-
-/// A service resolved by [`NodeHandle::resolve`]: sends to it skip the node's handle table.
-#[derive(Clone)]
-pub struct ServiceRef {
-    cell: Arc<Cell>,
-}
-
-impl ServiceRef {
-    /// The service's address.
-    pub fn addr(&self) -> Addr {
-        self.cell.addr
-    }
-
-    /// Messages waiting in its mailbox now, as [`NodeHandle::queue_len`] says (0 once it
-    /// has exited).
-    pub fn queue_len(&self) -> usize {
-        self.cell.mailbox.len()
-    }
-}
-
-impl std::fmt::Debug for ServiceRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ServiceRef({})", self.cell.addr)
-    }
-}
-
-/// Deferred worker wake-ups of one thread, from [`NodeHandle::defer_wakes`]; dropping it
-/// wakes the parked workers the queued services need.
-#[must_use = "dropping the batch at once wakes the workers at once"]
-pub struct WakeBatch {
-    /// The node, when this batch started the deferral (the one to end it).
-    node: Option<Arc<NodeInner>>,
-}
-
-impl Drop for WakeBatch {
-    fn drop(&mut self) {
-        if let Some(node) = &self.node {
-            node.run_queue.flush_wakes();
-        }
-    }
-}
-
-impl std::fmt::Debug for WakeBatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WakeBatch")
-    }
-}
-
-impl std::fmt::Debug for NodeHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NodeHandle(harbor {})", self.inner.harbor)
-    }
-}
-
-impl NodeHandle {
-    /// Delivers `msg` to `dest`. Fails, handing the message back, when `dest` is gone.
-    pub fn send(&self, dest: Addr, msg: Message) -> Result<(), SendError> {
-        self.inner.send(dest, msg)
-    }
-
-    /// Kills a service (its `exit` runs; callers waiting on it get errors). False if unknown.
-    pub fn kill(&self, addr: Addr) -> bool {
-        self.inner.kill(addr, KILL_KILLED)
-    }
-
-    /// Looks up a local name (`.logger`) or parses a literal address (`:0000000a`).
-    pub fn query(&self, name: &str) -> Option<Addr> {
-        self.inner.query(name)
-    }
-
-    /// Gives `addr` the local name `name` (must start with `.`).
-    pub fn register(&self, addr: Addr, name: &str) -> Result<(), NameError> {
-        self.inner.register(addr, name)
-    }
-
-    /// A config value (every key of the config file, plus `setenv` ones).
-    pub fn getenv(&self, key: &str) -> Option<String> {
-        self.inner.env.read().get(key).map(str::to_string)
-    }
-
-    /// A config value parsed as `T`; a bad value is an error naming the file, line and key.
-    pub fn getenv_parsed<T: std::str::FromStr>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, crate::config::ConfigError> {
-        self.inner.env.read().get_parsed(key)
-    }
-
-    /// Sets a config value.
-    pub fn setenv(&self, key: &str, value: &str) {
-        self.inner.env.write().set(key, value);
-    }
-
-    /// Centiseconds since the node started (skynet's `now`).
-    pub fn now(&self) -> u64 {
-        (self.inner.start.elapsed().as_millis() / 10) as u64
-    }
-
-    /// The node's start time, seconds since the Unix epoch.
-    pub fn starttime(&self) -> u64 {
-        self.inner.start_unix.as_secs()
-    }
-
-    /// Seconds since the Unix epoch, with centisecond precision: `starttime + now/100`.
-    pub fn time(&self) -> f64 {
-        self.inner.start_unix.as_secs_f64() + self.now() as f64 / 100.0
-    }
-
-    /// Every live service.
-    pub fn services(&self) -> Vec<ServiceInfo> {
-        self.inner
-            .all_cells()
-            .iter()
-            .map(|c| self.inner.info(c))
-            .collect()
-    }
-
-    /// One service.
-    pub fn service_info(&self, addr: Addr) -> Option<ServiceInfo> {
-        self.inner.cell(addr).map(|c| self.inner.info(&c))
-    }
-
-    /// Messages waiting in a service's mailbox now; `None` if there is no such service.
-    /// Cheap enough to call per socket read (the socket thread uses it to hold back a
-    /// routed socket whose destination is backed up).
-    pub fn queue_len(&self, addr: Addr) -> Option<usize> {
-        self.inner.cell(addr).map(|c| c.mailbox.len())
-    }
-
-    /// Resolves `addr` once, for a stream of sends to it that should skip the node's handle
-    /// table ([`send_ref`](Self::send_ref)): the socket thread keeps one per routed socket.
-    /// `None` if there is no such live service. Holding a `ServiceRef` keeps the service's
-    /// mailbox memory (not the service) until it is dropped; sends to a service that has
-    /// exited since fail as any send to it does.
-    pub fn resolve(&self, addr: Addr) -> Option<ServiceRef> {
-        self.inner.cell(addr).map(|cell| ServiceRef { cell })
-    }
-
-    /// Sends to a resolved service, as [`send`](Self::send) to its address does. Ok holds
-    /// the number of messages now waiting in its mailbox (as [`queue_len`](Self::queue_len)
-    /// would say, without another lookup).
-    ///
-    /// ```
-    /// # use skynet_runtime::{Addr, Context, Message, Node, Ptype, Service};
-    /// # struct Quiet;
-    /// # impl Service for Quiet { async fn dispatch(&mut self, _: &mut Context, _: Message) {} }
-    /// let node = Node::builder().threads(1).build().unwrap();
-    /// let addr = node.launch(Quiet).unwrap();
-    /// let handle = node.handle();
-    /// let to = handle.resolve(addr).unwrap();
-    /// let msg = Message::value(Addr::SYSTEM, 0, Ptype::LUA, "hi");
-    /// assert!(handle.send_ref(&to, msg).unwrap() >= 1);
-    /// # node.shutdown();
-    /// ```
-    pub fn send_ref(&self, to: &ServiceRef, msg: Message) -> Result<usize, SendError> {
-        let queued = self.inner.push(&to.cell, msg)?;
-        Ok(queued + to.cell.mailbox.pending_hint())
-    }
-
-    /// Defers the wake-ups of parked workers that the calling thread's sends would cause
-    /// until the returned guard drops, which then wakes as many as the services queued
-    /// meanwhile need. For a thread outside the node that delivers bursts (the socket
-    /// thread, per batch of readiness events): a wake-up per message lets the woken worker
-    /// preempt the sender on its core for every one of them. Messages are delivered at once
-    /// as always; only the wake-up waits. Has no effect on the node's own workers. A batch
-    /// opened while another is open on the same thread is part of the outer one.
-    ///
-    /// ```
-    /// # use skynet_runtime::Node;
-    /// let node = Node::builder().threads(1).build().unwrap();
-    /// let handle = node.handle();
-    /// {
-    ///     let _batch = handle.defer_wakes();
-    ///     // ... many handle.send(..) calls: no worker is woken yet ...
-    /// } // the guard drops: parked workers wake for what was queued
-    /// node.shutdown();
-    /// ```
-    pub fn defer_wakes(&self) -> WakeBatch {
-        let started = self.inner.run_queue.defer_wakes();
-        WakeBatch {
-            node: started.then(|| self.inner.clone()),
-        }
-    }
-
-    /// Launches a raw service; its `init` runs on a worker. Returns the address at once.
-    pub fn launch_raw(&self, svc: Box<dyn RawService>, type_name: &str) -> Result<Addr, CallError> {
-        self.inner
-            .spawn(svc, type_name.to_string(), false, LaunchNotify::None)
-    }
-
-    /// Runs `hook(addr)` whenever a service retires (after its `exit`).
-    pub fn on_service_exit(&self, hook: ExitHook) {
-        self.inner.exit_hooks.write().push(hook);
-    }
-
-    /// Runs `hook` once at shutdown, after every user service has exited.
-    pub fn on_shutdown(&self, hook: ShutdownHook) {
-        self.inner.shutdown_hooks.lock().push(hook);
-    }
-
-    /// The node-wide singleton of type `T`, created by `init` on first use (how `skynet-net`
-    /// attaches its socket server to a node).
-    pub fn extension<T: Any + Send + Sync>(&self, init: impl FnOnce(&NodeHandle) -> T) -> Arc<T> {
-        let key = TypeId::of::<T>();
-        if let Some(e) = self.inner.extensions.read().get(&key) {
-            if let Ok(t) = e.clone().downcast::<T>() {
-                return t;
-            }
-        }
-        let mut map = self.inner.extensions.write();
-        if let Some(e) = map.get(&key) {
-            if let Ok(t) = e.clone().downcast::<T>() {
-                return t;
-            }
-        }
-        let t = Arc::new(init(self));
-        map.insert(key, t.clone());
-        t
-    }
-
-    /// The node's harbor id.
-    pub fn harbor(&self) -> u8 {
-        self.inner.harbor
-    }
-
-    /// Asks the node to shut down (as Ctrl-C does).
-    pub fn request_shutdown(&self) {
-        self.inner.request_shutdown();
-    }
-
-    /// True once shutdown has been requested.
-    pub fn is_shutting_down(&self) -> bool {
-        self.inner.lifecycle.lock().shutdown_requested
-    }
-
-    /// The node-wide default call deadline (`call_timeout` in the config).
-    pub fn call_timeout(&self) -> Option<Duration> {
-        self.inner.call_timeout()
-    }
-
-    /// Pending timers (for the console's `timers`).
-    pub fn pending_timers(&self) -> usize {
-        self.inner.timers.len()
     }
 }

@@ -1,13 +1,15 @@
 //! A live service as the node holds it: address, mailbox, the service body, statistics.
+//!
+//! Generic over the body `S` (see [`Hosted`](crate::kernel::run_queue::Hosted)): this layer
+//! moves services around without knowing what interface they implement.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
 
-use crate::addr::Addr;
-use crate::mailbox::Mailbox;
-use crate::service::RawService;
+use crate::base::{Addr, CallError, Message};
+use crate::kernel::mailbox::Mailbox;
 
 /// No kill requested.
 pub(crate) const KILL_NONE: u8 = 0;
@@ -25,23 +27,23 @@ pub(crate) enum LaunchNotify {
     /// A service, as the reply to its session.
     Session(Addr, i32),
     /// A thread outside the node.
-    Channel(crossbeam_channel::Sender<Result<Addr, crate::CallError>>),
+    Channel(crossbeam_channel::Sender<Result<Addr, CallError>>),
 }
 
 /// The service body, locked by the one worker running the service.
-pub(crate) struct Body {
-    pub(crate) svc: Option<Box<dyn RawService>>,
+pub(crate) struct Body<S: ?Sized> {
+    pub(crate) svc: Option<Box<S>>,
     pub(crate) started: bool,
     /// Messages taken from the mailbox's shared queue and not handled yet (oldest first);
-    /// see [`Mailbox::pop_batch`](crate::mailbox::Mailbox::pop_batch).
-    pub(crate) pending: std::collections::VecDeque<crate::message::Message>,
+    /// see [`Mailbox::pop_batch`](crate::kernel::mailbox::Mailbox::pop_batch).
+    pub(crate) pending: std::collections::VecDeque<Message>,
 }
 
 /// Everything the node keeps per service.
-pub(crate) struct Cell {
+pub(crate) struct Cell<S: ?Sized> {
     pub(crate) addr: Addr,
     pub(crate) mailbox: Mailbox,
-    pub(crate) body: Mutex<Body>,
+    pub(crate) body: Mutex<Body<S>>,
     /// Registered type name ("agent"), or the Rust type name for `launch`.
     pub(crate) type_name: String,
     /// Runtime services (logger, ...) don't keep the node alive.
@@ -62,19 +64,19 @@ pub(crate) struct Cell {
     pub(crate) session: AtomicI32,
     pub(crate) launch: Mutex<LaunchNotify>,
     /// The error callers get once it has ended (set first thing when it retires).
-    pub(crate) exit_error: Mutex<Option<crate::CallError>>,
+    pub(crate) exit_error: Mutex<Option<CallError>>,
     /// Local names this service holds, removed when it retires.
     pub(crate) names: Mutex<Vec<String>>,
 }
 
-impl Cell {
+impl<S: ?Sized> Cell<S> {
     pub(crate) fn new(
         addr: Addr,
-        svc: Box<dyn RawService>,
+        svc: Box<S>,
         type_name: String,
         system: bool,
         launch: LaunchNotify,
-    ) -> Cell {
+    ) -> Cell<S> {
         Cell {
             addr,
             mailbox: Mailbox::new(),

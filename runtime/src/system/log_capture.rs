@@ -5,9 +5,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::message::{Message, Payload};
-use crate::raw_context::RawContext;
-use crate::service::{InitStatus, RawService};
+use crate::base::{Message, Payload};
+use crate::raw::{InitStatus, RawContext, RawService};
 
 /// Every line a node logged, kept in memory as `[:0000000a] text` (the source's address,
 /// then the text). Install its [`logger`](Self::logger) with

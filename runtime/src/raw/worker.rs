@@ -7,14 +7,11 @@ use std::time::Instant;
 
 use parking_lot::MutexGuard;
 
-use crate::cell::{Body, Cell, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
-use crate::error::CallError;
-use crate::logger;
-use crate::message::Ptype;
-use crate::monitor::WorkerSlot;
-use crate::node::NodeInner;
-use crate::raw_context::{notify_launch, RawContext};
-use crate::service::{ExitReason, InitStatus, RawService};
+use crate::base::{Addr, CallError, Ptype};
+use crate::kernel::{Body, WorkerSlot, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
+use crate::raw::log_route as logger;
+use crate::raw::sched_policy;
+use crate::raw::service::{Cell, ExitReason, InitStatus, NodeInner, RawContext, RawService};
 
 /// skynet's weight table: worker i takes `len >> weight` messages per turn (-1: one).
 const WEIGHTS: [i8; 32] = [
@@ -40,7 +37,7 @@ pub(crate) fn worker_main(
     node.run_queue.enter_worker();
     logger::enter_node(&node);
     if batch {
-        if let Err(e) = crate::sched::enter_batch_policy() {
+        if let Err(e) = sched_policy::enter_batch_policy() {
             // Every worker fails alike: one line says it.
             if index == 0 {
                 log::warn!("workers keep the default scheduling policy: SCHED_BATCH: {e}");
@@ -70,11 +67,11 @@ pub(crate) fn worker_main(
 }
 
 /// Runs one callback with the monitor told, the panic caught.
-fn guarded<R>(slot: &WorkerSlot, addr: crate::Addr, f: impl FnOnce() -> R) -> Result<R, String> {
+fn guarded<R>(slot: &WorkerSlot, addr: Addr, f: impl FnOnce() -> R) -> Result<R, String> {
     slot.enter(addr);
     logger::set_current(addr);
     let r = catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p));
-    logger::set_current(crate::Addr::SYSTEM);
+    logger::set_current(Addr::SYSTEM);
     slot.leave();
     r
 }
@@ -121,7 +118,7 @@ fn run_locked(
     slot: &WorkerSlot,
     weight: i8,
     cell: &Arc<Cell>,
-    body: &mut MutexGuard<'_, Body>,
+    body: &mut MutexGuard<'_, Body<dyn RawService>>,
 ) -> bool {
     let addr = cell.addr;
     if body.svc.is_none() {
@@ -136,7 +133,7 @@ fn run_locked(
         let status = guarded(slot, addr, || svc.init(&mut ctx));
         let exit = ctx.exit;
         match status {
-            Ok(InitStatus::Ready) => notify_launch(node, cell, Ok(())),
+            Ok(InitStatus::Ready) => node.notify_launch(cell, Ok(())),
             Ok(InitStatus::Pending) => {}
             Ok(InitStatus::Failed(why)) => {
                 retire(node, cell, body, ExitReason::InitFailed(why));
@@ -229,7 +226,7 @@ const COLD_MESSAGES: u64 = 64;
 
 /// An idle service that has handled few messages (a held connection's agent) gives back
 /// the spare capacity of its queues: 10,000 quiet agents otherwise pin ~0.7 KB each.
-fn release_if_cold(cell: &Cell, body: &mut Body) {
+fn release_if_cold(cell: &Cell, body: &mut Body<dyn RawService>) {
     if cell.processed.load(Ordering::Relaxed) >= COLD_MESSAGES {
         return;
     }
@@ -247,7 +244,7 @@ fn release_if_cold(cell: &Cell, body: &mut Body) {
 pub(crate) fn retire(
     node: &Arc<NodeInner>,
     cell: &Arc<Cell>,
-    body: &mut MutexGuard<'_, Body>,
+    body: &mut MutexGuard<'_, Body<dyn RawService>>,
     reason: ExitReason,
 ) {
     let addr = cell.addr;
@@ -271,7 +268,7 @@ pub(crate) fn retire(
             svc.exit(&mut ctx, &reason);
             drop::<Box<dyn RawService>>(svc);
         }));
-        logger::set_current(crate::Addr::SYSTEM);
+        logger::set_current(Addr::SYSTEM);
         if let Err(p) = r {
             log::error!("service {addr} panicked in exit: {}", panic_message(&*p));
         }
@@ -288,7 +285,7 @@ pub(crate) fn retire(
         ExitReason::Panicked(p) => format!("panicked during init: {p}"),
         _ => "exited during init".to_string(),
     };
-    notify_launch(node, cell, Err(why));
+    node.notify_launch(cell, Err(why));
     cell.waiting_on.store(0, Ordering::SeqCst);
     node.unregister(cell);
 }

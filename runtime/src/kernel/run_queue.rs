@@ -23,10 +23,20 @@ use std::cell::{Cell as LocalCell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::LocalKey;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::cell::Cell;
+use crate::base::Addr;
+use crate::kernel::cell::Cell;
+
+/// What the kernel holds in a cell: the service body type of the layer above. The raw
+/// service layer implements it once, for `dyn RawService`. Thread locals cannot be generic,
+/// so the implementor also declares the worker-local state of the run queue.
+pub(crate) trait Hosted: Send + 'static {
+    /// The calling thread's run-queue state, for services of this body type.
+    fn worker_local() -> &'static LocalKey<RefCell<Option<WorkerLocal<Self>>>>;
+}
 
 /// How many services in a row a worker may take from its LIFO slot before it must look at
 /// the global queue.
@@ -42,8 +52,8 @@ pub(crate) const LIFO_SPILL: usize = 64;
 const DEFER_LIMIT: usize = 32;
 
 /// The node-wide queue of runnable services.
-pub(crate) struct RunQueue {
-    global: Mutex<VecDeque<Arc<Cell>>>,
+pub(crate) struct RunQueue<S: ?Sized> {
+    global: Mutex<VecDeque<Arc<Cell<S>>>>,
     /// Length of `global`, readable without the lock.
     len: AtomicUsize,
     /// Parked workers, read without the lock by pushers to decide whether to notify.
@@ -55,17 +65,18 @@ pub(crate) struct RunQueue {
     id: usize,
 }
 
-struct WorkerLocal {
+/// A worker thread's own run-queue state (in a thread local the body type declares, see
+/// [`Hosted::worker_local`]).
+pub(crate) struct WorkerLocal<S: ?Sized> {
     queue_id: usize,
-    lifo: Option<Arc<Cell>>,
+    lifo: Option<Arc<Cell<S>>>,
     /// The service this worker sends to most (see [`RunQueue::take_sent_to`]).
-    sent_to: Option<(crate::Addr, Arc<Cell>)>,
+    sent_to: Option<(Addr, Arc<Cell<S>>)>,
     /// The last destination found by a full lookup: a second lookup in a row for it caches it.
-    missed: Option<crate::Addr>,
+    missed: Option<Addr>,
 }
 
 thread_local! {
-    static LOCAL: RefCell<Option<WorkerLocal>> = const { RefCell::new(None) };
     /// A non-worker thread's deferred wake-ups: the queue's id (0: not deferring) and how
     /// many services it queued meanwhile.
     static DEFERRED: LocalCell<(usize, usize)> = const { LocalCell::new((0, 0)) };
@@ -73,8 +84,8 @@ thread_local! {
 
 static NEXT_QUEUE_ID: AtomicUsize = AtomicUsize::new(1);
 
-impl RunQueue {
-    pub(crate) fn new() -> RunQueue {
+impl<S: Hosted + ?Sized> RunQueue<S> {
+    pub(crate) fn new() -> RunQueue<S> {
         RunQueue {
             global: Mutex::new(VecDeque::new()),
             len: AtomicUsize::new(0),
@@ -88,7 +99,7 @@ impl RunQueue {
 
     /// Marks the calling thread as one of this queue's workers (enables its LIFO slot).
     pub(crate) fn enter_worker(&self) {
-        LOCAL.with(|l| {
+        S::worker_local().with(|l| {
             *l.borrow_mut() = Some(WorkerLocal {
                 queue_id: self.id,
                 lifo: None,
@@ -101,8 +112,8 @@ impl RunQueue {
     /// Makes a service runnable. From one of our workers it takes the LIFO slot (the service
     /// that was there moves to the global queue); from anywhere else it goes to the global
     /// queue and wakes a parked worker.
-    pub(crate) fn schedule(&self, cell: Arc<Cell>) {
-        let displaced = LOCAL.with(|l| match l.borrow_mut().as_mut() {
+    pub(crate) fn schedule(&self, cell: Arc<Cell<S>>) {
+        let displaced = S::worker_local().with(|l| match l.borrow_mut().as_mut() {
             Some(local) if local.queue_id == self.id => Ok(local.lifo.replace(cell)),
             _ => Err(cell),
         });
@@ -120,8 +131,8 @@ impl RunQueue {
     /// closed mailbox refuses the push and the send fails as it would have after a lookup.
     /// The address is kept beside the cell, so a hit reads nothing of the cell itself (its
     /// fields share cache lines the receiving worker writes).
-    pub(crate) fn take_sent_to(&self, addr: crate::Addr) -> Option<Arc<Cell>> {
-        LOCAL.with(|l| {
+    pub(crate) fn take_sent_to(&self, addr: Addr) -> Option<Arc<Cell<S>>> {
+        S::worker_local().with(|l| {
             let mut l = l.borrow_mut();
             let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
             match &local.sent_to {
@@ -133,8 +144,8 @@ impl RunQueue {
 
     /// Caches `cell` (at `addr`, just sent to successfully) as the calling worker's
     /// destination; the one it replaces is dropped here, outside any lock.
-    pub(crate) fn keep_sent_to(&self, addr: crate::Addr, cell: Arc<Cell>) {
-        let old = LOCAL.with(|l| {
+    pub(crate) fn keep_sent_to(&self, addr: Addr, cell: Arc<Cell<S>>) {
+        let old = S::worker_local().with(|l| {
             let mut l = l.borrow_mut();
             let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
             local.sent_to.replace((addr, cell))
@@ -144,8 +155,8 @@ impl RunQueue {
 
     /// Records a full lookup of `addr` by the calling worker; true when the previous one was
     /// for `addr` too (worth caching: a stream of sends, not a broadcast). False off-worker.
-    pub(crate) fn note_lookup(&self, addr: crate::Addr) -> bool {
-        LOCAL.with(|l| {
+    pub(crate) fn note_lookup(&self, addr: Addr) -> bool {
+        S::worker_local().with(|l| {
             let mut l = l.borrow_mut();
             let Some(local) = l.as_mut().filter(|w| w.queue_id == self.id) else {
                 return false;
@@ -156,11 +167,11 @@ impl RunQueue {
 
     /// Moves `cell` out of the calling worker's LIFO slot to the global queue, if it is there
     /// and a worker is parked to take it.
-    pub(crate) fn spill_lifo(&self, cell: &Arc<Cell>) {
+    pub(crate) fn spill_lifo(&self, cell: &Arc<Cell<S>>) {
         if self.sleeping.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let taken = LOCAL.with(|l| {
+        let taken = S::worker_local().with(|l| {
             let mut l = l.borrow_mut();
             let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
             match &local.lifo {
@@ -174,7 +185,7 @@ impl RunQueue {
     }
 
     /// Appends to the global queue and wakes one parked worker if any.
-    pub(crate) fn push_global(&self, cell: Arc<Cell>) {
+    pub(crate) fn push_global(&self, cell: Arc<Cell<S>>) {
         {
             let mut g = self.global.lock();
             g.push_back(cell);
@@ -215,7 +226,7 @@ impl RunQueue {
     /// no-op, on a worker (its pushes go to its LIFO slot or wake at once) and when the
     /// thread is deferring already; otherwise [`flush_wakes`](Self::flush_wakes) ends it.
     pub(crate) fn defer_wakes(&self) -> bool {
-        if LOCAL.with(|l| l.borrow().is_some()) {
+        if S::worker_local().with(|l| l.borrow().is_some()) {
             return false;
         }
         DEFERRED.with(|d| {
@@ -246,10 +257,10 @@ impl RunQueue {
     /// True when some other service is waiting to run (global queue or this worker's slot).
     pub(crate) fn others_waiting(&self) -> bool {
         self.len.load(Ordering::Relaxed) > 0
-            || LOCAL.with(|l| l.borrow().as_ref().is_some_and(|w| w.lifo.is_some()))
+            || S::worker_local().with(|l| l.borrow().as_ref().is_some_and(|w| w.lifo.is_some()))
     }
 
-    fn pop_global(&self) -> Option<Arc<Cell>> {
+    fn pop_global(&self) -> Option<Arc<Cell<S>>> {
         if self.len.load(Ordering::SeqCst) == 0 {
             return None;
         }
@@ -262,9 +273,10 @@ impl RunQueue {
     /// The next service for this worker, parking while there is none. `lifo_runs` counts the
     /// consecutive slot runs; `parked` is set when the worker slept on the way. Returns None
     /// when the queue is stopped.
-    pub(crate) fn next(&self, lifo_runs: &mut u32, parked: &mut bool) -> Option<Arc<Cell>> {
+    pub(crate) fn next(&self, lifo_runs: &mut u32, parked: &mut bool) -> Option<Arc<Cell<S>>> {
         loop {
-            let slot = LOCAL.with(|l| l.borrow_mut().as_mut().and_then(|w| w.lifo.take()));
+            let slot =
+                S::worker_local().with(|l| l.borrow_mut().as_mut().and_then(|w| w.lifo.take()));
             if let Some(cell) = slot {
                 if *lifo_runs < LIFO_BUDGET || self.len.load(Ordering::Relaxed) == 0 {
                     *lifo_runs += 1;
@@ -299,8 +311,8 @@ impl RunQueue {
 
     /// Drops the calling worker's local state (on worker exit), returning its LIFO slot's
     /// service.
-    pub(crate) fn leave_worker(&self) -> Option<Arc<Cell>> {
-        let local = LOCAL.with(|l| l.borrow_mut().take());
+    pub(crate) fn leave_worker(&self) -> Option<Arc<Cell<S>>> {
+        let local = S::worker_local().with(|l| l.borrow_mut().take());
         local.and_then(|w| w.lifo)
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 
-use crate::addr::Addr;
+use crate::base::Addr;
 
 pub(crate) enum UniqueState {
     /// Being launched (`launcher`: someone is launching it; otherwise only queriers wait).

@@ -1,49 +1,29 @@
-//! The two service interfaces: [`Service`] (async, what applications write) and
-//! [`RawService`] (one synchronous callback for every message, what the async executor and
-//! proxies are built on, like a skynet C service's `skynet_callback`).
+//! The raw service layer's interface: [`RawService`] (one synchronous callback for every
+//! message, like a skynet C service's `skynet_callback`) and the [`RawContext`] it is called
+//! with. This is where the kernel gets its one instantiation: [`NodeInner`] is the kernel
+//! holding `dyn RawService` bodies.
 
-use std::future::Future;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::thread::LocalKey;
 
-use crate::context::Context;
-use crate::error::Error;
-use crate::message::Message;
-use crate::raw_context::RawContext;
+use crate::base::Message;
+use crate::kernel::{self, Hosted, Kernel, WorkerLocal};
 
-/// A service written with async Rust.
-///
-/// `dispatch` receives every message that is not the reply to one of this service's own calls
-/// or sleeps, one at a time: while it awaits, replies to its calls still arrive, but the next
-/// message waits (use [`Context::fork`] for concurrency).
-///
-/// ```
-/// use skynet_runtime::{Context, Message, Service};
-///
-/// struct Echo;
-///
-/// impl Service for Echo {
-///     async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
-///         if let Ok(text) = msg.take::<String>() {
-///             let _ = ctx.ret(text);
-///         }
-///     }
-/// }
-/// ```
-pub trait Service: Send + 'static {
-    /// Runs once, before any message. An error fails the launch; the launcher gets it.
-    fn init(&mut self, ctx: &mut Context) -> impl Future<Output = Result<(), Error>> + Send {
-        let _ = ctx;
-        async { Ok(()) }
-    }
+/// The node's shared state, holding raw services.
+pub(crate) type NodeInner = Kernel<dyn RawService>;
 
-    /// Handles one message. A request (`msg.session != 0`) that finishes without
-    /// [`Context::ret`] or [`Context::response`] is answered with
-    /// [`CallError::NoReply`](crate::CallError::NoReply), so no caller hangs.
-    fn dispatch(&mut self, ctx: &mut Context, msg: Message) -> impl Future<Output = ()> + Send;
+/// A live raw service as the node holds it.
+pub(crate) type Cell = kernel::Cell<dyn RawService>;
 
-    /// Runs once when the service ends, whatever the cause (exit, kill, panic, failed init,
-    /// node shutdown). Its pending tasks are already dropped; it may still send messages.
-    fn exit(&mut self, ctx: &mut Context) {
-        let _ = ctx;
+thread_local! {
+    static WORKER_LOCAL: RefCell<Option<WorkerLocal<dyn RawService>>> = const { RefCell::new(None) };
+}
+
+impl Hosted for dyn RawService {
+    #[inline]
+    fn worker_local() -> &'static LocalKey<RefCell<Option<WorkerLocal<Self>>>> {
+        &WORKER_LOCAL
     }
 }
 
@@ -103,4 +83,11 @@ pub trait RawService: Send + 'static {
     /// Tens of thousands of such services are what a node holds, so their spare capacity is
     /// most of its memory. Optional.
     fn release_idle(&mut self) {}
+}
+
+/// The context of one raw callback: send, allocate sessions, set timers, exit.
+pub struct RawContext<'a> {
+    pub(crate) node: &'a Arc<NodeInner>,
+    pub(crate) cell: &'a Arc<Cell>,
+    pub(crate) exit: bool,
 }

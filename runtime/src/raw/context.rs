@@ -1,21 +1,12 @@
-//! [`RawContext`]: what a [`RawService`](crate::RawService) callback can do.
+//! [`RawContext`]: what a [`RawService`](crate::raw::RawService) callback can do.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::addr::Addr;
-use crate::cell::{Cell, LaunchNotify, KILL_KILLED};
-use crate::error::{CallError, NameError, SendError};
-use crate::message::{Message, Payload, Ptype};
-use crate::node::{NodeHandle, NodeInner, TimerEntry};
-use crate::timer_wheel::TimerId;
-
-/// The context of one raw callback: send, allocate sessions, set timers, exit.
-pub struct RawContext<'a> {
-    pub(crate) node: &'a Arc<NodeInner>,
-    pub(crate) cell: &'a Arc<Cell>,
-    pub(crate) exit: bool,
-}
+use crate::base::{Addr, Message, NameError, Payload, Ptype, SendError};
+use crate::kernel::{TimerEntry, KILL_KILLED};
+use crate::raw::service::{Cell, NodeInner, RawContext};
+use crate::time::TimerId;
 
 impl<'a> RawContext<'a> {
     pub(crate) fn new(node: &'a Arc<NodeInner>, cell: &'a Arc<Cell>) -> RawContext<'a> {
@@ -93,40 +84,11 @@ impl<'a> RawContext<'a> {
             log::error!("init of {} failed: {why}", self.cell.addr);
             self.exit = true;
         }
-        notify_launch(self.node, self.cell, result);
+        self.node.notify_launch(self.cell, result);
     }
 
     /// Registers a local name for this service.
     pub fn register(&self, name: &str) -> Result<(), NameError> {
         self.node.register(self.cell.addr, name)
-    }
-
-    /// A handle to the node.
-    pub fn node(&self) -> NodeHandle {
-        NodeHandle {
-            inner: self.node.clone(),
-        }
-    }
-}
-
-/// Tells whoever launched `cell` how its init went (once).
-pub(crate) fn notify_launch(node: &NodeInner, cell: &Cell, result: Result<(), String>) {
-    let who = std::mem::replace(&mut *cell.launch.lock(), LaunchNotify::None);
-    let addr = cell.addr;
-    let outcome = result
-        .map(|_| addr)
-        .map_err(|why| CallError::Failed(addr, why));
-    match who {
-        LaunchNotify::None => {}
-        LaunchNotify::Session(dest, session) => {
-            let msg = match outcome {
-                Ok(a) => Message::value(addr, session, Ptype::RESPONSE, a),
-                Err(e) => Message::value(addr, session, Ptype::ERROR, e),
-            };
-            let _ = node.send(dest, msg);
-        }
-        LaunchNotify::Channel(tx) => {
-            let _ = tx.send(outcome);
-        }
     }
 }

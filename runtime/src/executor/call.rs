@@ -7,12 +7,10 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
-use crate::addr::Addr;
-use crate::error::CallError;
-use crate::executor::HostShared;
-use crate::message::{Message, Payload, Ptype};
-use crate::node::{CallStart, TimerEntry};
-use crate::timer_wheel::TimerId;
+use crate::base::{Addr, CallError, Message, Payload, Ptype};
+use crate::executor::shared::HostShared;
+use crate::kernel::{CallStart, TimerEntry};
+use crate::time::TimerId;
 
 /// A call in flight: resolves with the reply, or with the [`CallError`] saying why none came.
 ///

@@ -12,8 +12,8 @@ use std::mem::{self, ManuallyDrop, MaybeUninit};
 
 use bytes::Bytes;
 
-use crate::addr::Addr;
-use crate::error::CallError;
+use crate::base::addr::Addr;
+use crate::base::error::CallError;
 
 /// A protocol type id, skynet's numbering. User protocols may use any other id below
 /// [`Ptype::RESERVED`].
@@ -338,6 +338,23 @@ impl Message {
             )
     }
 }
+
+/// A one-way send failed; the message is handed back.
+#[derive(Debug)]
+pub struct SendError {
+    /// Why: [`CallError::Unknown`] or [`CallError::Dead`].
+    pub reason: CallError,
+    /// The message that was not delivered.
+    pub message: Message,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "send failed: {}", self.reason)
+    }
+}
+
+impl std::error::Error for SendError {}
 
 #[cfg(test)]
 mod tests {

@@ -7,39 +7,14 @@
 //!
 //! The same thread returns free memory to the OS after many services end (see `trim.rs`).
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::addr::Addr;
-use crate::node::NodeInner;
-
-/// What one worker exposes to the monitor.
-#[derive(Default)]
-pub(crate) struct WorkerSlot {
-    /// Bumped before and after each callback.
-    pub(crate) version: AtomicU64,
-    /// The service inside a callback now (0: none).
-    pub(crate) current: AtomicU32,
-}
-
-impl WorkerSlot {
-    // Only the slot's own worker writes it, so a plain load and store bump the version (no
-    // atomic read-modify-write on the hot path); the monitor only reads.
-    #[inline]
-    pub(crate) fn enter(&self, addr: Addr) {
-        self.current.store(addr.0, Ordering::Relaxed);
-        let v = self.version.load(Ordering::Relaxed);
-        self.version.store(v.wrapping_add(1), Ordering::Release);
-    }
-
-    #[inline]
-    pub(crate) fn leave(&self) {
-        self.current.store(0, Ordering::Relaxed);
-        let v = self.version.load(Ordering::Relaxed);
-        self.version.store(v.wrapping_add(1), Ordering::Release);
-    }
-}
+use crate::base::Addr;
+use crate::node::trim;
+use crate::raw::log_route;
+use crate::raw::NodeInner;
 
 /// Runs until the node asks it to stop; checks every `period`.
 pub(crate) fn run_monitor(
@@ -47,7 +22,7 @@ pub(crate) fn run_monitor(
     threshold: Duration,
     stop: Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>,
 ) {
-    crate::logger::enter_node(&node);
+    log_route::enter_node(&node);
     // The stuck time is measured from the first sample that saw the worker's version, so it
     // is short by up to one period: sample often enough that a handler just past the
     // threshold is still caught (4 wake-ups a second at the default 5 s).
@@ -58,10 +33,10 @@ pub(crate) fn run_monitor(
         .iter()
         .map(|w| (w.version.load(Ordering::Acquire), Instant::now(), false))
         .collect();
-    let mut janitor = crate::trim::Janitor::default();
+    let mut janitor = trim::Janitor::default();
     loop {
         if janitor.observe(node.user_services.load(Ordering::Relaxed)) {
-            crate::trim::release_free_memory();
+            trim::release_free_memory();
         }
         {
             let (lock, cv) = &*stop;

@@ -3,8 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::addr::Addr;
-use crate::message::Message;
+use crate::base::addr::Addr;
 
 /// The error a service's `init` (or a library) returns: any error, boxed.
 pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -67,23 +66,6 @@ impl fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
-
-/// A one-way send failed; the message is handed back.
-#[derive(Debug)]
-pub struct SendError {
-    /// Why: [`CallError::Unknown`] or [`CallError::Dead`].
-    pub reason: CallError,
-    /// The message that was not delivered.
-    pub message: Message,
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "send failed: {}", self.reason)
-    }
-}
-
-impl std::error::Error for SendError {}
 
 /// `ret` was called with no request to answer (the message was a send, or it was answered).
 #[derive(Debug, Clone, PartialEq, Eq)]
