@@ -235,7 +235,7 @@ pub(crate) struct Server {
     /// Listeners pausing after an accept error (kept apart so the loop never scans every
     /// socket: that made each event cost O(sockets)).
     backed_off: Vec<SocketId>,
-    next_id: std::sync::Arc<crate::driver::IdAllocator>,
+    next_id: std::sync::Arc<crate::ids::IdAllocator>,
     exiting: Option<Instant>,
     emfile_logged: bool,
     /// The memory reads land in (see `scratch.rs`).
@@ -272,7 +272,7 @@ impl Server {
         node: NodeHandle,
         poll: Poll,
         rx: Receiver<Request>,
-        next_id: std::sync::Arc<crate::driver::IdAllocator>,
+        next_id: std::sync::Arc<crate::ids::IdAllocator>,
         parked: std::sync::Arc<std::sync::atomic::AtomicBool>,
         direct: DirectMap,
     ) -> Server {
