@@ -48,7 +48,7 @@ mod system; // 5: the logger services
 mod time; // 1: timer wheel and thread, timestamps // 6: Node, NodeBuilder, monitor
 
 pub use base::{Addr, CallError, DebugPing, Error, Message, NameError, NoSession, ParseAddrError};
-pub use base::{Payload, Ptype, SendError};
+pub use base::{Payload, Ptype, SendError, Target};
 pub use config::{Config, ConfigError};
 pub use executor::{Call, Context, Interceptor, Queue, QueueGuard, QueueLock, Responder};
 pub use executor::{Service, Sleep, YieldNow};

@@ -92,6 +92,42 @@ impl FromStr for Addr {
     }
 }
 
+/// Where a send or a call goes: an [`Addr`], or a name resolved at the moment of sending,
+/// as skynet's `skynet.send(".name", ...)` does: a local name (`.logger`) or an address
+/// literal (`:0000000a`). A name that is not registered then fails at once with
+/// [`CallError::NoSuchName`](crate::CallError::NoSuchName).
+///
+/// ```
+/// use skynet_runtime::{Addr, Target};
+/// assert_eq!(Target::from(Addr(10)), Target::Addr(Addr(10)));
+/// assert_eq!(Target::from(".db"), Target::Name(".db"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// An address.
+    Addr(Addr),
+    /// A local name or an address literal, looked up when the message is sent.
+    Name(&'a str),
+}
+
+impl From<Addr> for Target<'_> {
+    fn from(a: Addr) -> Self {
+        Target::Addr(a)
+    }
+}
+
+impl<'a> From<&'a str> for Target<'a> {
+    fn from(name: &'a str) -> Self {
+        Target::Name(name)
+    }
+}
+
+impl<'a> From<&'a String> for Target<'a> {
+    fn from(name: &'a String) -> Self {
+        Target::Name(name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

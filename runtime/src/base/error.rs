@@ -28,7 +28,8 @@ pub enum CallError {
     Failed(Addr, String),
     /// The reply was not of the type the caller expected.
     BadReply(Addr),
-    /// The name is not registered (service types for `newservice`, `.names` for queries).
+    /// The name is not registered: a service type for `newservice`, a `.name` for a query,
+    /// or the `.name` a send or call was addressed to ([`Target::Name`](crate::Target)).
     NoSuchName(String),
     /// The context was used outside the service it belongs to, or after the node stopped.
     Detached,
@@ -66,6 +67,15 @@ impl fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
+
+impl CallError {
+    /// True when there was nobody to ask: an address no service ever had
+    /// ([`Unknown`](CallError::Unknown)) or a name nobody holds
+    /// ([`NoSuchName`](CallError::NoSuchName)).
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, CallError::Unknown(_) | CallError::NoSuchName(_))
+    }
+}
 
 /// `ret` was called with no request to answer (the message was a send, or it was answered).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,6 @@ pub(crate) mod error;
 pub(crate) mod hash;
 pub(crate) mod message;
 
-pub use addr::{Addr, ParseAddrError};
+pub use addr::{Addr, ParseAddrError, Target};
 pub use error::{CallError, Error, NameError, NoSession};
 pub use message::{DebugPing, Message, Payload, Ptype, SendError};

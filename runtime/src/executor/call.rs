@@ -34,6 +34,8 @@ pub struct Call {
     session: i32,
     timer: Option<TimerId>,
     done: bool,
+    /// Failed before sending (a name nobody holds): the first poll returns it.
+    failed: Option<CallError>,
 }
 
 impl Call {
@@ -54,6 +56,22 @@ impl Call {
             session: 0,
             timer: None,
             done: false,
+            failed: None,
+        }
+    }
+
+    /// A call that fails with `error` when awaited, having sent nothing.
+    pub(crate) fn failed(shared: Arc<HostShared>, error: CallError) -> Call {
+        Call {
+            shared,
+            dest: Addr::SYSTEM,
+            request: None,
+            timeout: None,
+            main: false,
+            session: 0,
+            timer: None,
+            done: false,
+            failed: Some(error),
         }
     }
 
@@ -156,6 +174,10 @@ impl Future for Call {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if let Some(e) = this.failed.take() {
+            this.done = true;
+            return Poll::Ready(Err(e));
+        }
         if this.done {
             return Poll::Ready(Err(CallError::Detached));
         }

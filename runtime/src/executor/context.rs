@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::base::{Addr, CallError, Message, NameError, NoSession, Payload, Ptype, SendError};
+use crate::base::{
+    Addr, CallError, Message, NameError, NoSession, Payload, Ptype, SendError, Target,
+};
 use crate::executor::call::{Call, Responder, Sleep, YieldNow};
 use crate::executor::shared::{Context, Interceptor};
 use crate::kernel::{TimerEntry, KILL_KILLED};
@@ -24,22 +26,33 @@ impl Context {
         }
     }
 
-    /// Sends a value one way (LUA protocol, session 0).
-    pub fn send<T: Any + Send>(&self, dest: Addr, value: T) -> Result<(), SendError> {
+    /// Sends a value one way (LUA protocol, session 0) to an address or a name
+    /// ([`Target`]: `.name` and `:0000000a` are looked up now).
+    pub fn send<'a, T: Any + Send>(
+        &self,
+        dest: impl Into<Target<'a>>,
+        value: T,
+    ) -> Result<(), SendError> {
         self.send_msg(dest, Ptype::LUA, Payload::value(value))
     }
 
     /// Sends any payload one way.
-    pub fn send_msg(&self, dest: Addr, ptype: Ptype, payload: Payload) -> Result<(), SendError> {
-        self.shared.node.send(
-            dest,
-            Message {
-                source: self.shared.addr,
-                session: 0,
-                ptype,
-                payload,
-            },
-        )
+    pub fn send_msg<'a>(
+        &self,
+        dest: impl Into<Target<'a>>,
+        ptype: Ptype,
+        payload: Payload,
+    ) -> Result<(), SendError> {
+        let message = Message {
+            source: self.shared.addr,
+            session: 0,
+            ptype,
+            payload,
+        };
+        match self.shared.node.target(dest.into()) {
+            Ok(dest) => self.shared.node.send(dest, message),
+            Err(reason) => Err(SendError { reason, message }),
+        }
     }
 
     /// Forwards a message with its source and session kept as given (skynet's `redirect`):
@@ -63,20 +76,31 @@ impl Context {
         )
     }
 
-    /// Calls `dest` with a value (LUA protocol); resolves with the reply message.
-    pub fn call<T: Any + Send>(&self, dest: Addr, request: T) -> Call {
+    /// Calls `dest` with a value (LUA protocol); resolves with the reply message. `dest` is
+    /// an address or a name ([`Target`]: `.name` and `:0000000a` are looked up now; a name
+    /// nobody holds fails the call at once with [`CallError::NoSuchName`]).
+    pub fn call<'a, T: Any + Send>(&self, dest: impl Into<Target<'a>>, request: T) -> Call {
         self.call_msg(dest, Ptype::LUA, Payload::value(request))
     }
 
     /// Calls with any protocol and payload.
-    pub fn call_msg(&self, dest: Addr, ptype: Ptype, payload: Payload) -> Call {
-        Call::new(self.shared.clone(), dest, ptype, payload, self.main)
+    pub fn call_msg<'a>(
+        &self,
+        dest: impl Into<Target<'a>>,
+        ptype: Ptype,
+        payload: Payload,
+    ) -> Call {
+        let shared = self.shared.clone();
+        match self.shared.node.target(dest.into()) {
+            Ok(dest) => Call::new(shared, dest, ptype, payload, self.main),
+            Err(e) => Call::failed(shared, e),
+        }
     }
 
     /// Calls and takes the reply as an `R`.
-    pub async fn call_as<R: Any, T: Any + Send>(
+    pub async fn call_as<'a, R: Any, T: Any + Send>(
         &self,
-        dest: Addr,
+        dest: impl Into<Target<'a>>,
         request: T,
     ) -> Result<R, CallError> {
         self.call(dest, request).await?.into_value::<R>()

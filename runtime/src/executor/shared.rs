@@ -426,18 +426,21 @@ impl Context {
         self.current = msg.wants_reply().then_some((msg.source, msg.session));
     }
 
+    /// The task finished its request: one left unanswered is answered with an error now,
+    /// [`CallError::Dead`] when the service asked to exit (it is ending; G7), otherwise
+    /// [`CallError::NoReply`] with a warning (G4).
     pub(crate) fn end_request(&mut self) {
         if let Some((dest, session)) = self.current.take() {
-            log::warn!(
-                "{} finished a request from {dest} (session {session}) without answering",
-                self.shared.addr
-            );
-            self.shared.node.send_error(
-                self.shared.addr,
-                dest,
-                session,
-                CallError::NoReply(self.shared.addr),
-            );
+            let me = self.shared.addr;
+            let err = if self.shared.exit_flag.load(Ordering::Relaxed) {
+                CallError::Dead(me)
+            } else {
+                log::warn!(
+                    "{me} finished a request from {dest} (session {session}) without answering"
+                );
+                CallError::NoReply(me)
+            };
+            self.shared.node.send_error(me, dest, session, err);
         }
     }
 }

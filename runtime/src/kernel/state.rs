@@ -16,7 +16,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::base::addr::HANDLE_MASK;
 use crate::base::hash::IdMap;
-use crate::base::{Addr, CallError, Error, Message, NameError, Payload, Ptype, SendError};
+use crate::base::{Addr, CallError, Error, Message, NameError, Payload, Ptype, SendError, Target};
 use crate::config::Config;
 use crate::kernel::cell::{Cell, LaunchNotify, KILL_NONE};
 use crate::kernel::mailbox::Pushed;
@@ -391,6 +391,16 @@ impl<S: Hosted + ?Sized> Kernel<S> {
             self.logger.store(addr.0, Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    /// The address a send or call to `dest` goes to: a name is looked up now.
+    pub(crate) fn target(&self, dest: Target<'_>) -> Result<Addr, CallError> {
+        match dest {
+            Target::Addr(a) => Ok(a),
+            Target::Name(name) => self
+                .query(name)
+                .ok_or_else(|| CallError::NoSuchName(name.to_string())),
+        }
     }
 
     pub(crate) fn query(&self, name: &str) -> Option<Addr> {

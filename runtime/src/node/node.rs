@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::base::{Addr, CallError, Error, Message, Payload, Ptype, SendError};
+use crate::base::{Addr, CallError, Error, Message, Payload, Ptype, SendError, Target};
 use crate::executor::host::AsyncHost;
 use crate::executor::Service;
 use crate::kernel::{LaunchNotify, KILL_DRAIN, KILL_SHUTDOWN};
@@ -107,15 +107,28 @@ impl Node {
         self.spawn_wait(svc, name, false)
     }
 
-    /// Sends a value one way from outside the node (source: the system address).
-    pub fn send<T: Any + Send>(&self, dest: Addr, value: T) -> Result<(), SendError> {
-        self.handle
-            .send(dest, Message::value(Addr::SYSTEM, 0, Ptype::LUA, value))
+    /// Sends a value one way from outside the node (source: the system address), to an
+    /// address or a name ([`Target`]).
+    pub fn send<'a, T: Any + Send>(
+        &self,
+        dest: impl Into<Target<'a>>,
+        value: T,
+    ) -> Result<(), SendError> {
+        let message = Message::value(Addr::SYSTEM, 0, Ptype::LUA, value);
+        match self.handle.inner.target(dest.into()) {
+            Ok(dest) => self.handle.send(dest, message),
+            Err(reason) => Err(SendError { reason, message }),
+        }
     }
 
-    /// Calls a service from outside the node and blocks for the reply (the node's
-    /// `call_timeout` applies).
-    pub fn call<T: Any + Send>(&self, dest: Addr, request: T) -> Result<Message, CallError> {
+    /// Calls a service (an address or a name, [`Target`]) from outside the node and blocks
+    /// for the reply (the node's `call_timeout` applies).
+    pub fn call<'a, T: Any + Send>(
+        &self,
+        dest: impl Into<Target<'a>>,
+        request: T,
+    ) -> Result<Message, CallError> {
+        let dest = self.handle.inner.target(dest.into())?;
         let timeout = self.handle.call_timeout();
         self.call_msg(dest, Ptype::LUA, Payload::value(request), timeout)
     }
