@@ -204,7 +204,22 @@ impl Driver {
     /// Starts reading a socket (or accepting, for a listener) and makes `owner` its owner:
     /// how an accepted socket is handed to another service. Also resumes a paused socket.
     pub fn start(&self, id: SocketId, owner: Addr) -> bool {
-        self.req(Request::Start { id, owner })
+        self.req(Request::Start {
+            id,
+            owner,
+            confirm: false,
+        })
+    }
+
+    /// [`start`](Self::start) for a stream socket, and tell `owner` how it went: CONNECT
+    /// with addr "start" once it is live (before any DATA), or ERROR if the socket was
+    /// already closed, closing, or never existed (skynet's fix for its issue #1374).
+    pub fn start_confirmed(&self, id: SocketId, owner: Addr) -> bool {
+        self.req(Request::Start {
+            id,
+            owner,
+            confirm: true,
+        })
     }
 
     /// Starts reading a stream socket whose input is cut into frames on the socket thread and
