@@ -32,4 +32,4 @@ mod sock;
 pub use gate::Gate;
 pub use protocol::{AgentCmd, Fd, GateCmd, GateConf, WatchdogEvent};
 pub use server::{Clients, GateHandler, GateServer};
-pub use sock::{forward_here, reply};
+pub use sock::{forward_here, reply, set_writer, ClientWriter, Forwarded};

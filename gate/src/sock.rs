@@ -1,7 +1,10 @@
 //! The gate's use of the socket driver, and [`reply`] for agents.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use skynet_net::{Driver, Framer, Route, SocketEvent};
@@ -105,9 +108,57 @@ pub(crate) fn nodelay(ctx: &Context, id: Fd) {
 /// without copying the payload.
 const COPY_REPLY_MAX: usize = 1024;
 
+/// How replies reach a client whose gate does not speak netpack (a WebSocket gate): the
+/// gate answers `Forward` with a [`Forwarded`] carrying one, [`forward_here`] keeps it in
+/// the agent, and [`reply`] writes through it. So an agent written for the netpack gate
+/// serves any gate unchanged.
+pub trait ClientWriter: Send + Sync + 'static {
+    /// Writes one reply to `fd`, framed for its protocol; false if it was not sent.
+    fn write(&self, ctx: &Context, fd: Fd, payload: &Bytes) -> bool;
+}
+
+/// A gate's answer to `GateCmd::Forward` when its clients are not framed with netpack
+/// (a netpack gate answers `true`).
+#[derive(Clone)]
+pub struct Forwarded(pub Arc<dyn ClientWriter>);
+
+impl std::fmt::Debug for Forwarded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Forwarded")
+    }
+}
+
+/// Set once any agent holds a [`ClientWriter`]: until then [`reply`] does not look for one.
+static ANY_WRITER: AtomicBool = AtomicBool::new(false);
+
+/// The writers of an agent's clients, by fd (kept in the agent, `Context::local`).
+#[derive(Default)]
+struct Writers(HashMap<Fd, Arc<dyn ClientWriter>>);
+
+/// Makes [`reply`] to `fd` from this service go through `writer` (None: netpack again).
+pub fn set_writer(ctx: &Context, fd: Fd, writer: Option<Arc<dyn ClientWriter>>) {
+    if writer.is_some() {
+        ANY_WRITER.store(true, Ordering::Relaxed);
+    }
+    ctx.local(|w: &mut Writers| match writer {
+        Some(wr) => {
+            w.0.insert(fd, wr);
+        }
+        None => {
+            w.0.remove(&fd);
+        }
+    });
+}
+
 /// Writes one packet to a client: the 2-byte length, then `payload`. False (and nothing
-/// sent) for a payload over 65,535 bytes.
+/// sent) for a payload over 65,535 bytes. A client of another kind of gate (see
+/// [`ClientWriter`]) gets the payload framed for its protocol instead.
 pub fn reply(ctx: &Context, fd: Fd, payload: &Bytes) -> bool {
+    if ANY_WRITER.load(Ordering::Relaxed) {
+        if let Some(w) = ctx.local(|w: &mut Writers| w.0.get(&fd).cloned()) {
+            return w.write(ctx, fd, payload);
+        }
+    }
     let Ok(header) = skynet_netpack::header(payload.len()) else {
         log::warn!(
             "fd {fd}: reply of {} bytes is too large for one packet",
@@ -136,6 +187,18 @@ pub async fn forward_here(ctx: &Context, gate: skynet_runtime::Addr, fd: Fd) -> 
     };
     // Boxed: this future lives inside the agent's dispatch future, which every agent
     // keeps for its whole life; the call's state is needed only for this one exchange.
-    let reply = Box::pin(ctx.call(gate, forward)).await;
-    matches!(reply.map(|m| m.into_value::<bool>()), Ok(Ok(true)))
+    let Ok(answer) = Box::pin(ctx.call(gate, forward)).await else {
+        return false;
+    };
+    match answer.take::<bool>() {
+        Ok(ok) => ok,
+        // A gate of another protocol: replies to this client go through its writer.
+        Err(answer) => match answer.take::<Forwarded>() {
+            Ok(Forwarded(writer)) => {
+                set_writer(ctx, fd, Some(writer));
+                true
+            }
+            Err(_) => false,
+        },
+    }
 }

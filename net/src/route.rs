@@ -50,6 +50,18 @@ pub trait Framer: Send + 'static {
     /// The bytes of an unfinished frame, handed back when the route is removed (they reach
     /// the owner as DATA, before anything read later).
     fn remainder(&mut self) -> Bytes;
+
+    /// The route has taken a new destination ([`Driver::start_routed`] on a routed
+    /// socket; the framer is kept). Frames appended to `out` go to the new destination
+    /// at once, before anything read later: a framer that held frames back until its
+    /// socket had a destination (a WebSocket gate's, until `forward`) releases them here,
+    /// at the exact point in the stream where the destination changed. Does nothing by
+    /// default.
+    ///
+    /// [`Driver::start_routed`]: crate::Driver::start_routed
+    fn redirected(&mut self, out: &mut Vec<Bytes>) {
+        let _ = out;
+    }
 }
 
 /// A routed socket is not read while its destination has this many messages waiting, and
@@ -116,6 +128,13 @@ impl ActiveRoute {
         frames: &mut Vec<Bytes>,
     ) -> Result<bool, String> {
         let fed = self.route.framer.feed(data, frames);
+        let waiting = self.send_frames(node, id, frames);
+        fed?;
+        Ok(waiting >= ROUTE_BACKLOG)
+    }
+
+    /// Sends `frames` (drained) to the destination; the length of its queue after.
+    fn send_frames(&mut self, node: &NodeHandle, id: SocketId, frames: &mut Vec<Bytes>) -> usize {
         let mut waiting = 0;
         for frame in frames.drain(..) {
             let msg = Message {
@@ -133,8 +152,7 @@ impl ActiveRoute {
                 ),
             }
         }
-        fed?;
-        Ok(waiting >= ROUTE_BACKLOG)
+        waiting
     }
 
     /// True when the destination has at least `limit` messages waiting.
@@ -144,10 +162,20 @@ impl ActiveRoute {
             .is_some_and(|to| to.queue_len() >= limit)
     }
 
-    /// Takes another route's destination, keeping this framer (and any partial frame).
-    pub(crate) fn redirect(&mut self, node: &NodeHandle, other: Route) {
+    /// Takes another route's destination, keeping this framer (and any partial frame);
+    /// frames the framer releases on the change ([`Framer::redirected`]) go to the new
+    /// destination. `frames` is the socket thread's scratch space.
+    pub(crate) fn redirect(
+        &mut self,
+        node: &NodeHandle,
+        id: SocketId,
+        other: Route,
+        frames: &mut Vec<Bytes>,
+    ) {
         self.route.redirect(other);
         self.target = node.resolve(self.route.dest);
+        self.route.framer.redirected(frames);
+        self.send_frames(node, id, frames);
     }
 
     /// The unfinished frame's bytes (see [`Framer::remainder`]).

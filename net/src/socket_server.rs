@@ -740,7 +740,7 @@ impl Server {
         }) = self.socks.get_mut(&id)
         {
             match (&mut st.route, route) {
-                (Some(old), Some(new)) => old.redirect(&self.node, *new),
+                (Some(old), Some(new)) => old.redirect(&self.node, id, *new, &mut self.frames),
                 (slot @ None, Some(new)) => {
                     *slot = Some(Box::new(ActiveRoute::new(&self.node, *new)));
                 }

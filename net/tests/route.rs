@@ -269,3 +269,59 @@ fn a_backed_up_destination_holds_its_socket_back() {
     assert!(most <= bound, "{most} messages queued (bound {bound})");
     f.node.shutdown();
 }
+
+/// Holds every line back until its route is redirected, then releases them.
+struct HoldUntilRedirected {
+    lines: Lines,
+    held: Option<Vec<Bytes>>,
+}
+
+impl Framer for HoldUntilRedirected {
+    fn feed(&mut self, data: Bytes, out: &mut Vec<Bytes>) -> Result<(), String> {
+        match &mut self.held {
+            Some(held) => self.lines.feed(data, held),
+            None => self.lines.feed(data, out),
+        }
+    }
+    fn remainder(&mut self) -> Bytes {
+        self.lines.remainder()
+    }
+    fn redirected(&mut self, out: &mut Vec<Bytes>) {
+        out.extend(self.held.take().unwrap_or_default());
+    }
+}
+
+/// Frames a framer releases when its route is redirected reach the new destination
+/// first, ahead of everything read later.
+#[test]
+fn frames_released_on_redirect_go_first_to_the_new_destination() {
+    let mut f = fixture();
+    let r = Route {
+        framer: Box::new(HoldUntilRedirected {
+            lines: Lines::new(8),
+            held: Some(Vec::new()),
+        }),
+        ..route(f.sink)
+    };
+    f.driver.start_routed(f.id, f.owner, r);
+    f.client.write_all(b"one\ntwo\n").unwrap();
+    // Wait until the socket thread has read both lines (and held their frames).
+    let (other, other_rx) = recorder(&f.node);
+    let deadline = std::time::Instant::now() + LONG;
+    while !f
+        .driver
+        .netstat()
+        .iter()
+        .any(|s| s.id == f.id && s.bytes_in >= 8)
+    {
+        assert!(std::time::Instant::now() < deadline, "never read");
+        std::thread::yield_now();
+    }
+    f.driver.start_routed(f.id, f.owner, route(other));
+    f.client.write_all(b"three\n").unwrap();
+    for want in [&b"one"[..], b"two", b"three"] {
+        assert_eq!(&frame(&other_rx)[..], want);
+    }
+    assert!(f.sink_rx.try_recv().is_err());
+    f.node.shutdown();
+}

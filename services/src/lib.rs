@@ -14,20 +14,23 @@ pub mod console;
 pub mod echo_agent;
 pub mod pidfile;
 pub mod prelude;
+pub mod start_all;
 pub mod watchdog;
 
 use skynet_runtime::{Config, Error, NodeBuilder};
 
-/// Registers the standard service types on a node builder: `watchdog`, `gate`,
-/// `echo_agent`, `chat_agent`, `chat_room`, `debug_console`.
+/// Registers the standard service types on a node builder: `watchdog`, `ws_watchdog`,
+/// `gate`, `echo_agent`, `chat_agent`, `chat_room`, `debug_console`, `start_all`.
 pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
     builder
         .service("watchdog", |_| Ok(watchdog::Watchdog::new()))
+        .service("ws_watchdog", |_| Ok(watchdog::Watchdog::websocket()))
         .service("gate", |_| Ok(skynet_gate::Gate::service()))
         .service("echo_agent", |_| Ok(echo_agent::EchoAgent::default()))
         .service("chat_agent", |_| Ok(chat::ChatAgent::default()))
         .service("chat_room", |_| Ok(chat::ChatRoom::default()))
         .service("debug_console", |_| Ok(console::DebugConsole))
+        .service("start_all", |_| Ok(start_all::StartAll))
 }
 
 /// Runs a node from the config file at `path`, with `--set` overrides: what `skynet CONFIG`

@@ -5,10 +5,17 @@
 //! Config keys: `address` (default `0.0.0.0`), `port` (required), `maxclient` (1024),
 //! `nodelay` (false), `backlog` (1024), `agent` (the registered agent type, default
 //! `echo_agent`). Once listening it sets `gate_address` to the bound address.
+//!
+//! The WebSocket watchdog ([`Watchdog::websocket`], registered as `ws_watchdog`) does the
+//! same over a `skynet_http::WsGate`, with every key prefixed `ws_` (`ws_port`, ...;
+//! `ws_address`, `ws_nodelay` and `ws_agent` fall back to the unprefixed keys), plus
+//! `ws_max_message` (bytes, 262144), `ws_accept_unmasked` (false) and `ws_protocols`
+//! (comma-separated); it sets `ws_gate_address`. The same agents serve both.
 
 use std::collections::HashMap;
 
 use skynet_gate::{AgentCmd, Fd, Gate, GateCmd, GateConf, WatchdogEvent};
+use skynet_http::{ws::WsConf, WsGate};
 use skynet_runtime::{Addr, Context, Error, Message, Service};
 
 /// The watchdog service.
@@ -17,27 +24,79 @@ pub struct Watchdog {
     gate: Addr,
     agent_type: String,
     agents: HashMap<Fd, Addr>,
+    /// Config key prefix: "" for the netpack gate, "ws_" for the WebSocket gate.
+    prefix: &'static str,
 }
 
 impl Watchdog {
-    /// A watchdog; it reads its settings from the node config in `init`.
+    /// A watchdog of a netpack gate; it reads its settings from the node config in `init`.
     pub fn new() -> Watchdog {
         Watchdog::default()
     }
 
+    /// A watchdog of a WebSocket gate (config keys prefixed `ws_`).
+    pub fn websocket() -> Watchdog {
+        Watchdog {
+            prefix: "ws_",
+            ..Watchdog::default()
+        }
+    }
+
     /// The gate's settings from the config (errors name the file, line and key).
     pub fn conf(ctx: &Context) -> Result<GateConf, Error> {
+        Watchdog::conf_with(ctx, "")
+    }
+
+    /// The settings under keys prefixed with `prefix`; `address`, `nodelay` fall back to
+    /// the unprefixed keys.
+    fn conf_with(ctx: &Context, prefix: &str) -> Result<GateConf, Error> {
         let node = ctx.node();
         let d = GateConf::default();
-        let port: u16 = node
-            .getenv_parsed("port")?
-            .ok_or("config key `port`: missing (the port the gate listens on)")?;
+        let key = |k: &str| format!("{prefix}{k}");
+        let port: u16 = node.getenv_parsed(&key("port"))?.ok_or_else(|| {
+            format!("config key `{prefix}port`: missing (the port the gate listens on)")
+        })?;
+        let nodelay = match node.getenv_parsed(&key("nodelay"))? {
+            Some(v) => Some(v),
+            None => node.getenv_parsed("nodelay")?,
+        };
         Ok(GateConf {
-            address: node.getenv("address").unwrap_or(d.address),
+            address: node
+                .getenv(&key("address"))
+                .or_else(|| node.getenv("address"))
+                .unwrap_or(d.address),
             port,
-            maxclient: node.getenv_parsed("maxclient")?.unwrap_or(d.maxclient),
-            nodelay: node.getenv_parsed("nodelay")?.unwrap_or(d.nodelay),
-            backlog: node.getenv_parsed("backlog")?.unwrap_or(d.backlog),
+            maxclient: node
+                .getenv_parsed(&key("maxclient"))?
+                .unwrap_or(d.maxclient),
+            nodelay: nodelay.unwrap_or(d.nodelay),
+            backlog: node.getenv_parsed(&key("backlog"))?.unwrap_or(d.backlog),
+        })
+    }
+
+    /// The WebSocket settings from the config.
+    pub fn ws_conf(ctx: &Context) -> Result<WsConf, Error> {
+        let node = ctx.node();
+        let d = WsConf::default();
+        let max = node
+            .getenv_parsed("ws_max_message")?
+            .unwrap_or(d.max_message);
+        Ok(WsConf {
+            max_frame: max,
+            max_message: max,
+            accept_unmasked: node
+                .getenv_parsed("ws_accept_unmasked")?
+                .unwrap_or(d.accept_unmasked),
+            protocols: node
+                .getenv("ws_protocols")
+                .map(|p| {
+                    p.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ..d
         })
     }
 
@@ -75,20 +134,28 @@ impl Watchdog {
 
 impl Service for Watchdog {
     async fn init(&mut self, ctx: &mut Context) -> Result<(), Error> {
-        let conf = Watchdog::conf(ctx)?;
-        self.agent_type = ctx.getenv("agent").unwrap_or_else(|| "echo_agent".into());
-        self.gate = ctx.launch(Gate::service()).await?;
+        let p = self.prefix;
+        let conf = Watchdog::conf_with(ctx, p)?;
+        self.agent_type = ctx
+            .getenv(&format!("{p}agent"))
+            .or_else(|| ctx.getenv("agent"))
+            .unwrap_or_else(|| "echo_agent".into());
+        self.gate = if p.is_empty() {
+            ctx.launch(Gate::service()).await?
+        } else {
+            ctx.launch(WsGate::new(Watchdog::ws_conf(ctx)?)).await?
+        };
         let addr = ctx
             .call(self.gate, GateCmd::Open(conf))
             .await?
             .into_value::<Result<std::net::SocketAddr, String>>()??;
         log::info!(
-            "watchdog: gate {} listening on {addr}, agents `{}`",
+            "{p}watchdog: gate {} listening on {addr}, agents `{}`",
             self.gate,
             self.agent_type
         );
         // Where the gate really listens (with `port = 0`, the port picked).
-        ctx.setenv("gate_address", &addr.to_string());
+        ctx.setenv(&format!("{p}gate_address"), &addr.to_string());
         Ok(())
     }
 

@@ -1,0 +1,147 @@
+//! WebSockets in services: accept on a raw connection, upgrade on an HTTP route, the
+//! client; echo, ping/pong, fragments, close codes, violations.
+
+mod util;
+
+use std::net::SocketAddr;
+
+use skynet_http::ws::{self, ClientConf, WsConf, WsError, WsMessage};
+use skynet_http::ws_frame::Opcode;
+use skynet_http::{Request, Router, ServerConf};
+use skynet_net::socket;
+use skynet_runtime::{Context, Error, Message, Node, Service};
+use util::*;
+
+/// Echoes every message with its own kind, on accepted connections.
+struct EchoServer(WsConf);
+
+async fn echo(mut sock: ws::WebSocket) {
+    loop {
+        match sock.recv().await {
+            Ok(WsMessage::Text(t)) => sock.send_bytes(Opcode::Text, t),
+            Ok(WsMessage::Binary(b)) => sock.send_bytes(Opcode::Binary, b),
+            Ok(_) => true,
+            Err(_) => return,
+        };
+    }
+}
+
+impl Service for EchoServer {
+    async fn init(&mut self, ctx: &mut Context) -> Result<(), Error> {
+        let (l, addr) = socket::listen(ctx, "127.0.0.1", 0)?;
+        ctx.setenv("ws_echo", &addr.to_string());
+        let conf = self.0.clone();
+        socket::start_listener(ctx, l, move |ctx, id, _| {
+            let (c, conf) = (ctx.clone(), conf.clone());
+            ctx.fork(async move {
+                if let Ok(sock) = ws::accept(&c, id, &conf).await {
+                    echo(sock).await;
+                }
+            });
+        });
+        Ok(())
+    }
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+}
+
+fn echo_server(node: &Node, conf: WsConf) -> SocketAddr {
+    node.launch(EchoServer(conf)).expect("echo server");
+    node.handle().getenv("ws_echo").unwrap().parse().unwrap()
+}
+
+#[test]
+fn raw_clients_get_echoes_pongs_and_closes() {
+    let (node, _log) = node();
+    let addr = echo_server(&node, WsConf::default());
+    let mut s = ws_connect(addr, "/");
+    send(&mut s, &ws_frame(true, 1, b"hello", MASK));
+    assert_eq!(ws_read(&mut s).unwrap(), (true, 1, b"hello".to_vec()));
+    send(&mut s, &ws_frame(true, 2, &[0, 1, 2], MASK));
+    assert_eq!(ws_read(&mut s).unwrap(), (true, 2, vec![0, 1, 2]));
+    let big = vec![7u8; 100_000];
+    send(&mut s, &ws_frame(true, 2, &big, MASK));
+    assert_eq!(ws_read(&mut s).unwrap(), (true, 2, big));
+    send(&mut s, &ws_frame(true, 9, b"are you there", MASK));
+    assert_eq!(
+        ws_read(&mut s).unwrap(),
+        (true, 10, b"are you there".to_vec())
+    );
+    // Fragments with a ping between them.
+    send(&mut s, &ws_frame(false, 1, b"frag", MASK));
+    send(&mut s, &ws_frame(true, 9, b"", MASK));
+    send(&mut s, &ws_frame(true, 0, b"mented", MASK));
+    assert_eq!(ws_read(&mut s).unwrap(), (true, 10, vec![]));
+    assert_eq!(ws_read(&mut s).unwrap(), (true, 1, b"fragmented".to_vec()));
+    // Close: echoed with its code, then the server closes.
+    let mut p = 4000u16.to_be_bytes().to_vec();
+    p.extend_from_slice(b"bye");
+    send(&mut s, &ws_frame(true, 8, &p, MASK));
+    let (_, op, p) = ws_read(&mut s).unwrap();
+    assert_eq!((op, close_code(&p)), (8, Some(4000)));
+    assert!(closed_by_server(&mut s));
+    node.shutdown();
+}
+
+/// Runs the client side: connects, talks, reports what it saw.
+struct Client(String);
+
+impl Service for Client {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        if msg.take::<&str>().is_err() {
+            return;
+        }
+        let mut seen = Vec::new();
+        let conf = ClientConf {
+            protocols: vec!["chat".into()],
+            ..ClientConf::default()
+        };
+        match ws::connect(ctx, &self.0, &conf).await {
+            Ok(mut sock) => {
+                seen.push(format!("protocol {:?}", sock.protocol));
+                sock.send_text("hi");
+                sock.send_binary(&[1, 2]);
+                sock.ping(b"p");
+                for _ in 0..3 {
+                    seen.push(format!("{:?}", sock.recv().await));
+                }
+                sock.close(1000, "done").await;
+            }
+            Err(e) => seen.push(format!("{e}")),
+        }
+        let _ = ctx.ret(seen);
+    }
+}
+
+#[test]
+fn the_client_talks_to_a_route_upgrade() {
+    let (node, _log) = node();
+    let router = Router::new().get("/ws", |_c: Context, req: Request| async move {
+        let conf = WsConf {
+            protocols: vec!["superchat".into(), "chat".into()],
+            ..WsConf::default()
+        };
+        ws::upgrade(&req, conf, echo)
+    });
+    let addr = serve(&node, ServerConf::default(), router);
+    let client = node.launch(Client(format!("ws://{addr}/ws"))).unwrap();
+    let seen: Vec<String> = node.call(client, "go").unwrap().into_value().unwrap();
+    assert_eq!(
+        seen,
+        [
+            "protocol Some(\"chat\")",
+            "Ok(Text(b\"hi\"))",
+            "Ok(Binary(b\"\\x01\\x02\"))",
+            "Ok(Pong(b\"p\"))",
+        ]
+    );
+    // A plain GET on the route is refused with 426.
+    let mut s = connect(addr);
+    send(&mut s, b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(read_response(&mut s, false).unwrap().status, 426);
+    // A client against a server that is not there fails cleanly.
+    let client = node.launch(Client("ws://127.0.0.1:1/".into())).unwrap();
+    let seen: Vec<String> = node.call(client, "go").unwrap().into_value().unwrap();
+    assert!(seen[0].contains("connection lost"), "{seen:?}");
+    let _ = WsError::Io(String::new());
+    node.shutdown();
+}

@@ -1,0 +1,222 @@
+//! The decoder: `skynet.unpack`, as lenient as lua-seri.c's and with a depth limit.
+
+use bytes::Bytes;
+
+use crate::table::Filler;
+use crate::{Error, LuaValue, MAX_DEPTH};
+
+/// Strings at least this long are sliced out of a [`Bytes`] input instead of copied: a
+/// slice costs a reference count, a copy an allocation, and a slice of a short string
+/// would keep a whole frame alive for a few bytes.
+const SLICE_FROM: usize = 64;
+
+/// Unpacks every value of a `skynet.pack` stream, as `skynet.unpack` does. An empty input
+/// is zero values. Strings are copied; [`unpack_bytes`] slices long ones instead.
+///
+/// ```
+/// use skynet_seri::{unpack, Error, LuaValue};
+///
+/// assert_eq!(unpack(&[0x0a, 0x01, 0x2c, b'h', b'e', b'l', b'l', b'o', 0x00])?,
+///            [LuaValue::Int(1), LuaValue::from("hello"), LuaValue::Nil]);
+/// assert_eq!(unpack(&[])?, []);
+/// assert_eq!(unpack(&[0x07]), Err(Error::InvalidStream { remaining: 0 }));
+/// # Ok::<(), Error>(())
+/// ```
+pub fn unpack(input: &[u8]) -> Result<Vec<LuaValue>, Error> {
+    Unpacker::new(input).collect()
+}
+
+/// [`unpack`] of a [`Bytes`]: strings of 64 bytes and more are slices of `input`, not
+/// copies.
+///
+/// ```
+/// use bytes::Bytes;
+/// use skynet_seri::{pack, unpack_bytes, LuaValue};
+///
+/// let long = LuaValue::from("a".repeat(100));
+/// let wire = Bytes::from(pack(&[long.clone()])?);
+/// assert_eq!(unpack_bytes(&wire)?, [long]);
+/// # Ok::<(), skynet_seri::Error>(())
+/// ```
+pub fn unpack_bytes(input: &Bytes) -> Result<Vec<LuaValue>, Error> {
+    Unpacker::from_bytes(input).collect()
+}
+
+/// Unpacks a stream one top-level value at a time: an iterator of `Result<LuaValue>` that
+/// ends after the last value or after the first error.
+///
+/// Decoding follows lua-seri.c: nil and boolean tags ignore their cookie; BYTE and WORD
+/// integers are unsigned, DWORD and QWORD signed; a long string may hold a short length; a
+/// table's hash part ends at the first nil key, a nil value deletes its key, a repeated key
+/// keeps the last value, an integer key in `1..=n` overwrites that array slot, an
+/// integral float key becomes an integer, a NaN key is [`Error::NanKey`]. An extended
+/// array count is read as skynet's C `int` (its low 32 bits; negative means 0).
+///
+/// Unlike skynet, a value nested inside more than [`MAX_DEPTH`] tables is
+/// [`Error::UnpackTooDeep`], so recursion (and the stack) stays bounded whatever the input.
+///
+/// ```
+/// use skynet_seri::{LuaValue, Unpacker};
+///
+/// // `{}` then 1 then nil: the first 00 closes the table.
+/// let mut values = Unpacker::new(&[0x06, 0x00, 0x0a, 0x01, 0x00]);
+/// assert!(matches!(values.next(), Some(Ok(LuaValue::Table(t))) if t.is_empty()));
+/// assert_eq!(values.next(), Some(Ok(LuaValue::Int(1))));
+/// assert_eq!(values.next(), Some(Ok(LuaValue::Nil)));
+/// assert_eq!(values.next(), None);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Unpacker<'a> {
+    input: &'a [u8],
+    pos: usize,
+    /// The input as `Bytes`, when long strings may be sliced out of it.
+    source: Option<&'a Bytes>,
+    done: bool,
+}
+
+impl<'a> Unpacker<'a> {
+    /// Reads `input`, copying strings.
+    pub fn new(input: &'a [u8]) -> Self {
+        Unpacker {
+            input,
+            pos: 0,
+            source: None,
+            done: false,
+        }
+    }
+
+    /// Reads `input`, slicing long strings out of it.
+    pub fn from_bytes(input: &'a Bytes) -> Self {
+        Unpacker {
+            input,
+            pos: 0,
+            source: Some(input),
+            done: false,
+        }
+    }
+
+    /// Input bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.input.len() - self.pos
+    }
+
+    fn invalid(&self) -> Error {
+        Error::InvalidStream {
+            remaining: self.remaining(),
+        }
+    }
+
+    /// `rb_read`: `n` bytes, or an error that leaves them unread.
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        match self.input.get(self.pos..).and_then(|rest| rest.get(..n)) {
+            Some(bytes) => {
+                self.pos += n;
+                Ok(bytes)
+            }
+            None => Err(self.invalid()),
+        }
+    }
+
+    fn take_array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    fn byte(&mut self) -> Result<u8, Error> {
+        Ok(self.take_array::<1>()?[0])
+    }
+
+    /// One value; `depth` is the number of tables around it.
+    fn value(&mut self, depth: usize) -> Result<LuaValue, Error> {
+        let tag = self.byte()?;
+        if depth > MAX_DEPTH && tag & 7 != 0 {
+            return Err(Error::UnpackTooDeep);
+        }
+        let cookie = tag >> 3;
+        Ok(match tag & 7 {
+            0 => LuaValue::Nil,
+            1 => LuaValue::Bool(cookie != 0),
+            2 if cookie == 8 => LuaValue::Real(f64::from_le_bytes(self.take_array()?)),
+            2 => LuaValue::Int(self.integer(cookie)?),
+            3 => LuaValue::LightUserdata(u64::from_le_bytes(self.take_array()?)),
+            4 => self.string(usize::from(cookie))?,
+            5 => {
+                let len = match cookie {
+                    2 => usize::from(u16::from_le_bytes(self.take_array()?)),
+                    4 => u32::from_le_bytes(self.take_array()?) as usize,
+                    _ => return Err(self.invalid()),
+                };
+                self.string(len)?
+            }
+            6 => self.table(cookie, depth)?,
+            _ => return Err(self.invalid()),
+        })
+    }
+
+    fn integer(&mut self, cookie: u8) -> Result<i64, Error> {
+        Ok(match cookie {
+            0 => 0,
+            1 => i64::from(self.byte()?),
+            2 => i64::from(u16::from_le_bytes(self.take_array()?)),
+            4 => i64::from(i32::from_le_bytes(self.take_array()?)),
+            6 => i64::from_le_bytes(self.take_array()?),
+            _ => return Err(self.invalid()),
+        })
+    }
+
+    fn string(&mut self, len: usize) -> Result<LuaValue, Error> {
+        let start = self.pos;
+        let bytes = self.take(len)?;
+        Ok(LuaValue::Str(match self.source {
+            Some(source) if len >= SLICE_FROM => source.slice(start..start + len),
+            _ => Bytes::copy_from_slice(bytes),
+        }))
+    }
+
+    /// `unpack_table`. The table's contents sit at `depth + 1`.
+    fn table(&mut self, cookie: u8, depth: usize) -> Result<LuaValue, Error> {
+        let count = if cookie == 31 {
+            let tag = self.byte()?;
+            if tag & 7 != 2 || tag >> 3 == 8 {
+                return Err(self.invalid());
+            }
+            // skynet stores the count in a C int: the low 32 bits, and a negative count
+            // gives an empty array part.
+            self.integer(tag >> 3)? as i32
+        } else {
+            i32::from(cookie)
+        };
+        let count = usize::try_from(count).unwrap_or(0);
+        // Every item takes at least one byte: never reserve more than the input can fill.
+        let mut array = Vec::with_capacity(count.min(self.remaining()));
+        for _ in 0..count {
+            array.push(self.value(depth + 1)?);
+        }
+        let mut filler = Filler::new(array);
+        loop {
+            let key = self.value(depth + 1)?;
+            if key.is_nil() {
+                break;
+            }
+            let value = self.value(depth + 1)?;
+            filler.set(key, value)?;
+        }
+        Ok(LuaValue::Table(Box::new(filler.finish())))
+    }
+}
+
+impl Iterator for Unpacker<'_> {
+    type Item = Result<LuaValue, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.remaining() == 0 {
+            return None;
+        }
+        let result = self.value(0);
+        self.done = result.is_err();
+        Some(result)
+    }
+}
+
+impl std::iter::FusedIterator for Unpacker<'_> {}

@@ -1,0 +1,148 @@
+//! The standard agents behind the WebSocket gate: echo (text stays text), and one chat
+//! room shared by netpack and WebSocket clients.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use skynet_http::ws_frame::{encode, Decoder, DecoderConf, Frame, Opcode, Role};
+use skynet_runtime::{Config, Node};
+use util::*;
+
+fn node_with(text: &str) -> Node {
+    let node = skynet_services::register_standard(Node::builder())
+        .config(Config::parse(text, None).unwrap())
+        .build()
+        .unwrap();
+    let start = node.handle().getenv("start").unwrap();
+    node.newservice(&start, &[]).unwrap();
+    node
+}
+
+fn addr_of(node: &Node, key: &str) -> SocketAddr {
+    node.handle().getenv(key).unwrap().parse().unwrap()
+}
+
+/// A WebSocket client on a raw socket, with the crate's codec in the client role.
+struct WsClient {
+    s: TcpStream,
+    dec: Decoder,
+}
+
+const KEY: Option<[u8; 4]> = Some([9, 8, 7, 6]);
+
+impl WsClient {
+    fn open(addr: SocketAddr) -> WsClient {
+        let mut s = connect(addr);
+        s.write_all(
+            b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101 "),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        WsClient {
+            s,
+            dec: Decoder::new(DecoderConf::new(Role::Client)),
+        }
+    }
+
+    fn send(&mut self, op: Opcode, payload: &[u8]) {
+        self.s.write_all(&encode(op, payload, KEY)).unwrap();
+    }
+
+    fn recv(&mut self) -> std::io::Result<Frame> {
+        loop {
+            if let Some(f) = self.dec.next_frame().expect("valid frames") {
+                return Ok(f);
+            }
+            let mut buf = [0u8; 4096];
+            let n = self.s.read(&mut buf)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.dec.feed(&buf[..n]);
+        }
+    }
+}
+
+#[test]
+fn the_echo_agent_serves_websocket_clients_unchanged() {
+    let node = node_with(
+        "thread = 2\nstart = \"ws_watchdog\"\naddress = \"127.0.0.1\"\nws_port = 0\nagent = \"echo_agent\"\n",
+    );
+    let addr = addr_of(&node, "ws_gate_address");
+    let mut c = WsClient::open(addr);
+    // Sent at once after the handshake: held until the agent is there, not lost.
+    c.send(Opcode::Text, b"first");
+    c.send(Opcode::Text, b"second");
+    assert_eq!(c.recv().unwrap(), Frame::Text("first".into()));
+    assert_eq!(c.recv().unwrap(), Frame::Text("second".into()));
+    c.send(Opcode::Binary, &[0, 159, 146, 150]);
+    assert_eq!(
+        c.recv().unwrap(),
+        Frame::Binary(vec![0u8, 159, 146, 150].into())
+    );
+    let big = vec![b'z'; 60_000];
+    c.send(Opcode::Text, &big);
+    assert_eq!(c.recv().unwrap(), Frame::Text(big.into()));
+    c.send(Opcode::Ping, b"p");
+    assert_eq!(c.recv().unwrap(), Frame::Pong("p".into()));
+    c.send(Opcode::Close, &1000u16.to_be_bytes());
+    assert_eq!(c.recv().unwrap(), Frame::Close(Some(1000), String::new()));
+    assert!(
+        c.recv().is_err(),
+        "the server closes after the close handshake"
+    );
+    // Many clients at once, each with its own agent.
+    let mut many: Vec<WsClient> = (0..20).map(|_| WsClient::open(addr)).collect();
+    for (i, c) in many.iter_mut().enumerate() {
+        c.send(Opcode::Text, format!("n{i}").as_bytes());
+    }
+    for (i, c) in many.iter_mut().enumerate() {
+        assert_eq!(c.recv().unwrap(), Frame::Text(format!("n{i}").into()));
+    }
+    node.shutdown();
+}
+
+#[test]
+fn one_chat_room_serves_netpack_and_websocket_clients() {
+    let node = node_with(
+        "thread = 2\nstart = \"start_all\"\nstart_services = \"watchdog ws_watchdog\"\n\
+         address = \"127.0.0.1\"\nport = 0\nws_port = 0\nagent = \"chat_agent\"\n",
+    );
+    let mut tcp = connect(addr_of(&node, "gate_address"));
+    let mut ws = WsClient::open(addr_of(&node, "ws_gate_address"));
+    // Joining is asynchronous: probe until the WebSocket client hears the TCP one.
+    ws.s.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    assert!(eventually(LONG, || {
+        send_packet(&mut tcp, b"probe");
+        let mut heard = false;
+        while let Ok(f) = ws.recv() {
+            heard |= matches!(f, Frame::Text(t) if t.ends_with(b"probe"));
+        }
+        heard
+    }));
+    ws.s.set_read_timeout(Some(LONG)).unwrap();
+    ws.send(Opcode::Text, b"hello from the browser");
+    loop {
+        let p = recv_packet(&mut tcp).unwrap();
+        if p.ends_with(b"hello from the browser") {
+            break;
+        }
+    }
+    send_packet(&mut tcp, b"hello from tcp");
+    assert!(matches!(ws.recv().unwrap(), Frame::Text(t) if t.ends_with(b"hello from tcp")));
+    node.shutdown();
+}
