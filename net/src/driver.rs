@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -15,36 +15,9 @@ use skynet_runtime::{Addr, Context, NodeHandle};
 
 use crate::direct::{try_write, DirectMap, Outcome};
 use crate::event::SocketId;
+use crate::ids::IdAllocator;
 use crate::route::Route;
 use crate::socket_server::{Request, Server, SocketInfo, WAKER};
-
-/// Hands out socket ids: increasing, positive, wrapping to 1 after i32::MAX.
-#[derive(Debug)]
-pub(crate) struct IdAllocator {
-    next: AtomicI32,
-}
-
-impl IdAllocator {
-    /// The next id for which `in_use` is false.
-    pub(crate) fn next(&self, in_use: impl Fn(SocketId) -> bool) -> SocketId {
-        loop {
-            let id = self
-                .next
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                    Some(if (1..i32::MAX - 1).contains(&v) {
-                        v + 1
-                    } else {
-                        1
-                    })
-                })
-                .unwrap_or(1);
-            let id = if id < 1 { 1 } else { id };
-            if !in_use(id) {
-                return id;
-            }
-        }
-    }
-}
 
 /// The node's socket server: its thread, request channel and waker (a node extension).
 struct SocketServer {
@@ -66,9 +39,7 @@ impl SocketServer {
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
         let (tx, rx) = crossbeam_channel::unbounded();
-        let ids = Arc::new(IdAllocator {
-            next: AtomicI32::new(1),
-        });
+        let ids = Arc::new(IdAllocator::new());
         let parked = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let direct = DirectMap::default();
         let server = Server::new(
@@ -233,7 +204,22 @@ impl Driver {
     /// Starts reading a socket (or accepting, for a listener) and makes `owner` its owner:
     /// how an accepted socket is handed to another service. Also resumes a paused socket.
     pub fn start(&self, id: SocketId, owner: Addr) -> bool {
-        self.req(Request::Start { id, owner })
+        self.req(Request::Start {
+            id,
+            owner,
+            confirm: false,
+        })
+    }
+
+    /// [`start`](Self::start) for a stream socket, and tell `owner` how it went: CONNECT
+    /// with addr "start" once it is live (before any DATA), or ERROR if the socket was
+    /// already closed, closing, or never existed (skynet's fix for its issue #1374).
+    pub fn start_confirmed(&self, id: SocketId, owner: Addr) -> bool {
+        self.req(Request::Start {
+            id,
+            owner,
+            confirm: true,
+        })
     }
 
     /// Starts reading a stream socket whose input is cut into frames on the socket thread and
@@ -461,11 +447,7 @@ mod tests {
         let (first, addr) = d.listen("127.0.0.1", 0, owner).expect("listen");
         d.start(first, owner);
         let second = d.listen("127.0.0.1", 0, owner).expect("listen").0;
-        d.srv()
-            .expect("running")
-            .ids
-            .next
-            .store(i32::MAX - 2, Ordering::Relaxed);
+        d.srv().expect("running").ids.skip_to(i32::MAX - 2);
         let mut seen = vec![first, second];
         for _ in 0..3 {
             let id = d.listen("127.0.0.1", 0, owner).expect("listen").0;

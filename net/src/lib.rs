@@ -44,6 +44,7 @@
 mod direct;
 mod driver;
 mod event;
+mod ids;
 mod route;
 mod scratch;
 pub mod socket;

@@ -430,6 +430,51 @@ pub fn start(ctx: &Context, id: SocketId) {
     d.start(id, ctx.self_addr());
 }
 
+/// [`start`], then waits until the socket thread has started it, as skynet's `socket.start`
+/// does since its issue #1374: an error when the socket was already closed (by its owner,
+/// or by a peer whose close was seen), is closing, or is not a socket at all, instead of an
+/// error at the first read. For a socket handed over by another service (an accepted one),
+/// which may be gone by the time the new owner takes it. An accepted socket is not watched
+/// before it is started, so a peer that hung up before the start shows at the first read
+/// (as in skynet). Not for listeners ([`start_listener`]).
+///
+/// ```no_run
+/// # use skynet_runtime::Context;
+/// # async fn f(ctx: &Context, id: skynet_net::SocketId) -> std::io::Result<()> {
+/// skynet_net::socket::start_checked(ctx, id).await?;
+/// let line = skynet_net::socket::read_line(ctx, id, b"\n", Some(1024)).await;
+/// # let _ = line; Ok(()) }
+/// ```
+pub async fn start_checked(ctx: &Context, id: SocketId) -> io::Result<()> {
+    ensure(ctx);
+    ctx.local(|p: &mut Pool| {
+        let e = p.socks.entry(id).or_default();
+        e.connecting = true;
+        e.paused = false;
+    });
+    let d = Driver::of(ctx);
+    d.flow_limit(id, BUFFER_LIMIT);
+    if !d.start_confirmed(id, ctx.self_addr()) {
+        abandon(ctx, id);
+        return Err(io::Error::new(
+            io::ErrorKind::NotConnected,
+            "start: the socket server is not running",
+        ));
+    }
+    match wait_for(ctx, id, |e| e.connected.then_some(Ok(()))).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            abandon(ctx, id);
+            let msg = match e {
+                // The socket thread's own message starts with "start: ".
+                ReadError::Failed(m, _) => m,
+                other => format!("start: {other}"),
+            };
+            Err(io::Error::new(io::ErrorKind::NotConnected, msg))
+        }
+    }
+}
+
 /// Reads exactly `n` bytes. On close, the error carries what was buffered.
 pub async fn read(ctx: &Context, id: SocketId, n: usize) -> Result<Bytes, ReadError> {
     wait_for(ctx, id, |e| (e.buffered >= n).then(|| Ok(e.take(n)))).await

@@ -64,6 +64,8 @@ pub(crate) enum Request {
     Start {
         id: SocketId,
         owner: Addr,
+        /// Tell the owner it started (CONNECT "start"), as skynet's `socket.start` waits for.
+        confirm: bool,
     },
     Pause {
         id: SocketId,
@@ -235,7 +237,7 @@ pub(crate) struct Server {
     /// Listeners pausing after an accept error (kept apart so the loop never scans every
     /// socket: that made each event cost O(sockets)).
     backed_off: Vec<SocketId>,
-    next_id: std::sync::Arc<crate::driver::IdAllocator>,
+    next_id: std::sync::Arc<crate::ids::IdAllocator>,
     exiting: Option<Instant>,
     emfile_logged: bool,
     /// The memory reads land in (see `scratch.rs`).
@@ -272,7 +274,7 @@ impl Server {
         node: NodeHandle,
         poll: Poll,
         rx: Receiver<Request>,
-        next_id: std::sync::Arc<crate::driver::IdAllocator>,
+        next_id: std::sync::Arc<crate::ids::IdAllocator>,
         parked: std::sync::Arc<std::sync::atomic::AtomicBool>,
         direct: DirectMap,
     ) -> Server {
@@ -475,7 +477,7 @@ impl Server {
                     Err(e) => self.refuse(id, owner, format!("connect to {addr}: {e}")),
                 }
             }
-            Request::Start { id, owner } => self.start(id, owner),
+            Request::Start { id, owner, confirm } => self.start(id, owner, confirm),
             Request::Route { id, owner, route } => self.route(id, owner, route),
             Request::FlowLimit { id, limit } => {
                 if let Some(Sock {
@@ -639,7 +641,7 @@ impl Server {
         }
     }
 
-    fn start(&mut self, id: SocketId, owner: Addr) {
+    fn start(&mut self, id: SocketId, owner: Addr, confirm: bool) {
         let Some(s) = self.socks.get_mut(&id) else {
             // Closed in transit (skynet#1374): tell whoever wanted it.
             report(
@@ -654,7 +656,18 @@ impl Server {
         };
         if s.close_reported && s.owner == owner {
             // Its owner already heard CLOSE (e.g. a resume racing the peer's EOF): nothing
-            // to start, and no second end to report. A new owner still hears ERROR below.
+            // to start, and no second end to report. A new owner still hears ERROR below;
+            // a starter waiting for the outcome hears it too.
+            if confirm {
+                report(
+                    &self.node,
+                    owner,
+                    SocketEvent::Error {
+                        id,
+                        message: "start: socket is closed".into(),
+                    },
+                );
+            }
             return;
         }
         s.owner = owner;
@@ -699,6 +712,17 @@ impl Server {
                     st.reading = true;
                     st.shared.state.lock().idle = st.queue.is_empty();
                 }
+                if confirm {
+                    // Before any DATA: the starter knows it is live first.
+                    report(
+                        &self.node,
+                        owner,
+                        SocketEvent::Connect {
+                            id,
+                            addr: "start".into(),
+                        },
+                    );
+                }
                 self.update_interest(id);
                 // Edge-triggered: data that came while paused raises no new event.
                 self.readable(id);
@@ -732,7 +756,7 @@ impl Server {
             }
         }
         // An unknown or closed socket: `start` tells `owner` so.
-        self.start(id, owner);
+        self.start(id, owner, false);
     }
 
     fn update_interest(&mut self, id: SocketId) {

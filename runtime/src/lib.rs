@@ -36,43 +36,24 @@
 
 #![deny(missing_docs)]
 
-mod addr;
-mod builder;
-mod call;
-mod cell;
-pub mod config;
-mod context;
-mod error;
-mod executor;
-mod log_capture;
-mod logger;
-mod mailbox;
-mod message;
-mod monitor;
+// The layers, bottom up. A file imports only from layers below its own, or from files
+// before it in its own layer (see docs/architecture.md, "Layers"; `tests/layers.rs` checks it).
+mod base; // 0: addresses, messages, errors
+pub mod config; // 1: the node config
+mod executor; // 4: Service, Context, calls, the per-service executor
+mod kernel; // 2: mailboxes, cells, run queue, the node's shared tables
 mod node;
-mod queue;
-mod raw_context;
-mod run_queue;
-mod sched;
-mod service;
-mod timer_thread;
-mod timer_wheel;
-mod trim;
-mod unique;
-mod worker;
+mod raw; // 3: RawService, RawContext, NodeHandle, workers, log routing
+mod system; // 5: the logger services
+mod time; // 1: timer wheel and thread, timestamps // 6: Node, NodeBuilder, monitor
 
-pub use addr::{Addr, ParseAddrError};
-pub use builder::{Node, NodeBuilder};
-pub use call::{Call, Responder, Sleep, YieldNow};
+pub use base::{Addr, CallError, DebugPing, Error, Message, NameError, NoSession, ParseAddrError};
+pub use base::{Payload, Ptype, SendError, Target};
 pub use config::{Config, ConfigError};
-pub use context::Context;
-pub use error::{CallError, Error, NameError, NoSession, SendError};
-pub use executor::Interceptor;
-pub use log_capture::LogCapture;
-pub use logger::{timestamp, LoggerService};
-pub use message::{DebugPing, Message, Payload, Ptype};
-pub use node::{ExitHook, NodeHandle, ServiceInfo, ServiceRef, ShutdownHook, WakeBatch};
-pub use queue::{Queue, QueueGuard, QueueLock};
-pub use raw_context::RawContext;
-pub use service::{ExitReason, InitStatus, RawService, Service};
-pub use timer_wheel::TimerId;
+pub use executor::{Call, Context, Interceptor, Queue, QueueGuard, QueueLock, Responder};
+pub use executor::{Service, Sleep, YieldNow};
+pub use kernel::{ExitHook, ServiceInfo, ShutdownHook};
+pub use node::{Node, NodeBuilder};
+pub use raw::{ExitReason, InitStatus, NodeHandle, RawContext, RawService, ServiceRef, WakeBatch};
+pub use system::{LogCapture, LoggerService};
+pub use time::{timestamp, TimerId};

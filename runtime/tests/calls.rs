@@ -138,6 +138,96 @@ fn unanswered_request_is_an_error() {
     assert_eq!(node.call(s, 1u8).unwrap_err(), CallError::NoReply(s));
 }
 
+/// Calls `.inc` by name from a service: the by-name call, a send by name, a call by address
+/// literal, and a call to a name nobody holds.
+struct ByName {
+    report: crossbeam_channel::Sender<Vec<Result<u64, CallError>>>,
+}
+impl Service for ByName {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        let Ok(literal) = msg.take::<String>() else {
+            return;
+        };
+        let mut results = vec![
+            ctx.call(".inc", 1u64).await.and_then(|m| m.into_value()),
+            ctx.call(&literal, 2u64).await.and_then(|m| m.into_value()),
+            ctx.call(".nobody", 3u64).await.and_then(|m| m.into_value()),
+            ctx.call_as::<u64, _>(".inc", 4u64).await,
+        ];
+        // A send by name goes; to a missing name it fails at once, handing the value back.
+        results.push(ctx.send(".inc", 5u64).map(|()| 0).map_err(|e| e.reason));
+        match ctx.send("nobody", 6u64) {
+            Err(e) => {
+                assert_eq!(
+                    e.message.take::<u64>().ok(),
+                    Some(6),
+                    "the value comes back"
+                );
+                results.push(Err(e.reason));
+            }
+            Ok(()) => results.push(Ok(6)),
+        }
+        let _ = self.report.send(results);
+    }
+}
+
+/// G5: a call or send may name its destination (`.name`, `:0000000a`); the name is looked up
+/// when it is sent, and a name nobody holds fails at once with `NoSuchName` (`is_unknown`).
+#[test]
+fn calls_and_sends_by_name() {
+    let node = node();
+    let inc = node.launch(Inc).unwrap();
+    node.handle().register(inc, ".inc").unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let caller = node.launch(ByName { report: tx }).unwrap();
+    node.send(caller, inc.to_string()).unwrap();
+    let results = recv(&rx, LONG);
+    assert_eq!(results[0], Ok(2));
+    assert_eq!(results[1], Ok(3));
+    assert_eq!(results[2], Err(CallError::NoSuchName(".nobody".into())));
+    assert!(results[2].as_ref().unwrap_err().is_unknown());
+    assert_eq!(results[3], Ok(5));
+    assert_eq!(results[4], Ok(0));
+    assert_eq!(results[5], Err(CallError::NoSuchName("nobody".into())));
+    // From outside the node too.
+    let reply = node.call(".inc", 41u64).unwrap();
+    assert_eq!(reply.take::<u64>().unwrap(), 42);
+    assert_eq!(
+        node.call(".gone", 1u64).unwrap_err(),
+        CallError::NoSuchName(".gone".into())
+    );
+    assert!(node.send(".gone", 1u64).unwrap_err().reason.is_unknown());
+    assert!(CallError::Unknown(Addr(77)).is_unknown());
+    assert!(!CallError::Dead(Addr(77)).is_unknown());
+}
+
+/// Exits in the middle of a request, without answering it.
+struct Quitter;
+impl Service for Quitter {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        ctx.exit();
+    }
+}
+
+/// G7: a service that calls `exit` while handling a request and does not answer it gives
+/// its caller `Dead` (it is ending), not `NoReply`, and logs no "without answering" warning.
+#[test]
+fn exit_without_answering_is_dead() {
+    let (node, lines) = util::node_with_log(2);
+    let q = node.launch(Quitter).unwrap();
+    assert_eq!(node.call(q, 1u8).unwrap_err(), CallError::Dead(q));
+    // Later calls find it gone.
+    assert_eq!(node.call(q, 1u8).unwrap_err(), CallError::Dead(q));
+    assert!(
+        !lines
+            .lines()
+            .iter()
+            .any(|l| l.contains("without answering")),
+        "{:?}",
+        lines.lines()
+    );
+}
+
 /// Records the order in which its tasks run around awaits.
 struct Interleave {
     log: Arc<parking_lot::Mutex<Vec<&'static str>>>,

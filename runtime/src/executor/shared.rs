@@ -1,0 +1,464 @@
+//! The state every [`Context`] of a service shares with its executor ([`HostShared`]):
+//! sessions being waited on and their wakers, ready tasks, timeout callbacks, interceptors,
+//! per-service locals. The executor ([`AsyncHost`](crate::executor::host::AsyncHost)) runs
+//! the tasks; contexts and the futures they make (calls, sleeps) register here.
+
+use std::any::{Any, TypeId};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+
+use parking_lot::Mutex;
+use slab::Slab;
+
+use crate::base::hash::IdMap;
+use crate::base::{Addr, CallError, Message, Ptype};
+use crate::kernel::wake_message;
+use crate::raw::{Cell, NodeInner};
+
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A library's handler for one protocol (the socket API takes SOCKET messages this way).
+/// Returns the message back to have it dispatched normally.
+pub type Interceptor = Arc<dyn Fn(&Context, Message) -> Option<Message> + Send + Sync>;
+
+pub(crate) const MAIN: usize = usize::MAX;
+
+/// The session a timeout's expiry carries for callback `key`: `-1 - key` (never 0 nor a
+/// positive, call-style session). None beyond `i32::MIN`.
+fn callback_session(key: usize) -> Option<i32> {
+    i32::try_from(key).ok().map(|k| -1 - k)
+}
+
+/// The callback key of a timeout's session (the inverse of [`callback_session`]).
+fn callback_key(session: i32) -> Option<usize> {
+    if session < 0 {
+        usize::try_from(-1 - i64::from(session)).ok()
+    } else {
+        None
+    }
+}
+
+/// Who to wake when a session is answered.
+#[derive(Default)]
+pub(crate) enum Waiter {
+    /// Nobody has polled yet.
+    #[default]
+    None,
+    /// The main task, polled with its own waker: the reply re-queues it directly, with no
+    /// waker clone and no second lock.
+    Main,
+    /// Any other waker (a fork, or a combinator's own waker).
+    Other(Waker),
+}
+
+impl Waiter {
+    /// The waiter for a poll with `cx`; keeps `self` when it already wakes the same task.
+    fn update(&mut self, cx: &TaskContext<'_>, main: &Waker) {
+        let w = cx.waker();
+        match self {
+            Waiter::Main if w.will_wake(main) => {}
+            Waiter::Other(old) if old.will_wake(w) => {}
+            _ if w.will_wake(main) => *self = Waiter::Main,
+            _ => *self = Waiter::Other(w.clone()),
+        }
+    }
+}
+
+/// A session some future is waiting on.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub(crate) waker: Waiter,
+    pub(crate) reply: Option<Message>,
+}
+
+/// `Context::timeout`'s function: run when its session is answered, no task needed.
+pub(crate) type Callback = Box<dyn FnOnce(Context) + Send>;
+
+/// What became of a reply.
+pub(crate) enum Delivered {
+    /// A future waits for it and has been woken; `Some(task)` when that task (the main
+    /// task) is the only one ready: not queued, and the host not marked running, for the
+    /// caller to poll on the lock-free path.
+    ToFuture(Option<usize>),
+    /// A timeout's function is due.
+    Callback(Callback),
+    /// Nobody waits (a late reply after a timeout or a cancelled call): dropped.
+    Nobody,
+}
+
+/// Executor state only the worker running the service touches: see [`OwnerCell`].
+pub(crate) struct Local {
+    /// Messages for `dispatch`, waiting for the main task.
+    pub(crate) inbox: VecDeque<Message>,
+    /// The main task is parked waiting for the next message.
+    pub(crate) main_idle: bool,
+}
+
+/// A value touched only by the worker that runs the service, never concurrently: from the
+/// `AsyncHost` methods (which take `&mut self` and run under the service's body lock, so
+/// two workers never run them at once, and the lock orders one worker's accesses before the
+/// next one's) and from the main task's [`NextMessage`], which is polled only from inside
+/// those methods. No `&mut` to the value is held across a poll.
+pub(crate) struct OwnerCell<T>(std::cell::UnsafeCell<T>);
+
+// SAFETY: the value moves between worker threads only as the body lock is handed over, and
+// it is `Send`; sharing `&OwnerCell` between threads is sound because the value is only
+// reached through `with`, whose callers are the one worker running the service (see above).
+unsafe impl<T: Send> Sync for OwnerCell<T> {}
+
+impl<T> OwnerCell<T> {
+    pub(crate) fn new(v: T) -> OwnerCell<T> {
+        OwnerCell(std::cell::UnsafeCell::new(v))
+    }
+
+    /// Runs `f` on the value.
+    ///
+    /// # Safety
+    /// Only the worker running the service may call this (from `AsyncHost`'s methods or the
+    /// main task's poll), and `f` must not call `with` again.
+    pub(crate) unsafe fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: per this function's contract, no other reference to the value exists
+        // while `f` runs.
+        f(unsafe { &mut *self.0.get() })
+    }
+}
+
+thread_local! {
+    /// The host this thread is polling on the lock-free path (0: none): wakes and forks of
+    /// that host from this thread need no WAKE message, they set `FAST_DIRTY` instead.
+    pub(crate) static FAST_HOST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// A task of `FAST_HOST` became ready during the lock-free poll.
+    pub(crate) static FAST_DIRTY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Executor state shared by the host and the service's futures.
+pub(crate) struct HostState {
+    /// Tasks to poll.
+    pub(crate) ready: VecDeque<usize>,
+    /// Forks created since the host last looked.
+    pub(crate) spawned: Vec<BoxFuture>,
+    /// Sessions futures are waiting on.
+    pub(crate) pending: IdMap<i32, Slot>,
+    /// `Context::timeout`s' functions, by key. Their expiry carries the *negative* session
+    /// `-1 - key` (see [`callback_session`]): no session number is used up, and a dense slab
+    /// of 3-word entries stays compact for 100,000 pending timeouts.
+    pub(crate) callbacks: Slab<Callback>,
+    /// The host is polling now (a wake needs no message).
+    pub(crate) running: bool,
+    /// A WAKE message is on its way.
+    pub(crate) wake_posted: bool,
+    pub(crate) exit_requested: bool,
+    pub(crate) init_outcome: Option<Result<(), String>>,
+    pub(crate) intercepts: Vec<(Ptype, Interceptor)>,
+    /// `Context::local` values by type: a few at most, so a list (24 bytes in every
+    /// service, not a 48-byte map).
+    pub(crate) locals: Vec<(TypeId, Box<dyn Any + Send>)>,
+}
+
+/// What every `Context` of a service points at.
+pub(crate) struct HostShared {
+    pub(crate) addr: Addr,
+    pub(crate) node: Arc<NodeInner>,
+    pub(crate) cell: Arc<Cell>,
+    pub(crate) state: Mutex<HostState>,
+    /// The main task's waker, to recognise polls by the main task itself.
+    pub(crate) main_waker: Waker,
+    /// The main task's inbox, touched without a lock.
+    pub(crate) local: OwnerCell<Local>,
+    /// `exit_requested`, readable without the lock.
+    pub(crate) exit_flag: AtomicBool,
+    /// Some protocol is intercepted (`intercepts` is not empty), readable without the lock.
+    pub(crate) has_intercepts: AtomicBool,
+}
+
+impl HostState {
+    /// Makes `task` ready. When nothing else is ready (or spawned) and the host may run,
+    /// returns it instead of queueing it: the caller polls it first, without a second lock.
+    pub(crate) fn push_ready(&mut self, task: usize) -> Option<usize> {
+        if self.ready.is_empty() && self.spawned.is_empty() && !self.exit_requested {
+            Some(task)
+        } else {
+            self.ready.push_back(task);
+            None
+        }
+    }
+}
+
+impl HostShared {
+    /// Allocates a session no future is waiting on, and starts waiting on it.
+    pub(crate) fn register_wait(&self) -> i32 {
+        self.register(Slot::default())
+    }
+
+    /// Like [`HostShared::register_wait`], for a future being polled with `cx`: its waker is
+    /// registered in the same lock, so the future may return Pending without polling again.
+    pub(crate) fn register_polled(&self, cx: &TaskContext<'_>) -> i32 {
+        let mut waker = Waiter::None;
+        waker.update(cx, &self.main_waker);
+        self.register(Slot {
+            waker,
+            ..Slot::default()
+        })
+    }
+
+    /// Allocates a session whose answer runs `f` (a timeout).
+    /// Stores a timeout's function; returns the (negative) session its expiry must carry,
+    /// None if 2^31 are already pending.
+    pub(crate) fn register_callback(&self, f: Callback) -> Option<i32> {
+        let mut st = self.state.lock();
+        let key = st.callbacks.insert(f);
+        let session = callback_session(key);
+        if session.is_none() {
+            drop(st.callbacks.remove(key));
+        }
+        session
+    }
+
+    pub(crate) fn register(&self, slot: Slot) -> i32 {
+        let mut st = self.state.lock();
+        loop {
+            let s = self.cell.next_session();
+            if let std::collections::hash_map::Entry::Vacant(e) = st.pending.entry(s) {
+                e.insert(slot);
+                return s;
+            }
+        }
+    }
+
+    /// Ready(reply) once the session is answered.
+    pub(crate) fn poll_reply(&self, session: i32, cx: &mut TaskContext<'_>) -> Poll<Message> {
+        let mut st = self.state.lock();
+        let Some(slot) = st.pending.get_mut(&session) else {
+            return Poll::Ready(Message::value(
+                self.addr,
+                session,
+                Ptype::ERROR,
+                CallError::Detached,
+            ));
+        };
+        if let Some(reply) = slot.reply.take() {
+            st.pending.remove(&session);
+            return Poll::Ready(reply);
+        }
+        slot.waker.update(cx, &self.main_waker);
+        Poll::Pending
+    }
+
+    /// Stops waiting on a session (its reply, if it ever comes, is dropped).
+    pub(crate) fn cancel_wait(&self, session: i32) {
+        self.state.lock().pending.remove(&session);
+    }
+
+    /// Hands a reply to the future waiting on its session. False when nobody waits (a late
+    /// reply after a timeout, or a reply to a cancelled call): it is dropped.
+    pub(crate) fn deliver(&self, msg: Message) -> Delivered {
+        let waker = {
+            let mut guard = self.state.lock();
+            let st = &mut *guard;
+            match st.pending.get_mut(&msg.session) {
+                Some(slot) => {
+                    slot.reply = Some(msg);
+                    let waiter = std::mem::take(&mut slot.waker);
+                    if let Waiter::Main = waiter {
+                        if let Some(task) = st.push_ready(MAIN) {
+                            // Only the main task is ready: the caller polls it on the
+                            // lock-free path (`poll_main_fast`); the host is not marked
+                            // running.
+                            return Delivered::ToFuture(Some(task));
+                        }
+                    }
+                    // The host polls after this: wakes from now on need no WAKE message.
+                    st.running = true;
+                    match waiter {
+                        Waiter::Other(w) => Some(w),
+                        Waiter::Main | Waiter::None => None,
+                    }
+                }
+                None => {
+                    st.running = true;
+                    // A timeout's expiry: negative session, from the timer (the system).
+                    let key = callback_key(msg.session).filter(|_| msg.source.is_system());
+                    return match key.and_then(|k| st.callbacks.try_remove(k)) {
+                        Some(cb) => Delivered::Callback(cb),
+                        None => Delivered::Nobody,
+                    };
+                }
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Delivered::ToFuture(None)
+    }
+
+    /// Marks a task ready; from outside a running host, posts a WAKE so a worker runs us.
+    pub(crate) fn wake_task(&self, task: usize) {
+        let post = {
+            let mut st = self.state.lock();
+            st.ready.push_back(task);
+            self.needs_post(&mut st)
+        };
+        if post {
+            let _ = self.node.push(&self.cell, wake_message());
+        }
+    }
+
+    pub(crate) fn needs_post(&self, st: &mut HostState) -> bool {
+        if st.running || st.wake_posted {
+            false
+        } else if FAST_HOST.with(|h| h.get()) == self as *const HostShared as usize {
+            // This thread is polling us on the lock-free path: it looks again after.
+            FAST_DIRTY.with(|d| d.set(true));
+            false
+        } else {
+            st.wake_posted = true;
+            true
+        }
+    }
+
+    /// Asks the service to end (see [`Context::exit`]).
+    pub(crate) fn request_exit(&self) {
+        self.state.lock().exit_requested = true;
+        self.exit_flag.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes that some protocol is intercepted.
+    pub(crate) fn note_intercepts(&self) {
+        self.has_intercepts.store(true, Ordering::Relaxed);
+    }
+
+    /// Starts a fork.
+    pub(crate) fn spawn(&self, fut: BoxFuture) {
+        let post = {
+            let mut st = self.state.lock();
+            st.spawned.push(fut);
+            self.needs_post(&mut st)
+        };
+        if post {
+            let _ = self.node.push(&self.cell, wake_message());
+        }
+    }
+
+    /// The error a caller gets from this service now: the exit error once it has ended,
+    /// Panicked while a panic unwinds through its task (unwinding drops the task's locals,
+    /// requests included, before the service is retired), NoReply otherwise.
+    pub(crate) fn unanswered_error(&self) -> CallError {
+        if let Some(e) = self.cell.exit_error.lock().clone() {
+            e
+        } else if std::thread::panicking() {
+            CallError::Panicked(self.addr)
+        } else {
+            CallError::NoReply(self.addr)
+        }
+    }
+}
+
+pub(crate) struct TaskWaker {
+    pub(crate) host: Weak<HostShared>,
+    pub(crate) task: usize,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(h) = self.host.upgrade() {
+            h.wake_task(self.task);
+        }
+    }
+}
+
+/// A service's view of the node. `dispatch` gets the main task's context; clones (for forks)
+/// share the service but not the request being answered.
+///
+/// A request's answer: [`Context::ret`] now, or [`Context::response`] for later. A request
+/// left unanswered when `dispatch` returns is answered with [`CallError::NoReply`].
+pub struct Context {
+    pub(crate) shared: Arc<HostShared>,
+    /// The request this task is serving: (caller, session).
+    pub(crate) current: Option<(Addr, i32)>,
+    /// This is the main task's context (its calls block `dispatch`: deadlock detection).
+    pub(crate) main: bool,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Context({})", self.shared.addr)
+    }
+}
+
+impl Clone for Context {
+    /// A context for another task of the same service: no current request, not the main task.
+    fn clone(&self) -> Context {
+        Context::new(self.shared.clone(), false)
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // A task dropped in the middle of a request (kill, exit, panic) still answers it.
+        if let Some((dest, session)) = self.current.take() {
+            if session != 0 {
+                let err = self.shared.unanswered_error();
+                self.shared
+                    .node
+                    .send_error(self.shared.addr, dest, session, err);
+            }
+        }
+    }
+}
+
+impl Context {
+    pub(crate) fn new(shared: Arc<HostShared>, main: bool) -> Context {
+        Context {
+            shared,
+            current: None,
+            main,
+        }
+    }
+
+    pub(crate) fn begin_request(&mut self, msg: &Message) {
+        self.current = msg.wants_reply().then_some((msg.source, msg.session));
+    }
+
+    /// The task finished its request: one left unanswered is answered with an error now,
+    /// [`CallError::Dead`] when the service asked to exit (it is ending; G7), otherwise
+    /// [`CallError::NoReply`] with a warning (G4).
+    pub(crate) fn end_request(&mut self) {
+        if let Some((dest, session)) = self.current.take() {
+            let me = self.shared.addr;
+            let err = if self.shared.exit_flag.load(Ordering::Relaxed) {
+                CallError::Dead(me)
+            } else {
+                log::warn!(
+                    "{me} finished a request from {dest} (session {session}) without answering"
+                );
+                CallError::NoReply(me)
+            };
+            self.shared.node.send_error(me, dest, session, err);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_sessions_are_negative_and_round_trip() {
+        for key in [0usize, 1, 2, 1000, i32::MAX as usize] {
+            let s = callback_session(key).expect("fits");
+            assert!(s < 0, "{key} -> {s}");
+            assert_eq!(callback_key(s), Some(key));
+        }
+        assert_eq!(callback_session(i32::MAX as usize + 1), None);
+        assert_eq!(callback_key(0), None);
+        assert_eq!(callback_key(5), None);
+        assert_eq!(callback_key(i32::MIN), Some(i32::MAX as usize));
+    }
+}

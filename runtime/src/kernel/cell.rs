@@ -1,0 +1,124 @@
+//! A live service as the node holds it: address, mailbox, the service body, statistics.
+//!
+//! Generic over the body `S` (see [`Hosted`](crate::kernel::run_queue::Hosted)): this layer
+//! moves services around without knowing what interface they implement.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::time::SystemTime;
+
+use parking_lot::Mutex;
+
+use crate::base::{Addr, CallError, Message};
+use crate::kernel::mailbox::Mailbox;
+
+/// No kill requested.
+pub(crate) const KILL_NONE: u8 = 0;
+/// Killed by a service or the console.
+pub(crate) const KILL_KILLED: u8 = 1;
+/// Ended by node shutdown.
+pub(crate) const KILL_SHUTDOWN: u8 = 2;
+/// Ended by node shutdown after handling everything already queued (the logger).
+pub(crate) const KILL_DRAIN: u8 = 3;
+
+/// Who waits for a launch to finish.
+pub(crate) enum LaunchNotify {
+    /// Nobody.
+    None,
+    /// A service, as the reply to its session.
+    Session(Addr, i32),
+    /// A thread outside the node.
+    Channel(crossbeam_channel::Sender<Result<Addr, CallError>>),
+}
+
+/// The service body, locked by the one worker running the service.
+pub(crate) struct Body<S: ?Sized> {
+    pub(crate) svc: Option<Box<S>>,
+    pub(crate) started: bool,
+    /// Messages taken from the mailbox's shared queue and not handled yet (oldest first);
+    /// see [`Mailbox::pop_batch`](crate::kernel::mailbox::Mailbox::pop_batch).
+    pub(crate) pending: std::collections::VecDeque<Message>,
+}
+
+/// Everything the node keeps per service.
+pub(crate) struct Cell<S: ?Sized> {
+    pub(crate) addr: Addr,
+    pub(crate) mailbox: Mailbox,
+    pub(crate) body: Mutex<Body<S>>,
+    /// Registered type name ("agent"), or the Rust type name for `launch`.
+    pub(crate) type_name: String,
+    /// Runtime services (logger, ...) don't keep the node alive.
+    pub(crate) system: bool,
+    pub(crate) started_at: SystemTime,
+    pub(crate) processed: AtomicU64,
+    pub(crate) cpu_ns: AtomicU64,
+    /// A kill was requested ([`KILL_NONE`], [`KILL_KILLED`], [`KILL_SHUTDOWN`]); the worker
+    /// retires the service at its next turn.
+    pub(crate) kill: AtomicU8,
+    /// The service has ended; its mailbox is closed.
+    pub(crate) retired: AtomicBool,
+    /// The address this service's main task is blocked calling (0: none): the wait-for graph.
+    pub(crate) waiting_on: AtomicU32,
+    /// The monitor saw it inside one message for too long.
+    pub(crate) endless: AtomicBool,
+    /// The session counter (skynet: per service, 1..=i32::MAX then wraps to 1).
+    pub(crate) session: AtomicI32,
+    pub(crate) launch: Mutex<LaunchNotify>,
+    /// The error callers get once it has ended (set first thing when it retires).
+    pub(crate) exit_error: Mutex<Option<CallError>>,
+    /// Local names this service holds, removed when it retires.
+    pub(crate) names: Mutex<Vec<String>>,
+}
+
+impl<S: ?Sized> Cell<S> {
+    pub(crate) fn new(
+        addr: Addr,
+        svc: Box<S>,
+        type_name: String,
+        system: bool,
+        launch: LaunchNotify,
+    ) -> Cell<S> {
+        Cell {
+            addr,
+            mailbox: Mailbox::new(),
+            body: Mutex::new(Body {
+                svc: Some(svc),
+                started: false,
+                pending: std::collections::VecDeque::new(),
+            }),
+            type_name,
+            system,
+            started_at: SystemTime::now(),
+            processed: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
+            kill: AtomicU8::new(KILL_NONE),
+            retired: AtomicBool::new(false),
+            waiting_on: AtomicU32::new(0),
+            endless: AtomicBool::new(false),
+            session: AtomicI32::new(0),
+            launch: Mutex::new(launch),
+            exit_error: Mutex::new(None),
+            names: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The next session number: 1..=i32::MAX, wrapping to 1, never 0 or negative.
+    pub(crate) fn next_session(&self) -> i32 {
+        let mut cur = self.session.load(Ordering::Relaxed);
+        loop {
+            let next = if (0..i32::MAX).contains(&cur) {
+                cur + 1
+            } else {
+                1
+            };
+            match self.session.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(now) => cur = now,
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Layer 2: the kernel. Mailboxes, the cells that hold services, the run queue with its
+//! worker slots, and the node's shared tables ([`Kernel`]). Everything above reaches the
+//! node through the kernel's methods.
+//!
+//! Generic over the body of the services it holds (`S`, see [`Hosted`]), so it never names
+//! the service interfaces built on it: the raw layer instantiates it once, for
+//! `dyn RawService`.
+
+pub(crate) mod cell;
+pub(crate) mod mailbox;
+pub(crate) mod run_queue;
+pub(crate) mod slot;
+pub(crate) mod state;
+pub(crate) mod unique;
+
+pub(crate) use cell::{
+    Body, Cell, LaunchNotify, KILL_DRAIN, KILL_KILLED, KILL_NONE, KILL_SHUTDOWN,
+};
+pub(crate) use run_queue::{Hosted, WorkerLocal};
+pub(crate) use slot::WorkerSlot;
+pub(crate) use state::{wake_message, CallStart, Factory, Kernel, TimerEntry};
+pub use state::{ExitHook, ServiceInfo, ShutdownHook};
+pub(crate) use unique::UniqueState;

@@ -1,0 +1,318 @@
+//! The global run queue, worker parking, and each worker's LIFO slot.
+//!
+//! A service with pending work sits in the run queue exactly once (the mailbox flag sees to
+//! that). Idle workers park on a condvar and never spin. A service woken *by a worker* goes to
+//! that worker's LIFO slot and runs next on the same thread, as tokio's LIFO slot does: a call
+//! and its reply then bounce on one warm core with no cross-thread wake-up. The slot has a
+//! budget so a ping-ponging pair cannot starve the global queue.
+//!
+//! The slot is not stealable, so a service waiting there runs only when the worker's current
+//! turn ends. That is what a call wants (the caller's turn ends at its `await`), not what a
+//! long turn that keeps sending wants: its receiver would wait out the whole turn while
+//! another worker sleeps (`bench send` ran at a third of its speed that way, in some runs).
+//! So once [`LIFO_SPILL`] messages pile up for the service in the slot, it moves to the
+//! global queue and a parked worker wakes to run it beside the sender.
+//!
+//! A thread that is not a worker (the socket thread) may defer its wake-ups for a while
+//! ([`RunQueue::defer_wakes`]): services it makes runnable queue as usual, and the parked
+//! workers they need are woken once, when it ends the batch. Waking a worker per message
+//! let the woken worker preempt the sender on its core for every packet: two context
+//! switches per message where one batch needs one wake-up.
+
+use std::cell::{Cell as LocalCell, RefCell};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::LocalKey;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::base::Addr;
+use crate::kernel::cell::Cell;
+
+/// What the kernel holds in a cell: the service body type of the layer above. The raw
+/// service layer implements it once, for `dyn RawService`. Thread locals cannot be generic,
+/// so the implementor also declares the worker-local state of the run queue.
+pub(crate) trait Hosted: Send + 'static {
+    /// The calling thread's run-queue state, for services of this body type.
+    fn worker_local() -> &'static LocalKey<RefCell<Option<WorkerLocal<Self>>>>;
+}
+
+/// How many services in a row a worker may take from its LIFO slot before it must look at
+/// the global queue.
+const LIFO_BUDGET: u32 = 16;
+
+/// Queue length from which a service waiting in its waker's LIFO slot moves to the global
+/// queue when a worker is parked (see the module doc). Checked on each push past it, so a
+/// worker that parks late still gets it.
+pub(crate) const LIFO_SPILL: usize = 64;
+
+/// How many services a deferring thread may queue before the parked workers are woken
+/// anyway: a batch of hundreds of socket events should not keep them idle to its end.
+const DEFER_LIMIT: usize = 32;
+
+/// The node-wide queue of runnable services.
+pub(crate) struct RunQueue<S: ?Sized> {
+    global: Mutex<VecDeque<Arc<Cell<S>>>>,
+    /// Length of `global`, readable without the lock.
+    len: AtomicUsize,
+    /// Parked workers, read without the lock by pushers to decide whether to notify.
+    sleeping: AtomicUsize,
+    idle: Mutex<()>,
+    wake: Condvar,
+    stop: AtomicBool,
+    /// Identity of this queue, so a worker of another node never uses its slot here.
+    id: usize,
+}
+
+/// A worker thread's own run-queue state (in a thread local the body type declares, see
+/// [`Hosted::worker_local`]).
+pub(crate) struct WorkerLocal<S: ?Sized> {
+    queue_id: usize,
+    lifo: Option<Arc<Cell<S>>>,
+    /// The service this worker sends to most (see [`RunQueue::take_sent_to`]).
+    sent_to: Option<(Addr, Arc<Cell<S>>)>,
+    /// The last destination found by a full lookup: a second lookup in a row for it caches it.
+    missed: Option<Addr>,
+}
+
+thread_local! {
+    /// A non-worker thread's deferred wake-ups: the queue's id (0: not deferring) and how
+    /// many services it queued meanwhile.
+    static DEFERRED: LocalCell<(usize, usize)> = const { LocalCell::new((0, 0)) };
+}
+
+static NEXT_QUEUE_ID: AtomicUsize = AtomicUsize::new(1);
+
+impl<S: Hosted + ?Sized> RunQueue<S> {
+    pub(crate) fn new() -> RunQueue<S> {
+        RunQueue {
+            global: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+            sleeping: AtomicUsize::new(0),
+            idle: Mutex::new(()),
+            wake: Condvar::new(),
+            stop: AtomicBool::new(false),
+            id: NEXT_QUEUE_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Marks the calling thread as one of this queue's workers (enables its LIFO slot).
+    pub(crate) fn enter_worker(&self) {
+        S::worker_local().with(|l| {
+            *l.borrow_mut() = Some(WorkerLocal {
+                queue_id: self.id,
+                lifo: None,
+                sent_to: None,
+                missed: None,
+            })
+        });
+    }
+
+    /// Makes a service runnable. From one of our workers it takes the LIFO slot (the service
+    /// that was there moves to the global queue); from anywhere else it goes to the global
+    /// queue and wakes a parked worker.
+    pub(crate) fn schedule(&self, cell: Arc<Cell<S>>) {
+        let displaced = S::worker_local().with(|l| match l.borrow_mut().as_mut() {
+            Some(local) if local.queue_id == self.id => Ok(local.lifo.replace(cell)),
+            _ => Err(cell),
+        });
+        match displaced {
+            Ok(None) => {}
+            Ok(Some(old)) => self.push_global(old),
+            Err(cell) => self.push_global(cell),
+        }
+    }
+
+    /// The calling worker's cached destination, taken out, if it is `addr`: a send then skips
+    /// the node's handle table and its lock (two atomic operations per message, the cost of
+    /// a stream of sends to one service). Give it back with [`keep_sent_to`](Self::keep_sent_to).
+    /// Handles are never reused, so a cached cell is `addr` for good; once it retires, its
+    /// closed mailbox refuses the push and the send fails as it would have after a lookup.
+    /// The address is kept beside the cell, so a hit reads nothing of the cell itself (its
+    /// fields share cache lines the receiving worker writes).
+    pub(crate) fn take_sent_to(&self, addr: Addr) -> Option<Arc<Cell<S>>> {
+        S::worker_local().with(|l| {
+            let mut l = l.borrow_mut();
+            let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
+            match &local.sent_to {
+                Some((a, _)) if *a == addr => local.sent_to.take().map(|(_, c)| c),
+                _ => None,
+            }
+        })
+    }
+
+    /// Caches `cell` (at `addr`, just sent to successfully) as the calling worker's
+    /// destination; the one it replaces is dropped here, outside any lock.
+    pub(crate) fn keep_sent_to(&self, addr: Addr, cell: Arc<Cell<S>>) {
+        let old = S::worker_local().with(|l| {
+            let mut l = l.borrow_mut();
+            let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
+            local.sent_to.replace((addr, cell))
+        });
+        drop(old);
+    }
+
+    /// Records a full lookup of `addr` by the calling worker; true when the previous one was
+    /// for `addr` too (worth caching: a stream of sends, not a broadcast). False off-worker.
+    pub(crate) fn note_lookup(&self, addr: Addr) -> bool {
+        S::worker_local().with(|l| {
+            let mut l = l.borrow_mut();
+            let Some(local) = l.as_mut().filter(|w| w.queue_id == self.id) else {
+                return false;
+            };
+            local.missed.replace(addr) == Some(addr)
+        })
+    }
+
+    /// Moves `cell` out of the calling worker's LIFO slot to the global queue, if it is there
+    /// and a worker is parked to take it.
+    pub(crate) fn spill_lifo(&self, cell: &Arc<Cell<S>>) {
+        if self.sleeping.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let taken = S::worker_local().with(|l| {
+            let mut l = l.borrow_mut();
+            let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
+            match &local.lifo {
+                Some(c) if Arc::ptr_eq(c, cell) => local.lifo.take(),
+                _ => None,
+            }
+        });
+        if let Some(cell) = taken {
+            self.push_global(cell);
+        }
+    }
+
+    /// Appends to the global queue and wakes one parked worker if any.
+    pub(crate) fn push_global(&self, cell: Arc<Cell<S>>) {
+        {
+            let mut g = self.global.lock();
+            g.push_back(cell);
+            self.len.store(g.len(), Ordering::SeqCst);
+        }
+        // Workers to wake now: one, unless this thread defers its wake-ups.
+        let wake = DEFERRED.with(|d| {
+            let (queue, queued) = d.get();
+            if queue != self.id {
+                return 1;
+            }
+            if queued + 1 < DEFER_LIMIT {
+                d.set((queue, queued + 1));
+                return 0;
+            }
+            // A long batch: the workers start on it now.
+            d.set((queue, 0));
+            DEFER_LIMIT
+        });
+        if wake > 0 {
+            self.wake_parked(wake);
+        }
+    }
+
+    /// Wakes up to `n` parked workers.
+    fn wake_parked(&self, n: usize) {
+        let sleeping = self.sleeping.load(Ordering::SeqCst);
+        if sleeping > 0 {
+            // Taking the idle lock orders this notify after a parker's re-check.
+            let _g = self.idle.lock();
+            for _ in 0..n.min(sleeping) {
+                self.wake.notify_one();
+            }
+        }
+    }
+
+    /// Starts deferring the calling thread's wake-ups (see the module doc). False, and a
+    /// no-op, on a worker (its pushes go to its LIFO slot or wake at once) and when the
+    /// thread is deferring already; otherwise [`flush_wakes`](Self::flush_wakes) ends it.
+    pub(crate) fn defer_wakes(&self) -> bool {
+        if S::worker_local().with(|l| l.borrow().is_some()) {
+            return false;
+        }
+        DEFERRED.with(|d| {
+            let idle = d.get().0 == 0;
+            if idle {
+                d.set((self.id, 0));
+            }
+            idle
+        })
+    }
+
+    /// Ends the calling thread's deferral: wakes one parked worker per service queued
+    /// meanwhile (as many as are parked, at most).
+    pub(crate) fn flush_wakes(&self) {
+        let queued = DEFERRED.with(|d| {
+            let (queue, queued) = d.get();
+            if queue != self.id {
+                return 0;
+            }
+            d.set((0, 0));
+            queued
+        });
+        if queued > 0 {
+            self.wake_parked(queued);
+        }
+    }
+
+    /// True when some other service is waiting to run (global queue or this worker's slot).
+    pub(crate) fn others_waiting(&self) -> bool {
+        self.len.load(Ordering::Relaxed) > 0
+            || S::worker_local().with(|l| l.borrow().as_ref().is_some_and(|w| w.lifo.is_some()))
+    }
+
+    fn pop_global(&self) -> Option<Arc<Cell<S>>> {
+        if self.len.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        let mut g = self.global.lock();
+        let c = g.pop_front();
+        self.len.store(g.len(), Ordering::SeqCst);
+        c
+    }
+
+    /// The next service for this worker, parking while there is none. `lifo_runs` counts the
+    /// consecutive slot runs; `parked` is set when the worker slept on the way. Returns None
+    /// when the queue is stopped.
+    pub(crate) fn next(&self, lifo_runs: &mut u32, parked: &mut bool) -> Option<Arc<Cell<S>>> {
+        loop {
+            let slot =
+                S::worker_local().with(|l| l.borrow_mut().as_mut().and_then(|w| w.lifo.take()));
+            if let Some(cell) = slot {
+                if *lifo_runs < LIFO_BUDGET || self.len.load(Ordering::Relaxed) == 0 {
+                    *lifo_runs += 1;
+                    return Some(cell);
+                }
+                // Budget spent and others wait: the slot's service queues like everyone.
+                self.push_global(cell);
+            }
+            *lifo_runs = 0;
+            if let Some(cell) = self.pop_global() {
+                return Some(cell);
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            let mut guard = self.idle.lock();
+            self.sleeping.fetch_add(1, Ordering::SeqCst);
+            if self.len.load(Ordering::SeqCst) == 0 && !self.stop.load(Ordering::SeqCst) {
+                *parked = true;
+                self.wake.wait(&mut guard);
+            }
+            self.sleeping.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Stops every worker once the queue is empty of runnable work it will take.
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _g = self.idle.lock();
+        self.wake.notify_all();
+    }
+
+    /// Drops the calling worker's local state (on worker exit), returning its LIFO slot's
+    /// service.
+    pub(crate) fn leave_worker(&self) -> Option<Arc<Cell<S>>> {
+        let local = S::worker_local().with(|l| l.borrow_mut().take());
+        local.and_then(|w| w.lifo)
+    }
+}

@@ -1,0 +1,32 @@
+//! [`WorkerSlot`]: what one worker exposes to the endless-loop monitor.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::base::Addr;
+
+/// What one worker exposes to the monitor.
+#[derive(Default)]
+pub(crate) struct WorkerSlot {
+    /// Bumped before and after each callback.
+    pub(crate) version: AtomicU64,
+    /// The service inside a callback now (0: none).
+    pub(crate) current: AtomicU32,
+}
+
+impl WorkerSlot {
+    // Only the slot's own worker writes it, so a plain load and store bump the version (no
+    // atomic read-modify-write on the hot path); the monitor only reads.
+    #[inline]
+    pub(crate) fn enter(&self, addr: Addr) {
+        self.current.store(addr.0, Ordering::Relaxed);
+        let v = self.version.load(Ordering::Relaxed);
+        self.version.store(v.wrapping_add(1), Ordering::Release);
+    }
+
+    #[inline]
+    pub(crate) fn leave(&self) {
+        self.current.store(0, Ordering::Relaxed);
+        let v = self.version.load(Ordering::Relaxed);
+        self.version.store(v.wrapping_add(1), Ordering::Release);
+    }
+}

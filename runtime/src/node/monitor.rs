@@ -1,0 +1,75 @@
+//! The endless-loop monitor: reports a service that has been inside one message too long.
+//!
+//! Each worker bumps a version counter before and after every callback (skynet's
+//! `skynet_monitor`). Several times a second the monitor thread compares; a worker whose version has
+//! not moved for the threshold while it is inside a service gets that service reported, once
+//! per stuck message, by address. The service is not killed.
+//!
+//! The same thread returns free memory to the OS after many services end (see `trim.rs`).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::base::Addr;
+use crate::node::trim;
+use crate::raw::log_route;
+use crate::raw::NodeInner;
+
+/// Runs until the node asks it to stop; checks every `period`.
+pub(crate) fn run_monitor(
+    node: Arc<NodeInner>,
+    threshold: Duration,
+    stop: Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>,
+) {
+    log_route::enter_node(&node);
+    // The stuck time is measured from the first sample that saw the worker's version, so it
+    // is short by up to one period: sample often enough that a handler just past the
+    // threshold is still caught (4 wake-ups a second at the default 5 s).
+    let period = (threshold / 20).clamp(Duration::from_millis(5), Duration::from_millis(250));
+    // Per worker: (version seen, since when unchanged, already reported).
+    let mut seen: Vec<(u64, Instant, bool)> = node
+        .workers
+        .iter()
+        .map(|w| (w.version.load(Ordering::Acquire), Instant::now(), false))
+        .collect();
+    let mut janitor = trim::Janitor::default();
+    loop {
+        if janitor.observe(node.user_services.load(Ordering::Relaxed)) {
+            trim::release_free_memory();
+        }
+        {
+            let (lock, cv) = &*stop;
+            let mut stopped = lock.lock();
+            if *stopped {
+                return;
+            }
+            cv.wait_for(&mut stopped, period);
+            if *stopped {
+                return;
+            }
+        }
+        let now = Instant::now();
+        for (slot, (version, since, reported)) in node.workers.iter().zip(seen.iter_mut()) {
+            let v = slot.version.load(Ordering::Acquire);
+            if v != *version {
+                *version = v;
+                *since = now;
+                *reported = false;
+                continue;
+            }
+            let current = Addr(slot.current.load(Ordering::Relaxed));
+            if current.is_system() || *reported || now.duration_since(*since) < threshold {
+                continue;
+            }
+            *reported = true;
+            if let Some(cell) = node.cell(current) {
+                cell.endless.store(true, Ordering::Relaxed);
+            }
+            log::error!(
+                "service {current} may be in an endless loop: inside one message for {:.1} s",
+                now.duration_since(*since).as_secs_f64()
+            );
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! A worker thread: takes a runnable service, runs a turn of its messages, puts it back.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::MutexGuard;
+
+use crate::base::{Addr, CallError, Ptype};
+use crate::kernel::{Body, WorkerSlot, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
+use crate::raw::log_route as logger;
+use crate::raw::sched_policy;
+use crate::raw::service::{Cell, ExitReason, InitStatus, NodeInner, RawContext, RawService};
+
+/// skynet's weight table: worker i takes `len >> weight` messages per turn (-1: one).
+const WEIGHTS: [i8; 32] = [
+    -1, -1, -1, -1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3,
+    3, 3,
+];
+
+/// The weight used by worker `index`.
+pub(crate) fn weight(index: usize) -> i8 {
+    WEIGHTS.get(index).copied().unwrap_or(0)
+}
+
+/// A worker thread's body.
+/// `profile`: measure each turn's time into the service's CPU statistic; `batch`: enter the
+/// `SCHED_BATCH` policy (`sched.rs`).
+pub(crate) fn worker_main(
+    node: Arc<NodeInner>,
+    index: usize,
+    weight: i8,
+    profile: bool,
+    batch: bool,
+) {
+    node.run_queue.enter_worker();
+    logger::enter_node(&node);
+    if batch {
+        if let Err(e) = sched_policy::enter_batch_policy() {
+            // Every worker fails alike: one line says it.
+            if index == 0 {
+                log::warn!("workers keep the default scheduling policy: SCHED_BATCH: {e}");
+            }
+        }
+    }
+    let mut lifo_runs = 0;
+    // One clock read per turn: a turn starts when the previous one ended, unless the worker
+    // parked in between.
+    let mut clock: Option<Instant> = None;
+    loop {
+        let mut parked = false;
+        let Some(cell) = node.run_queue.next(&mut lifo_runs, &mut parked) else {
+            break;
+        };
+        let started = match clock {
+            _ if !profile => None,
+            Some(t) if !parked => Some(t),
+            _ => Some(Instant::now()),
+        };
+        clock = run_turn(&node, &node.workers[index], weight, cell, started);
+    }
+    if let Some(cell) = node.run_queue.leave_worker() {
+        node.run_queue.push_global(cell);
+    }
+    logger::leave_node();
+}
+
+/// Runs one callback with the monitor told, the panic caught.
+fn guarded<R>(slot: &WorkerSlot, addr: Addr, f: impl FnOnce() -> R) -> Result<R, String> {
+    slot.enter(addr);
+    logger::set_current(addr);
+    let r = catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p));
+    logger::set_current(Addr::SYSTEM);
+    slot.leave();
+    r
+}
+
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+/// Runs one turn of `cell`, begun at `started` (None: not profiling); returns when it ended.
+fn run_turn(
+    node: &Arc<NodeInner>,
+    slot: &WorkerSlot,
+    weight: i8,
+    cell: Arc<Cell>,
+    started: Option<Instant>,
+) -> Option<Instant> {
+    let mut body = cell.body.lock();
+    let requeue = run_locked(node, slot, weight, &cell, &mut body);
+    let ended = started.map(|started| {
+        // Only the worker holding the body writes the statistics: a load and a store suffice.
+        let ended = Instant::now();
+        let spent = ended.saturating_duration_since(started).as_nanos() as u64;
+        let cpu = cell.cpu_ns.load(Ordering::Relaxed);
+        cell.cpu_ns
+            .store(cpu.wrapping_add(spent), Ordering::Relaxed);
+        ended
+    });
+    drop(body);
+    if requeue {
+        node.run_queue.push_global(cell);
+    }
+    ended
+}
+
+/// Returns true when the service still has work and must go back to the run queue.
+fn run_locked(
+    node: &Arc<NodeInner>,
+    slot: &WorkerSlot,
+    weight: i8,
+    cell: &Arc<Cell>,
+    body: &mut MutexGuard<'_, Body<dyn RawService>>,
+) -> bool {
+    let addr = cell.addr;
+    if body.svc.is_none() {
+        return false; // retired while queued
+    }
+    if !body.started {
+        body.started = true;
+        let Some(svc) = body.svc.as_mut() else {
+            return false;
+        };
+        let mut ctx = RawContext::new(node, cell);
+        let status = guarded(slot, addr, || svc.init(&mut ctx));
+        let exit = ctx.exit;
+        match status {
+            Ok(InitStatus::Ready) => node.notify_launch(cell, Ok(())),
+            Ok(InitStatus::Pending) => {}
+            Ok(InitStatus::Failed(why)) => {
+                retire(node, cell, body, ExitReason::InitFailed(why));
+                return false;
+            }
+            Err(p) => {
+                retire(node, cell, body, ExitReason::Panicked(p));
+                return false;
+            }
+        }
+        if exit {
+            retire(node, cell, body, ExitReason::Exit);
+            return false;
+        }
+    }
+    loop {
+        let kill = cell.kill.load(Ordering::SeqCst);
+        match kill {
+            KILL_NONE | KILL_DRAIN => {}
+            KILL_SHUTDOWN => {
+                retire(node, cell, body, ExitReason::Shutdown);
+                return false;
+            }
+            _ => {
+                retire(node, cell, body, ExitReason::Killed);
+                return false;
+            }
+        }
+        let b = &mut **body;
+        let (n, overload) = cell.mailbox.pop_batch(&mut b.pending, weight);
+        if let Some(len) = overload {
+            log::warn!("service {addr} may overload, message queue length = {len}");
+        }
+        if n == 0 {
+            if kill == KILL_DRAIN {
+                retire(node, cell, body, ExitReason::Shutdown);
+            } else {
+                release_if_cold(cell, body);
+            }
+            return false; // mailbox empty: it is unscheduled now
+        }
+        let Some(svc) = b.svc.as_mut() else {
+            return false;
+        };
+        let mut ended = None;
+        for _ in 0..n {
+            let Some(msg) = b.pending.pop_front() else {
+                break;
+            };
+            let mut ctx = RawContext::new(node, cell);
+            let r = if msg.ptype == Ptype::WAKE {
+                guarded(slot, addr, || svc.wake(&mut ctx))
+            } else {
+                guarded(slot, addr, || svc.handle(&mut ctx, msg))
+            };
+            // Written only under the body lock (see run_turn): no read-modify-write needed.
+            let done = cell.processed.load(Ordering::Relaxed);
+            cell.processed
+                .store(done.wrapping_add(1), Ordering::Relaxed);
+            if let Err(p) = r {
+                ended = Some(ExitReason::Panicked(p));
+                break;
+            }
+            if ctx.exit {
+                ended = Some(ExitReason::Exit);
+                break;
+            }
+            if !matches!(cell.kill.load(Ordering::Relaxed), KILL_NONE | KILL_DRAIN) {
+                break; // handled at the top of the loop; the rest stay pending
+            }
+        }
+        if let Some(reason) = ended {
+            retire(node, cell, body, reason);
+            return false;
+        }
+        if node.run_queue.others_waiting() {
+            // Back of the queue if more is waiting; otherwise it is simply done.
+            let more = cell.mailbox.end_turn(&body.pending);
+            if !more {
+                release_if_cold(cell, body);
+            }
+            return more;
+        }
+    }
+}
+
+/// A service that has handled fewer messages than this frees its empty buffers each time
+/// it goes idle; busier ones keep them (no allocation per message in a hot exchange).
+const COLD_MESSAGES: u64 = 64;
+
+/// An idle service that has handled few messages (a held connection's agent) gives back
+/// the spare capacity of its queues: 10,000 quiet agents otherwise pin ~0.7 KB each.
+fn release_if_cold(cell: &Cell, body: &mut Body<dyn RawService>) {
+    if cell.processed.load(Ordering::Relaxed) >= COLD_MESSAGES {
+        return;
+    }
+    if body.pending.is_empty() && body.pending.capacity() > 0 {
+        body.pending = std::collections::VecDeque::new();
+    }
+    cell.mailbox.release_idle();
+    if let Some(svc) = body.svc.as_mut() {
+        svc.release_idle();
+    }
+}
+
+/// Ends a service: closes its mailbox, runs its exit, answers everything queued for it with
+/// an error, removes it from the node.
+pub(crate) fn retire(
+    node: &Arc<NodeInner>,
+    cell: &Arc<Cell>,
+    body: &mut MutexGuard<'_, Body<dyn RawService>>,
+    reason: ExitReason,
+) {
+    let addr = cell.addr;
+    let err = match &reason {
+        ExitReason::Panicked(_) => CallError::Panicked(addr),
+        _ => CallError::Dead(addr),
+    };
+    *cell.exit_error.lock() = Some(err.clone());
+    cell.retired.store(true, Ordering::SeqCst);
+    let queued = cell.mailbox.close();
+    match &reason {
+        ExitReason::Panicked(p) => log::error!("service {addr} panicked: {p}"),
+        ExitReason::InitFailed(why) => log::error!("service {addr} failed to start: {why}"),
+        ExitReason::Killed => log::info!("service {addr} killed"),
+        ExitReason::Exit | ExitReason::Shutdown => log::debug!("service {addr} exited"),
+    }
+    if let Some(mut svc) = body.svc.take() {
+        let mut ctx = RawContext::new(node, cell);
+        logger::set_current(addr);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            svc.exit(&mut ctx, &reason);
+            drop::<Box<dyn RawService>>(svc);
+        }));
+        logger::set_current(Addr::SYSTEM);
+        if let Err(p) = r {
+            log::error!("service {addr} panicked in exit: {}", panic_message(&*p));
+        }
+    }
+    // Older messages (taken from the queue, not handled) first, then the rest.
+    let pending = std::mem::take(&mut body.pending);
+    for msg in pending.into_iter().chain(queued) {
+        if msg.wants_reply() {
+            node.send_error(addr, msg.source, msg.session, err.clone());
+        }
+    }
+    let why = match &reason {
+        ExitReason::InitFailed(w) => w.clone(),
+        ExitReason::Panicked(p) => format!("panicked during init: {p}"),
+        _ => "exited during init".to_string(),
+    };
+    node.notify_launch(cell, Err(why));
+    cell.waiting_on.store(0, Ordering::SeqCst);
+    node.unregister(cell);
+}
