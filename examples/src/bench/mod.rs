@@ -11,3 +11,4 @@ pub mod netpack;
 pub mod raw_echo;
 pub mod runtime;
 pub mod summary;
+pub mod web;
