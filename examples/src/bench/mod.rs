@@ -4,6 +4,7 @@
 //! `ops_per_sec`. Timings are reported, never asserted.
 
 pub mod args;
+pub mod cluster;
 pub mod echo;
 pub mod flood;
 pub mod json;
