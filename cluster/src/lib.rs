@@ -67,4 +67,4 @@ pub use raw::{call_packed, send_packed};
 pub use request::{encode_request, parse_request, RequestFrame};
 pub use response::{encode_response, parse_response, ResponseFrame};
 pub use state::Cluster;
-pub use wire::{FrameError, Target, MULTI_PART};
+pub use wire::{FrameError, Frames, Target, MULTI_PART};

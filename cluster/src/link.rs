@@ -7,21 +7,21 @@ use bytes::Bytes;
 use skynet_net::{Driver, SocketId};
 use skynet_netpack::Decoder;
 
-/// Writes one message's frames: a single frame at high priority, a multi-part message's
-/// frames each as one low-priority buffer (skynet's `socket.lwrite`), so small frames may
-/// pass between them but no frame is ever split. Returns the bytes written.
-pub(crate) fn write_frames(driver: &Driver, id: SocketId, frames: Vec<Bytes>) -> usize {
-    let bytes = frames.iter().map(Bytes::len).sum();
-    if frames.len() == 1 {
-        for f in frames {
-            driver.send(id, f);
-        }
+use crate::wire::Frames;
+
+/// Writes one message's frames: a single frame at high priority, a multi-part message at
+/// low priority (skynet's `socket.lwrite`), as one buffer, so small frames may pass before
+/// it but no frame is ever split. Returns the bytes written.
+pub(crate) fn write_frames(driver: &Driver, id: SocketId, frames: Frames) -> usize {
+    let multi = frames.is_multi_part();
+    let bytes = frames.into_bytes();
+    let n = bytes.len();
+    if multi {
+        driver.send_low(id, bytes);
     } else {
-        for f in frames {
-            driver.send_low(id, f);
-        }
+        driver.send(id, bytes);
     }
-    bytes
+    n
 }
 
 /// netpack framing on the socket thread: each frame body goes straight to the connection's

@@ -5,7 +5,8 @@
 //! calling `@echo` with a string of `--size` bytes in a loop, for `--seconds` after a
 //! warm-up. Both nodes have `thread = 2` (`--threads`), profile on unless `--no-profile`.
 //! Without `--in-flight` it runs the five points: 1, 16 and 100 in flight with 16
-//! bytes, 16 with 1 KiB, 4 with 100 KB; one JSON line each.
+//! bytes, 16 with 1 KiB, 4 with 100 KB; one JSON line each, with the CPU time both nodes
+//! spent per call (`cpu_us_per_call`), steadier than the rate on a shared machine.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -19,7 +20,7 @@ use skynet_runtime::{Context, Error, Message, Node, Service};
 use skynet_seri::LuaValue;
 
 use super::args::{arg, flag};
-use super::json::JsonLine;
+use super::json::{cpu_us, JsonLine};
 
 fn node(args: &[String]) -> Node {
     Node::builder()
@@ -88,7 +89,7 @@ impl Service for Caller {
     async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
 }
 
-fn one(args: &[String], at: &str, in_flight: usize, size: usize) {
+fn one(args: &[String], at: &str, server: u32, in_flight: usize, size: usize) {
     let seconds = arg(args, "--seconds", 3.0f64);
     let node = node(args);
     let h = node.handle();
@@ -106,9 +107,12 @@ fn one(args: &[String], at: &str, in_flight: usize, size: usize) {
         .expect("caller");
     }
     std::thread::sleep(Duration::from_millis(500));
-    let (c0, t0) = (count.load(Ordering::Relaxed), Instant::now());
+    // CPU of both nodes per call: steadier than calls/s on a machine shared with other work.
+    let server_stat = format!("/proc/{server}/stat");
+    let cpu = || cpu_us("/proc/self/stat").unwrap_or(0) + cpu_us(&server_stat).unwrap_or(0);
+    let (c0, t0, u0) = (count.load(Ordering::Relaxed), Instant::now(), cpu());
     std::thread::sleep(Duration::from_secs_f64(seconds));
-    let (c1, t1) = (count.load(Ordering::Relaxed), Instant::now());
+    let (c1, t1, u1) = (count.load(Ordering::Relaxed), Instant::now(), cpu());
     stop.store(true, Ordering::Relaxed);
     let calls = (c1 - c0) as f64;
     let secs = (t1 - t0).as_secs_f64();
@@ -117,6 +121,7 @@ fn one(args: &[String], at: &str, in_flight: usize, size: usize) {
         .num("size", size as f64)
         .num("calls_per_sec", calls / secs)
         .num("payload_mb_per_sec", calls * size as f64 / secs / 1e6)
+        .num("cpu_us_per_call", (u1 - u0) as f64 / calls.max(1.0))
         .num("calls", calls)
         .num("seconds", secs)
         .num("profile", f64::from(u8::from(!flag(args, "--no-profile"))));
@@ -148,7 +153,7 @@ pub fn run(args: &[String]) {
         vec![(1, 16), (16, 16), (100, 16), (16, 1024), (4, 100_000)]
     };
     for (in_flight, size) in points {
-        one(args, &at, in_flight, size);
+        one(args, &at, child.id(), in_flight, size);
     }
     drop(child.stdin.take());
     let _ = child.wait();
