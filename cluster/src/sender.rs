@@ -18,7 +18,7 @@ use skynet_runtime::{
 };
 
 use crate::assemble::{Assembler, Part};
-use crate::link::{write_frames, FrameSplitter, LinkState, LinkStats};
+use crate::link::{FrameSplitter, LinkState, LinkStats, Writer};
 use crate::nodes::split_address;
 use crate::request::{encode_request, uses_session};
 use crate::response::{parse_response, ResponseFrame};
@@ -64,6 +64,10 @@ pub(crate) struct Sender {
     driver: Option<Driver>,
     /// The connection (connecting or connected).
     conn: Option<SocketId>,
+    /// Its writes (dropped with it: frames held for a connection never reach the next).
+    writer: Option<Writer>,
+    /// The session of the writer's flush timer.
+    flush_session: i32,
     next_session: u32,
     pending: HashMap<u32, Caller>,
     /// Requests that came while the node was absent from the table.
@@ -89,6 +93,8 @@ impl Sender {
             at,
             driver: None,
             conn: None,
+            writer: None,
+            flush_session: 0,
             next_session: 1,
             pending: HashMap::new(),
             queued: Vec::new(),
@@ -166,6 +172,7 @@ impl Sender {
         };
         driver.start_routed(id, me, route);
         driver.nodelay(id);
+        self.writer = Some(Writer::new(driver, id, self.flush_session));
         self.conn = Some(id);
         self.next_session = 1;
         self.stats.set_state(LinkState::Connecting);
@@ -188,10 +195,9 @@ impl Sender {
         let Ok(out) = msg.take::<Outgoing>() else {
             return;
         };
-        let id = match self.connect(ctx) {
-            Ok(id) => id,
-            Err(e) => return Self::answer(ctx, caller, Err(e)),
-        };
+        if let Err(e) = self.connect(ctx) {
+            return Self::answer(ctx, caller, Err(e));
+        }
         let session = if uses_session(out.push, out.payload.len()) {
             self.new_session()
         } else {
@@ -201,10 +207,10 @@ impl Sender {
             Ok(f) => f,
             Err(e) => return Self::answer(ctx, caller, Err(self.error(ctx, e))),
         };
-        let Some(driver) = &self.driver else {
+        let Some(writer) = &mut self.writer else {
             return;
         };
-        self.stats.wrote(write_frames(driver, id, frames));
+        self.stats.wrote(writer.write(ctx, frames));
         self.stats.request();
         if out.push {
             // A push is done once written; a caller that asked for an answer gets an empty one.
@@ -290,6 +296,7 @@ impl Sender {
 
     /// Drops the connection and fails every call in flight on it with `why`.
     fn disconnect(&mut self, ctx: &RawContext<'_>, why: String) {
+        self.writer = None;
         if let (Some(id), Some(d)) = (self.conn.take(), &self.driver) {
             d.shutdown(id);
         }
@@ -354,10 +361,16 @@ impl Sender {
 impl RawService for Sender {
     fn init(&mut self, ctx: &mut RawContext<'_>) -> InitStatus {
         self.driver = Some(Driver::new(&ctx.node()));
+        self.flush_session = ctx.new_session();
         InitStatus::Ready
     }
 
     fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
+        if let Some(w) = &mut self.writer {
+            if w.flush_if_mine(&msg) {
+                return;
+            }
+        }
         match msg.ptype {
             Ptype::CLIENT => {
                 let id = msg.session;
