@@ -4,25 +4,10 @@
 
 mod util;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use skynet_runtime::{Config, Node};
-
-fn node(text: &str) -> Node {
-    let node = skynet_services::register_standard(Node::builder())
-        .config(Config::parse(text, None).unwrap())
-        .build()
-        .unwrap();
-    let start = node.handle().getenv("start").unwrap();
-    node.newservice(&start, &[]).unwrap();
-    node
-}
-
-fn addr_of(node: &Node, key: &str) -> SocketAddr {
-    node.handle().getenv(key).unwrap().parse().unwrap()
-}
+use util::*;
 
 fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -41,7 +26,7 @@ fn python_websockets_against_the_echo_gate() {
         );
         return;
     }
-    let n = node(
+    let n = start_node(
         "thread = 2\nstart = \"ws_watchdog\"\naddress = \"127.0.0.1\"\nws_port = 0\nagent = \"echo_agent\"\n",
     );
     let addr = addr_of(&n, "ws_gate_address");
@@ -76,7 +61,7 @@ fn headless_chromium_talks_to_the_echo_gate_from_the_chat_page() {
         );
         return;
     }
-    let n = node(
+    let n = start_node(
         "thread = 2\nstart = \"start_all\"\nstart_services = \"ws_watchdog web\"\naddress = \"127.0.0.1\"\n\
          ws_port = 0\nweb_port = 0\nagent = \"echo_agent\"\n",
     );
@@ -86,7 +71,7 @@ fn headless_chromium_talks_to_the_echo_gate_from_the_chat_page() {
     let profile = std::env::temp_dir().join(format!("skynet-chromium-{}", std::process::id()));
     // The page writes the echo into #log once it arrives; a dump taken before that (a
     // loaded machine) is retried, within the deadline.
-    let deadline = std::time::Instant::now() + util::LONG;
+    let deadline = std::time::Instant::now() + LONG;
     let mut dom = String::new();
     while std::time::Instant::now() < deadline {
         let out = Command::new("chromium")

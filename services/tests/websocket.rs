@@ -10,20 +10,6 @@ use skynet_http::ws_frame::{encode, Decoder, DecoderConf, Frame, Opcode, Role};
 use skynet_runtime::{Config, Node};
 use util::*;
 
-fn node_with(text: &str) -> Node {
-    let node = skynet_services::register_standard(Node::builder())
-        .config(Config::parse(text, None).unwrap())
-        .build()
-        .unwrap();
-    let start = node.handle().getenv("start").unwrap();
-    node.newservice(&start, &[]).unwrap();
-    node
-}
-
-fn addr_of(node: &Node, key: &str) -> SocketAddr {
-    node.handle().getenv(key).unwrap().parse().unwrap()
-}
-
 /// A WebSocket client on a raw socket, with the crate's codec in the client role.
 struct WsClient {
     s: TcpStream,
@@ -34,25 +20,8 @@ const KEY: Option<[u8; 4]> = Some([9, 8, 7, 6]);
 
 impl WsClient {
     fn open(addr: SocketAddr) -> WsClient {
-        let mut s = connect(addr);
-        s.write_all(
-            b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .unwrap();
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            s.read_exact(&mut b).unwrap();
-            head.push(b[0]);
-        }
-        assert!(
-            head.starts_with(b"HTTP/1.1 101 "),
-            "{}",
-            String::from_utf8_lossy(&head)
-        );
         WsClient {
-            s,
+            s: ws_handshake(addr),
             dec: Decoder::new(DecoderConf::new(Role::Client)),
         }
     }
@@ -78,7 +47,7 @@ impl WsClient {
 
 #[test]
 fn the_echo_agent_serves_websocket_clients_unchanged() {
-    let node = node_with(
+    let node = start_node(
         "thread = 2\nstart = \"ws_watchdog\"\naddress = \"127.0.0.1\"\nws_port = 0\nagent = \"echo_agent\"\n",
     );
     let addr = addr_of(&node, "ws_gate_address");
@@ -117,7 +86,7 @@ fn the_echo_agent_serves_websocket_clients_unchanged() {
 
 #[test]
 fn one_chat_room_serves_netpack_and_websocket_clients() {
-    let node = node_with(
+    let node = start_node(
         "thread = 2\nstart = \"start_all\"\nstart_services = \"watchdog ws_watchdog\"\n\
          address = \"127.0.0.1\"\nport = 0\nws_port = 0\nagent = \"chat_agent\"\n",
     );

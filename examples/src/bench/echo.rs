@@ -401,13 +401,7 @@ pub(crate) fn run_echo(
     let elapsed = start.elapsed().as_secs_f64();
     let cpu_after = server_stat.as_deref().and_then(cpu_us);
     lat.sort_unstable();
-    let pct = |p: f64| {
-        if lat.is_empty() {
-            0.0
-        } else {
-            f64::from(lat[((lat.len() - 1) as f64 * p) as usize])
-        }
-    };
+    let pct = |p: f64| percentile(&lat, p);
     let mut line = JsonLine::new(name);
     line.num("ops_per_sec", lat.len() as f64 / elapsed)
         .num("connections", connections as f64)
@@ -430,6 +424,14 @@ pub(crate) fn run_echo(
         line.str("first_error", &e);
     }
     Ok(line)
+}
+
+/// The `p` quantile (0 to 1) of sorted latencies; 0 when there are none.
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n => f64::from(sorted[((n - 1) as f64 * p) as usize]),
+    }
 }
 
 pub(crate) fn pid_arg(args: &[String]) -> Option<u32> {

@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::args::{arg, flag};
-use super::echo::{connect_all, pid_arg, run_echo, Load, Wire};
+use super::echo::{connect_all, percentile, pid_arg, run_echo, Load, Wire};
 use super::json::{cpu_us, JsonLine};
 
 /// The client half of the WebSocket handshake on a blocking stream.
@@ -139,13 +139,7 @@ fn http_close(args: &[String]) {
     let elapsed = start.elapsed().as_secs_f64();
     let cpu_after = stat.as_deref().and_then(cpu_us);
     lat.sort_unstable();
-    let pct = |p: f64| {
-        if lat.is_empty() {
-            0.0
-        } else {
-            f64::from(lat[((lat.len() - 1) as f64 * p) as usize])
-        }
-    };
+    let pct = |p: f64| percentile(&lat, p);
     let mut line = JsonLine::new("http");
     line.num("ops_per_sec", lat.len() as f64 / elapsed)
         .num("connections", connections as f64)
