@@ -14,7 +14,7 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use skynet_cluster::assemble::{Assembler, Part};
 use skynet_cluster::{
-    encode_request, encode_response, parse_request, parse_response, RequestFrame,
+    encode_request, encode_response, parse_request, parse_response, Frames, RequestFrame,
     ResponseFrame, Target, MULTI_PART,
 };
 use skynet_netpack::Decoder;
@@ -24,10 +24,19 @@ fn framed(body: &Bytes) -> Bytes {
 }
 
 /// One step of reassembly; a cut drops the connection's state as the agent does.
-fn step<M: std::fmt::Debug>(asm: &mut Assembler<M>, part: Part<M>, totals: &[(u32, u32)], session: u32) {
+fn step<M: std::fmt::Debug>(
+    asm: &mut Assembler<M>,
+    part: Part<M>,
+    totals: &[(u32, u32)],
+    session: u32,
+) {
     match part {
         Part::Done(_, payload) => {
-            let declared = totals.iter().rev().find(|(s, _)| *s == session).map(|t| t.1);
+            let declared = totals
+                .iter()
+                .rev()
+                .find(|(s, _)| *s == session)
+                .map(|t| t.1);
             assert_eq!(Some(payload.len()), declared.map(|t| t as usize));
             assert!(payload.len() <= asm.limit());
         }
@@ -38,7 +47,12 @@ fn step<M: std::fmt::Debug>(asm: &mut Assembler<M>, part: Part<M>, totals: &[(u3
         }
         Part::More | Part::Unknown => {}
     }
-    assert!(asm.held() <= asm.limit(), "held {} over {}", asm.held(), asm.limit());
+    assert!(
+        asm.held() <= asm.limit(),
+        "held {} over {}",
+        asm.held(),
+        asm.limit()
+    );
 }
 
 fn requests(body: &Bytes, asm: &mut Assembler<(Target, bool)>, totals: &mut Vec<(u32, u32)>) {
@@ -51,7 +65,7 @@ fn requests(body: &Bytes, asm: &mut Assembler<(Target, bool)>, totals: &mut Vec<
             let named = matches!(&target, Target::Name(n) if !n.is_empty());
             if payload.len() < MULTI_PART && (named || matches!(target, Target::Handle(_))) {
                 let built = encode_request(&target, session, &payload, false).expect("encodes");
-                assert_eq!(built, [framed(body)]);
+                assert_eq!(built.to_vec(), [framed(body)]);
             }
         }
         Ok(RequestFrame::Header {
@@ -86,12 +100,18 @@ fn responses(body: &Bytes, asm: &mut Assembler<()>, totals: &mut Vec<(u32, u32)>
     match parse_response(body.clone()) {
         Ok(ResponseFrame::Ok { session, payload }) => {
             if payload.len() <= MULTI_PART {
-                assert_eq!(encode_response(session, Ok(&payload)), [framed(body)]);
+                assert_eq!(
+                    encode_response(session, Ok(&payload)).to_vec(),
+                    [framed(body)]
+                );
             }
         }
         Ok(ResponseFrame::Error { session, text }) => {
             if text.len() <= MULTI_PART {
-                assert_eq!(encode_response(session, Err(&text)), [framed(body)]);
+                assert_eq!(
+                    encode_response(session, Err(&text)).to_vec(),
+                    [framed(body)]
+                );
             }
         }
         Ok(ResponseFrame::Begin { session, total }) => {
@@ -115,14 +135,20 @@ fn responses(body: &Bytes, asm: &mut Assembler<()>, totals: &mut Vec<(u32, u32)>
     }
 }
 
-/// The bodies of encoded frames (each a 2-byte length and a body).
-fn bodies(frames: Vec<Bytes>) -> Vec<Bytes> {
+/// The bodies of encoded frames (each a 2-byte length and a body), read as a peer reads
+/// them: one after the other, and all at once.
+fn bodies(frames: Frames) -> Vec<Bytes> {
     let mut decoder = Decoder::new();
-    let mut out = Vec::with_capacity(frames.len());
-    for f in frames {
+    let mut out = Vec::with_capacity(frames.count());
+    for f in frames.to_vec() {
         decoder.feed(f, &mut out);
         assert!(decoder.is_idle(), "an encoded frame is whole");
     }
+    let mut all = Vec::with_capacity(frames.count());
+    decoder.feed(frames.into_bytes(), &mut all);
+    assert!(decoder.is_idle());
+    assert_eq!(all, out);
+    assert_eq!(out.len(), all.len());
     out
 }
 
@@ -173,7 +199,10 @@ fuzz_target!(|input: &[u8]| {
                     total,
                     push: p,
                 } => {
-                    assert_eq!((&t, s, total as usize, p), (&target, session, rest.len(), push));
+                    assert_eq!(
+                        (&t, s, total as usize, p),
+                        (&target, session, rest.len(), push)
+                    );
                     asm.begin(s, total, t).expect("within the limit");
                 }
                 RequestFrame::Part {
@@ -203,7 +232,10 @@ fuzz_target!(|input: &[u8]| {
         let mut got = None;
         for body in bodies(encode_response(session, reply)) {
             match parse_response(body).expect("our own frame parses") {
-                ResponseFrame::Ok { session: s, payload } => {
+                ResponseFrame::Ok {
+                    session: s,
+                    payload,
+                } => {
                     assert!(reply.is_ok() && s == session && got.is_none());
                     got = Some(payload);
                 }
