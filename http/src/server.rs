@@ -1,6 +1,6 @@
 //! The HTTP server service: listens, and spreads connections over a pool of agent
 //! services (skynet's simpleweb: a master and 20 agents, round robin), each serving its
-//! connections as forks.
+//! connections as forks; or serves them all itself; or launches an agent per connection.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +23,9 @@ pub struct ServerConf {
     /// Agent services that serve connections (round robin); 0 serves every connection
     /// in the server service itself. Default 4.
     pub agents: usize,
+    /// Launch one agent service per connection instead (it exits with its connection);
+    /// `agents` is then ignored. Default false.
+    pub agent_per_connection: bool,
     /// TCP_NODELAY on every connection (default true: a pipelined response must not wait
     /// for the client's delayed ACK of the previous one).
     pub nodelay: bool,
@@ -38,6 +41,7 @@ impl Default for ServerConf {
             address: "127.0.0.1".into(),
             port: 0,
             agents: 4,
+            agent_per_connection: false,
             nodelay: true,
             publish: None,
             limits: Limits::default(),
@@ -129,19 +133,40 @@ impl Service for HttpServer {
         let (listener, addr) = socket::listen(ctx, &c.address, c.port)
             .map_err(|e| format!("http: cannot listen on {}:{}: {e}", c.address, c.port))?;
         let limits = Arc::new(c.limits.clone());
-        for _ in 0..c.agents {
-            let agent = HttpAgent {
-                handler: self.handler.clone(),
-                limits: limits.clone(),
-                nodelay: c.nodelay,
-            };
-            self.agents.push(ctx.launch(agent).await?);
+        let agent = HttpAgent {
+            handler: self.handler.clone(),
+            limits: limits.clone(),
+            nodelay: c.nodelay,
+            once: false,
+        };
+        let pool = if c.agent_per_connection { 0 } else { c.agents };
+        for _ in 0..pool {
+            self.agents.push(ctx.launch(agent.clone()).await?);
         }
         let agents = self.agents.clone();
         let handler = self.handler.clone();
         let nodelay = c.nodelay;
+        let per_connection = c.agent_per_connection;
         let next = AtomicUsize::new(0);
         socket::start_listener(ctx, listener, move |ctx, id, peer| {
+            if per_connection {
+                let (c, agent) = (
+                    ctx.clone(),
+                    HttpAgent {
+                        once: true,
+                        ..agent.clone()
+                    },
+                );
+                return ctx.fork(async move {
+                    match c.launch(agent).await {
+                        Ok(a) if c.send(a, Conn { id, peer }).is_ok() => {}
+                        _ => {
+                            log::warn!("http: no agent for fd {id} from {peer}; closing it");
+                            skynet_net::Driver::of(&c).close(id);
+                        }
+                    }
+                });
+            }
             if agents.is_empty() {
                 return serve_here(ctx, id, peer, handler.clone(), limits.clone(), nodelay);
             }
@@ -173,23 +198,30 @@ impl Service for HttpServer {
 }
 
 /// Serves the connections the server hands it, each in a fork.
+#[derive(Clone)]
 struct HttpAgent {
     handler: Arc<dyn Handler>,
     limits: Arc<Limits>,
     nodelay: bool,
+    /// Serves one connection, then exits (`agent_per_connection`).
+    once: bool,
 }
 
 impl Service for HttpAgent {
     async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
-        if let Ok(Conn { id, peer }) = msg.take::<Conn>() {
-            serve_here(
-                ctx,
-                id,
-                peer,
-                self.handler.clone(),
-                self.limits.clone(),
-                self.nodelay,
-            );
+        let Ok(Conn { id, peer }) = msg.take::<Conn>() else {
+            return;
+        };
+        let (h, l) = (self.handler.clone(), self.limits.clone());
+        if !self.once {
+            return serve_here(ctx, id, peer, h, l, self.nodelay);
         }
+        // Served in dispatch itself: the agent has nothing else to do, and exits after.
+        socket::start(ctx, id);
+        if self.nodelay {
+            socket::nodelay(ctx, id);
+        }
+        serve(ctx.clone(), id, peer, &*h, &l).await;
+        ctx.exit();
     }
 }

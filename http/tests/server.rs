@@ -251,3 +251,32 @@ fn a_service_can_be_the_handler_and_agents_zero_serves_in_the_server() {
     let _ = Bytes::new();
     node.shutdown();
 }
+
+#[test]
+fn an_agent_per_connection_serves_it_and_exits() {
+    let (node, _log) = node();
+    let conf = ServerConf {
+        agent_per_connection: true,
+        ..ServerConf::default()
+    };
+    let addr = serve(&node, conf, router());
+    let before = node.handle().services().len();
+    let mut a = connect(addr);
+    let mut b = connect(addr);
+    for i in 0..4 {
+        let s = if i % 2 == 0 { &mut a } else { &mut b };
+        send(s, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(read_response(s, false).unwrap().status, 200);
+    }
+    assert_eq!(node.handle().services().len(), before + 2);
+    drop((a, b));
+    let deadline = std::time::Instant::now() + LONG;
+    while node.handle().services().len() > before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agents did not exit"
+        );
+        std::thread::yield_now();
+    }
+    node.shutdown();
+}

@@ -4,7 +4,7 @@
 //! /hello?name=x` answers `hello, x`.
 //!
 //! Config keys: `web_address` (falls back to `address`, then `127.0.0.1`), `web_port`
-//! (required), `web_agents` (4), `web_body_limit` (bytes, 1 MiB), `web_keepalive` (true;
+//! (required), `web_agents` (4), `web_agent_per_connection` (false), `web_body_limit` (bytes, 1 MiB), `web_keepalive` (true;
 //! false closes after every response, as skynet's httpd). Once listening it sets
 //! `http_address` to the bound address.
 
@@ -77,6 +77,9 @@ impl Service for Web {
                 .unwrap_or(d.address),
             port,
             agents: node.getenv_parsed("web_agents")?.unwrap_or(d.agents),
+            agent_per_connection: node
+                .getenv_parsed("web_agent_per_connection")?
+                .unwrap_or(false),
             publish: Some("http_address".into()),
             limits,
             ..d
