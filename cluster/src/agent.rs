@@ -19,7 +19,7 @@ use skynet_runtime::{
 
 use crate::assemble::{Assembler, Part};
 use crate::config::Limits;
-use crate::link::{write_frames, FrameSplitter, LinkState, LinkStats};
+use crate::link::{FrameSplitter, LinkState, LinkStats, Writer};
 use crate::request::{parse_request, RequestFrame};
 use crate::response::encode_response;
 use crate::state::Cluster;
@@ -37,6 +37,7 @@ pub(crate) struct Agent {
     peer: SocketAddr,
     cluster: Arc<Cluster>,
     driver: Option<Driver>,
+    writer: Option<Writer>,
     max_pending: usize,
     /// The agent's session of each request in flight -> the peer's session.
     pending: HashMap<i32, u32>,
@@ -58,6 +59,7 @@ impl Agent {
             peer,
             cluster,
             driver: None,
+            writer: None,
             max_pending: limits.max_pending,
             pending: HashMap::new(),
             requests: Assembler::new(limits.max_message),
@@ -66,18 +68,18 @@ impl Agent {
         }
     }
 
-    fn reply(&self, session: u32, reply: Result<&[u8], &[u8]>) {
-        if let Some(d) = &self.driver {
+    fn reply(&mut self, ctx: &RawContext<'_>, session: u32, reply: Result<&[u8], &[u8]>) {
+        if let Some(w) = &mut self.writer {
             self.stats
-                .wrote(write_frames(d, self.id, encode_response(session, reply)));
+                .wrote(w.write(ctx, encode_response(session, reply)));
         }
     }
 
-    fn fail(&self, session: u32, push: bool, text: &str) {
+    fn fail(&mut self, ctx: &RawContext<'_>, session: u32, push: bool, text: &str) {
         if push {
             log::debug!("cluster peer {}: push failed: {text}", self.peer);
         } else {
-            self.reply(session, Err(text.as_bytes()));
+            self.reply(ctx, session, Err(text.as_bytes()));
         }
     }
 
@@ -130,7 +132,7 @@ impl Agent {
                         "cluster peer {}: multi-part request of {got} bytes, {total} announced",
                         self.peer
                     );
-                    self.fail(session, head.push, "Invalid large req");
+                    self.fail(ctx, session, head.push, "Invalid large req");
                 }
                 Part::Unknown => log::warn!(
                     "cluster peer {}: part of unknown session {session} dropped",
@@ -176,17 +178,17 @@ impl Agent {
         if target == Target::QUERY {
             let reply = values::name_query(&self.cluster, &payload);
             if !push {
-                self.reply(session, reply.as_deref().map_err(String::as_bytes));
+                self.reply(ctx, session, reply.as_deref().map_err(String::as_bytes));
             }
             return;
         }
         let dest = match self.resolve(ctx, &target) {
             Ok(a) => a,
-            Err(e) => return self.fail(session, push, &e),
+            Err(e) => return self.fail(ctx, session, push, &e),
         };
         let payload = match values::unpack_payload(&payload) {
             Ok(p) => p,
-            Err(e) => return self.fail(session, push, &e),
+            Err(e) => return self.fail(ctx, session, push, &e),
         };
         if push {
             if let Err(e) = ctx.send(dest, Ptype::LUA, 0, payload) {
@@ -214,12 +216,12 @@ impl Agent {
                     }
                     other => other.to_string(),
                 };
-                self.fail(session, false, &text);
+                self.fail(ctx, session, false, &text);
             }
         }
     }
 
-    fn answered(&mut self, msg: Message) {
+    fn answered(&mut self, ctx: &RawContext<'_>, msg: Message) {
         let Some(session) = self.pending.remove(&msg.session) else {
             return;
         };
@@ -229,11 +231,11 @@ impl Agent {
                 Ok(e) => e.to_string(),
                 Err(_) => "call failed".to_string(),
             };
-            return self.reply(session, Err(text.as_bytes()));
+            return self.reply(ctx, session, Err(text.as_bytes()));
         }
         match values::pack_payload(msg.payload) {
-            Ok(bytes) => self.reply(session, Ok(&bytes)),
-            Err(e) => self.reply(session, Err(e.as_bytes())),
+            Ok(bytes) => self.reply(ctx, session, Ok(&bytes)),
+            Err(e) => self.reply(ctx, session, Err(e.as_bytes())),
         }
     }
 }
@@ -250,6 +252,7 @@ impl RawService for Agent {
         };
         driver.start_routed(self.id, me, route);
         driver.nodelay(self.id);
+        self.writer = Some(Writer::new(driver.clone(), self.id, ctx.new_session()));
         self.driver = Some(driver);
         self.stats.set_state(LinkState::Connected);
         self.cluster.add_agent(me, self.peer, self.stats.clone());
@@ -260,13 +263,18 @@ impl RawService for Agent {
         if self.closed {
             return;
         }
+        if let Some(w) = &mut self.writer {
+            if w.flush_if_mine(&msg) {
+                return;
+            }
+        }
         match msg.ptype {
             Ptype::CLIENT => {
                 if let Payload::Bytes(body) = msg.payload {
                     self.frame(ctx, body);
                 }
             }
-            Ptype::RESPONSE | Ptype::ERROR => self.answered(msg),
+            Ptype::RESPONSE | Ptype::ERROR => self.answered(ctx, msg),
             Ptype::SOCKET => {
                 if let Ok(ev) = msg.take::<SocketEvent>() {
                     match ev {
@@ -285,6 +293,9 @@ impl RawService for Agent {
 
     fn exit(&mut self, ctx: &mut RawContext<'_>, _reason: &ExitReason) {
         self.cluster.remove_agent(ctx.self_addr());
+        if let Some(w) = &mut self.writer {
+            w.flush();
+        }
         if let Some(d) = &self.driver {
             d.close(self.id);
         }

@@ -5,7 +5,7 @@
 //! | `cluster` | none | the node table file ([`NodeTable`](crate::NodeTable)) |
 //! | `cluster_name` | none | this node's name in the table (what `open` with no address uses) |
 //! | `cluster_max_message` | 16 MiB | largest multi-part message, and most bytes of unfinished ones per connection |
-//! | `cluster_max_pending` | 10000 | most requests a peer may have unanswered on one connection |
+//! | `cluster_max_pending` | 10000 | most requests unanswered on one connection (a peer past it is cut off; this node's calls past it fail) |
 //! | `cluster_allow` | any | addresses or CIDR ranges allowed to connect |
 
 use skynet_runtime::NodeHandle;

@@ -4,24 +4,82 @@
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use bytes::Bytes;
+use std::time::Duration;
+
 use skynet_net::{Driver, SocketId};
 use skynet_netpack::Decoder;
+use skynet_runtime::{Message, Ptype, RawContext};
 
-/// Writes one message's frames: a single frame at high priority, a multi-part message's
-/// frames each as one low-priority buffer (skynet's `socket.lwrite`), so small frames may
-/// pass between them but no frame is ever split. Returns the bytes written.
-pub(crate) fn write_frames(driver: &Driver, id: SocketId, frames: Vec<Bytes>) -> usize {
-    let bytes = frames.iter().map(Bytes::len).sum();
-    if frames.len() == 1 {
-        for f in frames {
-            driver.send(id, f);
-        }
-    } else {
-        for f in frames {
-            driver.send_low(id, f);
+use crate::wire::Frames;
+
+/// One connection's writes. A single frame is held until the service has handled what is
+/// already in its mailbox (a zero-delay timer posts the flush behind it), so the replies or
+/// requests of one burst leave in one `writev` instead of one `send` each; a multi-part
+/// message goes at once at low priority (skynet's `socket.lwrite`), as one buffer, so small
+/// frames may pass before it but no frame is ever split.
+pub(crate) struct Writer {
+    driver: Driver,
+    id: SocketId,
+    held: Vec<Bytes>,
+    /// The session of the flush timer (from the service's own counter).
+    flush_session: i32,
+    flush_posted: bool,
+}
+
+impl Writer {
+    pub(crate) fn new(driver: Driver, id: SocketId, flush_session: i32) -> Writer {
+        Writer {
+            driver,
+            id,
+            held: Vec::new(),
+            flush_session,
+            flush_posted: false,
         }
     }
-    bytes
+
+    /// Queues one message's frames; returns the bytes.
+    pub(crate) fn write(&mut self, ctx: &RawContext<'_>, frames: Frames) -> usize {
+        let multi = frames.is_multi_part();
+        let bytes = frames.into_bytes();
+        let n = bytes.len();
+        if multi {
+            self.driver.send_low(self.id, bytes);
+        } else {
+            self.held.push(bytes);
+            if !self.flush_posted {
+                self.flush_posted = true;
+                ctx.timeout(Duration::ZERO, self.flush_session);
+            }
+        }
+        n
+    }
+
+    /// True for the flush timer's message; the held frames are written.
+    pub(crate) fn flush_if_mine(&mut self, msg: &Message) -> bool {
+        if !(msg.source.is_system()
+            && msg.ptype == Ptype::RESPONSE
+            && msg.session == self.flush_session)
+        {
+            return false;
+        }
+        self.flush();
+        true
+    }
+
+    pub(crate) fn flush(&mut self) {
+        self.flush_posted = false;
+        match self.held.len() {
+            0 => {}
+            1 => {
+                if let Some(b) = self.held.pop() {
+                    self.driver.send(self.id, b);
+                }
+            }
+            _ => {
+                self.driver.sendv(self.id, std::mem::take(&mut self.held));
+            }
+        }
+    }
 }
 
 /// netpack framing on the socket thread: each frame body goes straight to the connection's

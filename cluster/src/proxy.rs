@@ -42,10 +42,17 @@ impl Proxy {
             Err(e) => return Self::error(ctx, caller, session, e),
         };
         let push = session == 0;
+        // The proxy's caller has its own deadline; the node's default bounds the sender's
+        // memory of the call.
+        let deadline = ctx
+            .node()
+            .call_timeout()
+            .map(|d| std::time::Instant::now() + d);
         let out = Outgoing {
             target: self.target.clone(),
             payload,
             push,
+            deadline,
         };
         let mine = if push { 0 } else { ctx.new_session() };
         match ctx.send(sender, Ptype::LUA, mine, Payload::value(out)) {

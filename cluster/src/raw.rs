@@ -1,6 +1,6 @@
 //! Calls and pushes with packed payloads: the layer the typed API and the proxy share.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use skynet_runtime::{Addr, CallError, Context, Message, Payload, Ptype};
@@ -34,10 +34,14 @@ pub async fn call_packed(
     timeout: Option<Duration>,
 ) -> Result<Bytes, CallError> {
     let cluster = Cluster::of(&ctx.node());
+    let deadline = timeout
+        .or_else(|| ctx.node().call_timeout())
+        .map(|d| Instant::now() + d);
     let out = Outgoing {
         target: target.into(),
         payload,
         push: false,
+        deadline,
     };
     let sender = cluster.sender(&ctx.node(), node)?;
     let mut call = ctx.call_msg(sender, Ptype::LUA, Payload::value(out));
@@ -70,6 +74,7 @@ pub fn send_packed(
         target: target.into(),
         payload,
         push: true,
+        deadline: None,
     };
     match ctx.send_msg(sender, Ptype::LUA, Payload::value(out)) {
         Ok(()) => Ok(()),

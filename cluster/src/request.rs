@@ -11,7 +11,7 @@
 
 use bytes::{BufMut, Bytes};
 
-use crate::wire::{frame, le32, parts, FrameError, Target, MULTI_PART};
+use crate::wire::{le32, parts_size, FrameError, FrameWriter, Frames, Target, MULTI_PART};
 
 /// One request frame, read from its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,16 +56,15 @@ pub fn uses_session(push: bool, len: usize) -> bool {
     !push || len >= MULTI_PART
 }
 
-/// Builds the frames (each with its 2-byte length) of a request: one frame for a payload
-/// under 32 KiB, else a header and its parts. A small push should carry session 0
+/// Builds the frames (each with its 2-byte length) of a request, in one buffer: one frame
+/// for a payload under 32 KiB, else a header and its parts. A small push should carry session 0
 /// ([`uses_session`]); the session is written as given.
 pub fn encode_request(
     target: &Target,
     session: u32,
     payload: &[u8],
     push: bool,
-) -> Result<Vec<Bytes>, FrameError> {
-    let mut out = Vec::with_capacity(1);
+) -> Result<Frames, FrameError> {
     let name_len = match target {
         Target::Handle(_) => 0,
         Target::Name(n) if n.is_empty() || n.len() > 255 => {
@@ -74,52 +73,56 @@ pub fn encode_request(
         Target::Name(n) => n.len(),
     };
     if payload.len() < MULTI_PART {
-        let mut b = match target {
+        let body = match target {
+            Target::Handle(_) => 9,
+            Target::Name(_) => 6 + name_len,
+        } + payload.len();
+        let mut w = FrameWriter::with_capacity(2 + body, 1);
+        let b = w.start(body);
+        match target {
             Target::Handle(h) => {
-                let mut b = frame(9 + payload.len());
                 b.put_u8(0x00);
                 b.put_u32_le(*h);
-                b
             }
             Target::Name(n) => {
-                let mut b = frame(6 + name_len + payload.len());
                 b.put_u8(0x80);
                 b.put_u8(name_len as u8);
                 b.put_slice(n);
-                b
             }
-        };
+        }
         b.put_u32_le(session);
         b.put_slice(payload);
-        out.push(b.freeze());
-        return Ok(out);
+        w.end();
+        return Ok(w.finish());
     }
     let total = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge(payload.len()))?;
     let push_bit = if push { 0x40 } else { 0 };
-    let mut b = match target {
+    let head = match target {
+        Target::Handle(_) => 13,
+        Target::Name(_) => 10 + name_len,
+    };
+    let (parts, count) = parts_size(payload.len());
+    let mut w = FrameWriter::with_capacity(2 + head + parts, 1 + count);
+    let b = w.start(head);
+    match target {
         Target::Handle(h) => {
-            let mut b = frame(13);
             b.put_u8(0x01 | push_bit);
             b.put_u32_le(*h);
-            b
         }
         Target::Name(n) => {
-            let mut b = frame(10 + name_len);
             b.put_u8(0x81 | push_bit);
             b.put_u8(name_len as u8);
             b.put_slice(n);
-            b
         }
-    };
+    }
     b.put_u32_le(session);
     b.put_u32_le(total);
-    out.reserve(1 + payload.len().div_ceil(MULTI_PART));
-    out.push(b.freeze());
-    parts(payload, &mut out, |b, last| {
+    w.end();
+    w.parts(payload, |b, last| {
         b.put_u8(if last { 0x03 } else { 0x02 });
         b.put_u32_le(session);
     });
-    Ok(out)
+    Ok(w.finish())
 }
 
 /// Reads one request body. The minimum sizes are skynet's (`00` 9 bytes, `80` namelen + 6,

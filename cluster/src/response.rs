@@ -9,7 +9,7 @@
 
 use bytes::{BufMut, Bytes};
 
-use crate::wire::{frame, le32, parts, FrameError, MULTI_PART};
+use crate::wire::{le32, parts_size, FrameError, FrameWriter, Frames, MULTI_PART};
 
 /// One response frame, read from its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,38 +46,39 @@ pub enum ResponseFrame {
     },
 }
 
-/// Builds the frames of a reply: an ok payload over 32 KiB goes as begin + parts (note
+/// Builds the frames of a reply, in one buffer: an ok payload over 32 KiB goes as begin + parts (note
 /// skynet's asymmetry: exactly 32 KiB is still one frame, while a request of 32 KiB is
 /// multi-part); an error's text is cut at 32 KiB, as skynet cuts it.
-pub fn encode_response(session: u32, reply: Result<&[u8], &[u8]>) -> Vec<Bytes> {
-    let mut out = Vec::with_capacity(1);
+pub fn encode_response(session: u32, reply: Result<&[u8], &[u8]>) -> Frames {
     let (kind, payload) = match reply {
         Ok(p) => (0x01, p),
         Err(text) => (0x00, &text[..text.len().min(MULTI_PART)]),
     };
     if payload.len() <= MULTI_PART {
-        let mut b = frame(5 + payload.len());
+        let mut w = FrameWriter::with_capacity(7 + payload.len(), 1);
+        let b = w.start(5 + payload.len());
         b.put_u32_le(session);
         b.put_u8(kind);
         b.put_slice(payload);
-        out.push(b.freeze());
-        return out;
+        w.end();
+        return w.finish();
     }
     // Over 32 KiB and under 4 GiB: a Rust slice that large is possible but no payload a
     // node packs; a bigger one is cut to the u32 total, and the receiver will see the
     // mismatch as a failed call rather than this side panicking.
     let total = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-    let mut b = frame(9);
+    let (parts, count) = parts_size(payload.len());
+    let mut w = FrameWriter::with_capacity(11 + parts, 1 + count);
+    let b = w.start(9);
     b.put_u32_le(session);
     b.put_u8(0x02);
     b.put_u32_le(total);
-    out.reserve(1 + payload.len().div_ceil(MULTI_PART));
-    out.push(b.freeze());
-    parts(payload, &mut out, |b, last| {
+    w.end();
+    w.parts(payload, |b, last| {
         b.put_u32_le(session);
         b.put_u8(if last { 0x04 } else { 0x03 });
     });
-    out
+    w.finish()
 }
 
 /// Reads one response body. A body under 5 bytes, a type over 4 or a begin frame that is

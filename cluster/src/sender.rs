@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use skynet_net::{Driver, Route, SocketEvent, SocketId};
@@ -18,7 +19,7 @@ use skynet_runtime::{
 };
 
 use crate::assemble::{Assembler, Part};
-use crate::link::{write_frames, FrameSplitter, LinkState, LinkStats};
+use crate::link::{FrameSplitter, LinkState, LinkStats, Writer};
 use crate::nodes::split_address;
 use crate::request::{encode_request, uses_session};
 use crate::response::{parse_response, ResponseFrame};
@@ -31,7 +32,13 @@ pub(crate) struct Outgoing {
     pub(crate) target: Target,
     pub(crate) payload: Bytes,
     pub(crate) push: bool,
+    /// When the caller stops waiting (its call's deadline): the sender forgets the call
+    /// then, so calls whose reply never comes do not pile up.
+    pub(crate) deadline: Option<Instant>,
 }
+
+/// How often a sender forgets calls whose callers have stopped waiting.
+const SWEEP: Duration = Duration::from_secs(1);
 
 /// Where the table says the node is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +63,7 @@ pub(crate) enum SenderCmd {
 struct Caller {
     addr: Addr,
     session: i32,
+    deadline: Option<Instant>,
 }
 
 pub(crate) struct Sender {
@@ -64,6 +72,15 @@ pub(crate) struct Sender {
     driver: Option<Driver>,
     /// The connection (connecting or connected).
     conn: Option<SocketId>,
+    /// Its writes (dropped with it: frames held for a connection never reach the next).
+    writer: Option<Writer>,
+    /// The session of the writer's flush timer.
+    flush_session: i32,
+    /// The session of the sweep timer, and whether it is set.
+    sweep_session: i32,
+    sweep_armed: bool,
+    /// Most calls in flight or waiting for the node (`cluster_max_pending`).
+    max_pending: usize,
     next_session: u32,
     pending: HashMap<u32, Caller>,
     /// Requests that came while the node was absent from the table.
@@ -78,6 +95,7 @@ impl Sender {
         at: Where,
         stats: Arc<LinkStats>,
         max_message: usize,
+        max_pending: usize,
     ) -> Sender {
         stats.set_state(match at {
             Where::Waiting | Where::Absent => LinkState::Waiting,
@@ -89,6 +107,11 @@ impl Sender {
             at,
             driver: None,
             conn: None,
+            writer: None,
+            flush_session: 0,
+            sweep_session: 0,
+            sweep_armed: false,
+            max_pending,
             next_session: 1,
             pending: HashMap::new(),
             queued: Vec::new(),
@@ -166,6 +189,7 @@ impl Sender {
         };
         driver.start_routed(id, me, route);
         driver.nodelay(id);
+        self.writer = Some(Writer::new(driver, id, self.flush_session));
         self.conn = Some(id);
         self.next_session = 1;
         self.stats.set_state(LinkState::Connecting);
@@ -176,9 +200,20 @@ impl Sender {
         let caller = Caller {
             addr: msg.source,
             session: msg.session,
+            deadline: msg.downcast_ref::<Outgoing>().and_then(|o| o.deadline),
         };
+        if self.pending.len() + self.queued.len() >= self.max_pending {
+            let e = self.error(
+                ctx,
+                format!("{} calls in flight (cluster_max_pending)", self.max_pending),
+            );
+            return Self::answer(ctx, caller, Err(e));
+        }
         match &self.at {
-            Where::Waiting => return self.queued.push(msg),
+            Where::Waiting => {
+                self.queued.push(msg);
+                return self.arm_sweep(ctx);
+            }
             Where::Down => return Self::answer(ctx, caller, Err(self.error(ctx, "node is down"))),
             Where::Absent => {
                 return Self::answer(ctx, caller, Err(self.error(ctx, "node is absent")))
@@ -188,10 +223,9 @@ impl Sender {
         let Ok(out) = msg.take::<Outgoing>() else {
             return;
         };
-        let id = match self.connect(ctx) {
-            Ok(id) => id,
-            Err(e) => return Self::answer(ctx, caller, Err(e)),
-        };
+        if let Err(e) = self.connect(ctx) {
+            return Self::answer(ctx, caller, Err(e));
+        }
         let session = if uses_session(out.push, out.payload.len()) {
             self.new_session()
         } else {
@@ -201,10 +235,10 @@ impl Sender {
             Ok(f) => f,
             Err(e) => return Self::answer(ctx, caller, Err(self.error(ctx, e))),
         };
-        let Some(driver) = &self.driver else {
+        let Some(writer) = &mut self.writer else {
             return;
         };
-        self.stats.wrote(write_frames(driver, id, frames));
+        self.stats.wrote(writer.write(ctx, frames));
         self.stats.request();
         if out.push {
             // A push is done once written; a caller that asked for an answer gets an empty one.
@@ -212,6 +246,54 @@ impl Sender {
         } else {
             self.pending.insert(session, caller);
             self.stats.set_in_flight(self.pending.len());
+            if caller.deadline.is_some() {
+                self.arm_sweep(ctx);
+            }
+        }
+    }
+
+    fn arm_sweep(&mut self, ctx: &RawContext<'_>) {
+        if !self.sweep_armed {
+            self.sweep_armed = true;
+            ctx.timeout(SWEEP, self.sweep_session);
+        }
+    }
+
+    /// Forgets calls and queued requests whose callers stopped waiting. They have had their
+    /// timeout error already; the error sent here reaches whoever still holds the call (a
+    /// proxy), so nothing keeps it either.
+    fn sweep(&mut self, ctx: &RawContext<'_>) {
+        self.sweep_armed = false;
+        let now = Instant::now();
+        let live = |d: Option<Instant>| !matches!(d, Some(d) if d <= now);
+        let err = self.error(ctx, "no reply before the deadline");
+        self.pending.retain(|_, c| {
+            let keep = live(c.deadline);
+            if !keep {
+                Self::answer(ctx, *c, Err(err.clone()));
+            }
+            keep
+        });
+        self.queued.retain(|m| {
+            let keep = live(m.downcast_ref::<Outgoing>().and_then(|o| o.deadline));
+            if !keep {
+                let c = Caller {
+                    addr: m.source,
+                    session: m.session,
+                    deadline: None,
+                };
+                Self::answer(ctx, c, Err(err.clone()));
+            }
+            keep
+        });
+        self.stats.set_in_flight(self.pending.len());
+        let more = self.pending.values().any(|c| c.deadline.is_some())
+            || self.queued.iter().any(|m| {
+                m.downcast_ref::<Outgoing>()
+                    .is_some_and(|o| o.deadline.is_some())
+            });
+        if more {
+            self.arm_sweep(ctx);
         }
     }
 
@@ -290,6 +372,7 @@ impl Sender {
 
     /// Drops the connection and fails every call in flight on it with `why`.
     fn disconnect(&mut self, ctx: &RawContext<'_>, why: String) {
+        self.writer = None;
         if let (Some(id), Some(d)) = (self.conn.take(), &self.driver) {
             d.shutdown(id);
         }
@@ -354,10 +437,17 @@ impl Sender {
 impl RawService for Sender {
     fn init(&mut self, ctx: &mut RawContext<'_>) -> InitStatus {
         self.driver = Some(Driver::new(&ctx.node()));
+        self.flush_session = ctx.new_session();
+        self.sweep_session = ctx.new_session();
         InitStatus::Ready
     }
 
     fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
+        if let Some(w) = &mut self.writer {
+            if w.flush_if_mine(&msg) {
+                return;
+            }
+        }
         match msg.ptype {
             Ptype::CLIENT => {
                 let id = msg.session;
@@ -376,6 +466,9 @@ impl RawService for Sender {
                 }
             }
             Ptype::LUA => self.request(ctx, msg),
+            Ptype::RESPONSE if msg.source.is_system() && msg.session == self.sweep_session => {
+                self.sweep(ctx)
+            }
             _ => {}
         }
     }
@@ -389,6 +482,7 @@ impl RawService for Sender {
             let caller = Caller {
                 addr: msg.source,
                 session: msg.session,
+                deadline: None,
             };
             Self::answer(ctx, caller, Err(err.clone()));
         }

@@ -161,7 +161,14 @@ impl Cluster {
             return Ok(e.addr);
         }
         let stats = Arc::new(LinkStats::default());
-        let svc = Sender::new(name, at, stats.clone(), self.limits().max_message);
+        let limits = self.limits();
+        let svc = Sender::new(
+            name,
+            at,
+            stats.clone(),
+            limits.max_message,
+            limits.max_pending,
+        );
         let addr = node.launch_raw(Box::new(svc), "cluster_sender")?;
         senders.insert(name.to_string(), SenderEntry { addr, stats });
         Ok(addr)

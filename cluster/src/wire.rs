@@ -110,26 +110,103 @@ pub(crate) fn le32(body: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b)
 }
 
-/// Starts a frame of `body_len` bytes: the buffer holds the 2-byte length and has room for
-/// the body. `body_len` is at most [`MAX_BODY`] by construction of every caller.
-pub(crate) fn frame(body_len: usize) -> BytesMut {
-    let mut b = BytesMut::with_capacity(2 + body_len);
-    debug_assert!(body_len <= MAX_BODY);
-    b.put_u16(body_len as u16);
-    b
+/// The frames of one message (a request, a push or a reply), back to back in one buffer:
+/// one frame, or a multi-part header and its parts. A connection writes them as one piece,
+/// so no frame is ever split by another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frames {
+    buf: Bytes,
+    /// Where each frame ends in `buf`.
+    ends: Vec<usize>,
 }
 
-/// Splits `payload` into parts of [`MULTI_PART`] bytes, each framed as `kind(s) session
-/// part` by `prefix`, which writes the part's 5-byte prefix.
-pub(crate) fn parts(payload: &[u8], out: &mut Vec<Bytes>, prefix: impl Fn(&mut BytesMut, bool)) {
-    let mut chunks = payload.chunks(MULTI_PART).peekable();
-    while let Some(chunk) = chunks.next() {
-        let last = chunks.peek().is_none();
-        let mut b = frame(5 + chunk.len());
-        prefix(&mut b, last);
-        b.put_slice(chunk);
-        out.push(b.freeze());
+impl Frames {
+    /// Every frame, 2-byte lengths included, back to back.
+    pub fn bytes(&self) -> &Bytes {
+        &self.buf
     }
+
+    /// The buffer, to write.
+    pub fn into_bytes(self) -> Bytes {
+        self.buf
+    }
+
+    /// How many frames (1, or a header and its parts).
+    pub fn count(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True for a multi-part message (written at low priority).
+    pub fn is_multi_part(&self) -> bool {
+        self.ends.len() > 1
+    }
+
+    /// Each frame on its own (slices of the one buffer, not copies).
+    pub fn to_vec(&self) -> Vec<Bytes> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let f = self.buf.slice(start..end);
+                start = end;
+                f
+            })
+            .collect()
+    }
+}
+
+/// Builds [`Frames`]: each frame is started with its body length, written, then ended.
+pub(crate) struct FrameWriter {
+    b: BytesMut,
+    ends: Vec<usize>,
+}
+
+impl FrameWriter {
+    /// Room for `bytes` bytes of frames (lengths included) and `frames` frames.
+    pub(crate) fn with_capacity(bytes: usize, frames: usize) -> FrameWriter {
+        FrameWriter {
+            b: BytesMut::with_capacity(bytes),
+            ends: Vec::with_capacity(frames),
+        }
+    }
+
+    /// Starts a frame of `body_len` bytes (at most [`MAX_BODY`] by construction of every
+    /// caller); write its body into the returned buffer, then [`end`](Self::end) it.
+    pub(crate) fn start(&mut self, body_len: usize) -> &mut BytesMut {
+        debug_assert!(body_len <= MAX_BODY);
+        self.b.put_u16(body_len as u16);
+        &mut self.b
+    }
+
+    pub(crate) fn end(&mut self) {
+        self.ends.push(self.b.len());
+    }
+
+    /// Writes `payload` as parts of [`MULTI_PART`] bytes, each one `prefix` (which writes
+    /// the part's 5-byte prefix) and the bytes.
+    pub(crate) fn parts(&mut self, payload: &[u8], prefix: impl Fn(&mut BytesMut, bool)) {
+        let mut chunks = payload.chunks(MULTI_PART).peekable();
+        while let Some(chunk) = chunks.next() {
+            let last = chunks.peek().is_none();
+            let b = self.start(5 + chunk.len());
+            prefix(b, last);
+            b.put_slice(chunk);
+            self.end();
+        }
+    }
+
+    pub(crate) fn finish(self) -> Frames {
+        Frames {
+            buf: self.b.freeze(),
+            ends: self.ends,
+        }
+    }
+}
+
+/// Bytes taken by the parts of a payload of `len` bytes, lengths and prefixes included.
+pub(crate) fn parts_size(len: usize) -> (usize, usize) {
+    let n = len.div_ceil(MULTI_PART);
+    (len + n * 7, n)
 }
 
 impl From<&str> for Target {

@@ -300,3 +300,20 @@ fn a_bad_reply_frame_fails_the_calls_on_that_connection_and_the_next_call_reconn
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_sender_forgets_calls_whose_deadline_passed() {
+    let (db, _db_log, _kv, at) = db_node(&[]);
+    let (game, _log) = game_node(&format!("db = \"{at}\"\n"), &[]);
+    let r = run(&game, |ctx| async move {
+        let d = Duration::from_millis(20);
+        skynet_cluster::call_timeout::<_, ()>(&ctx, "db", "@sdb", ("HANG",), d).await
+    });
+    assert!(matches!(r, Err(CallError::Timeout(..))), "{r:?}");
+    // The sender drops the call it will never get an answer for (within its sweep).
+    assert!(wait_until(
+        || sender_info(&game, "db").is_some_and(|i| i.in_flight == 0)
+    ));
+    game.shutdown();
+    db.shutdown();
+}

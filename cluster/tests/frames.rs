@@ -30,7 +30,9 @@ fn every_captured_request_parses_and_encodes_back_byte_for_byte() {
                 payload,
             } => {
                 let push = session == 0;
-                let built = encode_request(&target, session, &payload, push).expect("encodes");
+                let built = encode_request(&target, session, &payload, push)
+                    .expect("encodes")
+                    .to_vec();
                 assert_eq!(built, vec![framed(&bodies[i])], "frame {i}");
                 i += 1;
             }
@@ -60,7 +62,9 @@ fn every_captured_request_parses_and_encodes_back_byte_for_byte() {
                     }
                 }
                 assert_eq!(payload.len(), total as usize);
-                let built = encode_request(&target, session, &payload, push).expect("encodes");
+                let built = encode_request(&target, session, &payload, push)
+                    .expect("encodes")
+                    .to_vec();
                 let want: Vec<Bytes> = bodies[i..j].iter().map(|b| framed(b)).collect();
                 assert_eq!(built, want, "frames {i}..{j}");
                 i = j;
@@ -85,14 +89,14 @@ fn every_captured_reply_parses_and_encodes_back_byte_for_byte() {
         match parse_response(Bytes::from(bodies[i].clone())).expect("parses") {
             ResponseFrame::Ok { session, payload } => {
                 assert_eq!(
-                    encode_response(session, Ok(&payload)),
+                    encode_response(session, Ok(&payload)).to_vec(),
                     vec![framed(&bodies[i])]
                 );
                 i += 1;
             }
             ResponseFrame::Error { session, text } => {
                 assert_eq!(
-                    encode_response(session, Err(&text)),
+                    encode_response(session, Err(&text)).to_vec(),
                     vec![framed(&bodies[i])]
                 );
                 i += 1;
@@ -119,7 +123,7 @@ fn every_captured_reply_parses_and_encodes_back_byte_for_byte() {
                 }
                 assert_eq!(payload.len(), total as usize);
                 let want: Vec<Bytes> = bodies[i..j].iter().map(|b| framed(b)).collect();
-                assert_eq!(encode_response(session, Ok(&payload)), want);
+                assert_eq!(encode_response(session, Ok(&payload)).to_vec(), want);
                 i = j;
             }
             ResponseFrame::Part { .. } => panic!("frame {i}: a part with no begin"),
@@ -132,12 +136,14 @@ fn every_captured_reply_parses_and_encodes_back_byte_for_byte() {
 #[test]
 fn the_worked_call_and_reply_of_the_reference() {
     let target = Target::name("@sdb").expect("a name");
-    let frames = encode_request(&target, 2, b"\x1cGET\x0ca", false).expect("encodes");
+    let frames = encode_request(&target, 2, b"\x1cGET\x0ca", false)
+        .expect("encodes")
+        .to_vec();
     assert_eq!(
         &frames[0][..],
         b"\x00\x10\x80\x04@sdb\x02\x00\x00\x00\x1cGET\x0ca"
     );
-    let reply = encode_response(2, Ok(b"\x34foobar"));
+    let reply = encode_response(2, Ok(b"\x34foobar")).to_vec();
     assert_eq!(&reply[0][..], b"\x00\x0c\x02\x00\x00\x00\x01\x34foobar");
 }
 
@@ -145,22 +151,30 @@ fn the_worked_call_and_reply_of_the_reference() {
 fn thresholds_are_skynets_requests_at_32k_replies_over_32k() {
     let t = Target::Handle(10);
     let exactly = vec![0u8; 0x8000];
-    let req = encode_request(&t, 1, &exactly, false).expect("encodes");
+    let req = encode_request(&t, 1, &exactly, false)
+        .expect("encodes")
+        .to_vec();
     assert_eq!(req.len(), 2, "a header and one last part");
     assert_eq!(req[1][2], 0x03);
-    assert_eq!(encode_response(1, Ok(&exactly)).len(), 1, "one ok frame");
+    assert_eq!(
+        encode_response(1, Ok(&exactly)).to_vec().len(),
+        1,
+        "one ok frame"
+    );
     let over = vec![0u8; 0x8001];
-    let rep = encode_response(1, Ok(&over));
+    let rep = encode_response(1, Ok(&over)).to_vec();
     assert_eq!(rep.len(), 3, "begin, a part, the last part");
     assert_eq!(rep[2].len(), 2 + 5 + 1);
     // A push of 32 KiB is a multi-part push (41 / c1).
-    let push = encode_request(&Target::name("@x").expect("name"), 9, &exactly, true).expect("ok");
+    let push = encode_request(&Target::name("@x").expect("name"), 9, &exactly, true)
+        .expect("ok")
+        .to_vec();
     assert_eq!(push[0][2], 0xc1);
-    let push = encode_request(&t, 9, &exactly, true).expect("ok");
+    let push = encode_request(&t, 9, &exactly, true).expect("ok").to_vec();
     assert_eq!(push[0][2], 0x41);
     // Error texts are cut at 32 KiB.
     let long = vec![b'e'; 0x9000];
-    let err = encode_response(3, Err(&long));
+    let err = encode_response(3, Err(&long)).to_vec();
     assert_eq!(err.len(), 1);
     assert_eq!(err[0].len(), 2 + 5 + 0x8000);
 }

@@ -9,9 +9,18 @@
 //!
 //! - [`HttpServer`]: a listening service that spreads connections over agent services;
 //!   each request goes to a [`Handler`]: an async function, a service
-//!   ([`ServiceHandler`]) or a [`Router`] of them.
-//! - [`Limits`]: header and body sizes, head, body and idle deadlines.
+//!   ([`ServiceHandler`]) or a [`Router`] of them. [`Limits`]: header and body sizes,
+//!   head, body and idle deadlines, each broken one answered with its status.
+//! - [`client`]: `request`, `get`, `head`, `post_form` with a deadline; names resolved off
+//!   the workers ([`resolve()`]).
+//! - [`ws`]: a WebSocket in a service: `accept` a connection, `upgrade` on a route,
+//!   `connect` as a client. [`ws_frame`] is the RFC 6455 codec (no I/O),
+//!   [`ws_handshake`] the opening handshake.
+//! - [`WsGate`]: skynet's gate contract over WebSocket: the netpack gate's agents serve
+//!   browser clients unchanged (messages cut on the socket thread, moved to the agent).
 //! - [`url`]: path and query decoding.
+//!
+//! `docs/web.md` has the behaviour in full and every difference from skynet.
 //!
 //! ```no_run
 //! use skynet_http::{HttpServer, Request, Response, Router, ServerConf};

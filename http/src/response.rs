@@ -129,9 +129,34 @@ pub(crate) struct Answering {
     pub keep_alive: bool,
 }
 
-fn put_head(out: &mut BytesMut, resp: &Response, a: &Answering, framing: &str) {
-    let reason = reason_phrase(resp.status);
-    out.put_slice(format!("HTTP/1.1 {} {reason}\r\n", resp.status).as_bytes());
+/// Appends `n` in decimal (no formatting machinery: this runs for every response).
+fn put_decimal(out: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[at..]);
+}
+
+/// What frames the body: nothing, `content-length: N`, or chunked.
+enum Framing {
+    None,
+    Length(usize),
+    Chunked,
+}
+
+fn put_head(out: &mut BytesMut, resp: &Response, a: &Answering, framing: Framing) {
+    out.put_slice(b"HTTP/1.1 ");
+    put_decimal(out, u64::from(resp.status));
+    out.put_u8(b' ');
+    out.put_slice(reason_phrase(resp.status).as_bytes());
+    out.put_slice(b"\r\n");
     for (k, v) in &resp.headers.0 {
         if matches!(
             k.as_str(),
@@ -145,7 +170,15 @@ fn put_head(out: &mut BytesMut, resp: &Response, a: &Answering, framing: &str) {
         out.put_slice(v.as_bytes());
         out.put_slice(b"\r\n");
     }
-    out.put_slice(framing.as_bytes());
+    match framing {
+        Framing::None => {}
+        Framing::Length(n) => {
+            out.put_slice(b"content-length: ");
+            put_decimal(out, n as u64);
+            out.put_slice(b"\r\n");
+        }
+        Framing::Chunked => out.put_slice(b"transfer-encoding: chunked\r\n"),
+    }
     if resp.upgrade.is_none() {
         if !a.keep_alive {
             out.put_slice(b"connection: close\r\n");
@@ -168,27 +201,22 @@ pub(crate) async fn write_response(
     let body = std::mem::take(&mut resp.body);
     match body {
         _ if resp.upgrade.is_some() => {
-            put_head(&mut out, resp, a, "");
+            put_head(&mut out, resp, a, Framing::None);
             socket::write(ctx, id, out.freeze());
             true
         }
         _ if resp.bodiless() => {
-            put_head(&mut out, resp, a, "");
+            put_head(&mut out, resp, a, Framing::None);
             socket::write(ctx, id, out.freeze());
             a.keep_alive
         }
         Body::Empty => {
-            put_head(&mut out, resp, a, "content-length: 0\r\n");
+            put_head(&mut out, resp, a, Framing::Length(0));
             socket::write(ctx, id, out.freeze());
             a.keep_alive
         }
         Body::Full(b) => {
-            put_head(
-                &mut out,
-                resp,
-                a,
-                &format!("content-length: {}\r\n", b.len()),
-            );
+            put_head(&mut out, resp, a, Framing::Length(b.len()));
             if a.head_only {
                 socket::write(ctx, id, out.freeze());
             } else if b.len() <= COPY_BODY_MAX {
@@ -203,9 +231,9 @@ pub(crate) async fn write_response(
             let chunked = a.version >= 1;
             let keep = a.keep_alive && chunked;
             let framing = if chunked {
-                "transfer-encoding: chunked\r\n"
+                Framing::Chunked
             } else {
-                ""
+                Framing::None
             };
             let a2 = Answering {
                 keep_alive: keep,
@@ -241,4 +269,18 @@ pub(crate) fn error_bytes(status: u16) -> Bytes {
         reason_phrase(status),
         body.len()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        for n in [0u64, 7, 10, 200, 65_535, u64::MAX] {
+            let mut b = BytesMut::new();
+            put_decimal(&mut b, n);
+            assert_eq!(&b[..], n.to_string().as_bytes());
+        }
+    }
 }

@@ -82,6 +82,120 @@ fn raw_clients_get_echoes_pongs_and_closes() {
     node.shutdown();
 }
 
+/// Sends `frames` on a fresh connection; expects a close frame with `code`, then the
+/// server's close, and a log line naming the connection.
+fn expect_close(addr: SocketAddr, log: &skynet_runtime::LogCapture, frames: &[Vec<u8>], code: u16) {
+    let mut s = ws_connect(addr, "/");
+    for f in frames {
+        send(&mut s, f);
+    }
+    let (_, op, p) = ws_read(&mut s).expect("a close frame");
+    assert_eq!((op, close_code(&p)), (8, Some(code)));
+    assert!(closed_by_server(&mut s));
+    let line = log.wait_for(&["websocket: fd", &format!("closing with {code}")], LONG);
+    assert!(line.is_some(), "{:?}", log.lines());
+    // Nothing else is disturbed.
+    let mut ok = ws_connect(addr, "/");
+    send(&mut ok, &ws_frame(true, 1, b"still here", MASK));
+    assert_eq!(ws_read(&mut ok).unwrap(), (true, 1, b"still here".to_vec()));
+}
+
+#[test]
+fn violations_are_closed_with_their_codes() {
+    let (node, log) = node();
+    let addr = echo_server(&node, WsConf::default());
+    // Invalid UTF-8 in a text frame.
+    expect_close(addr, &log, &[ws_frame(true, 1, &[0xc3, 0x28], MASK)], 1007);
+    // An unmasked frame where masking is required.
+    expect_close(addr, &log, &[ws_frame(true, 1, b"bare", None)], 1002);
+    // A reserved opcode.
+    expect_close(addr, &log, &[ws_frame(true, 3, b"", MASK)], 1002);
+    // A 300 KiB frame (over the 256 KiB default) is refused from its header: the client
+    // stops after its first KiB (unsent bytes cannot turn the close into a reset).
+    let mut big = ws_frame(true, 2, &vec![0u8; 300 * 1024], MASK);
+    big.truncate(1024);
+    expect_close(addr, &log, &[big], 1009);
+    // Fragments adding up past the limit.
+    let mut second = ws_frame(true, 0, &vec![0u8; 100 * 1024], MASK);
+    second.truncate(1024);
+    expect_close(
+        addr,
+        &log,
+        &[ws_frame(false, 2, &vec![0u8; 200 * 1024], MASK), second],
+        1009,
+    );
+    // A new message inside a fragmented one.
+    expect_close(
+        addr,
+        &log,
+        &[
+            ws_frame(false, 1, b"a", MASK),
+            ws_frame(true, 1, b"b", MASK),
+        ],
+        1002,
+    );
+    node.shutdown();
+}
+
+#[test]
+fn a_close_in_the_middle_of_a_fragmented_message_is_a_normal_close() {
+    let (node, _log) = node();
+    let addr = echo_server(&node, WsConf::default());
+    let mut s = ws_connect(addr, "/");
+    send(&mut s, &ws_frame(false, 1, b"half a mess", MASK));
+    send(&mut s, &ws_frame(true, 8, &1001u16.to_be_bytes(), MASK));
+    let (_, op, p) = ws_read(&mut s).unwrap();
+    assert_eq!((op, close_code(&p)), (8, Some(1001)));
+    assert!(closed_by_server(&mut s));
+    node.shutdown();
+}
+
+#[test]
+fn unmasked_frames_are_accepted_when_configured() {
+    let (node, _log) = node();
+    let conf = WsConf {
+        accept_unmasked: true,
+        ..WsConf::default()
+    };
+    let addr = echo_server(&node, conf);
+    let mut s = ws_connect(addr, "/");
+    send(&mut s, &ws_frame(true, 1, b"skynet client", None));
+    assert_eq!(
+        ws_read(&mut s).unwrap(),
+        (true, 1, b"skynet client".to_vec())
+    );
+    node.shutdown();
+}
+
+#[test]
+fn bad_handshakes_get_their_statuses() {
+    let (node, log) = node();
+    let addr = echo_server(&node, WsConf::default());
+    let cases: [(&[u8], u16); 4] = [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 426),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            400,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            400,
+        ),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+    ];
+    for (input, status) in cases {
+        let mut s = connect(addr);
+        send(&mut s, input);
+        assert_eq!(read_response(&mut s, false).unwrap().status, status);
+        assert!(closed_by_server(&mut s));
+        assert!(log
+            .wait_for(&["handshake refused", &format!("{status} (")], LONG)
+            .is_some());
+    }
+    node.shutdown();
+}
+
 /// Runs the client side: connects, talks, reports what it saw.
 struct Client(String);
 

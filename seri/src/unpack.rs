@@ -27,7 +27,8 @@ pub fn unpack(input: &[u8]) -> Result<Vec<LuaValue>, Error> {
 }
 
 /// [`unpack`] of a [`Bytes`]: strings of 64 bytes and more are slices of `input`, not
-/// copies.
+/// copies. A slice keeps the whole input buffer alive: a service that stores such a string
+/// for long should copy it out (`Bytes::copy_from_slice`), or unpack with [`unpack`].
 ///
 /// ```
 /// use bytes::Bytes;

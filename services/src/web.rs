@@ -6,7 +6,7 @@
 //! Config keys: `web_address` (falls back to `address`, then `127.0.0.1`), `web_port`
 //! (required), `web_agents` (4), `web_body_limit` (bytes, 1 MiB), `web_keepalive` (true;
 //! false closes after every response, as skynet's httpd). Once listening it sets
-//! `web_address` to the bound address.
+//! `http_address` to the bound address.
 
 use skynet_http::{HttpServer, Limits, Request, Response, Router, ServerConf};
 use skynet_runtime::{Context, Error, Message, Service};
@@ -77,7 +77,7 @@ impl Service for Web {
                 .unwrap_or(d.address),
             port,
             agents: node.getenv_parsed("web_agents")?.unwrap_or(d.agents),
-            publish: Some("web_address".into()),
+            publish: Some("http_address".into()),
             limits,
             ..d
         };

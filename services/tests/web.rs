@@ -43,17 +43,24 @@ fn run(config: &str, sets: &[&str]) -> Running {
 }
 
 impl Running {
-    /// The address in the first log line containing `marker` (followed by the address).
-    fn address(&self, marker: &str) -> SocketAddr {
-        loop {
+    /// The addresses logged after each of `markers` ("gate listening on " ...), in order;
+    /// a line is taken by the first marker it contains.
+    fn addresses(&self, markers: &[&str]) -> Vec<SocketAddr> {
+        let mut found: Vec<Option<SocketAddr>> = vec![None; markers.len()];
+        while found.iter().any(Option::is_none) {
             let line = self
                 .lines
                 .recv_timeout(LONG)
                 .expect("the node logs where it listens");
-            if let Some(rest) = line.split(marker).nth(1) {
-                return rest.split_whitespace().next().unwrap().parse().unwrap();
+            if let Some((i, rest)) = markers
+                .iter()
+                .enumerate()
+                .find_map(|(i, m)| line.split(m).nth(1).map(|r| (i, r)))
+            {
+                found[i] = rest.split_whitespace().next().and_then(|a| a.parse().ok());
             }
         }
+        found.into_iter().flatten().collect()
     }
 }
 
@@ -66,40 +73,11 @@ fn http(addr: SocketAddr, request: &str) -> String {
     out
 }
 
-fn ws_handshake(addr: SocketAddr) -> std::net::TcpStream {
-    let mut s = connect(addr);
-    s.write_all(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101 "));
-    s
-}
-
 #[test]
 fn web_toml_serves_the_page_echo_and_hello() {
     let node = run("web.toml", &["web_port=0", "ws_port=0"]);
-    let mut web = None;
-    let mut gate = None;
-    while web.is_none() || gate.is_none() {
-        let line = node.lines.recv_timeout(LONG).expect("listening lines");
-        let after = |m: &str| {
-            line.split(m)
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .and_then(|a| a.parse::<SocketAddr>().ok())
-        };
-        web = web.or(after("http: listening on "));
-        gate = gate.or(after("websocket gate listening on "));
-    }
-    let (web, gate) = (web.unwrap(), gate.unwrap());
+    let found = node.addresses(&["http: listening on ", "websocket gate listening on "]);
+    let (web, gate) = (found[0], found[1]);
     let hello = http(web, "GET /hello?name=x HTTP/1.0\r\n\r\n");
     assert!(
         hello.starts_with("HTTP/1.1 200") && hello.ends_with("hello, x\n"),
@@ -120,7 +98,7 @@ fn web_toml_serves_the_page_echo_and_hello() {
 #[test]
 fn wsecho_toml_echoes() {
     let node = run("wsecho.toml", &["ws_port=0"]);
-    let gate = node.address("websocket gate listening on ");
+    let gate = node.addresses(&["websocket gate listening on "])[0];
     let mut s = ws_handshake(gate);
     // A masked text frame "hi" (mask 0): comes back unmasked, as text.
     s.write_all(&[0x81, 0x82, 0, 0, 0, 0, b'h', b'i']).unwrap();
@@ -132,23 +110,11 @@ fn wsecho_toml_echoes() {
 #[test]
 fn chat_toml_serves_netpack_and_websocket_clients() {
     let node = run("chat.toml", &["port=0", "ws_port=0", "web_port=0"]);
-    let mut tcp = None;
-    let mut gate = None;
-    while tcp.is_none() || gate.is_none() {
-        let line = node.lines.recv_timeout(LONG).expect("listening lines");
-        let after = |m: &str| {
-            line.split(m)
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .and_then(|a| a.parse::<SocketAddr>().ok())
-        };
-        gate = gate.or(after("websocket gate listening on "));
-        if !line.contains("websocket gate") {
-            tcp = tcp.or(after("gate listening on "));
-        }
-    }
-    let mut ws = ws_handshake(gate.unwrap());
-    let mut tcp = connect(tcp.unwrap());
+    // "websocket gate listening on" first: it also contains "gate listening on".
+    let found = node.addresses(&["websocket gate listening on ", "gate listening on "]);
+    let (gate, tcp) = (found[0], found[1]);
+    let mut ws = ws_handshake(gate);
+    let mut tcp = connect(tcp);
     // Joining is asynchronous: say lines until the WebSocket client hears one.
     ws.set_read_timeout(Some(std::time::Duration::from_millis(200)))
         .unwrap();

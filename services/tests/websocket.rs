@@ -10,20 +10,6 @@ use skynet_http::ws_frame::{encode, Decoder, DecoderConf, Frame, Opcode, Role};
 use skynet_runtime::{Config, Node};
 use util::*;
 
-fn node_with(text: &str) -> Node {
-    let node = skynet_services::register_standard(Node::builder())
-        .config(Config::parse(text, None).unwrap())
-        .build()
-        .unwrap();
-    let start = node.handle().getenv("start").unwrap();
-    node.newservice(&start, &[]).unwrap();
-    node
-}
-
-fn addr_of(node: &Node, key: &str) -> SocketAddr {
-    node.handle().getenv(key).unwrap().parse().unwrap()
-}
-
 /// A WebSocket client on a raw socket, with the crate's codec in the client role.
 struct WsClient {
     s: TcpStream,
@@ -34,25 +20,8 @@ const KEY: Option<[u8; 4]> = Some([9, 8, 7, 6]);
 
 impl WsClient {
     fn open(addr: SocketAddr) -> WsClient {
-        let mut s = connect(addr);
-        s.write_all(
-            b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .unwrap();
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            s.read_exact(&mut b).unwrap();
-            head.push(b[0]);
-        }
-        assert!(
-            head.starts_with(b"HTTP/1.1 101 "),
-            "{}",
-            String::from_utf8_lossy(&head)
-        );
         WsClient {
-            s,
+            s: ws_handshake(addr),
             dec: Decoder::new(DecoderConf::new(Role::Client)),
         }
     }
@@ -78,7 +47,7 @@ impl WsClient {
 
 #[test]
 fn the_echo_agent_serves_websocket_clients_unchanged() {
-    let node = node_with(
+    let node = start_node(
         "thread = 2\nstart = \"ws_watchdog\"\naddress = \"127.0.0.1\"\nws_port = 0\nagent = \"echo_agent\"\n",
     );
     let addr = addr_of(&node, "ws_gate_address");
@@ -117,7 +86,7 @@ fn the_echo_agent_serves_websocket_clients_unchanged() {
 
 #[test]
 fn one_chat_room_serves_netpack_and_websocket_clients() {
-    let node = node_with(
+    let node = start_node(
         "thread = 2\nstart = \"start_all\"\nstart_services = \"watchdog ws_watchdog\"\n\
          address = \"127.0.0.1\"\nport = 0\nws_port = 0\nagent = \"chat_agent\"\n",
     );
@@ -144,5 +113,86 @@ fn one_chat_room_serves_netpack_and_websocket_clients() {
     }
     send_packet(&mut tcp, b"hello from tcp");
     assert!(matches!(ws.recv().unwrap(), Frame::Text(t) if t.ends_with(b"hello from tcp")));
+    node.shutdown();
+}
+
+/// Sends raw bytes after the handshake, expects a close frame with `code` and the close.
+fn gate_closes_with(addr: SocketAddr, log: &skynet_runtime::LogCapture, raw: &[u8], code: u16) {
+    let mut c = WsClient::open(addr);
+    c.s.write_all(raw).unwrap();
+    match c.recv() {
+        Ok(Frame::Close(Some(got), _)) => assert_eq!(got, code),
+        other => panic!("expected close {code}, got {other:?}"),
+    }
+    assert!(c.recv().is_err(), "closed after the close frame");
+    let line = log.wait_for(
+        &["websocket gate: fd", &format!("closing with {code}")],
+        LONG,
+    );
+    assert!(line.is_some(), "{:?}", log.lines());
+}
+
+/// A masked frame as a client writes it, built by hand (not by the codec under test).
+fn raw_frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut f = vec![first];
+    let m = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => f.push(m | n as u8),
+        n if n <= 65535 => {
+            f.push(m | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(m | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    if masked {
+        f.extend_from_slice(&[0, 0, 0, 0]); // a zero mask leaves the payload as it is
+    }
+    f.extend_from_slice(payload);
+    f
+}
+
+#[test]
+fn the_gate_answers_bad_input_with_close_codes_and_keeps_serving() {
+    let log = skynet_runtime::LogCapture::new();
+    let text = "thread = 2\nstart = \"ws_watchdog\"\naddress = \"127.0.0.1\"\nws_port = 0\nagent = \"echo_agent\"\n";
+    let node = skynet_services::register_standard(Node::builder())
+        .config(Config::parse(text, None).unwrap())
+        .logger(log.logger())
+        .build()
+        .unwrap();
+    node.newservice("ws_watchdog", &[]).unwrap();
+    let addr = addr_of(&node, "ws_gate_address");
+    let mut steady = WsClient::open(addr);
+    gate_closes_with(
+        addr,
+        &log,
+        &raw_frame(0x81, &[0xff, 0xfe, 0xfd], true),
+        1007,
+    );
+    gate_closes_with(addr, &log, &raw_frame(0x81, b"bare", false), 1002);
+    gate_closes_with(addr, &log, &raw_frame(0x8b, b"", true), 1002);
+    // A 300 KiB frame is refused from its header: the client is stopped after its first
+    // KiB (the rest unsent, so no unread bytes turn the server's close into a reset).
+    let mut big = raw_frame(0x82, &vec![1u8; 300 * 1024], true);
+    big.truncate(1024);
+    gate_closes_with(addr, &log, &big, 1009);
+    // A close in the middle of a fragmented message: the close handshake.
+    let mut c = WsClient::open(addr);
+    c.s.write_all(&raw_frame(0x01, b"frag", true)).unwrap();
+    c.s.write_all(&raw_frame(0x88, &1000u16.to_be_bytes(), true))
+        .unwrap();
+    assert_eq!(c.recv().unwrap(), Frame::Close(Some(1000), String::new()));
+    // A bad handshake gets its status.
+    let mut h = connect(addr);
+    h.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    h.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 426 "), "{answer}");
+    // The client that behaved was never disturbed.
+    steady.send(Opcode::Text, b"still here");
+    assert_eq!(steady.recv().unwrap(), Frame::Text("still here".into()));
     node.shutdown();
 }

@@ -8,7 +8,8 @@
 //!                               # its lines have "raw":1)
 //! bench hold --addr 127.0.0.1:8888 --connections 10000 [--seconds 2] [--pid NODE_PID]
 //! ```
-//! Packets use the client framing (2-byte big-endian length, then the payload).
+//! Packets use the client framing (2-byte big-endian length, then the payload); `bench ws`
+//! (`web.rs`) drives the same loop with WebSocket frames, `bench http` with requests.
 //! `--threads` spreads the connections over that many client threads (each its own poll).
 //! With `--pid` (or `--raw`) the line also has `server_cpu_us_per_rt`: the server's CPU
 //! time (user + system) per round trip, a figure the machine's other load barely moves.
@@ -21,6 +22,8 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use skynet_http::ws_frame::{encode, Opcode};
+
 use super::args::{arg, flag};
 use super::json::{cpu_us, JsonLine};
 
@@ -30,6 +33,17 @@ fn pattern(conn: usize, seq: u64, i: usize) -> u8 {
         .wrapping_mul(31)
         .wrapping_add(seq.wrapping_mul(7))
         .wrapping_add(i as u64) as u8
+}
+
+/// What goes over a connection: the loop is the same for every protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// netpack packets (the gate's client framing).
+    Netpack,
+    /// Masked binary WebSocket frames out, unmasked ones back (after a handshake).
+    WebSocket,
+    /// `POST /echo` keep-alive requests, the body echoed in the response.
+    Http,
 }
 
 struct Conn {
@@ -43,7 +57,7 @@ struct Conn {
     dead: bool,
 }
 
-fn connect_all(addr: SocketAddr, n: usize) -> (Vec<std::net::TcpStream>, usize) {
+pub(crate) fn connect_all(addr: SocketAddr, n: usize) -> (Vec<std::net::TcpStream>, usize) {
     let mut streams = Vec::with_capacity(n);
     let mut failed = 0;
     for _ in 0..n {
@@ -90,15 +104,16 @@ pub fn echo(args: &[String]) {
             }
         }
     };
-    match run_echo(
-        addr,
+    let load = Load {
+        name: "echo",
+        wire: Wire::Netpack,
         connections,
         size,
         seconds,
         pipeline,
         threads,
-        server_stat,
-    ) {
+    };
+    match run_echo(&load, addr, server_stat) {
         Ok(mut line) => {
             if _raw_stop.is_some() {
                 line.num("raw", 1.0);
@@ -115,14 +130,87 @@ pub fn echo(args: &[String]) {
     }
 }
 
-fn queue_packets(c: &mut Conn, id: usize, size: usize, pipeline: usize) {
+fn queue_packets(c: &mut Conn, id: usize, size: usize, pipeline: usize, wire: Wire) {
     while c.sent.len() < pipeline {
         let seq = c.next_send;
         c.next_send += 1;
-        c.out.extend_from_slice(&(size as u16).to_be_bytes());
-        c.out.extend((0..size).map(|i| pattern(id, seq, i)));
+        let body = (0..size).map(|i| pattern(id, seq, i));
+        match wire {
+            Wire::Netpack => {
+                c.out.extend_from_slice(&(size as u16).to_be_bytes());
+                c.out.extend(body);
+            }
+            Wire::WebSocket => {
+                let payload: Vec<u8> = body.collect();
+                c.out
+                    .extend_from_slice(&encode(Opcode::Binary, &payload, Some(MASK)));
+            }
+            Wire::Http => {
+                c.out.extend_from_slice(
+                    format!("POST /echo HTTP/1.1\r\nhost: bench\r\ncontent-length: {size}\r\n\r\n")
+                        .as_bytes(),
+                );
+                c.out.extend(body);
+            }
+        }
         c.sent.push_back(Instant::now());
     }
+}
+
+/// The mask of the bench's WebSocket frames (a client must mask; any key costs the same).
+const MASK: [u8; 4] = [0x5a, 0x13, 0xc7, 0x2e];
+
+/// The next whole echo in `input` from `pos`: (where its payload is, where it ends).
+fn next_echo(
+    input: &[u8],
+    pos: usize,
+    wire: Wire,
+) -> Result<Option<(std::ops::Range<usize>, usize)>, String> {
+    let b = &input[pos..];
+    let (start, len) = match wire {
+        Wire::Netpack => {
+            if b.len() < 2 {
+                return Ok(None);
+            }
+            (2, u16::from_be_bytes([b[0], b[1]]) as usize)
+        }
+        Wire::WebSocket => {
+            if b.len() < 2 {
+                return Ok(None);
+            }
+            if b[0] != 0x82 || b[1] & 0x80 != 0 {
+                return Err(format!("unexpected frame header {:02x} {:02x}", b[0], b[1]));
+            }
+            match b[1] & 0x7f {
+                126 if b.len() < 4 => return Ok(None),
+                126 => (4, u16::from_be_bytes([b[2], b[3]]) as usize),
+                127 => return Err("a frame over 64 KiB".into()),
+                n => (2, n as usize),
+            }
+        }
+        Wire::Http => {
+            let Some(end) = b.windows(4).position(|w| w == b"\r\n\r\n") else {
+                return Ok(None);
+            };
+            let head = std::str::from_utf8(&b[..end]).map_err(|_| "a head that is not UTF-8")?;
+            if !head.starts_with("HTTP/1.1 200") {
+                return Err(format!("answered {:?}", head.lines().next()));
+            }
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .ok_or("no content-length")?;
+            (end + 4, len)
+        }
+    };
+    if b.len() < start + len {
+        return Ok(None);
+    }
+    Ok(Some((pos + start..pos + start + len, pos + start + len)))
 }
 
 fn flush(c: &mut Conn) -> bool {
@@ -139,7 +227,13 @@ fn flush(c: &mut Conn) -> bool {
 }
 
 /// Reads what is there; returns (round trips completed with their latencies, ok).
-fn read_echoes(c: &mut Conn, id: usize, buf: &mut [u8], lat: &mut Vec<u32>) -> Result<(), String> {
+fn read_echoes(
+    c: &mut Conn,
+    id: usize,
+    buf: &mut [u8],
+    lat: &mut Vec<u32>,
+    wire: Wire,
+) -> Result<(), String> {
     loop {
         match c.stream.read(buf) {
             Ok(0) => return Err("server closed the connection".into()),
@@ -149,20 +243,16 @@ fn read_echoes(c: &mut Conn, id: usize, buf: &mut [u8], lat: &mut Vec<u32>) -> R
         }
     }
     let mut pos = 0;
-    while c.input.len() - pos >= 2 {
-        let len = u16::from_be_bytes([c.input[pos], c.input[pos + 1]]) as usize;
-        if c.input.len() - pos - 2 < len {
-            break;
-        }
-        let body = &c.input[pos + 2..pos + 2 + len];
+    while let Some((body, end)) = next_echo(&c.input, pos, wire)? {
+        let body = &c.input[body];
         let seq = c.next_recv;
-        if let Some(i) = (0..len).find(|&i| body[i] != pattern(id, seq, i)) {
+        if let Some(i) = (0..body.len()).find(|&i| body[i] != pattern(id, seq, i)) {
             return Err(format!("connection {id}: packet {seq} differs at byte {i}"));
         }
         c.next_recv += 1;
         let sent = c.sent.pop_front().ok_or("an echo nobody sent")?;
         lat.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
-        pos += 2 + len;
+        pos = end;
     }
     c.input.drain(..pos);
     Ok(())
@@ -182,6 +272,7 @@ fn drive(
     pipeline: usize,
     start: Instant,
     end: Instant,
+    wire: Wire,
 ) -> std::io::Result<Tally> {
     let mut poll = Poll::new()?;
     let mut conns: Vec<(usize, Conn)> = Vec::with_capacity(streams.len());
@@ -214,7 +305,7 @@ fn drive(
     // Every thread starts sending at the same instant.
     std::thread::sleep(start.saturating_duration_since(Instant::now()));
     for (id, c) in conns.iter_mut() {
-        queue_packets(c, *id, size, pipeline);
+        queue_packets(c, *id, size, pipeline, wire);
         if !flush(c) {
             c.dead = true;
             t.errors += 1;
@@ -231,14 +322,14 @@ fn drive(
                 continue;
             }
             if ev.is_readable() {
-                if let Err(e) = read_echoes(c, *id, &mut buf, &mut t.lat) {
+                if let Err(e) = read_echoes(c, *id, &mut buf, &mut t.lat, wire) {
                     c.dead = true;
                     t.errors += 1;
                     t.first_error.get_or_insert(e);
                     continue;
                 }
             }
-            queue_packets(c, *id, size, pipeline);
+            queue_packets(c, *id, size, pipeline, wire);
             if !flush(c) {
                 c.dead = true;
                 t.errors += 1;
@@ -248,16 +339,40 @@ fn drive(
     Ok(t)
 }
 
-fn run_echo(
+/// What a run of the load loop does.
+#[derive(Clone, Copy)]
+pub(crate) struct Load {
+    /// The result line's `bench`.
+    pub name: &'static str,
+    pub wire: Wire,
+    pub connections: usize,
+    pub size: usize,
+    pub seconds: f64,
+    pub pipeline: usize,
+    pub threads: usize,
+}
+
+/// Runs the loop against `addr`; `server_stat` is the server's `/proc/PID/stat`.
+pub(crate) fn run_echo(
+    load: &Load,
     addr: SocketAddr,
-    connections: usize,
-    size: usize,
-    seconds: f64,
-    pipeline: usize,
-    threads: usize,
     server_stat: Option<String>,
 ) -> std::io::Result<JsonLine> {
-    let (streams, connect_failed) = connect_all(addr, connections);
+    let Load {
+        name,
+        wire,
+        connections,
+        size,
+        seconds,
+        pipeline,
+        threads,
+    } = *load;
+    let (mut streams, mut connect_failed) = connect_all(addr, connections);
+    if wire == Wire::WebSocket {
+        let before = streams.len();
+        streams.retain_mut(|s| super::web::ws_handshake(s).is_ok());
+        connect_failed += before - streams.len();
+    }
     let mut shares: Vec<Vec<(usize, std::net::TcpStream)>> =
         (0..threads).map(|_| Vec::new()).collect();
     for (i, s) in streams.into_iter().enumerate() {
@@ -268,7 +383,7 @@ fn run_echo(
     let cpu_before = server_stat.as_deref().and_then(cpu_us);
     let handles: Vec<_> = shares
         .into_iter()
-        .map(|share| std::thread::spawn(move || drive(share, size, pipeline, start, end)))
+        .map(|share| std::thread::spawn(move || drive(share, size, pipeline, start, end, wire)))
         .collect();
     let mut lat: Vec<u32> = Vec::new();
     let mut errors = connect_failed;
@@ -286,14 +401,8 @@ fn run_echo(
     let elapsed = start.elapsed().as_secs_f64();
     let cpu_after = server_stat.as_deref().and_then(cpu_us);
     lat.sort_unstable();
-    let pct = |p: f64| {
-        if lat.is_empty() {
-            0.0
-        } else {
-            f64::from(lat[((lat.len() - 1) as f64 * p) as usize])
-        }
-    };
-    let mut line = JsonLine::new("echo");
+    let pct = |p: f64| percentile(&lat, p);
+    let mut line = JsonLine::new(name);
     line.num("ops_per_sec", lat.len() as f64 / elapsed)
         .num("connections", connections as f64)
         .num("size", size as f64)
@@ -317,7 +426,15 @@ fn run_echo(
     Ok(line)
 }
 
-fn pid_arg(args: &[String]) -> Option<u32> {
+/// The `p` quantile (0 to 1) of sorted latencies; 0 when there are none.
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n => f64::from(sorted[((n - 1) as f64 * p) as usize]),
+    }
+}
+
+pub(crate) fn pid_arg(args: &[String]) -> Option<u32> {
     args.iter()
         .position(|a| a == "--pid")
         .and_then(|i| args.get(i + 1))

@@ -4,6 +4,7 @@
 //! `ops_per_sec`. Timings are reported, never asserted.
 
 pub mod args;
+pub mod cluster;
 pub mod echo;
 pub mod flood;
 pub mod json;
@@ -11,3 +12,4 @@ pub mod netpack;
 pub mod raw_echo;
 pub mod runtime;
 pub mod summary;
+pub mod web;

@@ -1,8 +1,9 @@
 //! `bench NAME [ARGS]`: runs one benchmark and prints one JSON line.
 //!
 //! Names: call, send, pairs, timers (the runtime); echo, hold (the load client);
-//! netpack (framing decode); flood (socket throughput); summary (medians of JSON lines
-//! read on stdin).
+//! netpack (framing decode); flood (socket throughput); cluster (calls between two nodes);
+//! ws, http (the web layer: WebSocket echo, HTTP requests);
+//! summary (medians of JSON lines read on stdin).
 
 use skynet_examples::bench;
 
@@ -20,9 +21,13 @@ fn main() {
         "netpack" => bench::netpack::run(rest),
         "flood" => bench::flood::run(rest),
         "summary" => bench::summary::run(rest),
+        "ws" => bench::web::ws(rest),
+        "http" => bench::web::http(rest),
+        "cluster" => bench::cluster::run(rest),
+        "cluster-server" => bench::cluster::server(rest),
         _ => {
             eprintln!(
-                "usage: bench <call|send|pairs|timers|echo|hold|netpack|flood|summary> [ARGS]"
+                "usage: bench <call|send|pairs|timers|echo|hold|netpack|flood|cluster|ws|http|summary> [ARGS]"
             );
             eprintln!("unknown benchmark {name:?}");
             std::process::exit(2);

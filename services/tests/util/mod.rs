@@ -107,3 +107,47 @@ impl Rng {
         self.next() % n.max(1)
     }
 }
+
+/// A node from config text with the standard services, its `start` service launched; its
+/// log is kept in memory (a test that reads it builds its own node).
+pub fn start_node(text: &str) -> Node {
+    let node = skynet_services::register_standard(Node::builder())
+        .config(Config::parse(text, None).expect("test config parses"))
+        .logger(Lines::default().logger())
+        .build()
+        .expect("node starts");
+    let start = node.handle().getenv("start").expect("a start service");
+    node.newservice(&start, &[]).expect("start service starts");
+    node
+}
+
+/// The address a service published under `key` (`gate_address`, `ws_gate_address`, ...).
+pub fn addr_of(node: &Node, key: &str) -> SocketAddr {
+    node.handle()
+        .getenv(key)
+        .unwrap_or_else(|| panic!("{key} is published"))
+        .parse()
+        .expect("an address")
+}
+
+/// Opens a WebSocket on a fresh connection (the raw handshake); panics unless answered 101.
+pub fn ws_handshake(addr: SocketAddr) -> TcpStream {
+    let mut s = connect(addr);
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .expect("write");
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).expect("handshake answer");
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s
+}
