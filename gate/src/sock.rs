@@ -65,6 +65,15 @@ impl Framer for NetpackFramer {
     fn remainder(&mut self) -> Bytes {
         self.0.take_partial()
     }
+
+    fn direct_buffer(&mut self) -> Option<&mut BytesMut> {
+        self.0.direct_buffer()
+    }
+
+    fn filled(&mut self, out: &mut Vec<Bytes>) -> Result<(), String> {
+        self.0.after_direct(out);
+        Ok(())
+    }
 }
 
 /// Starts reading `id` with its packets sent to `agent` as CLIENT messages from `client`

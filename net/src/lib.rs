@@ -53,5 +53,5 @@ mod write_queue;
 
 pub use driver::{Driver, DEFAULT_BACKLOG};
 pub use event::{SocketEvent, SocketId};
-pub use route::{Framer, Route, ROUTE_BACKLOG};
+pub use route::{Framer, Route, ROUTE_BACKLOG, ROUTE_BACKLOG_BYTES};
 pub use socket_server::SocketInfo;

@@ -8,7 +8,7 @@
 //! moved, not copied). Every other event of the socket (CLOSE, ERROR, WARNING) still goes to
 //! the socket's owner, so the gate keeps the connection's lifecycle.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use skynet_runtime::{Addr, Message, NodeHandle, Payload, Ptype, ServiceRef};
 
 use crate::event::SocketId;
@@ -62,14 +62,36 @@ pub trait Framer: Send + 'static {
     fn redirected(&mut self, out: &mut Vec<Bytes>) {
         let _ = out;
     }
+
+    /// The buffer of an unfinished frame whose length is known, for the next read to land in
+    /// directly: its spare capacity is what the frame still needs, and the socket thread
+    /// reads at most that much into it, then calls [`filled`](Framer::filled). Frames that
+    /// span reads are then not copied together. `None` (the default): reads go through
+    /// [`feed`](Framer::feed).
+    fn direct_buffer(&mut self) -> Option<&mut BytesMut> {
+        None
+    }
+
+    /// After a read into [`direct_buffer`](Framer::direct_buffer): appends the frames it
+    /// completed to `out`. An error closes the socket, as from `feed`.
+    fn filled(&mut self, out: &mut Vec<Bytes>) -> Result<(), String> {
+        let _ = out;
+        Ok(())
+    }
 }
 
 /// A routed socket is not read while its destination has this many messages waiting, and
 /// is read again once they fall under half of it: a client sending faster than its agent
 /// works cannot grow the node's memory without bound (skynet's gate has no such limit).
-/// What the destination can have queued is this plus the frames of one read (reads of a
-/// routed socket are at most 64 KiB).
+/// What the destination can have queued is this plus the frames of one read (a read of a
+/// routed socket is sized to about 256 of its frames, 4 KiB to 1 MiB). Big frames hit
+/// [`ROUTE_BACKLOG_BYTES`] first.
 pub const ROUTE_BACKLOG: usize = 1024;
+
+/// A routed socket is also held back once the frames its destination has waiting come to
+/// this many bytes (messages waiting times the route's average frame size), and read again
+/// under half of it: 1,024 frames of 60 KB would otherwise be 60 MB per connection.
+pub const ROUTE_BACKLOG_BYTES: usize = 4 << 20;
 
 /// Where a routed socket's frames go.
 pub struct Route {
@@ -109,17 +131,24 @@ pub(crate) struct ActiveRoute {
     route: Route,
     /// `None` when the destination was gone already: its frames are dropped.
     target: Option<ServiceRef>,
+    /// The frames' average size (moving, over about the last eight).
+    avg_frame: usize,
 }
 
 impl ActiveRoute {
     pub(crate) fn new(node: &NodeHandle, route: Route) -> ActiveRoute {
         let target = node.resolve(route.dest);
-        ActiveRoute { route, target }
+        ActiveRoute {
+            route,
+            target,
+            avg_frame: 0,
+        }
     }
 
     /// Feeds one read and delivers the frames it completes. `frames` is scratch space kept by
     /// the socket thread (empty on entry and on return). Ok(true) when the destination is
-    /// now backed up (see [`ROUTE_BACKLOG`]); an error is the framer's reason.
+    /// now backed up (see [`ROUTE_BACKLOG`], [`ROUTE_BACKLOG_BYTES`]); an error is the
+    /// framer's reason.
     pub(crate) fn deliver(
         &mut self,
         node: &NodeHandle,
@@ -130,13 +159,45 @@ impl ActiveRoute {
         let fed = self.route.framer.feed(data, frames);
         let waiting = self.send_frames(node, id, frames);
         fed?;
-        Ok(waiting >= ROUTE_BACKLOG)
+        Ok(self.over(waiting, 1))
+    }
+
+    /// The largest read worth making for this route: about 256 frames of its average size,
+    /// from `min` to `max`. A backed-up destination gets at most one read's frames past
+    /// the backlog limits; bulk transfers of big frames get big reads.
+    pub(crate) fn read_cap(&self, min: usize, max: usize) -> usize {
+        self.avg_frame.saturating_mul(256).clamp(min, max)
+    }
+
+    /// The framer's buffer for a direct read (see [`Framer::direct_buffer`]).
+    pub(crate) fn direct_buffer(&mut self) -> Option<&mut BytesMut> {
+        self.route.framer.direct_buffer()
+    }
+
+    /// [`deliver`](Self::deliver) for a read that went into the framer's direct buffer.
+    pub(crate) fn deliver_filled(
+        &mut self,
+        node: &NodeHandle,
+        id: SocketId,
+        frames: &mut Vec<Bytes>,
+    ) -> Result<bool, String> {
+        let fed = self.route.framer.filled(frames);
+        let waiting = self.send_frames(node, id, frames);
+        fed?;
+        Ok(self.over(waiting, 1))
+    }
+
+    /// True when `waiting` messages are past the backlog limits divided by `divisor`.
+    fn over(&self, waiting: usize, divisor: usize) -> bool {
+        waiting >= ROUTE_BACKLOG / divisor
+            || waiting.saturating_mul(self.avg_frame) >= ROUTE_BACKLOG_BYTES / divisor
     }
 
     /// Sends `frames` (drained) to the destination; the length of its queue after.
     fn send_frames(&mut self, node: &NodeHandle, id: SocketId, frames: &mut Vec<Bytes>) -> usize {
         let mut waiting = 0;
         for frame in frames.drain(..) {
+            self.avg_frame = self.avg_frame - self.avg_frame / 8 + frame.len() / 8;
             let msg = Message {
                 source: self.route.source,
                 session: id,
@@ -155,11 +216,12 @@ impl ActiveRoute {
         waiting
     }
 
-    /// True when the destination has at least `limit` messages waiting.
-    pub(crate) fn backlogged(&self, limit: usize) -> bool {
+    /// True while the destination is still past half the backlog limits (a held-back
+    /// socket is read again below that, so it does not flap).
+    pub(crate) fn still_backlogged(&self) -> bool {
         self.target
             .as_ref()
-            .is_some_and(|to| to.queue_len() >= limit)
+            .is_some_and(|to| self.over(to.queue_len(), 2))
     }
 
     /// Takes another route's destination, keeping this framer (and any partial frame);

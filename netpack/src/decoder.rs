@@ -120,6 +120,53 @@ impl Decoder {
         }
     }
 
+    /// For a read straight into the unfinished packet, with no copy: the packet's buffer,
+    /// whose spare capacity is exactly the bytes the packet still needs. Append at most
+    /// that many, then call [`after_direct`](Decoder::after_direct). `None` unless a packet
+    /// body is unfinished (between packets, or with half a header, reads go through
+    /// [`feed`](Decoder::feed)).
+    ///
+    /// A socket reader uses it for packets that span reads: the first read's tail is
+    /// copied once into the packet's buffer, the rest of the packet lands there directly.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use skynet_netpack::Decoder;
+    ///
+    /// let mut d = Decoder::new();
+    /// let mut out = Vec::new();
+    /// d.feed(Bytes::from_static(b"\x00\x05he"), &mut out);
+    /// let buf = d.direct_buffer().unwrap();
+    /// assert_eq!(buf.capacity() - buf.len(), 3);
+    /// buf.extend_from_slice(b"llo"); // a socket read would land here
+    /// d.after_direct(&mut out);
+    /// assert_eq!(out, [Bytes::from_static(b"hello")]);
+    /// ```
+    pub fn direct_buffer(&mut self) -> Option<&mut BytesMut> {
+        match &mut self.partial {
+            Partial::Body { buf, len } if buf.len() < *len => Some(buf),
+            _ => None,
+        }
+    }
+
+    /// Takes the packet a read into [`direct_buffer`](Decoder::direct_buffer) completed, if
+    /// it did. Bytes appended beyond the packet are decoded as the stream's next bytes.
+    pub fn after_direct<E: Extend<Bytes>>(&mut self, out: &mut E) {
+        let Partial::Body { buf, len } = &mut self.partial else {
+            return;
+        };
+        if buf.len() < *len {
+            return;
+        }
+        let rest = buf.split_off(*len).freeze();
+        let packet = std::mem::take(buf).freeze();
+        self.partial = Partial::None;
+        out.extend(std::iter::once(packet));
+        if !rest.is_empty() {
+            self.feed(rest, out);
+        }
+    }
+
     /// Forgets the unfinished packet, if any, and frees its buffer.
     pub fn clear(&mut self) {
         self.partial = Partial::None;

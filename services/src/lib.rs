@@ -21,13 +21,15 @@ pub mod web;
 use skynet_runtime::{Config, Error, NodeBuilder};
 
 /// Registers the standard service types on a node builder: `watchdog`, `ws_watchdog`,
-/// `gate`, `echo_agent`, `chat_agent`, `chat_room`, `debug_console`, `start_all`, `web`.
+/// `gate`, `echo_agent`, `discard_agent`, `chat_agent`, `chat_room`, `debug_console`,
+/// `start_all`, `web`.
 pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
     builder
         .service("watchdog", |_| Ok(watchdog::Watchdog::new()))
         .service("ws_watchdog", |_| Ok(watchdog::Watchdog::websocket()))
         .service("gate", |_| Ok(skynet_gate::Gate::service()))
         .service("echo_agent", |_| Ok(echo_agent::EchoAgent::default()))
+        .service("discard_agent", |_| Ok(echo_agent::EchoAgent::discarding()))
         .service("chat_agent", |_| Ok(chat::ChatAgent::default()))
         .service("chat_room", |_| Ok(chat::ChatRoom::default()))
         .service("debug_console", |_| Ok(console::DebugConsole))

@@ -74,12 +74,18 @@ fn bad_port_names_the_key() {
     assert!(err.contains("--set port=abc"), "{err}");
 }
 
-/// The shipped echo config, moved to a free port with `--set`, serves clients.
-#[test]
-fn echo_config_serves_clients_through_the_binary() {
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/config/echo.toml");
+/// Starts the binary on a shipped config with every listener moved to a free port; returns
+/// it and the gate's address (from its log).
+fn start_config(name: &str) -> (std::process::Child, std::net::SocketAddr) {
+    let config = format!("{}/../examples/config/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut child = skynet()
-        .args([config, "--set", "port=0"])
+        .args([
+            config.as_str(),
+            "--set",
+            "port=0",
+            "--set",
+            "debug_address=127.0.0.1:0",
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .expect("start skynet");
@@ -90,10 +96,11 @@ fn echo_config_serves_clients_through_the_binary() {
             let _ = tx.send(line);
         }
     });
+    let mut seen = Vec::new();
     let addr = loop {
         let line = rx
             .recv_timeout(LONG)
-            .expect("the node logs where it listens");
+            .unwrap_or_else(|e| panic!("the node logs where it listens ({e}); it said: {seen:#?}"));
         if let Some(rest) = line.split("gate listening on ").nth(1) {
             break rest
                 .split_whitespace()
@@ -102,12 +109,39 @@ fn echo_config_serves_clients_through_the_binary() {
                 .parse()
                 .expect("addr");
         }
+        seen.push(line);
     };
+    (child, addr)
+}
+
+/// The shipped echo config, moved to a free port with `--set`, serves clients.
+#[test]
+fn echo_config_serves_clients_through_the_binary() {
+    let (mut child, addr) = start_config("echo.toml");
     for i in 0..20u8 {
         let mut c = connect(addr);
         send_packet(&mut c, &[i; 100]);
         assert_eq!(recv_packet(&mut c).unwrap(), vec![i; 100]);
     }
+    let _ = child.kill();
+    let _ = child.wait_timeout_or_kill(Duration::from_secs(5));
+}
+
+/// The shipped discard config: its agents drop packets of 16 bytes or more and echo shorter
+/// ones, so the first packet a client gets back is its short sync marker, after every big
+/// packet it sent before was consumed.
+#[test]
+fn discard_config_drops_big_packets_and_echoes_sync_markers() {
+    let (mut child, addr) = start_config("discard.toml");
+    let mut c = connect(addr);
+    for i in 0..20u8 {
+        send_packet(&mut c, &vec![i; 100 + usize::from(i) * 3000]);
+        send_packet(&mut c, &[i; 16]);
+    }
+    send_packet(&mut c, b"sync");
+    assert_eq!(recv_packet(&mut c).unwrap(), b"sync");
+    send_packet(&mut c, &[7; 15]);
+    assert_eq!(recv_packet(&mut c).unwrap(), vec![7; 15]);
     let _ = child.kill();
     let _ = child.wait_timeout_or_kill(Duration::from_secs(5));
 }

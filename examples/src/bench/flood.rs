@@ -7,6 +7,13 @@
 //!
 //! `bench flood --raw` sends the same stream to a plain mio thread that reads and discards
 //! (no actors): the ceiling this machine gives the pair, with `server_cpu_us_per_mb`.
+//!
+//! `bench flood --addr HOST:PORT [--pid NODE_PID] [--connections 1] [--size 60000]` drives a
+//! running node through its gate (`examples/config/discard.toml`: gate, netpack, one
+//! `discard_agent` per connection), as skynet's flood figure is taken: each connection sends
+//! netpack frames of `--size` bytes, then a short sync packet the agent echoes; when it is
+//! back, every frame before it was consumed. With `--pid` the line has the node's CPU per MB
+//! and its peak RSS.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,7 +25,7 @@ use skynet_net::{socket, Driver, SocketEvent};
 use skynet_runtime::{Context, Message, Node, Service};
 
 use super::args::{arg, flag};
-use super::json::{rss_peak_kb, threads_cpu_us, JsonLine};
+use super::json::{cpu_us, rss_peak_kb, threads_cpu_us, JsonLine};
 
 struct Discard {
     bytes: Arc<AtomicU64>,
@@ -133,11 +140,109 @@ fn run_raw(seconds: f64) {
     println!("{}", line.finish());
 }
 
-/// `bench flood [--seconds 3] [--raw]`.
+/// One connection of `bench flood --addr`: frames of `size` bytes until `end`, then a sync
+/// packet; returns the payload bytes sent once the sync came back (None: it failed).
+fn flood_gate(addr: &str, size: usize, end: Instant) -> Result<u64, String> {
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| e.to_string())?;
+    let len = u16::try_from(size).map_err(|_| format!("--size {size}: over 65,535"))?;
+    let mut frame = Vec::with_capacity(size + 2);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.resize(size + 2, 0x5a);
+    // Several frames per write, as a client streaming a bulk transfer does.
+    let batch: Vec<u8> = frame
+        .iter()
+        .copied()
+        .cycle()
+        .take(frame.len() * 8)
+        .collect();
+    let mut sent = 0u64;
+    while Instant::now() < end {
+        s.write_all(&batch).map_err(|e| format!("write: {e}"))?;
+        sent += 8 * size as u64;
+    }
+    s.write_all(&[0, 4, b's', b'y', b'n', b'c'])
+        .map_err(|e| format!("write: {e}"))?;
+    let mut back = [0u8; 6];
+    std::io::Read::read_exact(&mut s, &mut back).map_err(|e| format!("sync: {e}"))?;
+    if &back != b"\x00\x04sync" {
+        return Err(format!("sync: got {back:?}"));
+    }
+    Ok(sent)
+}
+
+/// `bench flood --addr HOST:PORT`: through a running node's gate (see the module doc).
+fn run_gate(args: &[String], addr: &str, seconds: f64) {
+    let size = arg(args, "--size", 60_000usize);
+    let connections = arg(args, "--connections", 1usize).max(1);
+    let pid = Some(arg(args, "--pid", 0u32)).filter(|p| *p > 0);
+    let stat = pid.map(|p| format!("/proc/{p}/stat"));
+    let cpu_before = stat.as_deref().and_then(cpu_us);
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(seconds);
+    let results: Vec<Result<u64, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..connections)
+            .map(|_| scope.spawn(|| flood_gate(addr, size, end)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("client thread panicked".into()))
+            })
+            .collect()
+    });
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut bytes = 0u64;
+    let mut first_error = None;
+    for r in results {
+        match r {
+            Ok(n) => bytes += n,
+            Err(e) => first_error = first_error.or(Some(e)),
+        }
+    }
+    let mb = bytes as f64 / 1e6;
+    let mut line = JsonLine::new("flood");
+    line.str("via", "gate")
+        .num("ops_per_sec", mb / elapsed)
+        .num("mb_per_sec", mb / elapsed)
+        .num("connections", connections as f64)
+        .num("size", size as f64)
+        .num("seconds", elapsed);
+    if let (Some(stat), Some(before)) = (stat.as_deref(), cpu_before) {
+        if let Some(after) = cpu_us(stat) {
+            line.num("node_cpu_us_per_mb", (after - before) as f64 / mb.max(1e-9));
+        }
+    }
+    if let Some(rss) = pid.and_then(peak_rss_of) {
+        line.num("node_rss_peak_kb", rss as f64);
+    }
+    if let Some(e) = first_error {
+        line.str("first_error", &e);
+    }
+    println!("{}", line.finish());
+}
+
+/// Peak RSS of process `pid` in KiB (`VmHWM`).
+fn peak_rss_of(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    l[6..].trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// `bench flood [--seconds 3] [--raw | --addr HOST:PORT]`.
 pub fn run(args: &[String]) {
     let seconds = arg(args, "--seconds", 3.0f64);
     if flag(args, "--raw") {
         return run_raw(seconds);
+    }
+    if let Some(addr) = args
+        .iter()
+        .position(|a| a == "--addr")
+        .and_then(|i| args.get(i + 1))
+    {
+        return run_gate(args, addr, seconds);
     }
     let node = Node::builder().threads(2).build().expect("node starts");
     // Phase 1: async API, read and discard.
