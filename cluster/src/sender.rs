@@ -214,9 +214,17 @@ impl Sender {
                 self.queued.push(msg);
                 return self.arm_sweep(ctx);
             }
-            Where::Down => return Self::answer(ctx, caller, Err(self.error(ctx, "node is down"))),
-            Where::Absent => {
-                return Self::answer(ctx, caller, Err(self.error(ctx, "node is absent")))
+            Where::Down | Where::Absent => {
+                let why = if self.at == Where::Down {
+                    "down"
+                } else {
+                    "absent"
+                };
+                let e = CallError::Failed(
+                    ctx.self_addr(),
+                    format!("cluster node [{}] is {why}", self.node_name),
+                );
+                return Self::answer(ctx, caller, Err(e));
             }
             Where::At(_) => {}
         }

@@ -140,20 +140,21 @@ impl Cluster {
     /// The sender of `name`, launched on first use. A node marked down, or absent from the
     /// table with `__nowaiting`, is an error at once.
     pub(crate) fn sender(&self, node: &NodeHandle, name: &str) -> Result<Addr, CallError> {
+        // A sender that exists knows where its node is (reloads tell it) and answers calls
+        // to a node that is down or absent itself.
+        if let Some(e) = self.senders.lock().get(name) {
+            return Ok(e.addr);
+        }
         let at = self.where_is(name);
+        let refuse = |why: &str| {
+            Err(CallError::Failed(
+                Addr::SYSTEM,
+                format!("cluster node [{name}] is {why}"),
+            ))
+        };
         match at {
-            Where::Down => {
-                return Err(CallError::Failed(
-                    Addr::SYSTEM,
-                    format!("cluster node [{name}] is down"),
-                ))
-            }
-            Where::Absent => {
-                return Err(CallError::Failed(
-                    Addr::SYSTEM,
-                    format!("cluster node [{name}] is absent"),
-                ))
-            }
+            Where::Down => return refuse("down"),
+            Where::Absent => return refuse("absent"),
             _ => {}
         }
         let mut senders = self.senders.lock();

@@ -317,3 +317,31 @@ fn a_sender_forgets_calls_whose_deadline_passed() {
     game.shutdown();
     db.shutdown();
 }
+
+#[test]
+fn a_reload_moves_a_node_down_and_back() {
+    let (db, _db_log, _kv, at) = db_node(&[]);
+    let (game, log) = game_node(&format!("db = \"{at}\"\n"), &[]);
+    let get = |game: &skynet_runtime::Node| {
+        run(game, |ctx| async move {
+            skynet_cluster::call::<_, (String,)>(&ctx, "db", "@sdb", ("GET", "a"))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    };
+    assert_eq!(get(&game), Ok(("foobar".to_string(),)));
+    let h = game.handle();
+    let down = NodeTable::parse("db = false\n").expect("table");
+    Cluster::of(&h).set_table(&h, down);
+    assert!(wait_until(
+        || sender_info(&game, "db").is_some_and(|i| i.state == LinkState::Down)
+    ));
+    let e = get(&game).unwrap_err();
+    assert!(e.ends_with("cluster node [db] is down"), "{e}");
+    let back = NodeTable::parse(&format!("db = \"{at}\"\n")).expect("table");
+    Cluster::of(&h).set_table(&h, back);
+    assert_eq!(get(&game), Ok(("foobar".to_string(),)));
+    game.shutdown();
+    db.shutdown();
+    assert_eq!(unexpected_warnings(&log, &[]), Vec::<String>::new());
+}
