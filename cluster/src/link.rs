@@ -148,7 +148,7 @@ pub struct LinkStats {
     requests: AtomicU64,
 }
 
-/// A snapshot of [`LinkStats`].
+/// A snapshot of one connection's counters (state, calls in flight, bytes each way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkInfo {
     /// Connection state.

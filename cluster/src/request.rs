@@ -1,6 +1,6 @@
 //! Request frames (caller -> callee), skynet's `lua-cluster.c` `packrequest`/`unpackrequest`.
 //!
-//! | body[0] | frame | layout after it |
+//! | `body[0]` | frame | layout after it |
 //! |---|---|---|
 //! | `00` | request to a handle | `addr:u32 session:u32 payload` (session 0: a push) |
 //! | `80` | request to a name | `namelen:u8 name session:u32 payload` |

@@ -1,6 +1,6 @@
 //! Response frames (callee -> caller), skynet's `lua-cluster.c` `packresponse`/`unpackresponse`.
 //!
-//! | body[4] | frame | layout |
+//! | `body[4]` | frame | layout |
 //! |---|---|---|
 //! | `00` | error | `session:u32 00 text` (a plain string, at most 32 KiB) |
 //! | `01` | ok | `session:u32 01 payload` (payload may be empty) |

@@ -53,7 +53,7 @@ impl fmt::Display for Target {
 pub enum FrameError {
     /// The body is shorter than its type needs (`needed` bytes).
     Short {
-        /// The frame's type byte (request body[0], response body[4]); None for an empty body.
+        /// The frame's type byte (request `body[0]`, response `body[4]`); None for an empty body.
         kind: Option<u8>,
         /// Its length.
         len: usize,
