@@ -10,6 +10,7 @@ use skynet_net::socket;
 use skynet_net::SocketId;
 use skynet_runtime::Context;
 
+use crate::backlog::Backlog;
 use crate::body::{read_body, request_framing, Framing};
 use crate::deadline::within;
 use crate::error::HttpError;
@@ -25,6 +26,9 @@ use crate::response::{error_bytes, write_response, Answering};
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_GAP: Duration = Duration::from_millis(200);
 const LINGER_BYTES: usize = 256 * 1024;
+
+/// Pipelined requests served in a row before the connection's task yields.
+const PIPELINE_YIELD: u32 = 4;
 
 /// How a connection's request loop ended.
 enum End {
@@ -83,8 +87,18 @@ async fn requests(
     handler: &dyn Handler,
     limits: &Limits,
 ) -> End {
+    let backlog = Backlog::watch(ctx, id);
     let mut first = true;
+    let mut streak = 0u32;
     loop {
+        // A client that does not read its responses is not read either until they drain.
+        if within(ctx, limits.idle_timeout, backlog.drained())
+            .await
+            .is_none()
+        {
+            log::info!("http: fd {id} ({peer}): responses not read in time; closing");
+            return End::Close;
+        }
         if !first {
             // Idle between requests: wait for the next one's first byte.
             match within(ctx, limits.idle_timeout, socket::block(ctx, id)).await {
@@ -131,6 +145,18 @@ async fn requests(
         }
         if !keep {
             return End::Close;
+        }
+        // Pipelined requests already buffered are served without a wait, so nothing else
+        // of this service (the socket's WARNING that stops a client not reading its
+        // responses, other connections) would run: yield now and then.
+        if socket::buffered(ctx, id) > 0 {
+            streak += 1;
+            if streak == PIPELINE_YIELD {
+                streak = 0;
+                ctx.yield_now().await;
+            }
+        } else {
+            streak = 0;
         }
     }
 }

@@ -36,6 +36,7 @@
 
 #![deny(missing_docs)]
 
+mod backlog;
 mod body;
 mod chan;
 pub mod client;

@@ -146,3 +146,40 @@ fn a_slow_loris_gets_408_and_a_silent_client_is_closed() {
     assert!(closed_by_server(&mut s));
     node.shutdown();
 }
+
+#[test]
+fn a_client_that_does_not_read_its_responses_is_not_read_either() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const REQUESTS: usize = 300;
+    let (node, log) = node();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let h = handled.clone();
+    let router = Router::new().get("/big", move |_c: Context, _req: Request| {
+        h.fetch_add(1, Ordering::SeqCst);
+        async move { Response::bytes(200, "application/octet-stream", vec![b'z'; 256 * 1024]) }
+    });
+    let addr = serve(&node, ServerConf::default(), router);
+    let mut s = connect(addr);
+    let mut all = Vec::new();
+    for _ in 0..REQUESTS {
+        all.extend_from_slice(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    send(&mut s, &all);
+    // Once 1 MiB waits unsent, the server stops taking requests from this client...
+    assert!(log
+        .wait_for(&["not reading it until it drains"], LONG)
+        .is_some());
+    let at_warning = handled.load(Ordering::SeqCst);
+    assert!(
+        at_warning < REQUESTS,
+        "{at_warning} handled while the client read nothing"
+    );
+    // ... and goes on as the client reads: every response arrives, in order.
+    for _ in 0..REQUESTS {
+        let r = read_response(&mut s, false).expect("a response");
+        assert_eq!((r.status, r.body.len()), (200, 256 * 1024));
+    }
+    assert_eq!(handled.load(Ordering::SeqCst), REQUESTS);
+    node.shutdown();
+}
