@@ -1,0 +1,886 @@
+-- skynet: the Lua service API, this project's own implementation of skynet's documented
+-- API (same names, arguments, results, error texts and ordering), on the host modules
+-- skynet.core and skynet.profile. The service is the scheduler of its own coroutines:
+-- every message reaches skynet.dispatch_message through skynet.core.callback, and every
+-- coroutine is resumed here, in Lua.
+
+local c = require "skynet.core"
+local profile = require "skynet.profile"
+
+local assert, error, pairs, pcall, select, setmetatable, tostring, type =
+	assert, error, pairs, pcall, select, setmetatable, tostring, type
+local tremove, tinsert, tunpack, tconcat = table.remove, table.insert, table.unpack, table.concat
+local sformat = string.format
+local co_create, co_yield, co_running, co_close = coroutine.create, coroutine.yield,
+	coroutine.running, coroutine.close
+local traceback = debug.traceback
+local profile_resume = profile.resume
+
+local skynet = {
+	PTYPE_TEXT = 0,
+	PTYPE_RESPONSE = 1,
+	PTYPE_MULTICAST = 2,
+	PTYPE_CLIENT = 3,
+	PTYPE_SYSTEM = 4,
+	PTYPE_HARBOR = 5,
+	PTYPE_SOCKET = 6,
+	PTYPE_ERROR = 7,
+	PTYPE_QUEUE = 8,
+	PTYPE_DEBUG = 9,
+	PTYPE_LUA = 10,
+	PTYPE_SNAX = 11,
+	PTYPE_TRACE = 12,
+}
+
+-- The coroutine running now (the one ret, response and call act for).
+local running_thread = nil
+local init_thread = nil
+
+local function resume(co, ...)
+	running_thread = co
+	return profile_resume(co, ...)
+end
+
+---------------------------------------------------------------------------------------
+-- Protocols
+
+local proto = {}
+skynet.proto_table = proto -- for skynet.debug and skynet.coroutine
+
+function skynet.register_protocol(class)
+	local name, id = class.name, class.id
+	assert(type(name) == "string" and math.type(id) == "integer" and id >= 0 and id <= 255,
+		"a protocol needs a name and an id in 0..255")
+	assert(proto[name] == nil and proto[id] == nil, "protocol " .. name .. " already registered")
+	proto[name] = class
+	proto[id] = class
+end
+
+---------------------------------------------------------------------------------------
+-- Bookkeeping of sessions and coroutines
+
+local session_wait = {} -- session -> coroutine waiting for it, or "BREAK" (woken early)
+local request_session = {} -- coroutine -> session of the request it handles (0: a send)
+local request_source = {} -- coroutine -> address of that request's sender
+local request_tag = {} -- coroutine -> trace tag
+local watching = {} -- session of a call in flight -> callee address
+local sleeping = {} -- token -> session of a sleep or wait
+local wakeups = {} -- tokens woken, in order
+local errors = {} -- sessions to fail, in order
+local unresponded = {} -- response closure -> address, until used
+local forks = { h = 1, t = 0 }
+local trace_source = {}
+
+---------------------------------------------------------------------------------------
+-- Coroutines, pooled: a finished handler's coroutine takes the next function.
+
+local pool = setmetatable({}, { __mode = "kv" })
+
+local function forgot_response(co, f)
+	local session = request_session[co]
+	if session and session ~= 0 then
+		local info = debug.getinfo(f, "S")
+		skynet.error(sformat("Maybe forgot response session %s from %s : %s:%d", session,
+			skynet.address(request_source[co]), info.source, info.linedefined))
+		-- Better than skynet: the caller gets an error instead of waiting forever.
+		c.send(request_source[co], skynet.PTYPE_ERROR, session, "")
+	end
+end
+
+local function co_new(f)
+	local co = tremove(pool)
+	if co == nil then
+		co = co_create(function(...)
+			f(...)
+			while true do
+				forgot_response(co, f)
+				local tag = request_tag[co]
+				if tag ~= nil then
+					if tag then
+						c.trace(tag, "end")
+					end
+					request_tag[co] = nil
+				end
+				request_session[co] = nil
+				request_source[co] = nil
+				f = nil
+				pool[#pool + 1] = co
+				f = co_yield "SUSPEND"
+				f(co_yield())
+			end
+		end)
+	else
+		-- Hand the pooled coroutine its function; it yields at once for the arguments.
+		local running = running_thread
+		resume(co, f)
+		running_thread = running
+	end
+	return co
+end
+
+---------------------------------------------------------------------------------------
+-- What happens when a coroutine yields or ends
+
+local suspend
+
+local function wake_errors()
+	local session = tremove(errors, 1)
+	if session then
+		local co = session_wait[session]
+		session_wait[session] = nil
+		if type(co) == "thread" then
+			return suspend(co, resume(co, false, nil, nil, session))
+		end
+		return wake_errors()
+	end
+end
+
+local function wake_sleepers()
+	while true do
+		local token = tremove(wakeups, 1)
+		if token == nil then
+			break
+		end
+		local session = sleeping[token]
+		if session then
+			local co = session_wait[session]
+			session_wait[session] = "BREAK"
+			if type(co) == "thread" then
+				return suspend(co, resume(co, false, "BREAK", nil, session))
+			end
+		end
+	end
+	return wake_errors()
+end
+
+function suspend(co, ok, command)
+	if not ok then
+		local session = request_session[co]
+		if session then -- a fork has none
+			if session ~= 0 then
+				local tag = request_tag[co]
+				if tag then
+					c.trace(tag, "error")
+				end
+				c.send(request_source[co], skynet.PTYPE_ERROR, session, "")
+			end
+			request_session[co] = nil
+		end
+		request_source[co] = nil
+		request_tag[co] = nil
+		skynet.fork(function() end) -- runs the wake-ups the failed coroutine left
+		local tb = traceback(co, tostring(command))
+		co_close(co)
+		error(tb)
+	end
+	if command == "SUSPEND" then
+		return wake_sleepers()
+	elseif command == "QUIT" then
+		co_close(co)
+		return
+	elseif command == "USER" then
+		error("Call skynet.coroutine.yield out of skynet.coroutine.resume\n" .. traceback(co))
+	elseif command == nil then
+		return
+	else
+		error("Unknown command : " .. tostring(command) .. "\n" .. traceback(co))
+	end
+end
+
+---------------------------------------------------------------------------------------
+-- Dispatch
+
+local function unknown_response(session, source, msg, sz)
+	skynet.error(sformat("Response message : %s", c.tostring(msg, sz)))
+	error(sformat("Unknown session : %d from %x", session, source))
+end
+
+local function unknown_request(session, source, msg, sz, prototype)
+	skynet.error(sformat("Unknown request (%s): %s", prototype, c.tostring(msg, sz)))
+	error(sformat("Unknown session : %d from %x", session, source))
+end
+
+function skynet.dispatch_unknown_request(f)
+	local old = unknown_request
+	unknown_request = f
+	return old
+end
+
+function skynet.dispatch_unknown_response(f)
+	local old = unknown_response
+	unknown_response = f
+	return old
+end
+
+-- ERROR with a session fails that call; with session 0 the sender is gone, and every
+-- call waiting on it fails.
+local function error_dispatch(session, source)
+	if session == 0 then
+		for s, addr in pairs(watching) do
+			if addr == source then
+				errors[#errors + 1] = s
+			end
+		end
+	else
+		errors[#errors + 1] = session
+	end
+end
+
+local function raw_dispatch(prototype, msg, sz, session, source)
+	if prototype == 1 then -- RESPONSE
+		local co = session_wait[session]
+		if co == "BREAK" then
+			session_wait[session] = nil
+		elseif co == nil then
+			unknown_response(session, source, msg, sz)
+		else
+			local tag = request_tag[co]
+			if tag then
+				c.trace(tag, "resume")
+			end
+			session_wait[session] = nil
+			suspend(co, resume(co, true, msg, sz, session))
+		end
+		return
+	end
+	if prototype == 7 and not proto[7].dispatch then -- ERROR
+		error_dispatch(session, source)
+		return wake_errors()
+	end
+	local p = proto[prototype]
+	if p == nil then
+		if prototype == skynet.PTYPE_TRACE then
+			trace_source[source] = c.tostring(msg, sz)
+		elseif session ~= 0 then
+			c.send(source, skynet.PTYPE_ERROR, session, "")
+		else
+			unknown_request(session, source, msg, sz, prototype)
+		end
+		return
+	end
+	local f = p.dispatch
+	if not f then
+		trace_source[source] = nil
+		if session ~= 0 then
+			c.send(source, skynet.PTYPE_ERROR, session, "")
+		else
+			unknown_request(session, source, msg, sz, p.name)
+		end
+		return
+	end
+	local co = co_new(f)
+	request_session[co] = session
+	request_source[co] = source
+	if p.trace == false then
+		trace_source[source] = nil
+		request_tag[co] = false
+	else
+		local tag = trace_source[source]
+		if tag then
+			trace_source[source] = nil
+			c.trace(tag, "request")
+			request_tag[co] = tag
+		elseif p.trace then
+			running_thread = co
+			skynet.trace()
+		end
+	end
+	suspend(co, resume(co, session, source, p.unpack(msg, sz)))
+end
+
+function skynet.dispatch_message(...)
+	local ok, err = pcall(raw_dispatch, ...)
+	while true do
+		local h = forks.h
+		if h > forks.t then
+			forks.h, forks.t = 1, 0
+			break
+		end
+		local co = forks[h]
+		forks[h] = nil
+		forks.h = h + 1
+		local fork_ok, fork_err = pcall(suspend, co, resume(co))
+		if not fork_ok then
+			if ok then
+				ok, err = false, tostring(fork_err)
+			else
+				err = tostring(err) .. "\n" .. tostring(fork_err)
+			end
+		end
+	end
+	assert(ok, tostring(err))
+end
+
+---------------------------------------------------------------------------------------
+-- Calls, sends, replies
+
+local function wait_session(callee, session)
+	watching[session] = callee
+	session_wait[session] = running_thread
+	local ok, msg, sz = co_yield "SUSPEND"
+	watching[session] = nil
+	if not ok then
+		error "call failed"
+	end
+	return msg, sz
+end
+
+function skynet.send(addr, typename, ...)
+	local p = proto[typename]
+	return c.send(addr, p.id, 0, p.pack(...))
+end
+
+function skynet.rawsend(addr, typename, msg, sz)
+	local p = proto[typename]
+	return c.send(addr, p.id, 0, msg, sz)
+end
+
+function skynet.call(addr, typename, ...)
+	local tag = request_tag[running_thread]
+	if tag then
+		c.trace(tag, "call", 2)
+		c.send(addr, skynet.PTYPE_TRACE, 0, tag)
+	end
+	local p = proto[typename]
+	local session = c.send(addr, p.id, nil, p.pack(...))
+	if session == nil then
+		error("call to invalid address " .. skynet.address(addr))
+	end
+	return p.unpack(wait_session(addr, session))
+end
+
+function skynet.rawcall(addr, typename, msg, sz)
+	local tag = request_tag[running_thread]
+	if tag then
+		c.trace(tag, "call", 2)
+		c.send(addr, skynet.PTYPE_TRACE, 0, tag)
+	end
+	local p = proto[typename]
+	local session = assert(c.send(addr, p.id, nil, msg, sz), "call to invalid address")
+	return wait_session(addr, session)
+end
+
+function skynet.tracecall(tag, addr, typename, msg, sz)
+	c.trace(tag, "tracecall begin")
+	c.send(addr, skynet.PTYPE_TRACE, 0, tag)
+	local p = proto[typename]
+	local session = assert(c.send(addr, p.id, nil, msg, sz), "call to invalid address")
+	local msg2, sz2 = wait_session(addr, session)
+	c.trace(tag, "tracecall end")
+	return msg2, sz2
+end
+
+function skynet.ret(msg, sz)
+	msg = msg or ""
+	local tag = request_tag[running_thread]
+	if tag then
+		c.trace(tag, "response")
+	end
+	local session = request_session[running_thread]
+	if session == nil then
+		error "No session"
+	end
+	request_session[running_thread] = nil
+	if session == 0 then
+		if sz ~= nil then
+			c.trash(msg, sz)
+		end
+		return false -- a send wants no reply
+	end
+	local source = request_source[running_thread]
+	local r = c.send(source, skynet.PTYPE_RESPONSE, session, msg, sz)
+	if r then
+		return true
+	elseif r == false then
+		c.send(source, skynet.PTYPE_ERROR, session, "")
+	end
+	return false
+end
+
+function skynet.retpack(...)
+	return skynet.ret(skynet.pack(...))
+end
+
+function skynet.ignoreret()
+	request_session[running_thread] = nil
+end
+
+function skynet.context()
+	local co = running_thread
+	return request_session[co], request_source[co]
+end
+
+function skynet.response(pack)
+	pack = pack or skynet.pack
+	local session = assert(request_session[running_thread], "no session")
+	request_session[running_thread] = nil
+	local source = request_source[running_thread]
+	if session == 0 then
+		return function() end -- a send wants no reply
+	end
+	local function response(ok, ...)
+		if ok == "TEST" then
+			return unresponded[response] ~= nil
+		end
+		if not pack then
+			error "Can't response more than once"
+		end
+		local sent
+		if unresponded[response] then
+			if ok then
+				sent = c.send(source, skynet.PTYPE_RESPONSE, session, pack(...))
+				if sent == false then
+					c.send(source, skynet.PTYPE_ERROR, session, "")
+				end
+			else
+				sent = c.send(source, skynet.PTYPE_ERROR, session, "")
+			end
+			unresponded[response] = nil
+			sent = sent ~= nil
+		else
+			sent = false
+		end
+		pack = nil
+		return sent
+	end
+	unresponded[response] = source
+	return response
+end
+
+---------------------------------------------------------------------------------------
+-- Forks, timers, sleeping and waking
+
+function skynet.fork(func, ...)
+	local n = select("#", ...)
+	local co
+	if n == 0 then
+		co = co_new(func)
+	else
+		local args = { ... }
+		co = co_new(function() func(tunpack(args, 1, n)) end)
+	end
+	local t = forks.t + 1
+	forks.t = t
+	forks[t] = co
+	return co
+end
+
+function skynet.timeout(ti, func)
+	local session = c.intcommand("TIMEOUT", ti)
+	assert(session)
+	local co = co_new(func)
+	assert(session_wait[session] == nil)
+	session_wait[session] = co
+	return co
+end
+
+local function sleep_on(session, token)
+	local tag = request_tag[running_thread]
+	if tag then
+		c.trace(tag, "sleep", 2)
+	end
+	session_wait[session] = running_thread
+	assert(sleeping[token] == nil, "token duplicative")
+	sleeping[token] = session
+	return co_yield "SUSPEND"
+end
+
+function skynet.sleep(ti, token)
+	local session = c.intcommand("TIMEOUT", ti)
+	assert(session)
+	token = token or co_running()
+	local ok, why = sleep_on(session, token)
+	sleeping[token] = nil
+	if ok then
+		return
+	end
+	if why == "BREAK" then
+		return "BREAK"
+	end
+	error(why)
+end
+
+function skynet.yield()
+	return skynet.sleep(0)
+end
+
+function skynet.wait(token)
+	local session = c.genid()
+	token = token or co_running()
+	sleep_on(session, token)
+	sleeping[token] = nil
+	session_wait[session] = nil
+end
+
+function skynet.wakeup(token)
+	if sleeping[token] then
+		tinsert(wakeups, token)
+		return true
+	end
+end
+
+---------------------------------------------------------------------------------------
+-- Addresses, names, time, env
+
+local self_handle
+function skynet.self()
+	if not self_handle then
+		self_handle = c.addresscommand "REG"
+	end
+	return self_handle
+end
+
+function skynet.localname(name)
+	return c.addresscommand("QUERY", name)
+end
+
+function skynet.address(addr)
+	if type(addr) == "number" then
+		return sformat(":%08x", addr)
+	end
+	return tostring(addr)
+end
+
+function skynet.harbor(addr)
+	return c.harbor(addr)
+end
+
+skynet.now = c.now
+skynet.hpc = c.hpc
+
+local start_time
+function skynet.starttime()
+	if not start_time then
+		start_time = c.intcommand "STARTTIME"
+	end
+	return start_time
+end
+
+function skynet.time()
+	return skynet.now() / 100 + (start_time or skynet.starttime())
+end
+
+function skynet.getenv(key)
+	return c.command("GETENV", key)
+end
+
+function skynet.setenv(key, value)
+	assert(c.command("GETENV", key) == nil, "Can't setenv exist key : " .. key)
+	c.command("SETENV", key .. " " .. value)
+end
+
+---------------------------------------------------------------------------------------
+-- Values
+
+skynet.pack = c.pack
+skynet.packstring = c.packstring
+skynet.unpack = c.unpack
+skynet.tostring = c.tostring
+skynet.trash = c.trash
+
+function skynet.error(...)
+	return c.error(...)
+end
+
+---------------------------------------------------------------------------------------
+-- Launching services
+
+local function handle_of(text)
+	return tonumber("0x" .. string.sub(text, 2))
+end
+skynet.string_to_handle = handle_of
+
+local function words(name, ...)
+	local t = { name }
+	for i = 1, select("#", ...) do
+		t[#t + 1] = tostring((select(i, ...)))
+	end
+	return tconcat(t, " ")
+end
+
+-- Waits for a launch to report (RESPONSE: ready; ERROR: the reason).
+local function wait_launch(addr, session, what)
+	watching[session] = addr
+	session_wait[session] = running_thread
+	local ok, msg, sz = co_yield "SUSPEND"
+	watching[session] = nil
+	if not ok then
+		local why = msg and c.tostring(msg, sz) or "exited"
+		error(sformat("%s failed: %s", what, why))
+	end
+end
+
+function skynet.newservice(name, ...)
+	local session = c.genid()
+	local addr = c.command("NEWSERVICE", session .. " " .. words(name, ...))
+	if addr == nil then
+		error("newservice " .. tostring(name) .. " failed: script not found")
+	end
+	local handle = handle_of(addr)
+	wait_launch(handle, session, "newservice " .. tostring(name))
+	return handle
+end
+
+function skynet.uniqueservice(global, ...)
+	if global == true then
+		return skynet.uniqueservice(...) -- one node: global is local
+	end
+	local session = c.genid()
+	local r = c.command("UNIQUE", session .. " " .. words(global, ...))
+	if r == "WAIT" then
+		wait_launch(0, session, "uniqueservice " .. tostring(global))
+		r = c.command("UNIQUE", "0 " .. tostring(global))
+	end
+	if r == nil or r == "WAIT" then
+		error("uniqueservice " .. tostring(global) .. " failed")
+	end
+	return handle_of(r)
+end
+
+function skynet.queryservice(global, ...)
+	if global == true then
+		return skynet.queryservice(...)
+	end
+	local session = c.genid()
+	local r = c.command("QUERYSERVICE", session .. " " .. tostring(global))
+	if r == "WAIT" then
+		wait_launch(0, session, "queryservice " .. tostring(global))
+		r = c.command("QUERYSERVICE", "0 " .. tostring(global))
+	end
+	if r == nil or r == "WAIT" then
+		error("queryservice " .. tostring(global) .. " failed")
+	end
+	return handle_of(r)
+end
+
+function skynet.launch(...)
+	local addr = c.command("LAUNCH", tconcat({ ... }, " "))
+	if addr then
+		return handle_of(addr)
+	end
+end
+
+---------------------------------------------------------------------------------------
+-- Exit
+
+-- Fails everything that waits on this service: the requests it holds, the responses it
+-- promised, and (with ERROR 0) the services it was calling. Also run by the host when
+-- the service is killed.
+local function fail_waiters()
+	for co, session in pairs(request_session) do
+		local source = request_source[co]
+		if session ~= 0 and source then
+			c.send(source, skynet.PTYPE_ERROR, session, "")
+		end
+	end
+	request_session = {}
+	for resp in pairs(unresponded) do
+		resp(false)
+	end
+	local callees = {}
+	for _, addr in pairs(watching) do
+		callees[addr] = true
+	end
+	for addr in pairs(callees) do
+		c.send(addr, skynet.PTYPE_ERROR, 0, "")
+	end
+end
+debug.getregistry().skynet_on_exit = fail_waiters
+
+function skynet.exit()
+	forks = { h = 1, t = 0 } -- no fork runs after exit
+	fail_waiters()
+	for _, co in pairs(session_wait) do
+		if type(co) == "thread" and co ~= running_thread then
+			co_close(co)
+		end
+	end
+	c.callback(function(_, _, _, session, source)
+		if session ~= 0 and source ~= 0 then
+			c.send(source, skynet.PTYPE_ERROR, session, "")
+		end
+	end)
+	c.command "EXIT"
+	co_yield "QUIT"
+end
+
+---------------------------------------------------------------------------------------
+-- Start
+
+local init_funcs = {}
+local started = false
+
+function skynet.init(f, name)
+	assert(type(f) == "function")
+	if started then
+		f()
+	else
+		init_funcs[#init_funcs + 1] = f
+	end
+end
+
+local function init_all()
+	local funcs = init_funcs
+	init_funcs = {}
+	for _, f in ipairs(funcs) do
+		f()
+	end
+	started = true
+end
+
+function skynet.init_service(start)
+	local ok, err = xpcall(function()
+		init_all()
+		start()
+	end, traceback)
+	if not ok then
+		skynet.error("init service failed: " .. tostring(err))
+		c.command("LAUNCHERR", tostring(err))
+		skynet.exit()
+	else
+		c.command "LAUNCHOK"
+	end
+end
+
+function skynet.start(start_func)
+	c.callback(skynet.dispatch_message)
+	init_thread = skynet.timeout(0, function()
+		skynet.init_service(start_func)
+		init_thread = nil
+	end)
+end
+
+function skynet.dispatch(typename, func)
+	local p = proto[typename]
+	if func then
+		local old = p.dispatch
+		p.dispatch = func
+		return old
+	end
+	return p and p.dispatch
+end
+
+---------------------------------------------------------------------------------------
+-- Introspection
+
+function skynet.endless()
+	return c.intcommand("STAT", "endless") == 1
+end
+
+function skynet.mqlen()
+	return c.intcommand("STAT", "mqlen")
+end
+
+function skynet.stat(what)
+	return c.intcommand("STAT", what)
+end
+
+function skynet.task(ret)
+	if ret == nil then
+		local n = 0
+		for _, co in pairs(session_wait) do
+			if type(co) == "thread" then
+				n = n + 1
+			end
+		end
+		return n
+	end
+	if ret == "init" then
+		if init_thread then
+			return traceback(init_thread)
+		end
+		return
+	end
+	local tt = type(ret)
+	if tt == "table" then
+		for session, co in pairs(session_wait) do
+			if type(co) == "thread" then
+				ret[session] = traceback(co)
+			end
+		end
+		return
+	elseif tt == "number" then
+		local co = session_wait[ret]
+		if type(co) == "thread" then
+			return traceback(co)
+		end
+		return "No session"
+	elseif tt == "thread" then
+		for session, co in pairs(session_wait) do
+			if co == ret then
+				return session
+			end
+		end
+		return
+	end
+end
+
+function skynet.uniqtask()
+	local stacks = {}
+	for session, co in pairs(session_wait) do
+		if type(co) == "thread" then
+			local info = traceback(co)
+			local s = stacks[info]
+			if s then
+				s.n = s.n + 1
+			else
+				stacks[info] = { n = 1, session = session }
+			end
+		end
+	end
+	return stacks
+end
+
+function skynet.term(service)
+	error_dispatch(0, service)
+	return wake_errors()
+end
+
+function skynet.memlimit(bytes)
+	debug.getregistry().memlimit = bytes
+	skynet.memlimit = nil -- only once, before the service starts
+end
+
+function skynet.trace(info)
+	skynet.error("TRACE", info or "")
+end
+
+function skynet.tracetag()
+	return request_tag[running_thread]
+end
+
+function skynet.traceproto(prototype, flag)
+	local p = assert(proto[prototype])
+	p.trace = flag
+end
+
+skynet.info_func = nil -- set by skynet.debug
+
+function skynet.running()
+	return running_thread
+end
+
+-- For skynet.coroutine and skynet.debug.
+skynet.suspend_internal = function(co, ...)
+	return suspend(co, ...)
+end
+skynet.resume_internal = resume
+
+---------------------------------------------------------------------------------------
+-- The standard protocols
+
+do
+	local REG = skynet.register_protocol
+	REG { name = "lua", id = skynet.PTYPE_LUA, pack = skynet.pack, unpack = skynet.unpack }
+	REG { name = "response", id = skynet.PTYPE_RESPONSE }
+	REG { name = "error", id = skynet.PTYPE_ERROR, unpack = function(...) return ... end }
+end
+
+local debug_protocol = require "skynet.debug"
+debug_protocol.init(skynet, {
+	dispatch = skynet.dispatch_message,
+	suspend = suspend,
+	resume = resume,
+})
+
+return skynet

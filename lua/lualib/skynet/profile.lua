@@ -1,0 +1,74 @@
+-- skynet.profile: CPU time of coroutines (time while they run, not while suspended).
+-- snlua puts profile.resume and profile.wrap in place of coroutine.resume and .wrap.
+-- Every resume stays in Lua, so error objects keep their identity.
+local c = require "skynet.core"
+local hpc = c.hpc
+local co_resume = coroutine.resume
+local co_create = coroutine.create
+local co_running = coroutine.running
+local co_close = coroutine.close
+local select = select
+local error = error
+
+local profile = {}
+
+-- coroutine -> { total = ns, since = ns or nil }
+local timing = setmetatable({}, { __mode = "k" })
+
+function profile.start(co)
+	co = co or co_running()
+	if timing[co] then
+		error("profile.start() twice for the same coroutine")
+	end
+	timing[co] = { total = 0, since = hpc() }
+end
+
+function profile.stop(co)
+	co = co or co_running()
+	local t = timing[co]
+	if not t then
+		error("Call profile.start() before profile.stop()")
+	end
+	timing[co] = nil
+	local total = t.total
+	if t.since then
+		total = total + (hpc() - t.since)
+	end
+	return total / 1e9
+end
+
+local function finish(t, ...)
+	if t and t.since then
+		t.total = t.total + (hpc() - t.since)
+		t.since = nil
+	end
+	return ...
+end
+
+function profile.resume(co, ...)
+	local t = timing[co]
+	if t then
+		t.since = hpc()
+	end
+	return finish(t, co_resume(co, ...))
+end
+
+local resume = profile.resume
+
+local function unwrap(co, ok, ...)
+	if ok then
+		return ...
+	end
+	local err = ...
+	co_close(co)
+	error(err, 0)
+end
+
+function profile.wrap(f)
+	local co = co_create(f)
+	return function(...)
+		return unwrap(co, resume(co, ...))
+	end
+end
+
+return profile

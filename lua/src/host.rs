@@ -1,0 +1,144 @@
+//! The per-service state that the Rust half of the Lua API works on: the message being
+//! handled, the buffers `skynet.core.pack` handed out, sessions, and the actions that need
+//! the raw context (timers, exit, the end of init), applied when the callback returns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use skynet_runtime::{Addr, NodeHandle};
+
+use crate::node::LuaNode;
+
+/// Something a Lua function asked for that needs the [`RawContext`](skynet_runtime::RawContext),
+/// which only the callback holds: applied in order once the Lua code returns.
+#[derive(Debug)]
+pub(crate) enum Deferred {
+    /// `skynet.timeout`: RESPONSE with this session after the delay.
+    Timeout(Duration, i32),
+    /// `skynet.exit`.
+    Exit,
+    /// The service's `skynet.start` finished (Ok) or failed (Err with the reason).
+    InitDone(Result<(), String>),
+}
+
+/// Who waits to be told that this service's init ended.
+#[derive(Debug, Clone)]
+pub(crate) enum Notify {
+    /// A Lua `newservice`: RESPONSE (ready) or ERROR (the reason) with this session.
+    Direct {
+        /// The caller.
+        to: Addr,
+        /// Its session.
+        session: i32,
+    },
+    /// A Lua `uniqueservice`: every waiter of that name is told.
+    Unique(String),
+}
+
+/// The host state of one Lua service, kept as the Lua state's app data.
+pub(crate) struct Host {
+    pub(crate) addr: Addr,
+    pub(crate) node: NodeHandle,
+    pub(crate) shared: Arc<LuaNode>,
+    /// The last session allocated (sessions run 1..=i32::MAX, then wrap to 1).
+    session: i32,
+    /// The payload of the message being handled: the only memory a message pointer given
+    /// to Lua may point into (checked by [`Host::resolve`]).
+    current: Option<Bytes>,
+    /// Buffers made by `skynet.core.pack`, by address, until sent or trashed.
+    packs: HashMap<usize, Bytes>,
+    pub(crate) deferred: Vec<Deferred>,
+    /// `skynet.core.callback`'s forward mode (the message is not freed: here, nothing to do).
+    pub(crate) forward: bool,
+    /// Who waits for this service's init (set by a Lua `newservice`).
+    pub(crate) notify: Option<Notify>,
+    /// Init has been reported (done or failed).
+    pub(crate) init_reported: bool,
+    /// The next heap size that logs a memory warning (skynet's 32 MiB, doubling).
+    pub(crate) mem_warning: usize,
+}
+
+/// skynet warns first when a service's heap passes 32 MiB, then at each doubling.
+pub(crate) const MEMORY_WARNING: usize = 32 * 1024 * 1024;
+
+impl Host {
+    pub(crate) fn new(addr: Addr, node: NodeHandle, shared: Arc<LuaNode>) -> Host {
+        Host {
+            addr,
+            node,
+            shared,
+            session: 0,
+            current: None,
+            packs: HashMap::new(),
+            deferred: Vec::new(),
+            forward: false,
+            notify: None,
+            init_reported: false,
+            mem_warning: MEMORY_WARNING,
+        }
+    }
+
+    /// A fresh session: 1..=i32::MAX, wrapping to 1 (skynet's per-service counter).
+    pub(crate) fn new_session(&mut self) -> i32 {
+        self.session = if self.session == i32::MAX {
+            1
+        } else {
+            self.session + 1
+        };
+        self.session
+    }
+
+    /// Sets the message being handled; returns the (pointer, size) Lua sees for it.
+    pub(crate) fn enter_message(&mut self, payload: Option<Bytes>) -> (usize, usize) {
+        let r = match &payload {
+            Some(b) if !b.is_empty() => (b.as_ptr() as usize, b.len()),
+            _ => (0, 0),
+        };
+        self.current = payload;
+        r
+    }
+
+    /// Forgets the message handled (its pointer is no longer valid in Lua).
+    pub(crate) fn leave_message(&mut self) {
+        self.current = None;
+    }
+
+    /// Keeps a buffer made by `pack` until it is sent or trashed; returns its address.
+    pub(crate) fn keep(&mut self, b: Bytes) -> usize {
+        if b.is_empty() {
+            return 0;
+        }
+        let p = b.as_ptr() as usize;
+        self.packs.insert(p, b);
+        p
+    }
+
+    /// The bytes a (pointer, size) from Lua stands for: inside the current message, or the
+    /// start of a buffer from `pack`. `take` moves a `pack` buffer out (a send owns it, as
+    /// skynet's DONTCOPY). None for any other pointer: Lua can never make us read memory
+    /// that is not a live buffer.
+    pub(crate) fn resolve(&mut self, ptr: usize, sz: usize, take: bool) -> Option<Bytes> {
+        if ptr == 0 {
+            return (sz == 0).then(Bytes::new);
+        }
+        if let Some(cur) = &self.current {
+            let base = cur.as_ptr() as usize;
+            if ptr >= base && ptr.checked_add(sz)? <= base + cur.len() {
+                return Some(cur.slice(ptr - base..ptr - base + sz));
+            }
+        }
+        let b = if take {
+            self.packs.remove(&ptr)?
+        } else {
+            self.packs.get(&ptr)?.clone()
+        };
+        (sz <= b.len()).then(|| b.slice(..sz))
+    }
+
+    /// Frees a buffer from `pack` (`skynet.core.trash`).
+    pub(crate) fn trash(&mut self, ptr: usize) -> bool {
+        self.packs.remove(&ptr).is_some()
+    }
+}

@@ -1,0 +1,75 @@
+//! `skynet-lua`: Lua services with skynet's Lua API.
+//!
+//! A Lua service is one Lua state (Lua 5.5, vendored through `mlua`) hosted by a raw
+//! service ([`skynet_runtime::RawService`]), exactly the shape of skynet's `snlua`: every
+//! message reaches one Lua function, and the Lua side schedules its own coroutines and
+//! allocates its own sessions (per service, from 1). The async executor is not involved.
+//!
+//! Two halves, as in skynet:
+//! - the Rust half, exposed as Lua modules with skynet's C module names and call shapes:
+//!   `skynet.core` (send, genid, redirect, command, intcommand, addresscommand, error,
+//!   harbor, callback, trace, tostring, pack, unpack, packstring, trash, now, hpc),
+//!   `skynet.profile` and `skynet.codecache`;
+//! - the Lua half, this crate's own library implementing skynet's documented API
+//!   (`skynet`, `skynet.manager`, `skynet.queue`, `skynet.coroutine`, `skynet.service`,
+//!   the debug protocol), embedded in the binary and found by `require` after the
+//!   `lua_path` entries.
+//!
+//! Between Lua services a LUA message carries `skynet.pack` bytes (`skynet-seri`'s codec);
+//! a Rust service is sent the unpacked values (`Vec<LuaValue>`, as the cluster delivers
+//! them), and its replies reach Lua as Lua values.
+//!
+//! ```no_run
+//! use skynet_runtime::Node;
+//!
+//! let node = skynet_lua::register(Node::builder().threads(2)).build()?;
+//! // Runs ./service/main.lua (or whatever `luaservice` finds) and waits for skynet.start.
+//! let main = node.newservice("snlua", &["main", "arg1"])?;
+//! # let _ = main;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Config keys: `luaservice` (`;`-separated `?.lua` templates for service scripts),
+//! `lua_path` (`package.path`), `preload` (a script run before each service's own),
+//! `lua_memlimit` (a default heap limit per service, bytes).
+//!
+//! How it fits: depends on `skynet-runtime` and `skynet-seri` only; `skynet-services`
+//! registers the `snlua` type so a node's `start` can name a Lua script.
+
+#![deny(missing_docs)]
+
+mod command;
+mod convert;
+mod core;
+mod host;
+mod lualib;
+mod node;
+mod payload;
+mod service;
+mod state;
+
+pub use node::{LuaNode, DEFAULT_LUASERVICE, DEFAULT_LUA_PATH};
+pub use service::LuaService;
+
+use skynet_runtime::{Addr, CallError, NodeBuilder, NodeHandle};
+
+/// Registers the `snlua` raw service type: `newservice("snlua", ["script", args...])`
+/// launches a Lua service and waits until its `skynet.start` function has returned.
+pub fn register(builder: NodeBuilder) -> NodeBuilder {
+    builder.raw_service("snlua", |args| {
+        Ok(Box::new(LuaService::new(args)) as Box<dyn skynet_runtime::RawService>)
+    })
+}
+
+/// Launches Lua service `name` with `args` now and returns its address at once (its
+/// script runs on a worker; a script that fails is logged and the service ends).
+/// An error when no `luaservice` template finds the script.
+pub fn launch(node: &NodeHandle, name: &str, args: &[&str]) -> Result<Addr, CallError> {
+    let shared = LuaNode::of(node);
+    shared
+        .find_script(name)
+        .map_err(|e| CallError::Failed(Addr::SYSTEM, e))?;
+    let mut words = vec![name];
+    words.extend_from_slice(args);
+    node.launch_raw(Box::new(LuaService::new(&words)), "snlua")
+}

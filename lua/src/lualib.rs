@@ -1,0 +1,38 @@
+//! The Lua half of the API, embedded in the binary: `require` finds these after every
+//! `lua_path` entry, so a fresh build runs Lua services with no other files, and a user
+//! can still shadow any of them (or put skynet's own lualib first).
+
+/// Embedded modules: (module name, source).
+const MODULES: &[(&str, &str)] = &[
+    ("skynet", include_str!("../lualib/skynet.lua")),
+    (
+        "skynet.manager",
+        include_str!("../lualib/skynet/manager.lua"),
+    ),
+    ("skynet.queue", include_str!("../lualib/skynet/queue.lua")),
+    (
+        "skynet.coroutine",
+        include_str!("../lualib/skynet/coroutine.lua"),
+    ),
+    ("skynet.debug", include_str!("../lualib/skynet/debug.lua")),
+];
+
+/// Host modules written in Lua that stand where skynet has C modules: found before
+/// `lua_path` (through `package.preload`), as a C module would be.
+pub(crate) const PRELOADED: &[(&str, &str)] = &[(
+    "skynet.profile",
+    include_str!("../lualib/skynet/profile.lua"),
+)];
+
+/// The source of embedded module `name`.
+pub(crate) fn find(name: &str) -> Option<&'static str> {
+    MODULES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, src)| *src)
+}
+
+/// The chunk name of an embedded module, as tracebacks show it.
+pub(crate) fn chunkname(name: &str) -> String {
+    format!("@embedded/{}.lua", name.replace('.', "/"))
+}

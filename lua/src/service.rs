@@ -1,0 +1,314 @@
+//! [`LuaService`]: one Lua state hosted by a raw service, skynet's snlua.
+//!
+//! Every message goes to the function the script gave `skynet.core.callback`, as
+//! `(ptype, msg, sz, session, source)`; the Lua library schedules its coroutines itself.
+//! What a Lua function asked of the runtime that needs the raw context (timers, exit, the
+//! end of init) is applied when the callback returns.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mlua::{LightUserData, Lua, Value};
+use skynet_runtime::{
+    Addr, CallError, ExitReason, InitStatus, Message, Payload, Ptype, RawContext, RawService,
+};
+
+use crate::core::{self, CALLBACK_KEY};
+use crate::host::{Deferred, Host, Notify};
+use crate::node::LuaNode;
+use crate::state;
+
+/// A Lua service: `LuaService::new(["name", "arg1", ...])` runs script `name` (found over
+/// `luaservice`) with the arguments, as skynet's `snlua name arg1 ...`. Launch it with
+/// `NodeHandle::launch_raw`, or register it as a raw service type (`snlua`) so
+/// `newservice("snlua", ["name", ...])` waits for its `skynet.start` to finish.
+pub struct LuaService {
+    /// The script and its arguments (skynet's words: joined, split at whitespace).
+    args: Vec<String>,
+    notify: Option<Notify>,
+    lua: Option<Lua>,
+    addr: Addr,
+    shared: Option<Arc<LuaNode>>,
+}
+
+impl std::fmt::Debug for LuaService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LuaService({})", self.args.join(" "))
+    }
+}
+
+impl LuaService {
+    /// A service running the script named by `args[0]` with the rest as its arguments.
+    /// Words are split at whitespace, as skynet splits `snlua`'s parameter.
+    pub fn new<S: AsRef<str>>(args: &[S]) -> LuaService {
+        let args = args
+            .iter()
+            .flat_map(|a| a.as_ref().split_whitespace())
+            .map(str::to_string)
+            .collect();
+        LuaService {
+            args,
+            notify: None,
+            lua: None,
+            addr: Addr::SYSTEM,
+            shared: None,
+        }
+    }
+
+    pub(crate) fn with_notify(args: Vec<String>, notify: Option<Notify>) -> LuaService {
+        let mut s = LuaService::new(&args);
+        s.notify = notify;
+        s
+    }
+
+    /// Builds the state and runs the preload and main scripts.
+    fn start(&mut self, ctx: &mut RawContext<'_>) -> Result<(), String> {
+        let node = ctx.node();
+        let shared = LuaNode::of(&node);
+        self.shared = Some(shared.clone());
+        self.addr = ctx.self_addr();
+        shared.add_lua(self.addr);
+        let Some(name) = self.args.first().cloned() else {
+            return Err("a Lua service needs a script name".into());
+        };
+        let mut host = Host::new(self.addr, node, shared.clone());
+        host.notify = self.notify.clone();
+        let lua = state::new_state(host).map_err(|e| e.to_string())?;
+        self.lua = Some(lua);
+        let Some(lua) = self.lua.as_ref() else {
+            return Err("no Lua state".into());
+        };
+        if shared.memlimit > 0 {
+            let _ = lua.set_memory_limit(shared.memlimit);
+        }
+        let path = shared.find_script(&name)?;
+        let path = path.to_string_lossy().into_owned();
+        run_main(lua, &shared, &name, &path, &self.args[1..]).map_err(|e| e.to_string())?;
+        apply_memlimit(lua);
+        Ok(())
+    }
+
+    /// Applies what the Lua code asked for during the callback.
+    fn apply(&mut self, ctx: &mut RawContext<'_>) {
+        let Some(lua) = self.lua.as_ref() else {
+            return;
+        };
+        let deferred = match lua.app_data_mut::<Host>() {
+            Some(mut h) => std::mem::take(&mut h.deferred),
+            None => return,
+        };
+        for d in deferred {
+            match d {
+                Deferred::Timeout(delay, session) => {
+                    ctx.timeout(delay, session);
+                }
+                Deferred::Exit => ctx.exit(),
+                Deferred::InitDone(r) => self.report_init(ctx, r),
+            }
+        }
+        self.check_memory();
+    }
+
+    /// Tells the runtime, and a Lua parent waiting in `newservice`, how init ended.
+    fn report_init(&mut self, ctx: &mut RawContext<'_>, r: Result<(), String>) {
+        let Some(lua) = self.lua.as_ref() else {
+            return;
+        };
+        let notify = match lua.app_data_mut::<Host>() {
+            Some(mut h) if !h.init_reported => {
+                h.init_reported = true;
+                h.notify.clone()
+            }
+            _ => return,
+        };
+        if let Some(n) = notify {
+            send_notify(ctx, n, &r);
+        }
+        ctx.init_done(r);
+    }
+
+    /// skynet's memory warning: at 32 MiB, then each doubling.
+    fn check_memory(&mut self) {
+        let Some(lua) = self.lua.as_ref() else {
+            return;
+        };
+        let used = lua.used_memory();
+        if let Some(mut h) = lua.app_data_mut::<Host>() {
+            if used > h.mem_warning {
+                h.mem_warning *= 2;
+                log::warn!("Memory warning {:.2} M", used as f64 / (1024.0 * 1024.0));
+            }
+        }
+    }
+}
+
+/// Tells whoever waits for this service's init how it ended: RESPONSE (ready) or ERROR
+/// with the reason.
+fn send_notify(ctx: &RawContext<'_>, n: Notify, r: &Result<(), String>) {
+    match n {
+        Notify::Direct { to, session } => notify_one(&ctx.node(), ctx.self_addr(), to, session, r),
+        Notify::Unique(name) => {
+            let node = ctx.node();
+            let shared = LuaNode::of(&node);
+            let me = ctx.self_addr();
+            for (to, session) in shared.unique_done(&name, r.clone().map(|()| me)) {
+                notify_one(&node, me, to, session, r);
+            }
+        }
+    }
+}
+
+/// One launch report: RESPONSE (ready) or ERROR with the reason.
+pub(crate) fn notify_one(
+    node: &skynet_runtime::NodeHandle,
+    from: Addr,
+    to: Addr,
+    session: i32,
+    r: &Result<(), String>,
+) {
+    let (ptype, payload) = match r {
+        Ok(()) => (Ptype::RESPONSE, Payload::Empty),
+        Err(why) => (Ptype::ERROR, Payload::Bytes(Bytes::from(why.clone()))),
+    };
+    let msg = Message {
+        source: from,
+        session,
+        ptype,
+        payload,
+    };
+    let _ = node.send(to, msg);
+}
+
+/// Sets the globals skynet's loader sets, runs `preload`, then the script.
+fn run_main(
+    lua: &Lua,
+    shared: &LuaNode,
+    name: &str,
+    path: &str,
+    args: &[String],
+) -> mlua::Result<()> {
+    let g = lua.globals();
+    g.set("SERVICE_NAME", name)?;
+    g.set("LUA_PATH", shared.lua_path.as_str())?;
+    g.set("LUA_CPATH", shared.lua_cpath.as_str())?;
+    g.set("LUA_SERVICE", shared.luaservice.as_str())?;
+    if let Some(p) = &shared.preload {
+        g.set("LUA_PRELOAD", p.as_str())?;
+    }
+    // skynet.profile's timing resume stands in for coroutine.resume, as in snlua.
+    let profile: mlua::Table = lua
+        .globals()
+        .get::<mlua::Function>("require")?
+        .call("skynet.profile")?;
+    let co: mlua::Table = g.get("coroutine")?;
+    co.set("resume", profile.get::<Value>("resume")?)?;
+    co.set("wrap", profile.get::<Value>("wrap")?)?;
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let Some(p) = &shared.preload {
+        state::load_file(lua, p)?.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))?;
+    }
+    let main = state::load_file(lua, path)?;
+    main.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))
+}
+
+/// skynet's `skynet.memlimit`: a limit left in the registry by the main script.
+fn apply_memlimit(lua: &Lua) {
+    if let Ok(Some(n)) = lua.named_registry_value::<Option<i64>>("memlimit") {
+        if n > 0 {
+            let _ = lua.set_memory_limit(n as usize);
+            log::info!("Set memory limit to {:.2} M", n as f64 / (1024.0 * 1024.0));
+        }
+    }
+}
+
+impl RawService for LuaService {
+    fn init(&mut self, ctx: &mut RawContext<'_>) -> InitStatus {
+        match self.start(ctx) {
+            Ok(()) => {
+                self.apply(ctx);
+                InitStatus::Pending
+            }
+            Err(why) => {
+                if let Some(n) = self.notify.take() {
+                    send_notify(ctx, n, &Err(why.clone()));
+                }
+                InitStatus::Failed(why)
+            }
+        }
+    }
+
+    fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
+        let Some(lua) = self.lua.as_ref() else {
+            return;
+        };
+        let callback = match lua.named_registry_value::<Option<mlua::Function>>(CALLBACK_KEY) {
+            Ok(Some(f)) => f,
+            _ => {
+                if msg.wants_reply() {
+                    let err = CallError::Failed(self.addr, "no callback set".into());
+                    let _ = ctx.send(msg.source, Ptype::ERROR, msg.session, Payload::value(err));
+                }
+                return;
+            }
+        };
+        let (ptype, session, source) = (msg.ptype, msg.session, msg.source);
+        let bytes = core::payload_bytes(msg);
+        let (ptr, sz) = match lua.app_data_mut::<Host>() {
+            Some(mut h) => h.enter_message(bytes),
+            None => return,
+        };
+        let r = callback.call::<()>((
+            i64::from(ptype.0),
+            LightUserData(ptr as *mut std::ffi::c_void),
+            sz as i64,
+            i64::from(session),
+            i64::from(source.0),
+        ));
+        if let Some(mut h) = lua.app_data_mut::<Host>() {
+            h.leave_message();
+        }
+        if let Err(e) = r {
+            log::error!(
+                "lua call [{source} to {} : {session} msgsz = {sz}] error : {e}",
+                self.addr
+            );
+        }
+        self.apply(ctx);
+    }
+
+    fn exit(&mut self, ctx: &mut RawContext<'_>, reason: &ExitReason) {
+        if let Some(lua) = self.lua.as_ref() {
+            if !matches!(reason, ExitReason::Exit) {
+                // Killed, or failed: the Lua side answers the requests it holds (skynet.exit
+                // does the same for a service that ends itself).
+                if let Ok(Some(f)) =
+                    lua.named_registry_value::<Option<mlua::Function>>("skynet_on_exit")
+                {
+                    if let Err(e) = f.call::<()>(()) {
+                        log::error!("{} exit: {e}", self.addr);
+                    }
+                }
+            }
+            let notify = match lua.app_data_mut::<Host>() {
+                Some(mut h) if !h.init_reported => {
+                    h.init_reported = true;
+                    h.notify.clone()
+                }
+                _ => None,
+            };
+            if let Some(n) = notify {
+                send_notify(ctx, n, &Err("the service exited during its init".into()));
+            }
+        }
+        if let Some(shared) = &self.shared {
+            shared.remove_lua(self.addr);
+        }
+        self.lua = None;
+    }
+
+    fn release_idle(&mut self) {
+        if let Some(lua) = self.lua.as_ref() {
+            let _ = lua.gc_collect();
+        }
+    }
+}

@@ -1,0 +1,203 @@
+-- The test driver: `call(addr, "lua", "run", name)` runs one group of checks and answers
+-- "ok", or raises (the Rust test sees the error).
+local skynet = require "skynet"
+require "skynet.manager"
+local queue = require "skynet.queue"
+local skynetco = require "skynet.coroutine"
+
+local function eq(a, b, what)
+	if a ~= b then
+		error(string.format("%s: expected %s, got %s", what or "value", tostring(b), tostring(a)), 2)
+	end
+end
+
+local T = {}
+
+function T.calls()
+	local echo = skynet.newservice("echo", "m1")
+	eq(skynet.call(echo, "lua", "add", 1, 2), 3, "add")
+	eq(skynet.call(echo, "lua", "mode"), "m1", "service argument")
+	local a, b, c = skynet.call(echo, "lua", "echo", "x", nil, 2.5)
+	eq(a, "x") eq(b, nil) eq(c, 2.5)
+	eq(math.type(skynet.call(echo, "lua", "echo", 1)), "integer", "integers stay integers")
+	eq(math.type(skynet.call(echo, "lua", "echo", 1.0)), "float", "floats stay floats")
+	-- a Lua error in the handler fails the call
+	local ok, err = pcall(skynet.call, echo, "lua", "fail", "on purpose")
+	eq(ok, false, "error raised") eq(err:match("call failed") ~= nil, true, "call failed text")
+	-- an unanswered request fails too (skynet would hang)
+	ok = pcall(skynet.call, echo, "lua", "noreply")
+	eq(ok, false, "noreply fails")
+	-- response answered later, and with false
+	local got = {}
+	for i = 1, 3 do
+		skynet.fork(function() got[i] = skynet.call(echo, "lua", "later", i * 10) end)
+	end
+	skynet.sleep(1)
+	eq(#got, 0, "nothing answered yet")
+	skynet.call(echo, "lua", "release")
+	eq(got[1], 10) eq(got[2], 20) eq(got[3], 30)
+	ok = pcall(skynet.call, echo, "lua", "refuse")
+	eq(ok, false, "response(false)")
+	-- sends
+	eq(skynet.send(echo, "lua", "add", 1, 1), 0, "send returns 0")
+	-- a call to an address that is not there
+	ok, err = pcall(skynet.call, 0x00ffffff, "lua", "x")
+	eq(ok, false) eq(err:match("call to invalid address") ~= nil, true, err)
+	-- a dead call: the service exits while we wait
+	local echo2 = skynet.newservice("echo")
+	skynet.fork(function() skynet.sleep(1) skynet.send(echo2, "lua", "exit") end)
+	ok, err = pcall(skynet.call, echo2, "lua", "hold")
+	eq(ok, false, "dead call") eq(err:match("call failed") ~= nil, true, tostring(err))
+	-- killed while a caller waits
+	local echo3 = skynet.newservice("echo")
+	skynet.fork(function() skynet.sleep(1) skynet.kill(echo3) end)
+	ok = pcall(skynet.call, echo3, "lua", "hold")
+	eq(ok, false, "killed callee fails the call")
+	skynet.kill(echo)
+	return "ok"
+end
+
+function T.timers()
+	local order = {}
+	for i = 5, 1, -1 do
+		skynet.timeout(i, function() order[#order + 1] = i end)
+	end
+	skynet.timeout(0, function() order[#order + 1] = 0 end)
+	skynet.sleep(10)
+	eq(table.concat(order, ","), "0,1,2,3,4,5", "timeouts in order")
+	-- wait / wakeup
+	local co
+	local woke = false
+	skynet.fork(function()
+		co = coroutine.running()
+		skynet.wait()
+		woke = true
+	end)
+	skynet.yield()
+	eq(woke, false)
+	skynet.wakeup(co)
+	skynet.yield()
+	eq(woke, true, "wakeup")
+	-- a sleep broken by wakeup returns "BREAK"
+	local r
+	skynet.fork(function()
+		co = coroutine.running()
+		r = skynet.sleep(1000)
+	end)
+	skynet.yield()
+	skynet.wakeup(co)
+	skynet.yield()
+	eq(r, "BREAK", "sleep broken")
+	-- forks run after the current coroutine yields, in order
+	local seq = {}
+	skynet.fork(function() seq[#seq + 1] = "a" end)
+	skynet.fork(function(x) seq[#seq + 1] = x end, "b")
+	seq[#seq + 1] = "main"
+	skynet.yield()
+	eq(table.concat(seq), "mainab", "fork order")
+	local t0 = skynet.now()
+	skynet.sleep(2)
+	eq(skynet.now() >= t0 + 2, true, "sleep never early")
+	eq(math.type(skynet.starttime()), "integer")
+	eq(skynet.time() >= skynet.starttime(), true)
+	return "ok"
+end
+
+function T.queue()
+	local cs = queue()
+	local log = {}
+	local function job(name)
+		cs(function()
+			log[#log + 1] = name .. "<"
+			skynet.sleep(1)
+			cs(function() log[#log + 1] = "inner" end) -- re-entry by the owner
+			log[#log + 1] = ">" .. name
+		end)
+	end
+	skynet.fork(job, "a")
+	skynet.fork(job, "b")
+	skynet.sleep(10)
+	eq(table.concat(log, " "), "a< inner >a b< inner >b", "critical section")
+	return "ok"
+end
+
+function T.coroutines()
+	local echo = skynet.newservice("echo")
+	local co = skynetco.create(function(x)
+		local y = skynetco.yield(x + 1)
+		local sum = skynet.call(echo, "lua", "add", y, 1) -- a skynet call inside
+		return sum * 2
+	end)
+	local ok, v = skynetco.resume(co, 1)
+	eq(ok, true) eq(v, 2)
+	ok, v = skynetco.resume(co, 10)
+	eq(ok, true) eq(v, 22, "call inside a user coroutine")
+	eq(skynetco.status(co), "dead")
+	local gen = skynetco.wrap(function()
+		for i = 1, 3 do skynetco.yield(i) end
+	end)
+	eq(gen() + gen() + gen(), 6, "wrap")
+	-- errors keep their identity through resume
+	local E = {}
+	local bad = coroutine.create(function() error(E) end)
+	local ok2, e = coroutine.resume(bad)
+	eq(ok2, false) eq(e, E, "error object identity")
+	skynet.kill(echo)
+	return "ok"
+end
+
+function T.pack()
+	local t = { 1, 2, 3, nil, 5, x = { y = { z = "deep" } }, [1.5] = true, [-1] = "neg" }
+	local a, b, c, d = skynet.unpack(skynet.packstring(nil, t, "s", 2 ^ 53))
+	eq(a, nil) eq(b[1], 1) eq(b.x.y.z, "deep") eq(b[1.5], true) eq(b[-1], "neg")
+	eq(c, "s") eq(d, 2 ^ 53) eq(math.type(d), "float")
+	local big = string.rep("x", 70000)
+	eq(skynet.unpack(skynet.packstring(big)), big, "long string")
+	local msg, sz = skynet.pack("hello", 1)
+	eq(type(msg), "userdata") eq(sz, 8)
+	eq(select("#", skynet.unpack(msg, sz)), 2)
+	eq(#skynet.tostring(msg, sz), sz)
+	skynet.trash(msg, sz)
+	-- a freed buffer can no longer be read
+	eq(pcall(skynet.unpack, msg, sz), false, "trashed pointer refused")
+	local ok, err = pcall(skynet.packstring, function() end)
+	eq(ok, false) eq(tostring(err):match("Unsupport type function to serialize") ~= nil, true, tostring(err))
+	-- byte-exact with skynet for a simple case
+	eq(skynet.packstring("GET", "a"), "\x1cGET\x0ca")
+	local cyc = {}
+	cyc.self = cyc
+	eq(pcall(skynet.packstring, cyc), false, "a cycle is too deep")
+	return "ok"
+end
+
+function T.names()
+	skynet.register(".checks")
+	eq(skynet.localname(".checks"), skynet.self())
+	eq(skynet.address(skynet.self()):match("^:%x+$") ~= nil, true)
+	local echo = skynet.newservice("echo")
+	skynet.name(".echo", echo)
+	eq(skynet.call(".echo", "lua", "add", 2, 2), 4, "call by name")
+	local u1 = skynet.uniqueservice("echo", "u")
+	local u2 = skynet.uniqueservice("echo", "v")
+	eq(u1, u2, "unique")
+	eq(skynet.call(u1, "lua", "mode"), "u")
+	eq(skynet.queryservice("echo"), u1)
+	eq(skynet.getenv("lua_test_key"), "value")
+	skynet.setenv("lua_new_key", "v2")
+	eq(skynet.getenv("lua_new_key"), "v2")
+	eq(pcall(skynet.setenv, "lua_new_key", "again"), false, "setenv twice")
+	local ok = pcall(skynet.newservice, "no_such_script")
+	eq(ok, false, "missing script")
+	eq(math.type(skynet.mqlen()), "integer")
+	eq(skynet.endless(), false)
+	skynet.kill(echo)
+	skynet.kill(u1)
+	return "ok"
+end
+
+skynet.start(function()
+	skynet.dispatch("lua", function(_, _, cmd, name)
+		assert(cmd == "run")
+		skynet.retpack(assert(T[name], name)())
+	end)
+end)
