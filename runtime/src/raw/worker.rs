@@ -3,7 +3,6 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
 use parking_lot::MutexGuard;
 
@@ -47,7 +46,7 @@ pub(crate) fn worker_main(
     let mut lifo_runs = 0;
     // One clock read per turn: a turn starts when the previous one ended, unless the worker
     // parked in between.
-    let mut clock: Option<Instant> = None;
+    let mut clock: Option<u64> = None;
     loop {
         let mut parked = false;
         let Some(cell) = node.run_queue.next(&mut lifo_runs, &mut parked) else {
@@ -56,7 +55,7 @@ pub(crate) fn worker_main(
         let started = match clock {
             _ if !profile => None,
             Some(t) if !parked => Some(t),
-            _ => Some(Instant::now()),
+            _ => Some(node.turn_clock.ticks()),
         };
         clock = run_turn(&node, &node.workers[index], weight, cell, started);
     }
@@ -92,16 +91,16 @@ fn run_turn(
     slot: &WorkerSlot,
     weight: i8,
     cell: Arc<Cell>,
-    started: Option<Instant>,
-) -> Option<Instant> {
+    started: Option<u64>,
+) -> Option<u64> {
     let mut body = cell.body.lock();
     let requeue = run_locked(node, slot, weight, &cell, &mut body);
     let ended = started.map(|started| {
         // Only the worker holding the body writes the statistics: a load and a store suffice.
-        let ended = Instant::now();
-        let spent = ended.saturating_duration_since(started).as_nanos() as u64;
-        let cpu = cell.cpu_ns.load(Ordering::Relaxed);
-        cell.cpu_ns
+        let ended = node.turn_clock.ticks();
+        let spent = ended.saturating_sub(started);
+        let cpu = cell.cpu_ticks.load(Ordering::Relaxed);
+        cell.cpu_ticks
             .store(cpu.wrapping_add(spent), Ordering::Relaxed);
         ended
     });
