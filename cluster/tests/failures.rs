@@ -198,9 +198,13 @@ fn the_allow_list_closes_other_peers_at_accept() {
     db.shutdown();
     assert_eq!(unexpected_warnings(&log, &[]), Vec::<String>::new());
     // A bad list is refused when the port opens.
-    let (n, _log) = node(&[("cluster_allow", "10.0.0.0/40")]);
+    let (n, log) = node(&[("cluster_allow", "10.0.0.0/40")]);
+    n.handle().enter_thread(); // this thread's log lines go to the node's (captured) logger
     let e = skynet_cluster::open(&n.handle(), "127.0.0.1:0").unwrap_err();
     assert!(e.to_string().contains("cluster_allow"), "{e}");
+    assert!(log
+        .wait_for(&["ERROR", "cluster_allow", "10.0.0.0/40"], LONG)
+        .is_some());
     n.shutdown();
 }
 

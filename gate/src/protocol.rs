@@ -45,7 +45,9 @@ pub enum GateCmd {
     /// Stop listening (clients stay).
     Close,
     /// Send `fd`'s packets to `agent` as CLIENT messages (source `client`, session `fd`)
-    /// and start reading it. `agent` None means the caller.
+    /// and start reading it. `agent` None means the caller. Answered `true`/`false` by a
+    /// netpack gate; a gate of another protocol (the WebSocket gate) answers with a
+    /// [`Forwarded`](crate::Forwarded) writer for the replies ([`forward_here`](crate::forward_here) takes either).
     Forward {
         /// The connection.
         fd: Fd,

@@ -196,7 +196,7 @@ impl WebSocket {
                 }
             }
             match socket::read_some(&self.ctx, self.id).await {
-                Ok(b) => self.dec.feed(&b),
+                Ok(b) => self.dec.feed_bytes(b),
                 Err(e) => {
                     socket::close(&self.ctx, self.id).await;
                     return Err(WsError::Io(e.to_string()));

@@ -160,6 +160,23 @@ impl Decoder {
         }
     }
 
+    /// Appends a read the caller owns: when nothing is buffered and no one else holds
+    /// the read's memory, it becomes the buffer without a copy (masked payloads are then
+    /// unmasked where the socket put them).
+    pub fn feed_bytes(&mut self, data: Bytes) {
+        if self.failed {
+            return;
+        }
+        if self.buf.is_empty() {
+            match data.try_into_mut() {
+                Ok(owned) => self.buf = owned,
+                Err(shared) => self.buf.extend_from_slice(&shared),
+            }
+        } else {
+            self.buf.extend_from_slice(&data);
+        }
+    }
+
     /// Bytes fed and not yet decoded, and the fragments of an unfinished message.
     pub fn buffered(&self) -> usize {
         self.buf.len() + self.partial.as_ref().map_or(0, |(_, b)| b.len())

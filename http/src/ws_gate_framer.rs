@@ -130,7 +130,7 @@ impl Framer for WsFramer {
         match &mut self.state {
             State::Done => {}
             State::Frames => {
-                self.dec.feed(&data);
+                self.dec.feed_bytes(data);
                 self.frames(out);
             }
             State::Head(buf) => {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use skynet_http::ws_frame::{encode, Opcode};
+use skynet_http::ws_frame::{frame_header, Opcode};
 
 use super::args::{arg, flag};
 use super::json::{cpu_us, JsonLine};
@@ -141,9 +141,10 @@ fn queue_packets(c: &mut Conn, id: usize, size: usize, pipeline: usize, wire: Wi
                 c.out.extend(body);
             }
             Wire::WebSocket => {
-                let payload: Vec<u8> = body.collect();
-                c.out
-                    .extend_from_slice(&encode(Opcode::Binary, &payload, Some(MASK)));
+                // Header, then the payload masked as it is written (no buffer between).
+                let (h, n) = frame_header(Opcode::Binary, size, Some(MASK));
+                c.out.extend_from_slice(&h[..n]);
+                c.out.extend(body.enumerate().map(|(i, b)| b ^ MASK[i % 4]));
             }
             Wire::Http => {
                 c.out.extend_from_slice(
