@@ -285,6 +285,23 @@ impl<S: Hosted + ?Sized> Kernel<S> {
         system: bool,
         launch: LaunchNotify,
     ) -> Result<Addr, CallError> {
+        let cell = self.spawn_unqueued(svc, type_name, system, launch)?;
+        let addr = cell.addr;
+        // The mailbox starts "scheduled"; this is its one entry into the run queue.
+        self.run_queue.push_global(cell);
+        Ok(addr)
+    }
+
+    /// Creates a service, registered and reachable, but not in the run queue: its mailbox
+    /// starts "scheduled", so the caller owns its first turn (its `init`) and must run it
+    /// and then queue it if messages wait.
+    pub(crate) fn spawn_unqueued(
+        &self,
+        svc: Box<S>,
+        type_name: String,
+        system: bool,
+        launch: LaunchNotify,
+    ) -> Result<Arc<Cell<S>>, CallError> {
         if self.lifecycle.lock().shutdown_requested && !system {
             if let LaunchNotify::Channel(tx) = launch {
                 let _ = tx.send(Err(CallError::Detached));
@@ -304,9 +321,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
             self.user_services.fetch_add(1, Ordering::SeqCst);
         }
         self.handles.write().insert(handle, cell.clone());
-        // The mailbox starts "scheduled"; this is its one entry into the run queue.
-        self.run_queue.push_global(cell);
-        Ok(addr)
+        Ok(cell)
     }
 
     /// Removes a retired service from the tables and runs the exit hooks.
