@@ -133,6 +133,10 @@ fn a_proxy_is_called_like_a_local_service() {
     // A send through the proxy is a push.
     game.send(kv, ("PING", "via proxy").into_lua_args().expect("packs"))
         .expect("sent");
+    // A call through the same proxy goes out after it (one sender, in order); a call made
+    // by another service (below) has no order with the push without it.
+    let reply = game.call(kv, ("GET", "a").into_lua_args().expect("packs"));
+    assert!(reply.is_ok(), "{reply:?}");
     let out = run(&game, |ctx| async move {
         skynet_cluster::call::<_, (i64, String)>(&ctx, "db", "@sdb", ("PINGS",)).await
     });

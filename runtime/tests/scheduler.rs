@@ -435,3 +435,69 @@ fn sends_through_a_resolved_service_keep_order_and_fail_once_it_is_gone() {
     }
     node.shutdown();
 }
+
+/// Holds its worker inside the first message until told to go on; counts the rest.
+struct Gate {
+    entered: crossbeam_channel::Sender<()>,
+    go: crossbeam_channel::Receiver<()>,
+    seen: Arc<AtomicU64>,
+}
+impl Service for Gate {
+    async fn dispatch(&mut self, _ctx: &mut Context, msg: Message) {
+        if msg.downcast_ref::<&str>() == Some(&"hold") {
+            let _ = self.entered.send(());
+            let _ = self.go.recv_timeout(LONG);
+        } else {
+            self.seen.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// G11: nothing bounds a mailbox (as in skynet): a sender faster than its receiver is never
+/// refused and nothing is dropped; the overload warning names the length the receiver found,
+/// and every message is handled once the receiver catches up.
+#[test]
+fn a_faster_sender_fills_an_unbounded_mailbox_with_warnings_per_doubling() {
+    const SENT: u64 = 5000;
+    let (node, lines) = node_with_log(2);
+    let (entered_tx, entered) = crossbeam_channel::bounded(1);
+    let (go, go_rx) = crossbeam_channel::bounded(1);
+    let seen = Arc::new(AtomicU64::new(0));
+    let gate = node
+        .launch(Gate {
+            entered: entered_tx,
+            go: go_rx,
+            seen: seen.clone(),
+        })
+        .unwrap();
+    node.send(gate, "hold").unwrap();
+    recv(&entered, LONG);
+    for i in 0..SENT {
+        node.send(gate, i)
+            .expect("a send to a live service is never refused");
+    }
+    // Every message waits (the count may still include the one being handled).
+    let queued = node.handle().queue_len(gate).unwrap_or(0) as u64;
+    assert!((SENT..=SENT + 1).contains(&queued), "{queued} queued");
+    go.send(()).unwrap();
+    let deadline = Instant::now() + LONG;
+    while seen.load(Ordering::Relaxed) < SENT && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(seen.load(Ordering::Relaxed), SENT);
+    // The receiver raises it when it takes its messages (as skynet's pop does): one line
+    // with the length it found, past 1024, 2048 and 4096 at once.
+    assert!(
+        lines
+            .wait_for(&[&gate.to_string(), "may overload", "= 5000"], LONG)
+            .is_some(),
+        "{:?}",
+        lines.lines()
+    );
+    let warnings = lines
+        .lines()
+        .iter()
+        .filter(|l| l.contains("may overload"))
+        .count();
+    assert_eq!(warnings, 1, "{:?}", lines.lines());
+}

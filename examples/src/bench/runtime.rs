@@ -1,4 +1,4 @@
-//! Runtime benchmarks: `call`, `send`, `pairs`, `timers` (issue: the runtime).
+//! Runtime benchmarks: `call`, `send`, `pairs`, `spawn`, `timers` (issue: the runtime).
 //!
 //! Each runs on a fresh node with `thread = 2` (or `--threads N`) and prints one JSON line.
 //! `--no-profile` runs it with `profile = false` (skynet's key: no per-turn CPU accounting),
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use skynet_runtime::{Addr, Context, Message, Node, Service};
 
 use super::args::{arg, flag};
-use super::json::{rss_peak_kb, JsonLine};
+use super::json::{rss_now_kb, rss_peak_kb, JsonLine};
 
 fn node(args: &[String]) -> Node {
     Node::builder()
@@ -153,6 +153,64 @@ pub fn send(args: &[String]) {
         .num("messages", n as f64)
         .num("seconds", elapsed.as_secs_f64())
         .num("rss_peak_kb", rss_peak_kb().unwrap_or(0) as f64);
+    println!("{}", line.finish());
+    node.shutdown();
+}
+
+/// Does nothing: what an idle service costs.
+struct Idle;
+impl Service for Idle {
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+}
+
+/// Launches `n` idle services from inside a service and reports the time it took.
+struct Spawner {
+    n: u64,
+    done: crossbeam_channel::Sender<Duration>,
+}
+impl Service for Spawner {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let start = Instant::now();
+        for _ in 0..self.n {
+            if let Err(e) = ctx.launch(Idle).await {
+                panic!("bench spawn failed: {e}");
+            }
+        }
+        let _ = self.done.send(start.elapsed());
+    }
+}
+
+/// `spawn [--n 10000] [--in-service]`: launches `n` idle services, from `main` with
+/// `Node::launch` (each waits for its `init`), or from inside a service with `ctx.launch`;
+/// reports the time per launch and the memory each idle service holds (RSS growth / n).
+pub fn spawn(args: &[String]) {
+    let n = arg(args, "--n", 10_000u64).max(1);
+    let in_service = flag(args, "--in-service");
+    let node = node(args);
+    let rss_before = rss_now_kb().unwrap_or(0);
+    let elapsed = if in_service {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let spawner = node.launch(Spawner { n, done: tx }).expect("launch");
+        node.send(spawner, ()).expect("send");
+        rx.recv().expect("bench finishes")
+    } else {
+        let start = Instant::now();
+        for _ in 0..n {
+            node.launch(Idle).expect("launch");
+        }
+        start.elapsed()
+    };
+    let rss_after = rss_now_kb().unwrap_or(0);
+    let mut line = JsonLine::new("spawn");
+    line.str("from", if in_service { "service" } else { "main" })
+        .num("profile", f64::from(u8::from(profile(args))))
+        .num("ops_per_sec", n as f64 / elapsed.as_secs_f64())
+        .num("spawned", n as f64)
+        .num("spawn_us", elapsed.as_secs_f64() * 1e6 / n as f64)
+        .num(
+            "kb_per_service",
+            rss_after.saturating_sub(rss_before) as f64 / n as f64,
+        );
     println!("{}", line.finish());
     node.shutdown();
 }

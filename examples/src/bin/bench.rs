@@ -1,6 +1,6 @@
 //! `bench NAME [ARGS]`: runs one benchmark and prints one JSON line.
 //!
-//! Names: call, send, pairs, timers (the runtime); echo, hold (the load client);
+//! Names: call, send, pairs, spawn, timers (the runtime); echo, hold (the load client);
 //! netpack (framing decode); flood (socket throughput); cluster (calls between two nodes);
 //! ws, http (the web layer: WebSocket echo, HTTP requests);
 //! summary (medians of JSON lines read on stdin).
@@ -15,6 +15,7 @@ fn main() {
         "call" => bench::runtime::call(rest),
         "send" => bench::runtime::send(rest),
         "pairs" => bench::runtime::pairs(rest),
+        "spawn" => bench::runtime::spawn(rest),
         "timers" => bench::runtime::timers(rest),
         "echo" => bench::echo::echo(rest),
         "hold" => bench::echo::hold(rest),
@@ -27,7 +28,7 @@ fn main() {
         "cluster-server" => bench::cluster::server(rest),
         _ => {
             eprintln!(
-                "usage: bench <call|send|pairs|timers|echo|hold|netpack|flood|cluster|ws|http|summary> [ARGS]"
+                "usage: bench <call|send|pairs|spawn|timers|echo|hold|netpack|flood|cluster|ws|http|summary> [ARGS]"
             );
             eprintln!("unknown benchmark {name:?}");
             std::process::exit(2);

@@ -50,7 +50,8 @@ pub(crate) struct Cell<S: ?Sized> {
     pub(crate) system: bool,
     pub(crate) started_at: SystemTime,
     pub(crate) processed: AtomicU64,
-    pub(crate) cpu_ns: AtomicU64,
+    /// Time inside its callbacks, in [`TurnClock`](crate::time::TurnClock) ticks.
+    pub(crate) cpu_ticks: AtomicU64,
     /// A kill was requested ([`KILL_NONE`], [`KILL_KILLED`], [`KILL_SHUTDOWN`]); the worker
     /// retires the service at its next turn.
     pub(crate) kill: AtomicU8,
@@ -89,7 +90,7 @@ impl<S: ?Sized> Cell<S> {
             system,
             started_at: SystemTime::now(),
             processed: AtomicU64::new(0),
-            cpu_ns: AtomicU64::new(0),
+            cpu_ticks: AtomicU64::new(0),
             kill: AtomicU8::new(KILL_NONE),
             retired: AtomicBool::new(false),
             waiting_on: AtomicU32::new(0),

@@ -23,7 +23,7 @@ use crate::kernel::mailbox::Pushed;
 use crate::kernel::run_queue::{Hosted, RunQueue, LIFO_SPILL};
 use crate::kernel::slot::WorkerSlot;
 use crate::kernel::unique::Uniques;
-use crate::time::{TimerId, TimerThread};
+use crate::time::{TimerId, TimerThread, TurnClock};
 
 /// Builds a service of a registered type from its string arguments.
 pub(crate) type Factory<S> = Arc<dyn Fn(&[String]) -> Result<Box<S>, Error> + Send + Sync>;
@@ -95,6 +95,8 @@ pub(crate) struct Kernel<S: ?Sized> {
     pub(crate) run_queue: RunQueue<S>,
     pub(crate) timers: TimerThread<TimerEntry>,
     pub(crate) start: Instant,
+    /// Times worker turns for the CPU statistic.
+    pub(crate) turn_clock: TurnClock,
     pub(crate) start_unix: Duration,
     pub(crate) env: RwLock<Config>,
     /// The default call deadline in nanoseconds, [`NO_TIMEOUT`] for none (read per call).
@@ -132,6 +134,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
                 run_queue: RunQueue::new(),
                 timers,
                 start,
+                turn_clock: TurnClock::new(),
                 start_unix,
                 env: RwLock::new(env),
                 call_timeout: AtomicU64::new(NO_TIMEOUT),
@@ -282,6 +285,23 @@ impl<S: Hosted + ?Sized> Kernel<S> {
         system: bool,
         launch: LaunchNotify,
     ) -> Result<Addr, CallError> {
+        let cell = self.spawn_unqueued(svc, type_name, system, launch)?;
+        let addr = cell.addr;
+        // The mailbox starts "scheduled"; this is its one entry into the run queue.
+        self.run_queue.push_global(cell);
+        Ok(addr)
+    }
+
+    /// Creates a service, registered and reachable, but not in the run queue: its mailbox
+    /// starts "scheduled", so the caller owns its first turn (its `init`) and must run it
+    /// and then queue it if messages wait.
+    pub(crate) fn spawn_unqueued(
+        &self,
+        svc: Box<S>,
+        type_name: String,
+        system: bool,
+        launch: LaunchNotify,
+    ) -> Result<Arc<Cell<S>>, CallError> {
         if self.lifecycle.lock().shutdown_requested && !system {
             if let LaunchNotify::Channel(tx) = launch {
                 let _ = tx.send(Err(CallError::Detached));
@@ -301,9 +321,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
             self.user_services.fetch_add(1, Ordering::SeqCst);
         }
         self.handles.write().insert(handle, cell.clone());
-        // The mailbox starts "scheduled"; this is its one entry into the run queue.
-        self.run_queue.push_global(cell);
-        Ok(addr)
+        Ok(cell)
     }
 
     /// Removes a retired service from the tables and runs the exit hooks.
@@ -480,7 +498,9 @@ impl<S: Hosted + ?Sized> Kernel<S> {
             type_name: cell.type_name.clone(),
             mailbox_len: cell.mailbox.len(),
             processed: cell.processed.load(Ordering::Relaxed),
-            cpu: Duration::from_nanos(cell.cpu_ns.load(Ordering::Relaxed)),
+            cpu: self
+                .turn_clock
+                .to_duration(cell.cpu_ticks.load(Ordering::Relaxed)),
             started: cell.started_at,
             endless: cell.endless.load(Ordering::Relaxed),
             waiting_on: (waiting != 0).then_some(Addr(waiting)),

@@ -13,6 +13,7 @@ use crate::base::{Addr, CallError, Error, Message, Payload, Ptype, SendError, Ta
 use crate::executor::host::AsyncHost;
 use crate::executor::Service;
 use crate::kernel::{LaunchNotify, KILL_DRAIN, KILL_SHUTDOWN};
+use crate::raw::worker::start_here;
 use crate::raw::{InitStatus, NodeHandle, NodeInner, RawContext, RawService};
 
 /// How long shutdown waits for services to run their `exit` before giving up on them.
@@ -69,12 +70,15 @@ impl Node {
         system: bool,
     ) -> Result<Addr, CallError> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.inner().spawn(
+        let cell = self.inner().spawn_unqueued(
             svc,
             type_name.to_string(),
             system,
             LaunchNotify::Channel(tx),
         )?;
+        // Its init runs here: no wake-up of a worker, none of this thread (an init that
+        // must wait, for a call, finishes on a worker and answers through the channel).
+        start_here(self.inner(), cell);
         rx.recv().unwrap_or(Err(CallError::Detached))
     }
 

@@ -25,6 +25,23 @@ pub(crate) fn enter_node(node: &Arc<NodeInner>) {
     NODE.with(|n| *n.borrow_mut() = Some(Arc::downgrade(node)));
 }
 
+/// Routes the calling thread's log lines to `node` until dropped, then restores where they
+/// went before (for work a node does on a thread it does not own).
+pub(crate) struct EnteredNode(Option<Weak<NodeInner>>);
+
+impl EnteredNode {
+    pub(crate) fn enter(node: &Arc<NodeInner>) -> EnteredNode {
+        EnteredNode(NODE.with(|n| n.borrow_mut().replace(Arc::downgrade(node))))
+    }
+}
+
+impl Drop for EnteredNode {
+    fn drop(&mut self) {
+        let before = self.0.take();
+        NODE.with(|n| *n.borrow_mut() = before);
+    }
+}
+
 pub(crate) fn leave_node() {
     NODE.with(|n| *n.borrow_mut() = None);
 }

@@ -3,7 +3,6 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
 use parking_lot::MutexGuard;
 
@@ -47,7 +46,7 @@ pub(crate) fn worker_main(
     let mut lifo_runs = 0;
     // One clock read per turn: a turn starts when the previous one ended, unless the worker
     // parked in between.
-    let mut clock: Option<Instant> = None;
+    let mut clock: Option<u64> = None;
     loop {
         let mut parked = false;
         let Some(cell) = node.run_queue.next(&mut lifo_runs, &mut parked) else {
@@ -56,7 +55,7 @@ pub(crate) fn worker_main(
         let started = match clock {
             _ if !profile => None,
             Some(t) if !parked => Some(t),
-            _ => Some(Instant::now()),
+            _ => Some(node.turn_clock.ticks()),
         };
         clock = run_turn(&node, &node.workers[index], weight, cell, started);
     }
@@ -66,14 +65,69 @@ pub(crate) fn worker_main(
     logger::leave_node();
 }
 
-/// Runs one callback with the monitor told, the panic caught.
-fn guarded<R>(slot: &WorkerSlot, addr: Addr, f: impl FnOnce() -> R) -> Result<R, String> {
-    slot.enter(addr);
+/// Runs one callback with the monitor told (on a worker), the panic caught.
+fn guarded<R>(slot: Option<&WorkerSlot>, addr: Addr, f: impl FnOnce() -> R) -> Result<R, String> {
+    if let Some(slot) = slot {
+        slot.enter(addr);
+    }
     logger::set_current(addr);
     let r = catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p));
     logger::set_current(Addr::SYSTEM);
-    slot.leave();
+    if let Some(slot) = slot {
+        slot.leave();
+    }
     r
+}
+
+/// Runs a new service's `init` (its first turn). False when the service ended there
+/// (failed, panicked or exited): it is retired.
+fn start(
+    node: &Arc<NodeInner>,
+    slot: Option<&WorkerSlot>,
+    cell: &Arc<Cell>,
+    body: &mut MutexGuard<'_, Body<dyn RawService>>,
+) -> bool {
+    body.started = true;
+    let Some(svc) = body.svc.as_mut() else {
+        return false;
+    };
+    let mut ctx = RawContext::new(node, cell);
+    let status = guarded(slot, cell.addr, || svc.init(&mut ctx));
+    let exit = ctx.exit;
+    let ended = match status {
+        Ok(InitStatus::Ready) => {
+            node.notify_launch(cell, Ok(()));
+            None
+        }
+        Ok(InitStatus::Pending) => None,
+        Ok(InitStatus::Failed(why)) => Some(ExitReason::InitFailed(why)),
+        Err(p) => Some(ExitReason::Panicked(p)),
+    };
+    match ended.or(exit.then_some(ExitReason::Exit)) {
+        Some(reason) => {
+            retire(node, cell, body, reason);
+            false
+        }
+        None => true,
+    }
+}
+
+/// Starts a service made by [`Kernel::spawn_unqueued`](crate::kernel::Kernel) on the calling
+/// thread, one outside the node's workers (a launch from `main`): its `init` runs here, then
+/// it joins the run queue if messages wait for it. The launcher is told without a
+/// cross-thread wake-up on either side (a launch from outside cost ten times one from
+/// inside). Log lines of the `init` go to the node's logger as from a worker.
+pub(crate) fn start_here(node: &Arc<NodeInner>, cell: Arc<Cell>) {
+    let _entered = logger::EnteredNode::enter(node);
+    let mut body = cell.body.lock();
+    if !start(node, None, &cell, &mut body) {
+        return;
+    }
+    let more = cell.mailbox.end_turn(&body.pending);
+    drop(body);
+    if more {
+        node.run_queue.push_global(cell);
+    }
 }
 
 pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -92,16 +146,16 @@ fn run_turn(
     slot: &WorkerSlot,
     weight: i8,
     cell: Arc<Cell>,
-    started: Option<Instant>,
-) -> Option<Instant> {
+    started: Option<u64>,
+) -> Option<u64> {
     let mut body = cell.body.lock();
     let requeue = run_locked(node, slot, weight, &cell, &mut body);
     let ended = started.map(|started| {
         // Only the worker holding the body writes the statistics: a load and a store suffice.
-        let ended = Instant::now();
-        let spent = ended.saturating_duration_since(started).as_nanos() as u64;
-        let cpu = cell.cpu_ns.load(Ordering::Relaxed);
-        cell.cpu_ns
+        let ended = node.turn_clock.ticks();
+        let spent = ended.saturating_sub(started);
+        let cpu = cell.cpu_ticks.load(Ordering::Relaxed);
+        cell.cpu_ticks
             .store(cpu.wrapping_add(spent), Ordering::Relaxed);
         ended
     });
@@ -124,30 +178,8 @@ fn run_locked(
     if body.svc.is_none() {
         return false; // retired while queued
     }
-    if !body.started {
-        body.started = true;
-        let Some(svc) = body.svc.as_mut() else {
-            return false;
-        };
-        let mut ctx = RawContext::new(node, cell);
-        let status = guarded(slot, addr, || svc.init(&mut ctx));
-        let exit = ctx.exit;
-        match status {
-            Ok(InitStatus::Ready) => node.notify_launch(cell, Ok(())),
-            Ok(InitStatus::Pending) => {}
-            Ok(InitStatus::Failed(why)) => {
-                retire(node, cell, body, ExitReason::InitFailed(why));
-                return false;
-            }
-            Err(p) => {
-                retire(node, cell, body, ExitReason::Panicked(p));
-                return false;
-            }
-        }
-        if exit {
-            retire(node, cell, body, ExitReason::Exit);
-            return false;
-        }
+    if !body.started && !start(node, Some(slot), cell, body) {
+        return false;
     }
     loop {
         let kill = cell.kill.load(Ordering::SeqCst);
@@ -185,9 +217,9 @@ fn run_locked(
             };
             let mut ctx = RawContext::new(node, cell);
             let r = if msg.ptype == Ptype::WAKE {
-                guarded(slot, addr, || svc.wake(&mut ctx))
+                guarded(Some(slot), addr, || svc.wake(&mut ctx))
             } else {
-                guarded(slot, addr, || svc.handle(&mut ctx, msg))
+                guarded(Some(slot), addr, || svc.handle(&mut ctx, msg))
             };
             // Written only under the body lock (see run_turn): no read-modify-write needed.
             let done = cell.processed.load(Ordering::Relaxed);

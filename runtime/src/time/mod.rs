@@ -4,8 +4,10 @@
 
 pub(crate) mod stamp;
 pub(crate) mod thread;
+pub(crate) mod turn_clock;
 pub(crate) mod wheel;
 
 pub use stamp::timestamp;
 pub(crate) use thread::TimerThread;
+pub(crate) use turn_clock::TurnClock;
 pub use wheel::TimerId;
