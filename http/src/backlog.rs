@@ -1,6 +1,7 @@
-//! Output backpressure for a server connection: a client that sends requests without
-//! reading the responses (pipelining into a full socket) is not read again until what was
-//! written to it drains, so it cannot make the node queue responses without bound.
+//! Output backpressure for a connection: a peer that sends without reading what it is sent
+//! (HTTP requests pipelined into a full socket, WebSocket messages to an echo) is not read
+//! again until what was written to it drains, so it cannot make the node queue output
+//! without bound.
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ impl Backlog {
         let on_warning = b.clone();
         socket::warning(ctx, id, move |_, id, kb| {
             if kb > 0 {
-                log::info!("http: fd {id} has {kb} KiB unsent; not reading it until it drains");
+                log::info!("fd {id} has {kb} KiB unsent; not reading it until it drains");
             }
             on_warning.set(kb > 0);
         });

@@ -13,6 +13,7 @@ use skynet_net::socket;
 use skynet_net::SocketId;
 use skynet_runtime::Context;
 
+use crate::backlog::Backlog;
 use crate::deadline::within;
 use crate::error::HttpError;
 use crate::head::{parse_request, parse_response, read_raw_head, Headers, Request};
@@ -122,6 +123,8 @@ pub struct WebSocket {
     dec: Decoder,
     role: Role,
     close_sent: bool,
+    /// Output backpressure: no more input is read while the peer leaves 1 MiB unread.
+    backlog: Backlog,
     /// The subprotocol agreed in the handshake.
     pub protocol: Option<String>,
 }
@@ -143,12 +146,14 @@ impl WebSocket {
         let role = dec.role;
         let mut dec = Decoder::new(dec);
         dec.feed(rest);
+        let backlog = Backlog::watch(&ctx, id);
         WebSocket {
             ctx,
             id,
             dec,
             role,
             close_sent: false,
+            backlog,
             protocol,
         }
     }
@@ -158,7 +163,9 @@ impl WebSocket {
         self.id
     }
 
-    /// The next message. Ends with `Err` once the connection is closed (either way).
+    /// The next message. Ends with `Err` once the connection is closed (either way). While
+    /// 1 MiB or more written to the peer waits unsent (it does not read), no more input is
+    /// read: the peer's sends are held back by TCP.
     pub async fn recv(&mut self) -> Result<WsMessage, WsError> {
         loop {
             match self.dec.next_frame() {
@@ -195,6 +202,9 @@ impl WebSocket {
                     return Err(WsError::Protocol(v));
                 }
             }
+            // A peer that does not read what we write is not read either (an echo to a
+            // client that only sends would otherwise queue without bound).
+            self.backlog.drained().await;
             match socket::read_some(&self.ctx, self.id).await {
                 Ok(b) => self.dec.feed_bytes(b),
                 Err(e) => {

@@ -259,3 +259,28 @@ fn the_client_talks_to_a_route_upgrade() {
     let _ = WsError::Io(String::new());
     node.shutdown();
 }
+
+#[test]
+fn a_peer_that_does_not_read_is_not_read_either() {
+    const MESSAGES: usize = 200;
+    let (node, log) = node();
+    let addr = echo_server(&node, WsConf::default());
+    let mut s = ws_connect(addr, "/");
+    let mut writer = s.try_clone().unwrap();
+    // Sends everything without reading (on its own thread: TCP holds it back).
+    let sender = std::thread::spawn(move || {
+        for i in 0..MESSAGES {
+            let payload = vec![i as u8; 200 * 1024];
+            std::io::Write::write_all(&mut writer, &ws_frame(true, 2, &payload, MASK)).unwrap();
+        }
+    });
+    assert!(log
+        .wait_for(&["unsent; not reading it until it drains"], LONG)
+        .is_some());
+    for i in 0..MESSAGES {
+        let (_, op, p) = ws_read(&mut s).unwrap();
+        assert_eq!((op, p.len(), p[0]), (2, 200 * 1024, i as u8));
+    }
+    sender.join().unwrap();
+    node.shutdown();
+}

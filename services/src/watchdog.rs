@@ -9,8 +9,8 @@
 //! The WebSocket watchdog ([`Watchdog::websocket`], registered as `ws_watchdog`) does the
 //! same over a `skynet_http::WsGate`, with every key prefixed `ws_` (`ws_port`, ...;
 //! `ws_address`, `ws_nodelay` and `ws_agent` fall back to the unprefixed keys), plus
-//! `ws_max_message` (bytes, 262144), `ws_accept_unmasked` (false) and `ws_protocols`
-//! (comma-separated); it sets `ws_gate_address`. The same agents serve both.
+//! `ws_max_message` (bytes, 262144), `ws_accept_unmasked` (false), `ws_protocols`
+//! (comma-separated) and `ws_handshake_timeout` (seconds, 10; 0 for none); it sets `ws_gate_address`. The same agents serve both.
 
 use std::collections::HashMap;
 
@@ -96,6 +96,11 @@ impl Watchdog {
                         .collect()
                 })
                 .unwrap_or_default(),
+            handshake_timeout: match node.getenv_parsed::<f64>("ws_handshake_timeout")? {
+                Some(secs) if secs > 0.0 => Some(std::time::Duration::from_secs_f64(secs)),
+                Some(_) => None,
+                None => d.handshake_timeout,
+            },
             ..d
         })
     }

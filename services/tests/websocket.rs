@@ -196,3 +196,40 @@ fn the_gate_answers_bad_input_with_close_codes_and_keeps_serving() {
     assert_eq!(steady.recv().unwrap(), Frame::Text("still here".into()));
     node.shutdown();
 }
+
+#[test]
+fn the_config_sets_subprotocols_and_the_handshake_deadline() {
+    let log = skynet_runtime::LogCapture::new();
+    let text = "thread = 2\nstart = \"ws_watchdog\"\naddress = \"127.0.0.1\"\nws_port = 0\n\
+                agent = \"echo_agent\"\nws_protocols = \"chat, superchat\"\nws_handshake_timeout = 0.3\n";
+    let node = skynet_services::register_standard(Node::builder())
+        .config(Config::parse(text, None).unwrap())
+        .logger(log.logger())
+        .build()
+        .unwrap();
+    node.newservice("ws_watchdog", &[]).unwrap();
+    let addr = addr_of(&node, "ws_gate_address");
+    let mut s = connect(addr);
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+          Sec-WebSocket-Protocol: superchat, chat\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.contains("sec-websocket-protocol: chat\r\n"), "{head}");
+    // Half a handshake: 408 once the deadline passes.
+    let mut slow = connect(addr);
+    slow.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(log.wait_for(&["no handshake in time"], LONG).is_some());
+    node.shutdown();
+}
