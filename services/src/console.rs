@@ -1,13 +1,16 @@
 //! The debug console (skynet's `debug_console.lua`): a line protocol on `debug_address`
 //! (loopback unless the config names another address) for a person with `nc` or `telnet`.
 //!
-//! Commands: `help`, `list`, `stat`, `mem`, `info ADDR`, `kill ADDR`, `exit ADDR`,
-//! `start NAME [ARGS]`, `ping ADDR`, `gc`, `netstat`, `timers`, `log LEVEL`, `cluster`,
-//! `cluster reload`, `shutdown`.
-//! A bad command gets an error line; lines are capped at 4 KiB, so garbage cannot grow memory.
+//! Commands: `help`, `list`, `types`, `stat`, `mem`, `info ADDR`, `kill ADDR [force]`,
+//! `exit ADDR [force]`, `start NAME [ARGS]`, `ping ADDR`, `gc`, `netstat`, `timers`,
+//! `log LEVEL`, `cluster`, `cluster reload`, `shutdown`.
+//!
+//! Every answer ends with a line a script can trust, as skynet's console does: `<CMD OK>`
+//! after a command that worked, `<CMD Error>` after one that failed (its output then starts
+//! with `error:`). Lines are capped at 4 KiB, so garbage cannot grow memory.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use skynet_net::{socket, Driver, SocketId};
@@ -50,12 +53,15 @@ async fn session(c: Context, id: SocketId) {
                 if text.is_empty() {
                     continue;
                 }
-                let out = run(&c, &text).await;
+                let (out, end) = match run_command(&c, &text).await {
+                    Ok(out) => (out, "<CMD OK>\n"),
+                    Err(e) => (format!("error: {e}"), "<CMD Error>\n"),
+                };
                 let mut out = out.into_bytes();
                 if !out.ends_with(b"\n") {
                     out.push(b'\n');
                 }
-                out.extend_from_slice(b"<CMD OK>\n");
+                out.extend_from_slice(end.as_bytes());
                 socket::write(&c, id, out);
             }
             Err(socket::ReadError::LineTooLong(n)) => {
@@ -74,27 +80,36 @@ async fn session(c: Context, id: SocketId) {
 
 fn parse_addr(c: &Context, s: Option<&str>) -> Result<Addr, String> {
     let s = s.ok_or("missing address (like :00000008 or .name)")?;
-    c.query(s).ok_or_else(|| format!("no service {s:?}"))
+    c.query(s).ok_or_else(|| match u32::from_str_radix(s, 16) {
+        // A bare number: the address form is probably what was meant.
+        Ok(n) => format!("no service {s:?} (an address is written :{n:08x}, a name .name)"),
+        Err(_) => format!("no service {s:?} (an address is written :00000008, a name .name)"),
+    })
 }
 
 /// Runs one command line; returns its output (errors start with `error:`).
 pub async fn run(c: &Context, line: &str) -> String {
+    match run_command(c, line).await {
+        Ok(s) => s,
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+/// Runs one command line: its output, or why it failed.
+pub async fn run_command(c: &Context, line: &str) -> Result<String, String> {
     let mut words = line.split_whitespace();
     let cmd = words.next().unwrap_or("");
     let arg = words.next();
-    let result: Result<String, String> = match cmd {
+    match cmd {
         "help" => Ok(HELP.to_string()),
         "list" => Ok(list(c)),
+        "types" => Ok(c.node().service_types().join("\n")),
         "stat" => Ok(stat(c)),
         "mem" => Ok(mem(c)),
         "info" => parse_addr(c, arg).and_then(|a| info(c, a)),
-        "kill" | "exit" => parse_addr(c, arg).and_then(|a| {
-            if c.kill(a) {
-                Ok(format!("{a} killed (its exit ran)"))
-            } else {
-                Err(format!("no service {a}"))
-            }
-        }),
+        "kill" | "exit" => {
+            parse_addr(c, arg).and_then(|a| kill(c, a, words.next() == Some("force")))
+        }
         "start" => match arg {
             None => Err("usage: start NAME [ARGS]".into()),
             Some(name) => {
@@ -138,21 +153,39 @@ pub async fn run(c: &Context, line: &str) -> String {
             Ok("shutting down".into())
         }
         other => Err(format!("unknown command {other:?} (try help)")),
-    };
-    match result {
-        Ok(s) => s,
-        Err(e) => format!("error: {e}"),
+    }
+}
+
+/// Ends a service; a system service (the logger) only when forced: without it the node
+/// would run on silently, logging nothing.
+fn kill(c: &Context, a: Addr, force: bool) -> Result<String, String> {
+    let s = c
+        .node()
+        .service_info(a)
+        .ok_or_else(|| format!("no service {a}"))?;
+    if s.system && !force {
+        let name = s.names.first().cloned().unwrap_or(s.type_name);
+        return Err(format!(
+            "{a} ({name}) is a system service: without it the node logs nothing; \
+             `kill {a} force` ends it anyway"
+        ));
+    }
+    if c.kill(a) {
+        Ok(format!("{a} killed (its exit ran)"))
+    } else {
+        Err(format!("no service {a}"))
     }
 }
 
 const HELP: &str = "\
 help              this text
-list              every service: address, name, type, mailbox, messages, cpu, started
+list              every service: address, name, type, mailbox, messages, cpu, age
+types             the service types `start` can launch
 stat              node totals
 mem               process memory (per-service memory is not measured)
 info ADDR         one service
-kill ADDR         end a service (its exit runs; callers get errors)
-exit ADDR         the same as kill
+kill ADDR [force] end a service (its exit runs; callers get errors); system ones need force
+exit ADDR [force] the same as kill
 start NAME ARGS   launch a registered service type
 ping ADDR         round trip to a service
 gc                (no garbage collector in Rust)
@@ -165,36 +198,37 @@ shutdown          stop the node gracefully";
 
 fn list(c: &Context) -> String {
     let mut out = format!(
-        "{:<10} {:<14} {:<28} {:>7} {:>10} {:>9} {:>10}\n",
-        "ADDR", "NAME", "TYPE", "MAILBOX", "MESSAGES", "CPU(ms)", "STARTED"
+        "{:<10} {:<14} {:<24} {:>7} {:>10} {:>9} {:>8}\n",
+        "ADDR", "NAME", "TYPE", "MAILBOX", "MESSAGES", "CPU(ms)", "AGE"
     );
+    let now = SystemTime::now();
     for s in c.node().services() {
-        let started = s
-            .started
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let ty: String = s
-            .type_name
-            .rsplit("::")
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(28)
-            .collect();
+        let age = now.duration_since(s.started).unwrap_or_default();
+        let ty: String = s.type_name.chars().take(24).collect();
         let _ = writeln!(
             out,
-            "{:<10} {:<14} {:<28} {:>7} {:>10} {:>9.1} {:>10}",
+            "{:<10} {:<14} {:<24} {:>7} {:>10} {:>9.1} {:>8}",
             s.addr.to_string(),
             s.names.first().cloned().unwrap_or_default(),
             ty,
             s.mailbox_len,
             s.processed,
             s.cpu.as_secs_f64() * 1e3,
-            started
+            age_text(age)
         );
     }
     out
+}
+
+/// `42s`, `3m05s`, `2h07m`, `4d03h`: how long a service has run, in two units at most.
+fn age_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s / 60) % 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s / 3600) % 24),
+    }
 }
 
 fn stat(c: &Context) -> String {
@@ -233,11 +267,16 @@ fn info(c: &Context, a: Addr) -> Result<String, String> {
         .node()
         .service_info(a)
         .ok_or_else(|| format!("no service {a}"))?;
+    let age = SystemTime::now()
+        .duration_since(s.started)
+        .unwrap_or_default();
     Ok(format!(
-        "addr      {}\nnames     {}\ntype      {}\nmailbox   {}\nmessages  {}\ncpu       {:.3} ms\nendless   {}\nwaiting   {}",
+        "addr      {}\nnames     {}\ntype      {}{}\nage       {}\nmailbox   {}\nmessages  {}\ncpu       {:.3} ms\nendless   {}\nwaiting   {}",
         s.addr,
         s.names.join(" "),
         s.type_name,
+        if s.system { " (system)" } else { "" },
+        age_text(age),
         s.mailbox_len,
         s.processed,
         s.cpu.as_secs_f64() * 1e3,
@@ -265,4 +304,17 @@ fn netstat(c: &Context) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_in_two_units() {
+        assert_eq!(age_text(Duration::from_secs(42)), "42s");
+        assert_eq!(age_text(Duration::from_secs(185)), "3m05s");
+        assert_eq!(age_text(Duration::from_secs(7_620)), "2h07m");
+        assert_eq!(age_text(Duration::from_secs(356_400)), "4d03h");
+    }
 }

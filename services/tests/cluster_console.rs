@@ -8,17 +8,19 @@ use std::net::TcpStream;
 use skynet_runtime::{Config, Node};
 use util::LONG;
 
+/// Sends one command that must work; returns its output (up to `<CMD OK>`).
 fn cmd(r: &mut BufReader<TcpStream>, w: &mut TcpStream, line: &str) -> String {
-    w.write_all(format!("{line}\n").as_bytes()).expect("write");
-    let mut out = String::new();
-    loop {
-        let mut l = String::new();
-        assert!(r.read_line(&mut l).expect("read") > 0, "console closed");
-        if l == "<CMD OK>\n" {
-            return out;
-        }
-        out.push_str(&l);
-    }
+    let (out, ok) = util::console_cmd(r, w, line);
+    assert!(ok, "{line:?} failed: {out}");
+    out
+}
+
+/// Sends one command that must fail; returns its output (up to `<CMD Error>`).
+fn cmd_err(r: &mut BufReader<TcpStream>, w: &mut TcpStream, line: &str) -> String {
+    let (out, ok) = util::console_cmd(r, w, line);
+    assert!(!ok, "{line:?} worked: {out}");
+    assert!(out.starts_with("error:"), "{out}");
+    out
 }
 
 #[test]
@@ -61,7 +63,7 @@ fn cluster_lists_the_table_and_reload_rereads_it() {
         "{out}"
     );
     assert!(cmd(&mut r, &mut w, "help").contains("cluster reload"));
-    assert!(cmd(&mut r, &mut w, "cluster nonsense").starts_with("error"));
+    assert!(cmd_err(&mut r, &mut w, "cluster nonsense").starts_with("error"));
     node.shutdown();
     let _ = std::fs::remove_file(&table);
 }

@@ -21,21 +21,19 @@ fn console_node() -> (Node, TcpStream) {
     (node, s)
 }
 
-/// Sends one command and returns its output (up to the `<CMD OK>` line).
+/// Sends one command that must work; returns its output (up to `<CMD OK>`).
 fn cmd(r: &mut BufReader<TcpStream>, w: &mut TcpStream, line: &str) -> String {
-    w.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    loop {
-        let mut l = String::new();
-        assert!(
-            r.read_line(&mut l).unwrap() > 0,
-            "console closed during {line:?}"
-        );
-        if l == "<CMD OK>\n" {
-            return out;
-        }
-        out.push_str(&l);
-    }
+    let (out, ok) = util::console_cmd(r, w, line);
+    assert!(ok, "{line:?} failed: {out}");
+    out
+}
+
+/// Sends one command that must fail; returns its output (up to `<CMD Error>`).
+fn cmd_err(r: &mut BufReader<TcpStream>, w: &mut TcpStream, line: &str) -> String {
+    let (out, ok) = util::console_cmd(r, w, line);
+    assert!(!ok, "{line:?} worked: {out}");
+    assert!(out.starts_with("error:"), "{out}");
+    out
 }
 
 #[test]
@@ -49,9 +47,11 @@ fn console_commands() {
     assert!(cmd(&mut r, &mut w, "help").contains("netstat"));
     let list = cmd(&mut r, &mut w, "list");
     assert!(
-        list.starts_with("ADDR") && list.contains("debug_console"),
+        list.starts_with("ADDR") && list.contains("debug_console") && list.contains("AGE"),
         "{list}"
     );
+    // Type names read as names: no module paths, no generics cut in half.
+    assert!(!list.contains("::") && !list.contains('>'), "{list}");
     assert!(cmd(&mut r, &mut w, "stat").contains("services"));
     assert!(cmd(&mut r, &mut w, "mem").contains("rss"));
     assert!(cmd(&mut r, &mut w, "timers").contains("timers pending"));
@@ -69,9 +69,26 @@ fn console_commands() {
         .query(&addr)
         .and_then(|a| node.handle().service_info(a))
         .is_none()));
-    assert!(cmd(&mut r, &mut w, "info :00ffffff").starts_with("error:"));
-    assert!(cmd(&mut r, &mut w, "frobnicate").starts_with("error: unknown command"));
-    assert!(cmd(&mut r, &mut w, "start nosuch").starts_with("error:"));
+    assert!(cmd_err(&mut r, &mut w, "info :00ffffff").starts_with("error:"));
+    assert!(cmd_err(&mut r, &mut w, "frobnicate").starts_with("error: unknown command"));
+    assert!(cmd_err(&mut r, &mut w, "start nosuch").starts_with("error:"));
+    // A bare number gets the address form as a hint.
+    let hint = cmd_err(&mut r, &mut w, "info 3");
+    assert!(hint.contains(":00000003"), "{hint}");
+    // The types `start` can launch.
+    let types = cmd(&mut r, &mut w, "types");
+    assert!(
+        types.lines().any(|l| l == "echo_agent") && types.lines().any(|l| l == "watchdog"),
+        "{types}"
+    );
+    // The logger is a system service: refused unless forced, and it keeps logging.
+    let refused = cmd_err(&mut r, &mut w, "kill .logger");
+    assert!(
+        refused.contains("system service") && refused.contains("force"),
+        "{refused}"
+    );
+    assert!(node.handle().query(".logger").is_some());
+    assert!(cmd(&mut r, &mut w, "info .logger").contains("(system)"));
     assert!(cmd(&mut r, &mut w, "shutdown").contains("shutting down"));
     assert!(node.wait_timeout(LONG));
     node.shutdown();
@@ -95,7 +112,7 @@ fn console_survives_garbage() {
         loop {
             let mut l = String::new();
             r.read_line(&mut l).unwrap();
-            if l == "<CMD OK>\n" {
+            if l == "<CMD Error>\n" {
                 break;
             }
             out.push_str(&l);

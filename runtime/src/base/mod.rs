@@ -6,6 +6,7 @@ pub(crate) mod addr;
 pub(crate) mod error;
 pub(crate) mod hash;
 pub(crate) mod message;
+pub(crate) mod type_name;
 
 pub use addr::{Addr, ParseAddrError, Target};
 pub use error::{CallError, Error, NameError, NoSession};

@@ -111,7 +111,7 @@ impl Config {
         match self.values.get(key) {
             None => Ok(None),
             Some(raw) => raw.parse::<T>().map(Some).map_err(|_| {
-                let ty = short_type_name::<T>();
+                let ty = crate::base::type_name::short_type_name::<T>();
                 self.key_error(key, format!("expected a value of type {ty}, got {raw:?}"))
             }),
         }
@@ -126,20 +126,4 @@ impl Config {
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
-}
-
-/// `T`'s type name without module paths: `u16`, `SocketAddr`, `Option<String>`.
-fn short_type_name<T>() -> String {
-    let full = std::any::type_name::<T>();
-    let is_delimiter = |c: char| "<>,;()[]& ".contains(c);
-    let mut out = String::with_capacity(full.len());
-    for token in full.split_inclusive(is_delimiter) {
-        let (path, delimiter) = match token.char_indices().last() {
-            Some((i, c)) if is_delimiter(c) => token.split_at(i),
-            _ => (token, ""),
-        };
-        out.push_str(path.rsplit("::").next().unwrap_or(path));
-        out.push_str(delimiter);
-    }
-    out
 }

@@ -477,14 +477,6 @@ fn get_parsed_names_the_bad_value_and_type() {
 }
 
 #[test]
-fn short_type_names() {
-    assert_eq!(short_type_name::<u16>(), "u16");
-    assert_eq!(short_type_name::<String>(), "String");
-    assert_eq!(short_type_name::<Option<String>>(), "Option<String>");
-    assert_eq!(short_type_name::<(u8, &str)>(), "(u8, &str)");
-}
-
-#[test]
 fn load_reads_a_file_and_names_it_in_errors() {
     let dir = std::env::temp_dir();
     let path = dir.join(format!("skynet-config-test-{}.toml", std::process::id()));

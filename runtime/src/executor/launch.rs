@@ -67,7 +67,7 @@ impl Context {
     ) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
         self.launch_boxed(
             Box::new(AsyncHost::new(svc)),
-            std::any::type_name::<S>().to_string(),
+            crate::base::type_name::short_type_name::<S>(),
         )
     }
 

@@ -62,7 +62,8 @@ pub struct ServiceInfo {
     pub addr: Addr,
     /// Local names it holds.
     pub names: Vec<String>,
-    /// Registered type name (or Rust type name for `launch`).
+    /// Registered type name (`echo_agent`), or for `launch` the Rust type's name without
+    /// module paths (`Gate`).
     pub type_name: String,
     /// Messages waiting in its mailbox.
     pub mailbox_len: usize,

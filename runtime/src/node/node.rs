@@ -86,7 +86,7 @@ impl Node {
     pub fn launch<S: Service>(&self, svc: S) -> Result<Addr, CallError> {
         self.spawn_wait(
             Box::new(AsyncHost::new(svc)),
-            std::any::type_name::<S>(),
+            &crate::base::type_name::short_type_name::<S>(),
             false,
         )
     }

@@ -219,6 +219,14 @@ impl NodeHandle {
         self.inner.extension(|| init(self))
     }
 
+    /// The service types `newservice` can launch by name (registered with
+    /// [`NodeBuilder::service`](crate::NodeBuilder::service) and `raw_service`), sorted.
+    pub fn service_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self.inner.registry.read().keys().cloned().collect();
+        types.sort();
+        types
+    }
+
     /// The node's harbor id.
     pub fn harbor(&self) -> u8 {
         self.inner.harbor

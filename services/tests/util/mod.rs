@@ -151,3 +151,27 @@ pub fn ws_handshake(addr: SocketAddr) -> TcpStream {
     );
     s
 }
+
+/// Sends one debug console command; returns its output and whether it worked: the answer
+/// ends with `<CMD OK>` (true) or `<CMD Error>` (false).
+pub fn console_cmd(
+    r: &mut std::io::BufReader<TcpStream>,
+    w: &mut TcpStream,
+    line: &str,
+) -> (String, bool) {
+    use std::io::BufRead;
+    w.write_all(format!("{line}\n").as_bytes()).expect("write");
+    let mut out = String::new();
+    loop {
+        let mut l = String::new();
+        assert!(
+            r.read_line(&mut l).expect("read") > 0,
+            "console closed during {line:?}"
+        );
+        match l.as_str() {
+            "<CMD OK>\n" => return (out, true),
+            "<CMD Error>\n" => return (out, false),
+            _ => out.push_str(&l),
+        }
+    }
+}
