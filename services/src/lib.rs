@@ -73,5 +73,9 @@ pub fn run_with(builder: NodeBuilder, config: Config) -> Result<(), Error> {
         node.shutdown();
         return Err(format!("cannot start service `{start}`: {e}").into());
     }
+    // The node is up: a key nothing read is likely a typo (`prot` for `port`).
+    for warning in node.handle().unused_config_warnings() {
+        log::warn!("{warning}");
+    }
     node.run()
 }

@@ -6,7 +6,13 @@ use skynet_runtime::Config;
 
 const USAGE: &str = "usage: skynet CONFIG [--set key=value]...\n\
   Starts a node: reads the TOML config, launches the service named by `start`,\n\
-  runs until every service has exited or SIGINT/SIGTERM arrives.";
+  runs until every service has exited or SIGINT/SIGTERM arrives.\n\
+\n\
+  --set key=value   replace or add a config key (repeatable; also --set=key=value)\n\
+  -h, --help        this text\n\
+  -V, --version     the version\n\
+\n\
+  Every config key is in docs/config.md; examples/config/ has runnable configs.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -17,6 +23,10 @@ fn main() -> ExitCode {
         match args[i].as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "-V" | "--version" => {
+                println!("skynet {}", env!("CARGO_PKG_VERSION"));
                 return ExitCode::SUCCESS;
             }
             "--set" => {

@@ -78,9 +78,21 @@ fn bad_port_names_the_key() {
 /// it and the gate's address (from its log).
 fn start_config(name: &str) -> (std::process::Child, std::net::SocketAddr) {
     let config = format!("{}/../examples/config/{name}", env!("CARGO_MANIFEST_DIR"));
+    let (child, addr, _lines) = start_config_file(&config);
+    (child, addr)
+}
+
+/// [`start_config`] for any config file; also returns the rest of its log lines.
+fn start_config_file(
+    config: &str,
+) -> (
+    std::process::Child,
+    std::net::SocketAddr,
+    crossbeam_channel::Receiver<String>,
+) {
     let mut child = skynet()
         .args([
-            config.as_str(),
+            config,
             "--set",
             "port=0",
             "--set",
@@ -111,7 +123,46 @@ fn start_config(name: &str) -> (std::process::Child, std::net::SocketAddr) {
         }
         seen.push(line);
     };
-    (child, addr)
+    (child, addr, rx)
+}
+
+/// A config key nothing reads is warned about once the node is up, with its line and the
+/// key it probably meant; the node runs on.
+#[test]
+fn an_unread_config_key_is_warned_about_with_the_nearest_known_key() {
+    let echo = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/config/echo.toml");
+    let text = std::fs::read_to_string(echo).expect("echo.toml") + "\nprot = 9\n";
+    let p = temp_config("typo", &text);
+    let (mut child, addr, lines) = start_config_file(p.to_str().unwrap());
+    let warning = loop {
+        let line = lines.recv_timeout(LONG).expect("a warning about `prot`");
+        if line.contains("`prot`") {
+            break line;
+        }
+    };
+    assert!(
+        warning.contains("WARN") && warning.contains("did you mean `port`?"),
+        "{warning}"
+    );
+    let mut c = connect(addr);
+    send_packet(&mut c, b"still serving");
+    assert_eq!(recv_packet(&mut c).unwrap(), b"still serving");
+    let _ = child.kill();
+    let _ = child.wait_timeout_or_kill(Duration::from_secs(5));
+}
+
+#[test]
+fn version_and_help() {
+    let out = skynet().arg("--version").output().expect("run skynet");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.trim(), format!("skynet {}", env!("CARGO_PKG_VERSION")));
+    let out = skynet().arg("--help").output().expect("run skynet");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--set", "--help", "--version", "CONFIG"] {
+        assert!(help.contains(flag), "{help}");
+    }
 }
 
 /// The shipped echo config, moved to a free port with `--set`, serves clients.

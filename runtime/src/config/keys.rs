@@ -8,6 +8,19 @@ use log::LevelFilter;
 
 use super::{Config, ConfigError, Origin};
 
+/// The keys the runtime itself reads (some only when a node is built): never unused.
+pub(super) const STANDARD_KEYS: &[&str] = &[
+    "thread",
+    "start",
+    "logger",
+    "loglevel",
+    "harbor",
+    "daemon",
+    "call_timeout",
+    "profile",
+    "sched_batch",
+];
+
 /// `thread` when absent: skynet's default worker count.
 const DEFAULT_THREAD: usize = 8;
 /// The largest `thread` (skynet's `SKYNET_MAXTHREAD`).

@@ -30,6 +30,7 @@ mod keys;
 mod parse;
 #[cfg(test)]
 mod tests;
+mod unused;
 
 pub use error::ConfigError;
 
@@ -80,6 +81,9 @@ pub struct Config {
     values: BTreeMap<String, String>,
     /// Where each key's value came from (same keys as `values`).
     origins: BTreeMap<String, Origin>,
+    /// Keys read so far through [`Config::get`] (and so every accessor), for
+    /// [`Config::unused_key_warnings`]. Shared by clones.
+    read: std::sync::Arc<parking_lot::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Config {
@@ -100,7 +104,14 @@ impl Config {
 
     /// The value of `key`, if present (skynet's `getenv`).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str)
+        let value = self.values.get(key).map(String::as_str);
+        if value.is_some() {
+            let mut read = self.read.lock();
+            if !read.contains(key) {
+                read.insert(key.to_string());
+            }
+        }
+        value
     }
 
     /// The value of `key` parsed as a `T`, or `None` if absent.
@@ -108,7 +119,7 @@ impl Config {
     /// A value that does not parse is an error naming the file, line, key, the bad value and
     /// the expected type.
     pub fn get_parsed<T: FromStr>(&self, key: &str) -> Result<Option<T>, ConfigError> {
-        match self.values.get(key) {
+        match self.get(key) {
             None => Ok(None),
             Some(raw) => raw.parse::<T>().map(Some).map_err(|_| {
                 let ty = crate::base::type_name::short_type_name::<T>();

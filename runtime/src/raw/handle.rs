@@ -101,6 +101,12 @@ impl NodeHandle {
         self.inner.env.read().get_parsed(key)
     }
 
+    /// A warning for each config key nothing has read so far, naming the likely intended
+    /// key (see [`Config::unused_key_warnings`](crate::Config::unused_key_warnings)).
+    pub fn unused_config_warnings(&self) -> Vec<String> {
+        self.inner.env.read().unused_key_warnings()
+    }
+
     /// Sets a config value.
     pub fn setenv(&self, key: &str, value: &str) {
         self.inner.env.write().set(key, value);
