@@ -86,7 +86,7 @@ impl Service for RawCloser {
 #[test]
 fn close_reported_once_when_peer_eof_races_owner_close() {
     const N: usize = 200;
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     let (tx, rx) = crossbeam_channel::bounded(1);
     let svc = node
         .launch(RawCloser {
@@ -217,7 +217,7 @@ impl Service for Giver {
 /// the listening service lives on.
 #[test]
 fn handed_over_socket_belongs_to_its_new_owner() {
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     let taker = node.launch(Taker).unwrap();
     let (tx, rx) = crossbeam_channel::bounded(1);
     node.launch(Giver {
@@ -312,7 +312,7 @@ impl Service for RawConnector {
 fn raw_connector(restart_after_eof: bool) -> (Node, Addr, std::net::TcpStream) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     let svc = node
         .launch(RawConnector {
             port,

@@ -3,7 +3,7 @@
 mod util;
 use bytes::Bytes;
 use skynet_net::{Driver, SocketEvent};
-use skynet_runtime::{Context, Message, Node, Service};
+use skynet_runtime::{Context, Message, Service};
 use std::io::Read;
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ impl Service for RawConnect {
 fn bytes_sent_while_connecting_are_delivered() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     node.launch(RawConnect { port }).unwrap();
     let (mut s, _) = l.accept().unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();

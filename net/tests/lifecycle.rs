@@ -7,7 +7,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use skynet_net::{socket, Driver};
-use skynet_runtime::{Context, Message, Node, Service};
+use skynet_runtime::{Context, Message, Service};
 use util::LONG;
 
 fn fds() -> usize {
@@ -74,7 +74,7 @@ fn open_close_cycles_leak_nothing_and_never_reuse_ids() {
         }
         bad
     });
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     let run = |n: usize| {
         let (tx, rx) = crossbeam_channel::bounded(1);
         node.launch(Cycler { port, n, out: tx }).unwrap();

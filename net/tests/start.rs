@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use skynet_net::{socket, Driver};
-use skynet_runtime::{Context, Message, Node, Service};
+use skynet_runtime::{Context, Message, Service};
 use util::LONG;
 
 type Report = crossbeam_channel::Sender<(&'static str, Result<String, String>)>;
@@ -64,7 +64,7 @@ impl Service for Starter {
 
 #[test]
 fn start_checked_reports_closed_and_invalid_sockets() {
-    let node = Node::builder().threads(2).build().expect("node");
+    let node = util::builder().threads(2).build().expect("node");
     let (report, results) = crossbeam_channel::unbounded();
     let (tx, rx) = crossbeam_channel::bounded(1);
     node.launch(Starter { report, addr: tx }).expect("launch");

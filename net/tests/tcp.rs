@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use skynet_net::socket::{self, ReadError, BUFFER_LIMIT, PAUSE_LIMIT};
 use skynet_net::Driver;
-use skynet_runtime::{Context, Message, Node, Service};
+use skynet_runtime::{Context, Message, Service};
 use util::*;
 
 /// Guarantee: accepted connections are read and written; bytes come back in order.
@@ -376,7 +376,7 @@ fn open_connects_or_fails_with_the_reason() {
         s.read_exact(&mut b).unwrap();
         s.write_all(b"pong").unwrap();
     });
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     let (tx, rx) = crossbeam_channel::bounded(1);
     node.launch(Opener { port, out: tx }).unwrap();
     rx.recv_timeout(LONG)
@@ -461,7 +461,7 @@ impl Service for UdpEcho {
 }
 
 fn udp_round_trip(host: &'static str) {
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     let (tx, rx) = crossbeam_channel::bounded(1);
     node.launch(UdpEcho { host, out: tx }).unwrap();
     let addr = rx.recv_timeout(LONG).unwrap();

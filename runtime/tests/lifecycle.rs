@@ -97,7 +97,9 @@ fn exit_and_kill_run_exit_once() {
 /// G4: a failed init fails the launch with the reason, and the service is gone.
 #[test]
 fn failed_init_is_reported_to_the_launcher() {
-    let node = Node::builder()
+    let lines = util::Lines::default();
+    let node = util::builder()
+        .logger(lines.logger())
         .threads(2)
         .service("picky", |args: &[String]| {
             Ok(Tracked {
@@ -110,6 +112,10 @@ fn failed_init_is_reported_to_the_launcher() {
         .unwrap();
     let err = node.newservice("picky", &["fail"]).unwrap_err();
     assert!(err.to_string().contains("refusing to start"), "{err}");
+    // And logged, as skynet's launcher does.
+    assert!(lines
+        .wait_for(&["failed to start", "refusing to start"], LONG)
+        .is_some());
     assert!(node.newservice("picky", &[]).is_ok());
     assert_eq!(
         node.newservice("nosuch", &[]).unwrap_err(),
@@ -143,7 +149,7 @@ impl Service for UniqueUser {
 fn uniqueservice_launches_once() {
     let launches = Arc::new(AtomicUsize::new(0));
     let l2 = launches.clone();
-    let node = Node::builder()
+    let node = util::builder()
         .threads(2)
         .service("counter", move |_| {
             l2.fetch_add(1, Ordering::SeqCst);
@@ -238,7 +244,7 @@ impl Service for Busy {
 #[test]
 fn profile_on_measures_cpu_and_off_does_not() {
     for on in [true, false] {
-        let node = Node::builder()
+        let node = util::builder()
             .threads(1)
             .profile(on)
             .build()

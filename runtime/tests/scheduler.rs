@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use skynet_runtime::{Addr, Context, Message, Node, Service};
+use skynet_runtime::{Addr, Context, Message, Service};
 use util::{node_with_log, recv, LONG};
 
 /// Checks that values arrive as 0, 1, 2, ... and reports the count at the end marker.
@@ -51,7 +51,7 @@ impl Service for Sender {
 /// G1: messages from one service to another arrive in send order, none lost (1,000,000).
 #[test]
 fn one_way_sends_keep_order() {
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     let check = node.launch(OrderCheck { next: 0, out: tx }).unwrap();
     let sender = node
@@ -134,7 +134,7 @@ impl Service for Spinner {
 #[test]
 fn endless_loop_is_reported() {
     let lines = util::Lines::default();
-    let node = Node::builder()
+    let node = util::builder()
         .threads(2)
         .logger(lines.logger())
         .build()
@@ -175,7 +175,7 @@ impl Service for Relay {
 /// such services, each round after every one of them went idle again.
 #[test]
 fn idle_services_that_released_their_buffers_keep_working() {
-    let node = Node::builder().threads(2).build().expect("node");
+    let node = util::builder().threads(2).build().expect("node");
     let relays: Vec<Addr> = (0..50)
         .map(|_| {
             let back = node.launch(Relay { peer: None }).expect("launch");
@@ -236,7 +236,7 @@ impl Service for LongTurnSender {
 /// keeps sending to it: once messages pile up for it, an idle worker runs it alongside.
 #[test]
 fn a_long_turn_does_not_hold_back_its_receiver() {
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     let (seen_tx, seen_rx) = crossbeam_channel::unbounded();
     let (tx, rx) = crossbeam_channel::unbounded();
     let dest = node
@@ -278,7 +278,7 @@ impl Service for SendThree {
 /// another service still arrive.
 #[test]
 fn sends_to_a_remembered_service_fail_once_it_has_exited() {
-    let node = Node::builder().threads(1).build().unwrap();
+    let node = util::builder().threads(1).build().unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     let sender = node.launch(SendThree { out: tx }).unwrap();
     let (seen_tx, seen_rx) = crossbeam_channel::unbounded();
@@ -330,7 +330,7 @@ impl Service for Report {
 /// a wake-up that never comes.
 #[test]
 fn messages_sent_in_a_wake_batch_all_run() {
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     let handle = node.handle();
     let (tx, rx) = crossbeam_channel::unbounded();
     let services: Vec<Addr> = (0..100)
@@ -383,9 +383,9 @@ fn workers_run_under_the_batch_policy_unless_told_otherwise() {
     let mut off = skynet_runtime::config::Config::new();
     off.set("sched_batch", "false");
     let cases = [
-        (Node::builder().threads(2), 3),
-        (Node::builder().threads(2).config(off), 0),
-        (Node::builder().threads(2).sched_batch(false), 0),
+        (util::builder().threads(2), 3),
+        (util::builder().threads(2).config(off), 0),
+        (util::builder().threads(2).sched_batch(false), 0),
     ];
     for (i, (builder, want)) in cases.into_iter().enumerate() {
         let node = builder.build().unwrap();
@@ -406,7 +406,7 @@ fn workers_run_under_the_batch_policy_unless_told_otherwise() {
 /// send by address does.
 #[test]
 fn sends_through_a_resolved_service_keep_order_and_fail_once_it_is_gone() {
-    let node = Node::builder().threads(2).build().unwrap();
+    let node = util::builder().threads(2).build().unwrap();
     let handle = node.handle();
     let (tx, rx) = crossbeam_channel::unbounded();
     let check = node.launch(OrderCheck { next: 0, out: tx }).unwrap();

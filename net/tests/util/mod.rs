@@ -47,9 +47,15 @@ impl Service for Server {
     }
 }
 
+/// A node builder whose log lines are captured, not printed: a passing run prints nothing
+/// (tests that check a line capture their own).
+pub fn builder() -> skynet_runtime::NodeBuilder {
+    Node::builder().logger(skynet_runtime::LogCapture::default().logger())
+}
+
 /// A node with one listening service running `h` for each connection.
 pub fn serve(h: Handler) -> (Node, skynet_runtime::Addr, SocketAddr) {
-    let node = Node::builder().threads(2).build().expect("node");
+    let node = builder().threads(2).build().expect("node");
     let (tx, rx) = crossbeam_channel::bounded(1);
     let svc = node
         .launch(Server {

@@ -19,6 +19,11 @@ pub fn node_with_log(threads: usize) -> (Node, Lines) {
     (node, lines)
 }
 
+/// A node builder whose log lines are captured, not printed: a passing run prints nothing.
+pub fn builder() -> skynet_runtime::NodeBuilder {
+    Node::builder().logger(Lines::default().logger())
+}
+
 /// A plain two-worker node.
 pub fn node() -> Node {
     node_with_log(2).0
