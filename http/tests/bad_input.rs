@@ -127,8 +127,9 @@ fn the_http2_preface_is_505_and_an_unknown_coding_501() {
 #[test]
 fn a_slow_loris_gets_408_and_a_silent_client_is_closed() {
     let limits = Limits {
-        head_timeout: Some(Duration::from_millis(300)),
-        body_timeout: Some(Duration::from_millis(300)),
+        // Long enough that a loaded machine never cuts a request sent whole.
+        head_timeout: Some(Duration::from_secs(1)),
+        body_timeout: Some(Duration::from_secs(1)),
         ..Limits::default()
     };
     let (node, addr, log) = start(limits);

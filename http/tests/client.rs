@@ -158,7 +158,8 @@ fn until_close_bodies_interim_answers_deadlines_and_refusals() {
         "",
         Some(Duration::from_millis(200)),
     );
-    assert_eq!(r.unwrap_err(), HttpError::Timeout("response"));
+    // (Usually the response's deadline; on a stalled machine it can be the connect's.)
+    assert!(matches!(r, Err(HttpError::Timeout(_))), "{r:?}");
     let r = call(&node, c, "GET", "http://127.0.0.1:1/", "", None);
     assert!(matches!(r, Err(HttpError::Closed(_))), "{r:?}");
     let r = call(&node, c, "GET", "https://127.0.0.1/", "", None);

@@ -73,7 +73,7 @@ fn the_gate_contract_over_websocket() {
     let (node, log) = node();
     let (tx, rx) = crossbeam_channel::unbounded();
     let conf = WsConf {
-        handshake_timeout: Some(Duration::from_millis(300)),
+        handshake_timeout: Some(Duration::from_secs(1)),
         ..WsConf::default()
     };
     node.launch(Watchdog { conf, out: tx }).expect("watchdog");

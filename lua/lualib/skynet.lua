@@ -653,11 +653,31 @@ function skynet.queryservice(global, ...)
 	return handle_of(r)
 end
 
-function skynet.launch(...)
-	local addr = c.command("LAUNCH", tconcat({ ... }, " "))
-	if addr then
-		return handle_of(addr)
+-- skynet.launch("snlua", name, ...) starts a Lua service at once; any other name is a
+-- registered Rust service type, started by the launcher service (so, unlike skynet's,
+-- this launch yields: call it from a coroutine, skynet.start's or later). Returns the
+-- address, or nil when the launch failed (logged).
+function skynet.launch(name, ...)
+	if name == "snlua" then
+		local addr = c.command("LAUNCH", words(name, ...))
+		if addr then
+			return handle_of(addr)
+		end
+		return
 	end
+	if not c.addresscommand("QUERY", ".lua_launcher") then
+		skynet.error("launch " .. tostring(name) .. " failed: no launcher (skynet_lua::install)")
+		return
+	end
+	local args = { ... }
+	for i = 1, select("#", ...) do
+		args[i] = tostring(args[i])
+	end
+	local ok, addr = pcall(skynet.call, ".lua_launcher", "lua", "LAUNCH", name, tunpack(args))
+	if ok then
+		return addr
+	end
+	skynet.error("launch " .. tostring(name) .. " failed")
 end
 
 ---------------------------------------------------------------------------------------

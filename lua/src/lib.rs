@@ -26,7 +26,7 @@
 //! // Runs ./service/main.lua (or whatever `luaservice` finds) and waits for skynet.start.
 //! let main = node.newservice("snlua", &["main", "arg1"])?;
 //! # let _ = main;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), skynet_runtime::Error>(())
 //! ```
 //!
 //! Config keys: `luaservice` (`;`-separated `?.lua` templates for service scripts),
@@ -42,23 +42,38 @@ mod command;
 mod convert;
 mod core;
 mod host;
+mod interop;
 mod lualib;
 mod node;
 mod payload;
 mod service;
 mod state;
 
+pub use interop::{args, call, reply, ret, send, LuaLauncher, LAUNCHER};
 pub use node::{LuaNode, DEFAULT_LUASERVICE, DEFAULT_LUA_PATH};
 pub use service::LuaService;
 
-use skynet_runtime::{Addr, CallError, NodeBuilder, NodeHandle};
+use skynet_runtime::{Addr, CallError, Node, NodeBuilder, NodeHandle};
 
-/// Registers the `snlua` raw service type: `newservice("snlua", ["script", args...])`
-/// launches a Lua service and waits until its `skynet.start` function has returned.
+/// Registers the service types of the Lua host: `snlua` (`newservice("snlua", ["script",
+/// args...])` launches a Lua service and waits until its `skynet.start` function has
+/// returned) and `lua_launcher` ([`LuaLauncher`], which [`install`] starts).
 pub fn register(builder: NodeBuilder) -> NodeBuilder {
-    builder.raw_service("snlua", |args| {
-        Ok(Box::new(LuaService::new(args)) as Box<dyn skynet_runtime::RawService>)
-    })
+    builder
+        .raw_service("snlua", |args| {
+            Ok(Box::new(LuaService::new(args)) as Box<dyn skynet_runtime::RawService>)
+        })
+        .service("lua_launcher", |_| Ok(LuaLauncher))
+}
+
+/// Starts the launcher that Lua's `skynet.launch(name, ...)` asks to start registered Rust
+/// service types (skynet's C services), unless it runs already. The node must have been
+/// built with [`register`].
+pub fn install(node: &Node) -> Result<(), CallError> {
+    if node.handle().query(LAUNCHER).is_none() {
+        node.newservice("lua_launcher", &[])?;
+    }
+    Ok(())
 }
 
 /// Launches Lua service `name` with `args` now and returns its address at once (its

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -34,6 +35,8 @@ pub struct LuaNode {
     lua_services: RwLock<HashSet<u32>>,
     /// Lua's `uniqueservice` / `queryservice`, by script name.
     uniques: Mutex<HashMap<String, UniqueState>>,
+    /// Per Lua service, the flag its count hook checks (`signal`).
+    signals: Mutex<HashMap<u32, Arc<AtomicBool>>>,
 }
 
 /// One unique Lua service.
@@ -84,6 +87,7 @@ impl LuaNode {
             cache_on: Mutex::new(true),
             lua_services: RwLock::new(HashSet::new()),
             uniques: Mutex::new(HashMap::new()),
+            signals: Mutex::new(HashMap::new()),
         }
     }
 
@@ -193,6 +197,25 @@ impl LuaNode {
 
     pub(crate) fn remove_lua(&self, a: Addr) {
         self.lua_services.write().remove(&a.0);
+        self.signals.lock().remove(&a.0);
+    }
+
+    /// The flag service `a`'s count hook checks.
+    pub(crate) fn signal_flag(&self, a: Addr) -> Arc<AtomicBool> {
+        self.signals.lock().entry(a.0).or_default().clone()
+    }
+
+    /// skynet's `signal`: raises an error inside Lua service `a` at its next count hook
+    /// (within about a million VM instructions), which ends an endless loop; the message
+    /// being handled fails, the service lives on. False if `a` is not a Lua service here.
+    pub fn signal(&self, a: Addr) -> bool {
+        match self.signals.lock().get(&a.0) {
+            Some(flag) => {
+                flag.store(true, Ordering::Release);
+                true
+            }
+            None => false,
+        }
     }
 
     /// True if `a` is a live Lua service of this node.

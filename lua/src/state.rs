@@ -5,11 +5,16 @@
 use std::sync::Arc;
 
 use mlua::chunk::ChunkMode;
-use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
+use std::sync::atomic::Ordering;
+
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 
 use crate::host::Host;
 use crate::node::LuaNode;
 use crate::{core, lualib};
+
+/// Instructions between two checks of the signal flag.
+const SIGNAL_HOOK_INSTRUCTIONS: u32 = 1 << 20;
 
 /// A new Lua state for the service `host` describes.
 pub(crate) fn new_state(host: Host) -> mlua::Result<Lua> {
@@ -21,8 +26,22 @@ pub(crate) fn new_state(host: Host) -> mlua::Result<Lua> {
     // (`tests/basics.rs`), including one that uses `debug.traceback` and `getinfo`.
     let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::new()) };
     let shared = host.shared.clone();
+    let flag = shared.signal_flag(host.addr);
     lua.set_app_data(host);
     install_package(&lua, &shared)?;
+    // The count hook behind `signal`: coroutines inherit it from the thread that creates
+    // them, so it covers every coroutine of the service. One call per 2^20 instructions
+    // (a millisecond or so of Lua) costs nothing measurable.
+    let triggers = HookTriggers::new().every_nth_instruction(SIGNAL_HOOK_INSTRUCTIONS);
+    lua.set_global_hook(triggers, move |_, _| {
+        if flag.swap(false, Ordering::AcqRel) {
+            Err(mlua::Error::runtime(
+                "signal 0: interrupted (endless loop?)",
+            ))
+        } else {
+            Ok(VmState::Continue)
+        }
+    })?;
     Ok(lua)
 }
 

@@ -201,7 +201,7 @@ fn the_gate_answers_bad_input_with_close_codes_and_keeps_serving() {
 fn the_config_sets_subprotocols_and_the_handshake_deadline() {
     let log = skynet_runtime::LogCapture::new();
     let text = "thread = 2\nstart = \"ws_watchdog\"\naddress = \"127.0.0.1\"\nws_port = 0\n\
-                agent = \"echo_agent\"\nws_protocols = \"chat, superchat\"\nws_handshake_timeout = 0.3\n";
+                agent = \"echo_agent\"\nws_protocols = \"chat, superchat\"\nws_handshake_timeout = 1\n";
     let node = skynet_services::register_standard(Node::builder())
         .config(Config::parse(text, None).unwrap())
         .logger(log.logger())

@@ -1,0 +1,123 @@
+//! Errors and limits: syntax errors and failing starts fail the launch, a memory limit
+//! fails the allocation and not the service, skynet's memory warning, and an endless
+//! loop interrupted by `signal`.
+
+mod util;
+
+use std::time::Duration;
+
+use skynet_lua::LuaNode;
+use skynet_seri::LuaValue;
+
+#[test]
+fn a_syntax_error_fails_the_launch_with_file_and_line() {
+    let (node, log) = util::node(&[]);
+    let err = node
+        .newservice("snlua", &["bad_syntax"])
+        .expect_err("launch fails")
+        .to_string();
+    assert!(err.contains("bad_syntax.lua:3:"), "{err}");
+    let err = node
+        .newservice("snlua", &["bad_start"])
+        .expect_err("launch fails")
+        .to_string();
+    assert!(err.contains("cannot start"), "{err}");
+    let err = node
+        .newservice("snlua", &["not_there"])
+        .expect_err("launch fails")
+        .to_string();
+    assert!(
+        err.contains("cannot find service script not_there"),
+        "{err}"
+    );
+    let bad = util::unexpected_warnings(&log, &["bad_syntax", "cannot start", "not_there"]);
+    assert!(bad.is_empty(), "{bad:#?}");
+    node.shutdown();
+}
+
+#[test]
+fn a_memory_limit_fails_the_allocation_not_the_service() {
+    let (node, log) = util::node(&[]);
+    let svc = node
+        .newservice("snlua", &["limits", "4194304"])
+        .expect("starts");
+    assert!(log
+        .wait_for(&["Set memory limit to 4.00 M"], util::LONG)
+        .is_some());
+    let r = util::call(&node, svc, vec!["grow".into()]);
+    assert!(r.is_err(), "{r:?}");
+    assert!(log.wait_for(&["not enough memory"], util::LONG).is_some());
+    let r = util::call(&node, svc, vec!["ping".into()]);
+    assert_eq!(r, Ok(vec![LuaValue::from("pong")]));
+    let bad = util::unexpected_warnings(&log, &["not enough memory"]);
+    assert!(bad.is_empty(), "{bad:#?}");
+    node.shutdown();
+}
+
+#[test]
+fn the_node_default_memory_limit_applies() {
+    let (node, log) = util::node(&[("lua_memlimit", "4194304")]);
+    let svc = node.newservice("snlua", &["limits"]).expect("starts");
+    assert!(util::call(&node, svc, vec!["grow".into()]).is_err());
+    let r = util::call(&node, svc, vec!["ping".into()]);
+    assert_eq!(r, Ok(vec![LuaValue::from("pong")]));
+    let bad = util::unexpected_warnings(&log, &["not enough memory"]);
+    assert!(bad.is_empty(), "{bad:#?}");
+    node.shutdown();
+}
+
+#[test]
+fn a_heap_past_32_mib_is_warned_about() {
+    let (node, log) = util::node(&[]);
+    let svc = node.newservice("snlua", &["limits"]).expect("starts");
+    let r = util::call(&node, svc, vec!["big".into(), 40.into()]);
+    assert_eq!(r, Ok(vec![LuaValue::Int(40 << 20)]));
+    assert!(log.wait_for(&["Memory warning"], util::LONG).is_some());
+    let bad = util::unexpected_warnings(&log, &["Memory warning"]);
+    assert!(bad.is_empty(), "{bad:#?}");
+    node.shutdown();
+}
+
+#[test]
+fn signal_interrupts_an_endless_loop() {
+    let (node, log) = util::node(&[]);
+    let svc = node.newservice("snlua", &["limits"]).expect("starts");
+    let h = node.handle();
+    let lua = LuaNode::of(&h);
+    std::thread::scope(|s| {
+        let caller = s.spawn(|| util::call(&node, svc, vec!["spin".into()]));
+        // The loop announces itself through the node's env: a log line would wait behind
+        // the looping worker (the logger sits in that worker's LIFO slot).
+        let deadline = std::time::Instant::now() + util::LONG;
+        while !caller.is_finished() && std::time::Instant::now() < deadline {
+            if h.getenv("lua_spinning").is_some() {
+                assert!(lua.signal(svc));
+            }
+            let _ = log.wait_for(&["interrupted"], Duration::from_millis(20));
+        }
+        let r = caller.join().expect("caller thread");
+        assert!(r.is_err(), "{r:?}");
+    });
+    let r = util::call(&node, svc, vec!["ping".into()]);
+    assert_eq!(r, Ok(vec![LuaValue::from("pong")]));
+    let bad = util::unexpected_warnings(&log, &["interrupted"]);
+    assert!(bad.is_empty(), "{bad:#?}");
+    node.shutdown();
+}
+
+#[test]
+fn tracebacks_and_debug_work() {
+    let (node, _log) = util::node(&[]);
+    let svc = node.newservice("snlua", &["limits"]).expect("starts");
+    let r = util::call(&node, svc, vec!["traceback".into()]).expect("answers");
+    let tb = r[0].as_str().unwrap_or_default().to_string();
+    assert!(
+        tb.contains("deep error") && tb.contains("stack traceback"),
+        "{tb}"
+    );
+    assert!(
+        r[1].as_str().unwrap_or_default().ends_with("limits.lua"),
+        "{r:?}"
+    );
+    node.shutdown();
+}

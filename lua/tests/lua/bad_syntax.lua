@@ -1,0 +1,3 @@
+local skynet = require "skynet"
+
+local x = = 1
