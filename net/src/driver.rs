@@ -17,7 +17,7 @@ use crate::direct::{try_write, DirectMap, Outcome};
 use crate::event::SocketId;
 use crate::ids::IdAllocator;
 use crate::route::Route;
-use crate::socket_server::{Request, Server, SocketInfo, WAKER};
+use crate::socket_server::{IoTotals, Request, Server, SocketInfo, WAKER};
 
 /// The node's socket server: its thread, request channel and waker (a node extension).
 struct SocketServer {
@@ -373,6 +373,17 @@ impl Driver {
     /// Sends a datagram (to the default peer when `to` is None).
     pub fn udp_send(&self, id: SocketId, to: Option<SocketAddr>, data: Bytes) -> bool {
         self.req(Request::UdpSend { id, to, data })
+    }
+
+    /// Bytes every socket of the node has read and written, closed ones included (empty
+    /// when the socket server is not running).
+    pub fn io_totals(&self) -> IoTotals {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if !self.req(Request::Totals(tx)) {
+            return IoTotals::default();
+        }
+        rx.recv_timeout(std::time::Duration::from_secs(2))
+            .unwrap_or_default()
     }
 
     /// Every socket, for the console's `netstat`.

@@ -54,4 +54,4 @@ mod write_queue;
 pub use driver::{Driver, DEFAULT_BACKLOG};
 pub use event::{SocketEvent, SocketId};
 pub use route::{Framer, Route, ROUTE_BACKLOG, ROUTE_BACKLOG_BYTES};
-pub use socket_server::SocketInfo;
+pub use socket_server::{IoTotals, SocketInfo};

@@ -118,7 +118,18 @@ pub(crate) enum Request {
     },
     CloseOwnedBy(Addr),
     Info(crossbeam_channel::Sender<Vec<SocketInfo>>),
+    Totals(crossbeam_channel::Sender<IoTotals>),
     Exit,
+}
+
+/// Bytes every socket of the node has read and written since it started, closed ones
+/// included (counters, for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IoTotals {
+    /// Bytes read.
+    pub bytes_in: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
 }
 
 /// One socket as the console's `netstat` shows it.
@@ -239,6 +250,8 @@ pub(crate) struct Server {
     backed_off: Vec<SocketId>,
     next_id: std::sync::Arc<crate::ids::IdAllocator>,
     exiting: Option<Instant>,
+    /// What closed sockets read and wrote (see [`IoTotals`]).
+    retired: IoTotals,
     emfile_logged: bool,
     /// The memory reads land in (see `scratch.rs`).
     scratch: Scratch,
@@ -287,6 +300,7 @@ impl Server {
             backed_off: Vec::new(),
             next_id,
             exiting: None,
+            retired: IoTotals::default(),
             emfile_logged: false,
             scratch: Scratch::default(),
             frames: Vec::new(),
@@ -591,6 +605,15 @@ impl Server {
                 v.sort_by_key(|i| i.id);
                 let _ = tx.send(v);
             }
+            Request::Totals(tx) => {
+                let mut t = self.retired;
+                for (id, s) in &self.socks {
+                    let i = self.info(*id, s);
+                    t.bytes_in += i.bytes_in;
+                    t.bytes_out += i.bytes_out;
+                }
+                let _ = tx.send(t);
+            }
             Request::Exit => {
                 let ids: Vec<SocketId> = self.socks.keys().copied().collect();
                 for id in ids {
@@ -883,6 +906,10 @@ impl Server {
             shrink_if_sparse(&mut direct);
         }
         shrink_if_sparse(&mut self.socks);
+        if let Some(info) = self.socks.get(&id).map(|s| self.info(id, s)) {
+            self.retired.bytes_in += info.bytes_in;
+            self.retired.bytes_out += info.bytes_out;
+        }
         if let Some(mut s) = self.socks.remove(&id) {
             let reg = self.poll.registry();
             match &mut s.kind {

@@ -12,6 +12,7 @@
 pub mod chat;
 pub mod console;
 pub mod echo_agent;
+pub mod metrics;
 pub mod pidfile;
 pub mod prelude;
 pub mod start_all;
@@ -22,7 +23,7 @@ use skynet_runtime::{Config, Error, NodeBuilder};
 
 /// Registers the standard service types on a node builder: `watchdog`, `ws_watchdog`,
 /// `gate`, `echo_agent`, `discard_agent`, `chat_agent`, `chat_room`, `debug_console`,
-/// `start_all`, `web`.
+/// `metrics`, `start_all`, `web`.
 pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
     builder
         .service("watchdog", |_| Ok(watchdog::Watchdog::new()))
@@ -33,6 +34,7 @@ pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
         .service("chat_agent", |_| Ok(chat::ChatAgent::default()))
         .service("chat_room", |_| Ok(chat::ChatRoom::default()))
         .service("debug_console", |_| Ok(console::DebugConsole))
+        .service("metrics", |_| Ok(metrics::Metrics))
         .service("start_all", |_| Ok(start_all::StartAll))
         .service("web", |_| Ok(web::Web))
 }
@@ -48,6 +50,7 @@ pub fn run_node(path: &str, overrides: &[(String, String)]) -> Result<(), Error>
 pub fn run_with(builder: NodeBuilder, config: Config) -> Result<(), Error> {
     let start = config.require_start()?.to_string();
     let console = config.get("debug_address").is_some();
+    let metrics = config.get("metrics_address").is_some();
     let pid_path = config.daemon().map(|p| p.to_owned());
     let mut node = builder.config(config).build()?;
     // Before anything announces the node (the pid file, a log line), so a signal sent on
@@ -67,6 +70,12 @@ pub fn run_with(builder: NodeBuilder, config: Config) -> Result<(), Error> {
         if let Err(e) = node.newservice("debug_console", &[]) {
             node.shutdown();
             return Err(format!("cannot start the debug console: {e}").into());
+        }
+    }
+    if metrics {
+        if let Err(e) = node.newservice("metrics", &[]) {
+            node.shutdown();
+            return Err(format!("cannot start the metrics endpoint: {e}").into());
         }
     }
     if let Err(e) = node.newservice(&start, &[]) {

@@ -69,6 +69,42 @@ impl fmt::Display for CallError {
 impl std::error::Error for CallError {}
 
 impl CallError {
+    /// Every [`kind`](CallError::kind), in a fixed order (metrics count errors by kind).
+    pub const KINDS: [&'static str; 10] = [
+        "unknown",
+        "dead",
+        "panicked",
+        "no_reply",
+        "timeout",
+        "deadlock",
+        "failed",
+        "bad_reply",
+        "no_such_name",
+        "detached",
+    ];
+
+    /// The variant's name in snake case: `timeout`, `dead`, ... (one of
+    /// [`KINDS`](CallError::KINDS)).
+    pub fn kind(&self) -> &'static str {
+        Self::KINDS[self.kind_index()]
+    }
+
+    /// The position of [`kind`](CallError::kind) in [`KINDS`](CallError::KINDS).
+    pub fn kind_index(&self) -> usize {
+        match self {
+            CallError::Unknown(_) => 0,
+            CallError::Dead(_) => 1,
+            CallError::Panicked(_) => 2,
+            CallError::NoReply(_) => 3,
+            CallError::Timeout(..) => 4,
+            CallError::Deadlock(_) => 5,
+            CallError::Failed(..) => 6,
+            CallError::BadReply(_) => 7,
+            CallError::NoSuchName(_) => 8,
+            CallError::Detached => 9,
+        }
+    }
+
     /// True when there was nobody to ask: an address no service ever had
     /// ([`Unknown`](CallError::Unknown)) or a name nobody holds
     /// ([`NoSuchName`](CallError::NoSuchName)).

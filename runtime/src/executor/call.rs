@@ -174,6 +174,17 @@ impl Future for Call {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let r = this.poll_call(cx);
+        if let Poll::Ready(Err(e)) = &r {
+            this.shared.node.counters.call_error(e);
+        }
+        r
+    }
+}
+
+impl Call {
+    fn poll_call(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Message, CallError>> {
+        let this = self;
         if let Some(e) = this.failed.take() {
             this.done = true;
             return Poll::Ready(Err(e));

@@ -8,6 +8,7 @@
 
 pub(crate) mod cell;
 pub(crate) mod mailbox;
+pub(crate) mod metrics;
 pub(crate) mod run_queue;
 pub(crate) mod slot;
 pub(crate) mod state;
@@ -16,6 +17,7 @@ pub(crate) mod unique;
 pub(crate) use cell::{
     Body, Cell, LaunchNotify, KILL_DRAIN, KILL_KILLED, KILL_NONE, KILL_SHUTDOWN,
 };
+pub use metrics::RuntimeMetrics;
 pub(crate) use run_queue::{Hosted, WorkerLocal};
 pub(crate) use slot::WorkerSlot;
 pub(crate) use state::{wake_message, CallStart, Factory, Kernel, TimerEntry};

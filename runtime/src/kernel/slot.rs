@@ -11,6 +11,9 @@ pub(crate) struct WorkerSlot {
     pub(crate) version: AtomicU64,
     /// The service inside a callback now (0: none).
     pub(crate) current: AtomicU32,
+    /// Time spent running services, in `TurnClock` ticks (written by its worker only, when
+    /// profiling).
+    pub(crate) busy_ticks: AtomicU64,
 }
 
 impl WorkerSlot {

@@ -20,6 +20,7 @@ use crate::base::{Addr, CallError, Error, Message, NameError, Payload, Ptype, Se
 use crate::config::Config;
 use crate::kernel::cell::{Cell, LaunchNotify, KILL_NONE};
 use crate::kernel::mailbox::Pushed;
+use crate::kernel::metrics::Counters;
 use crate::kernel::run_queue::{Hosted, RunQueue, LIFO_SPILL};
 use crate::kernel::slot::WorkerSlot;
 use crate::kernel::unique::Uniques;
@@ -111,6 +112,8 @@ pub(crate) struct Kernel<S: ?Sized> {
     pub(crate) uniques: Uniques,
     pub(crate) workers: Vec<WorkerSlot>,
     pub(crate) logger: AtomicU32,
+    /// Event counters for monitoring.
+    pub(crate) counters: Counters,
 }
 
 impl<S: Hosted + ?Sized> Kernel<S> {
@@ -150,6 +153,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
                 uniques: Uniques::default(),
                 workers: (0..threads).map(|_| WorkerSlot::default()).collect(),
                 logger: AtomicU32::new(0),
+                counters: Counters::default(),
             }
         })
     }
@@ -340,6 +344,9 @@ impl<S: Hosted + ?Sized> Kernel<S> {
                 }
             }
         }
+        self.counters
+            .retired_messages
+            .fetch_add(cell.processed.load(Ordering::Relaxed), Ordering::Relaxed);
         let hooks: Vec<ExitHook> = self.exit_hooks.read().clone();
         for hook in hooks {
             hook(cell.addr);

@@ -66,6 +66,9 @@ pub(crate) fn run_monitor(
             if let Some(cell) = node.cell(current) {
                 cell.endless.store(true, Ordering::Relaxed);
             }
+            node.counters
+                .endless_reports
+                .fetch_add(1, Ordering::Relaxed);
             log::error!(
                 "service {current} may be in an endless loop: inside one message for {:.1} s",
                 now.duration_since(*since).as_secs_f64()

@@ -160,7 +160,11 @@ impl Node {
         if r.is_err() {
             self.handle.kill(addr);
         }
-        r?
+        let r = r.and_then(|reply| reply);
+        if let Err(e) = &r {
+            self.inner().counters.call_error(e);
+        }
+        r
     }
 
     /// Blocks until every (non-system) service has exited or shutdown was requested.

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::base::{Addr, CallError, Message, NameError, SendError};
 use crate::config::ConfigError;
-use crate::kernel::{ExitHook, LaunchNotify, ServiceInfo, ShutdownHook, KILL_KILLED};
+use crate::kernel::{
+    ExitHook, LaunchNotify, RuntimeMetrics, ServiceInfo, ShutdownHook, KILL_KILLED,
+};
 use crate::raw::service::{Cell, NodeInner, RawContext, RawService};
 
 /// A cheap, cloneable, thread-safe handle to a node: send messages, look up names, kill
@@ -251,6 +253,12 @@ impl NodeHandle {
     /// The node-wide default call deadline (`call_timeout` in the config).
     pub fn call_timeout(&self) -> Option<Duration> {
         self.inner.call_timeout()
+    }
+
+    /// A snapshot of the node's runtime for monitoring: services, mailboxes, counters of
+    /// overload warnings, endless loops and call errors by kind, timers, worker busy time.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.inner.metrics()
     }
 
     /// Pending timers (for the console's `timers`).

@@ -157,6 +157,9 @@ fn run_turn(
         let cpu = cell.cpu_ticks.load(Ordering::Relaxed);
         cell.cpu_ticks
             .store(cpu.wrapping_add(spent), Ordering::Relaxed);
+        let busy = slot.busy_ticks.load(Ordering::Relaxed);
+        slot.busy_ticks
+            .store(busy.wrapping_add(spent), Ordering::Relaxed);
         ended
     });
     drop(body);
@@ -198,6 +201,9 @@ fn run_locked(
         let (n, overload) = cell.mailbox.pop_batch(&mut b.pending, weight);
         if let Some(len) = overload {
             log::warn!("service {addr} may overload, message queue length = {len}");
+            node.counters
+                .overload_warnings
+                .fetch_add(1, Ordering::Relaxed);
         }
         if n == 0 {
             if kill == KILL_DRAIN {
