@@ -2,30 +2,12 @@
 //! counters the kernel keeps (overload warnings, endless-loop reports, call errors by kind)
 //! and what it can read from its tables at any time (services, mailboxes, timers, workers).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::base::CallError;
 use crate::kernel::run_queue::Hosted;
 use crate::kernel::state::Kernel;
-
-/// Event counters: a relaxed increment on paths that are already slow (a warning, an
-/// error), nothing on the message path.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) overload_warnings: AtomicU64,
-    /// Messages handled by services that have ended.
-    pub(crate) retired_messages: AtomicU64,
-    pub(crate) endless_reports: AtomicU64,
-    pub(crate) call_errors: [AtomicU64; CallError::KINDS.len()],
-}
-
-impl Counters {
-    /// A caller got `e`.
-    pub(crate) fn call_error(&self, e: &CallError) {
-        self.call_errors[e.kind_index()].fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 /// A snapshot of a node's runtime, for monitoring (`NodeHandle::metrics`). Counters only
 /// grow while the node lives; the rest is the state at the moment of the snapshot.

@@ -7,6 +7,7 @@
 //! `dyn RawService`.
 
 pub(crate) mod cell;
+pub(crate) mod counters;
 pub(crate) mod mailbox;
 pub(crate) mod metrics;
 pub(crate) mod run_queue;
