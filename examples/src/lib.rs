@@ -3,3 +3,4 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod lua_node;

@@ -39,6 +39,7 @@
 #![deny(missing_docs)]
 
 mod command;
+pub mod console;
 mod convert;
 mod core;
 mod host;

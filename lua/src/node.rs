@@ -1,7 +1,7 @@
 //! [`LuaNode`]: what the Lua services of one node share: the config keys that find
 //! scripts and modules, the compiled-chunk cache, and the set of Lua service addresses.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,8 +31,9 @@ pub struct LuaNode {
     cache: Mutex<HashMap<String, Arc<[u8]>>>,
     /// Whether files are cached (`skynet.codecache.mode`).
     cache_on: Mutex<bool>,
-    /// Addresses of live Lua services (a send from Lua packs for these, unpacks for others).
-    lua_services: RwLock<HashSet<u32>>,
+    /// Live Lua services and their scripts (a send from Lua packs for these, unpacks for
+    /// others).
+    lua_services: RwLock<HashMap<u32, String>>,
     /// Lua's `uniqueservice` / `queryservice`, by script name.
     uniques: Mutex<HashMap<String, UniqueState>>,
     /// Per Lua service, the flag its count hook checks (`signal`).
@@ -85,7 +86,7 @@ impl LuaNode {
             memlimit,
             cache: Mutex::new(HashMap::new()),
             cache_on: Mutex::new(true),
-            lua_services: RwLock::new(HashSet::new()),
+            lua_services: RwLock::new(HashMap::new()),
             uniques: Mutex::new(HashMap::new()),
             signals: Mutex::new(HashMap::new()),
         }
@@ -191,8 +192,8 @@ impl LuaNode {
         }
     }
 
-    pub(crate) fn add_lua(&self, a: Addr) {
-        self.lua_services.write().insert(a.0);
+    pub(crate) fn add_lua(&self, a: Addr, script: String) {
+        self.lua_services.write().insert(a.0, script);
     }
 
     pub(crate) fn remove_lua(&self, a: Addr) {
@@ -220,6 +221,23 @@ impl LuaNode {
 
     /// True if `a` is a live Lua service of this node.
     pub fn is_lua(&self, a: Addr) -> bool {
-        self.lua_services.read().contains(&a.0)
+        self.lua_services.read().contains_key(&a.0)
+    }
+
+    /// The script (and arguments) Lua service `a` runs, as `snlua` was given them.
+    pub fn script(&self, a: Addr) -> Option<String> {
+        self.lua_services.read().get(&a.0).cloned()
+    }
+
+    /// Every live Lua service, by address.
+    pub fn services(&self) -> Vec<(Addr, String)> {
+        let mut v: Vec<(Addr, String)> = self
+            .lua_services
+            .read()
+            .iter()
+            .map(|(a, s)| (Addr(*a), s.clone()))
+            .collect();
+        v.sort();
+        v
     }
 }

@@ -67,7 +67,7 @@ impl LuaService {
         let shared = LuaNode::of(&node);
         self.shared = Some(shared.clone());
         self.addr = ctx.self_addr();
-        shared.add_lua(self.addr);
+        shared.add_lua(self.addr, self.args.join(" "));
         let Some(name) = self.args.first().cloned() else {
             return Err("a Lua service needs a script name".into());
         };

@@ -105,7 +105,7 @@ pub async fn run_command(c: &Context, line: &str) -> Result<String, String> {
         "list" => Ok(list(c)),
         "types" => Ok(c.node().service_types().join("\n")),
         "stat" => Ok(stat(c)),
-        "mem" => Ok(mem(c)),
+        "mem" => Ok(format!("{}\n{}", mem(c), skynet_lua::console::mem(c).await)),
         "info" => parse_addr(c, arg).and_then(|a| info(c, a)),
         "kill" | "exit" => {
             parse_addr(c, arg).and_then(|a| kill(c, a, words.next() == Some("force")))
@@ -114,10 +114,18 @@ pub async fn run_command(c: &Context, line: &str) -> Result<String, String> {
             None => Err("usage: start NAME [ARGS]".into()),
             Some(name) => {
                 let args: Vec<&str> = words.collect();
-                c.newservice(name, &args)
-                    .await
-                    .map(|a| format!("{a}"))
-                    .map_err(|e| e.to_string())
+                let r = match c.newservice(name, &args).await {
+                    // Not a registered type: a Lua script of that name, if there is one.
+                    Err(skynet_runtime::CallError::NoSuchName(_))
+                        if skynet_lua::LuaNode::of(&c.node()).find_script(name).is_ok() =>
+                    {
+                        let mut lua_args = vec![name];
+                        lua_args.extend_from_slice(&args);
+                        c.newservice("snlua", &lua_args).await
+                    }
+                    r => r,
+                };
+                r.map(|a| format!("{a}")).map_err(|e| e.to_string())
             }
         },
         "ping" => match parse_addr(c, arg) {
@@ -131,7 +139,13 @@ pub async fn run_command(c: &Context, line: &str) -> Result<String, String> {
                     .map_err(|e| e.to_string())
             }
         },
-        "gc" => Ok("nothing to collect: Rust frees memory as it goes".into()),
+        "gc" => Ok(skynet_lua::console::gc(c).await),
+        "inject" => match (parse_addr(c, arg), words.next()) {
+            (Ok(a), Some(file)) => skynet_lua::console::inject(c, a, file).await,
+            (Err(e), _) => Err(e),
+            (_, None) => Err("usage: inject ADDR FILE".into()),
+        },
+        "signal" => parse_addr(c, arg).and_then(|a| skynet_lua::console::signal(c, a)),
         "netstat" => Ok(netstat(c)),
         "timers" => Ok(format!("{} timers pending", c.node().pending_timers())),
         "log" => match arg.map(|l| l.parse::<log::LevelFilter>()) {
@@ -182,13 +196,15 @@ help              this text
 list              every service: address, name, type, mailbox, messages, cpu, age
 types             the service types `start` can launch
 stat              node totals
-mem               process memory (per-service memory is not measured)
+mem               process memory, and each Lua service's heap
 info ADDR         one service
 kill ADDR [force] end a service (its exit runs; callers get errors); system ones need force
 exit ADDR [force] the same as kill
-start NAME ARGS   launch a registered service type
+start NAME ARGS   launch a registered service type, or else the Lua script NAME
 ping ADDR         round trip to a service
-gc                (no garbage collector in Rust)
+gc                collect garbage in every Lua service (Rust frees as it goes)
+inject ADDR FILE  run the Lua script FILE inside Lua service ADDR (hot fix)
+signal ADDR       interrupt what Lua service ADDR runs (an endless loop)
 netstat           every socket: id, owner, peer, bytes in/out, pending
 timers            pending timers
 log LEVEL         set the log level
@@ -204,7 +220,16 @@ fn list(c: &Context) -> String {
     let now = SystemTime::now();
     for s in c.node().services() {
         let age = now.duration_since(s.started).unwrap_or_default();
-        let ty: String = s.type_name.chars().take(24).collect();
+        let lua_script = (s.type_name == "snlua")
+            .then(|| skynet_lua::LuaNode::of(&c.node()).script(s.addr))
+            .flatten();
+        let ty: String = match lua_script {
+            Some(script) => format!("snlua {script}"),
+            None => s.type_name.clone(),
+        }
+        .chars()
+        .take(24)
+        .collect();
         let _ = writeln!(
             out,
             "{:<10} {:<14} {:<24} {:>7} {:>10} {:>9.1} {:>8}",

@@ -23,9 +23,9 @@ use skynet_runtime::{Config, Error, NodeBuilder};
 
 /// Registers the standard service types on a node builder: `watchdog`, `ws_watchdog`,
 /// `gate`, `echo_agent`, `discard_agent`, `chat_agent`, `chat_room`, `debug_console`,
-/// `metrics`, `start_all`, `web`.
+/// `metrics`, `start_all`, `web`, and the Lua host's `snlua` and `lua_launcher`.
 pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
-    builder
+    skynet_lua::register(builder)
         .service("watchdog", |_| Ok(watchdog::Watchdog::new()))
         .service("ws_watchdog", |_| Ok(watchdog::Watchdog::websocket()))
         .service("gate", |_| Ok(skynet_gate::Gate::service()))
@@ -44,6 +44,30 @@ pub fn register_standard(builder: NodeBuilder) -> NodeBuilder {
 pub fn run_node(path: &str, overrides: &[(String, String)]) -> Result<(), Error> {
     let config = Config::load(path)?.with_overrides(overrides)?;
     run_with(register_standard(skynet_runtime::Node::builder()), config)
+}
+
+/// Starts `start`: a registered service type, or else a Lua service by script name
+/// (`start = "main"` runs `main.lua` found over `luaservice`, with any words after the
+/// name as its arguments).
+fn start_service(
+    node: &skynet_runtime::Node,
+    start: &str,
+) -> Result<(), skynet_runtime::CallError> {
+    let mut words = start.split_whitespace();
+    let name = words.next().unwrap_or("");
+    let args: Vec<&str> = words.collect();
+    match node.newservice(name, &args) {
+        Err(skynet_runtime::CallError::NoSuchName(_))
+            if skynet_lua::LuaNode::of(&node.handle())
+                .find_script(name)
+                .is_ok() =>
+        {
+            let mut lua_args = vec![name];
+            lua_args.extend(args);
+            node.newservice("snlua", &lua_args).map(|_| ())
+        }
+        r => r.map(|_| ()),
+    }
 }
 
 /// Runs a node from an already loaded config on the given builder.
@@ -78,7 +102,10 @@ pub fn run_with(builder: NodeBuilder, config: Config) -> Result<(), Error> {
             return Err(format!("cannot start the metrics endpoint: {e}").into());
         }
     }
-    if let Err(e) = node.newservice(&start, &[]) {
+    // skynet.launch from Lua starts Rust types through the Lua launcher (absent when the
+    // builder did not register the Lua host: then Lua services cannot launch Rust types).
+    let _ = skynet_lua::install(&node);
+    if let Err(e) = start_service(&node, &start) {
         node.shutdown();
         return Err(format!("cannot start service `{start}`: {e}").into());
     }
