@@ -3,7 +3,7 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 
 use skynet_runtime::{Config, LogCapture, Node};
@@ -13,20 +13,18 @@ fn lua_dir() -> String {
     format!("{}/../lua/tests/lua", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Sends one command that must work; returns its output (up to `<CMD OK>`).
 fn cmd(r: &mut BufReader<TcpStream>, w: &mut TcpStream, line: &str) -> String {
-    w.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    loop {
-        let mut l = String::new();
-        assert!(
-            r.read_line(&mut l).unwrap() > 0,
-            "console closed during {line:?}"
-        );
-        if l == "<CMD OK>\n" {
-            return out;
-        }
-        out.push_str(&l);
-    }
+    let (out, ok) = console_cmd(r, w, line);
+    assert!(ok, "{line:?} failed: {out}");
+    out
+}
+
+/// Sends one command that must fail; returns its output (up to `<CMD Error>`).
+fn cmd_err(r: &mut BufReader<TcpStream>, w: &mut TcpStream, line: &str) -> String {
+    let (out, ok) = console_cmd(r, w, line);
+    assert!(!ok, "{line:?} worked: {out}");
+    out
 }
 
 #[test]
@@ -67,8 +65,8 @@ fn console_starts_lists_measures_and_injects_lua_services() {
     assert!(out.contains(&format!("injected into\t{a}")), "{out}");
     assert!(cmd(&mut r, &mut w, &format!("signal {a}")).contains("signalled"));
     assert!(cmd(&mut r, &mut w, &format!("ping {a}")).contains("answered"));
-    assert!(cmd(&mut r, &mut w, "inject .nosuch x").starts_with("error:"));
-    assert!(cmd(&mut r, &mut w, "start no_such_script").starts_with("error:"));
+    assert!(cmd_err(&mut r, &mut w, "inject .nosuch x").starts_with("error:"));
+    assert!(cmd_err(&mut r, &mut w, "start no_such_script").starts_with("error:"));
     let bad: Vec<String> = log
         .lines()
         .into_iter()
