@@ -21,6 +21,12 @@ pub mod web;
 
 use skynet_runtime::{Config, Error, NodeBuilder};
 
+/// `docs/guide.md`, included so its Rust blocks run as doc-tests (the guide cannot drift
+/// from the code; its TOML blocks are parsed by `tests/guide.rs`).
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide.md")]
+pub struct Guide;
+
 /// Registers the standard service types on a node builder: `watchdog`, `ws_watchdog`,
 /// `gate`, `echo_agent`, `discard_agent`, `chat_agent`, `chat_room`, `debug_console`,
 /// `metrics`, `start_all`, `web`, and the Lua host's `snlua` and `lua_launcher`.
