@@ -187,8 +187,9 @@ impl<H: GateHandler> GateServer<H> {
                 let _ = ctx.ret(Ok::<SocketAddr, String>(addr));
             }
             Err(e) => {
+                // The caller (a watchdog) hears it and reports it: no second log line.
                 let why = format!("gate cannot listen on {}:{}: {e}", conf.address, conf.port);
-                log::error!("{why}");
+                log::debug!("{why}");
                 let _ = ctx.ret(Err::<SocketAddr, String>(why));
             }
         }

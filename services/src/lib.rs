@@ -81,6 +81,7 @@ pub fn run_with(builder: NodeBuilder, config: Config) -> Result<(), Error> {
     let start = config.require_start()?.to_string();
     let console = config.get("debug_address").is_some();
     let metrics = config.get("metrics_address").is_some();
+    let log_to_file = config.logger().is_some();
     let pid_path = config.daemon().map(|p| p.to_owned());
     let mut node = builder.config(config).build()?;
     // Before anything announces the node (the pid file, a log line), so a signal sent on
@@ -113,7 +114,14 @@ pub fn run_with(builder: NodeBuilder, config: Config) -> Result<(), Error> {
     let _ = skynet_lua::install(&node);
     if let Err(e) = start_service(&node, &start) {
         node.shutdown();
-        return Err(format!("cannot start service `{start}`: {e}").into());
+        // A failed init is logged by the runtime with its reason; when the log is this
+        // same stderr, once is enough.
+        let logged = matches!(e, skynet_runtime::CallError::Failed(..)) && !log_to_file;
+        return Err(if logged {
+            format!("cannot start service `{start}` (the reason is logged above)").into()
+        } else {
+            format!("cannot start service `{start}`: {e}").into()
+        });
     }
     // The node is up: a key nothing read is likely a typo (`prot` for `port`).
     for warning in node.handle().unused_config_warnings() {

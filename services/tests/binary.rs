@@ -288,3 +288,22 @@ fn sighup_reopens_the_log_and_sigterm_exits_cleanly() {
         .contains("shutting down"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A listener that cannot bind fails the start, and its reason is printed once (the log on
+/// stderr has it; the binary's own last line points there).
+#[test]
+fn a_failed_listener_is_reported_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/config/echo.toml");
+    let out = skynet()
+        .args([config, "--set", &format!("port={port}")])
+        .args(["--set", "debug_address=127.0.0.1:0"])
+        .output()
+        .expect("run skynet");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let reasons = err.lines().filter(|l| l.contains("cannot listen")).count();
+    assert_eq!(reasons, 1, "{err}");
+    assert!(err.contains("cannot start service `watchdog`"), "{err}");
+}
