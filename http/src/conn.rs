@@ -18,6 +18,7 @@ use crate::handler::Handler;
 use crate::head::{parse_request, read_raw_head, Request};
 use crate::limits::Limits;
 use crate::response::{error_bytes, write_response, Answering};
+use crate::stats::HttpStats;
 
 /// After an error response, input still buffered means the client may be sending more:
 /// it is drained for up to [`LINGER`] (until a [`LINGER_GAP`] without input, at most
@@ -48,10 +49,12 @@ pub(crate) async fn serve(
     handler: &dyn Handler,
     limits: &Limits,
 ) {
-    match requests(&ctx, id, peer, handler, limits).await {
+    let stats = HttpStats::of(&ctx.node());
+    match requests(&ctx, id, peer, handler, limits, &stats).await {
         End::Close => socket::close(&ctx, id).await,
         End::Upgraded => {}
         End::Error(HttpError::Status(status, why)) => {
+            stats.response(status);
             log::info!("http: fd {id} ({peer}): {status} ({why}); closing");
             socket::write(&ctx, id, error_bytes(status));
             linger(&ctx, id).await;
@@ -86,6 +89,7 @@ async fn requests(
     peer: SocketAddr,
     handler: &dyn Handler,
     limits: &Limits,
+    stats: &HttpStats,
 ) -> End {
     let backlog = Backlog::watch(ctx, id);
     let mut first = true;
@@ -134,6 +138,7 @@ async fn requests(
         };
         let mut resp = handler.handle(ctx.clone(), req).await;
         let keep = write_response(ctx, id, &mut resp, &answering).await;
+        stats.response(resp.status);
         if let Some(then) = resp.upgrade.take() {
             let rest = socket::buffered(ctx, id);
             let rest = match socket::read(ctx, id, rest).await {

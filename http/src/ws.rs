@@ -19,6 +19,7 @@ use crate::error::HttpError;
 use crate::head::{parse_request, parse_response, read_raw_head, Headers, Request};
 use crate::resolve::resolve;
 use crate::response::{error_bytes, Response};
+use crate::stats::HttpStats;
 use crate::target::parse_target;
 use crate::ws_frame::{
     close_payload, encode, frame_header, Decoder, DecoderConf, Frame, Opcode, Role, Violation,
@@ -129,6 +130,12 @@ pub struct WebSocket {
     pub protocol: Option<String>,
 }
 
+impl Drop for WebSocket {
+    fn drop(&mut self) {
+        HttpStats::of(&self.ctx.node()).ws_closed();
+    }
+}
+
 impl std::fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "WebSocket({} {:?})", self.id, self.role)
@@ -147,6 +154,7 @@ impl WebSocket {
         let mut dec = Decoder::new(dec);
         dec.feed(rest);
         let backlog = Backlog::watch(&ctx, id);
+        HttpStats::of(&ctx.node()).ws_opened();
         WebSocket {
             ctx,
             id,

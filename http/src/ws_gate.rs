@@ -26,6 +26,7 @@ use skynet_runtime::{Addr, Context, Message, Payload, Ptype, Service};
 use crate::error::HttpError;
 use crate::head::parse_request;
 use crate::response::error_bytes;
+use crate::stats::HttpStats;
 use crate::ws::WsConf;
 use crate::ws_gate_framer::{WsFramer, WsWriter};
 use crate::ws_handshake::{check_request, response_bytes};
@@ -141,6 +142,7 @@ impl WsGate {
             self.ws.max_head,
             kind.clone(),
         );
+        HttpStats::of(&ctx.node()).ws_opened();
         self.clients.insert(
             id,
             Client {
@@ -209,8 +211,11 @@ impl WsGate {
         }
     }
 
-    fn forget(&mut self, fd: Fd) -> Option<Client> {
+    fn forget(&mut self, ctx: &Context, fd: Fd) -> Option<Client> {
         let c = self.clients.remove(&fd);
+        if c.is_some() {
+            HttpStats::of(&ctx.node()).ws_closed();
+        }
         if self.clients.capacity() > 1024 && self.clients.len() * 4 < self.clients.capacity() {
             self.clients.shrink_to(self.clients.len() * 2);
         }
@@ -223,7 +228,7 @@ impl WsGate {
             SocketEvent::Accept { id, peer, .. } => self.accept(ctx, id, peer),
             SocketEvent::Close { id } if Some(id) == self.listener => self.listener = None,
             SocketEvent::Close { id } => {
-                if let Some(c) = self.forget(id) {
+                if let Some(c) = self.forget(ctx, id) {
                     d.close(id);
                     if c.open {
                         self.tell(ctx, WatchdogEvent::Close { fd: id });
@@ -233,7 +238,7 @@ impl WsGate {
             SocketEvent::Error { id, message } => {
                 if Some(id) == self.listener {
                     log::error!("websocket gate: listener error: {message}");
-                } else if let Some(c) = self.forget(id) {
+                } else if let Some(c) = self.forget(ctx, id) {
                     d.shutdown(id);
                     if c.open {
                         self.tell(ctx, WatchdogEvent::Error { fd: id, message });

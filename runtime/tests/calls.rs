@@ -425,3 +425,65 @@ fn init_that_awaits_a_call_completes_the_launch() {
     let addr = recv(&rx, LONG).expect("launch succeeds");
     assert_eq!(node.call(addr, ()).unwrap().into_value::<u64>(), Ok(2));
 }
+
+/// Answers after `d`.
+struct Late(Duration);
+impl Service for Late {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        ctx.sleep(self.0).await;
+        let _ = ctx.ret(());
+    }
+}
+
+/// Calls its target with a deadline when poked, reports how the call ended.
+struct Impatient {
+    target: Addr,
+    deadline: Duration,
+    out: crossbeam_channel::Sender<Result<(), CallError>>,
+}
+impl Service for Impatient {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let r = ctx.call(self.target, ()).timeout(self.deadline).await;
+        let _ = self.out.send(r.map(drop));
+    }
+}
+
+/// The metrics count calls in flight: one while a call waits, none once it answered or
+/// timed out; call errors are counted by kind.
+#[test]
+fn calls_in_flight_and_call_errors_are_counted() {
+    let node = node();
+    let handle = node.handle();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let late = node.launch(Late(Duration::from_millis(300))).unwrap();
+    let waiting = node
+        .launch(Impatient {
+            target: late,
+            deadline: LONG,
+            out: tx.clone(),
+        })
+        .unwrap();
+    node.send(waiting, ()).unwrap();
+    let deadline = std::time::Instant::now() + LONG;
+    while handle.metrics().calls_in_flight == 0 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(handle.metrics().calls_in_flight, 1);
+    assert_eq!(recv(&rx, LONG), Ok(()));
+    assert_eq!(handle.metrics().calls_in_flight, 0);
+    // A deadline that passes: a timeout, counted, and nothing left in flight.
+    let late = node.launch(Late(LONG)).unwrap();
+    let hasty = node
+        .launch(Impatient {
+            target: late,
+            deadline: Duration::from_millis(20),
+            out: tx,
+        })
+        .unwrap();
+    node.send(hasty, ()).unwrap();
+    assert!(matches!(recv(&rx, LONG), Err(CallError::Timeout(..))));
+    let m = handle.metrics();
+    assert_eq!(m.calls_in_flight, 0);
+    let timeouts = m.call_errors.iter().find(|(k, _)| *k == "timeout");
+    assert_eq!(timeouts.map(|(_, n)| *n), Some(1));
+}

@@ -56,6 +56,8 @@ pub fn render(ctx: &Context) -> String {
     let mut out = String::with_capacity(4096);
     runtime_series(&node, &mut out);
     socket_series(&node, &Driver::of(ctx), &mut out);
+    cluster_series(&node, &mut out);
+    web_series(&node, &mut out);
     if let Some(rss) = rss_bytes() {
         series(
             &mut out,
@@ -135,6 +137,13 @@ fn runtime_series(node: &NodeHandle, out: &mut String) {
         "gauge",
         "Services whose main task waits on a call (calls in flight from dispatch and init).",
         &[("", m.services_in_call as f64)],
+    );
+    series(
+        out,
+        "skynet_calls_in_flight",
+        "gauge",
+        "Calls waiting for their reply, every task's.",
+        &[("", m.calls_in_flight as f64)],
     );
     let labels: Vec<String> = m
         .call_errors
@@ -245,6 +254,125 @@ fn socket_series(node: &NodeHandle, driver: &Driver, out: &mut String) {
         "gauge",
         "Clients connected to the node's gates.",
         &[("", clients as f64)],
+    );
+}
+
+/// Calls and bytes per remote cluster node (outgoing), and what other nodes asked of this
+/// one (incoming, all connections together).
+fn cluster_series(node: &NodeHandle, out: &mut String) {
+    let cluster = skynet_cluster::Cluster::of(node);
+    let senders = cluster.senders();
+    let labels: Vec<String> = senders
+        .iter()
+        .map(|(name, _, _)| format!("node=\"{}\"", name.replace(['"', '\\'], "_")))
+        .collect();
+    let calls: Vec<(&str, f64)> = labels
+        .iter()
+        .zip(&senders)
+        .map(|(l, (_, _, i))| (l.as_str(), i.requests as f64))
+        .collect();
+    series(
+        out,
+        "skynet_cluster_calls_total",
+        "counter",
+        "Requests sent to each remote node (calls and pushes).",
+        &calls,
+    );
+    let in_flight: Vec<(&str, f64)> = labels
+        .iter()
+        .zip(&senders)
+        .map(|(l, (_, _, i))| (l.as_str(), i.in_flight as f64))
+        .collect();
+    series(
+        out,
+        "skynet_cluster_calls_in_flight",
+        "gauge",
+        "Calls to each remote node waiting for their reply.",
+        &in_flight,
+    );
+    let dirs: Vec<(String, f64)> = senders
+        .iter()
+        .flat_map(|(name, _, i)| {
+            let name = name.replace(['"', '\\'], "_");
+            [
+                (
+                    format!("node=\"{name}\",direction=\"out\""),
+                    i.bytes_out as f64,
+                ),
+                (
+                    format!("node=\"{name}\",direction=\"in\""),
+                    i.bytes_in as f64,
+                ),
+            ]
+        })
+        .collect();
+    let bytes: Vec<(&str, f64)> = dirs.iter().map(|(l, v)| (l.as_str(), *v)).collect();
+    series(
+        out,
+        "skynet_cluster_bytes_total",
+        "counter",
+        "Bytes to and from each remote node on this node's connection to it.",
+        &bytes,
+    );
+    let agents = cluster.agents();
+    let (requests, bytes_in, bytes_out) = agents
+        .iter()
+        .fold((0u64, 0u64, 0u64), |(r, i, o), (_, _, a)| {
+            (r + a.requests, i + a.bytes_in, o + a.bytes_out)
+        });
+    series(
+        out,
+        "skynet_cluster_requests_received_total",
+        "counter",
+        "Requests other nodes sent to this one (on connections open now).",
+        &[("", requests as f64)],
+    );
+    series(
+        out,
+        "skynet_cluster_incoming_bytes_total",
+        "counter",
+        "Bytes on connections other nodes opened to this one (open now).",
+        &[
+            ("direction=\"in\"", bytes_in as f64),
+            ("direction=\"out\"", bytes_out as f64),
+        ],
+    );
+}
+
+/// HTTP responses by status and WebSocket connections.
+fn web_series(node: &NodeHandle, out: &mut String) {
+    let stats = skynet_http::HttpStats::of(node);
+    let responses = stats.responses();
+    let labels: Vec<String> = responses
+        .iter()
+        .map(|(s, _)| format!("status=\"{s}\""))
+        .collect();
+    let samples: Vec<(&str, f64)> = labels
+        .iter()
+        .zip(&responses)
+        .map(|(l, (_, n))| (l.as_str(), *n as f64))
+        .collect();
+    series(
+        out,
+        "skynet_http_responses_total",
+        "counter",
+        "HTTP responses sent, by status (error answers included).",
+        &samples,
+    );
+    let (open, opened) = stats.websockets();
+    series(
+        out,
+        "skynet_websockets",
+        "gauge",
+        "WebSocket connections open (in services and WebSocket gates).",
+        &[("", open as f64)],
+    );
+    series(
+        out,
+        "skynet_websockets_opened_total",
+        "counter",
+        "WebSocket connections opened.",
+        &[("", opened as f64)],
     );
 }
 

@@ -4,8 +4,28 @@ mod util;
 
 use std::process::Command;
 
-use skynet_runtime::Addr;
+use std::time::Duration;
+
+use skynet_http::{HttpServer, Request, Response, Router, ServerConf};
+use skynet_runtime::{Addr, Context, Message, Service};
 use util::*;
+
+/// Answers after a long while: its callers stay in flight.
+struct Slow;
+impl Service for Slow {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        ctx.sleep(Duration::from_secs(60)).await;
+        let _ = ctx.ret(());
+    }
+}
+
+/// Calls `Slow` from `dispatch` when poked.
+struct Waiter(Addr);
+impl Service for Waiter {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let _ = ctx.call(self.0, ()).await;
+    }
+}
 
 /// Scrapes `url` with curl; None (and a note) when curl is not installed.
 fn curl(url: &str) -> Option<String> {
@@ -92,6 +112,69 @@ fn metrics_are_scraped_in_the_text_format() {
             "no {name} in:\n{text}"
         );
     }
+    // Under load the counters move: 200 more packets through the gate, an HTTP server
+    // answering 200 and 404, a call in flight.
+    let handled = sample(&text, "skynet_messages_handled_total").unwrap_or(0.0);
+    for i in 0..200u32 {
+        send_packet(&mut client, &i.to_be_bytes());
+        assert_eq!(recv_packet(&mut client).unwrap(), i.to_be_bytes());
+    }
+    let slow = node.launch(Slow).expect("slow");
+    let waiter = node.launch(Waiter(slow)).expect("waiter");
+    node.send(waiter, ()).expect("poke");
+    let router = Router::new().get("/hi", |_c: Context, _r: Request| async move {
+        Response::text(200, "hi")
+    });
+    let conf = ServerConf {
+        publish: Some("test_http_address".into()),
+        ..ServerConf::default()
+    };
+    node.launch(HttpServer::new(conf, router)).expect("http");
+    let web = addr_of(&node, "test_http_address");
+    assert_eq!(curl(&format!("http://{web}/hi")).as_deref(), Some("hi"));
+    let _ = curl(&format!("http://{web}/nothing-here"));
+    let loaded = curl(&format!("http://{metrics}/metrics")).unwrap_or_default();
+    let moved = sample(&loaded, "skynet_messages_handled_total").unwrap_or(0.0);
+    assert!(moved >= handled + 200.0, "{handled} -> {moved}");
+    for (series, at_least) in [
+        ("skynet_http_responses_total{status=\"200\"}", 1.0),
+        ("skynet_http_responses_total{status=\"404\"}", 1.0),
+        ("skynet_calls_in_flight", 1.0),
+        ("skynet_services_in_call", 1.0),
+    ] {
+        let v = sample(&loaded, series).unwrap_or_else(|| panic!("no {series} in:\n{loaded}"));
+        assert!(
+            v >= at_least,
+            "{series} = {v}, expected at least {at_least}"
+        );
+    }
+    for name in [
+        "skynet_cluster_calls_total",
+        "skynet_cluster_bytes_total",
+        "skynet_websockets",
+    ] {
+        assert!(loaded.contains(&format!("# TYPE {name} ")), "no {name}");
+    }
+    // The Grafana dashboard plots only series the endpoint serves.
+    let dashboard = include_str!("../../examples/grafana/skynet-node.json");
+    let mut rest = dashboard;
+    let mut plotted = 0;
+    while let Some(at) = rest.find("skynet_").or_else(|| rest.find("process_")) {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        if name == "skynet_" || name.starts_with("skynet_rs") {
+            continue;
+        }
+        assert!(
+            loaded.contains(&format!("# TYPE {name} ")),
+            "the dashboard plots {name}, not served"
+        );
+        plotted += 1;
+    }
+    assert!(plotted >= 15, "{plotted} series plotted");
     // A closed connection's bytes stay counted.
     let before = sample(&text, "skynet_socket_bytes_total{direction=\"in\"}").unwrap_or(0.0);
     drop(client);

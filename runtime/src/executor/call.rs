@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::base::{Addr, CallError, Message, Payload, Ptype};
 use crate::executor::shared::HostShared;
 use crate::kernel::{CallStart, TimerEntry};
+use crate::raw::worker::current_worker;
 use crate::time::TimerId;
 
 /// A call in flight: resolves with the reply, or with the [`CallError`] saying why none came.
@@ -119,6 +120,7 @@ impl Call {
             }
         }
         self.session = session;
+        sh.node.note_calls(current_worker(), 1);
         if let Some(d) = self.timeout {
             self.timer = Some(sh.node.add_timeout(
                 d,
@@ -145,6 +147,7 @@ impl Call {
 
     fn finish(&mut self, reply: Message) -> Result<Message, CallError> {
         self.done = true;
+        self.shared.node.note_calls(current_worker(), -1);
         self.clear_waiting();
         if let Some(t) = self.timer.take() {
             self.shared.node.timers.cancel(t);
@@ -211,6 +214,7 @@ impl Call {
 impl Drop for Call {
     fn drop(&mut self) {
         if self.session != 0 && !self.done {
+            self.shared.node.note_calls(current_worker(), -1);
             self.shared.cancel_wait(self.session);
             if let Some(t) = self.timer.take() {
                 self.shared.node.timers.cancel(t);

@@ -1,6 +1,6 @@
 //! [`Counters`]: events the kernel counts for monitoring (see `metrics.rs`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::base::CallError;
 
@@ -13,6 +13,8 @@ pub(crate) struct Counters {
     pub(crate) retired_messages: AtomicU64,
     pub(crate) endless_reports: AtomicU64,
     pub(crate) call_errors: [AtomicU64; CallError::KINDS.len()],
+    /// Calls started minus ended off the workers (an `init` run by `Node::launch`'s thread).
+    pub(crate) calls_elsewhere: AtomicI64,
 }
 
 impl Counters {

@@ -25,6 +25,8 @@ pub struct RuntimeMetrics {
     pub mailbox_longest: usize,
     /// Services whose main task is waiting on a call (a call from `dispatch` or `init`).
     pub services_in_call: usize,
+    /// Calls waiting for their reply (`Context::call`s sent and not ended), every task's.
+    pub calls_in_flight: u64,
     /// Overload warnings logged (a mailbox past 1024, 2048, ...).
     pub overload_warnings: u64,
     /// Endless-loop reports (a service inside one message past the threshold).
@@ -40,6 +42,23 @@ pub struct RuntimeMetrics {
 }
 
 impl<S: Hosted + ?Sized> Kernel<S> {
+    /// Counts a call started (`delta` 1) or ended (-1) on worker `worker` (None: another
+    /// thread). A worker's counter is written by that worker only: a load and a store.
+    #[inline]
+    pub(crate) fn note_calls(&self, worker: Option<usize>, delta: i64) {
+        match worker.and_then(|i| self.workers.get(i)) {
+            Some(w) => {
+                let n = w.calls.load(Ordering::Relaxed);
+                w.calls.store(n.wrapping_add(delta), Ordering::Relaxed);
+            }
+            None => {
+                self.counters
+                    .calls_elsewhere
+                    .fetch_add(delta, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// The node's [`RuntimeMetrics`] now.
     pub(crate) fn metrics(&self) -> RuntimeMetrics {
         let mut m = RuntimeMetrics::default();
@@ -61,6 +80,13 @@ impl<S: Hosted + ?Sized> Kernel<S> {
             .zip(&c.call_errors)
             .map(|(k, n)| (*k, n.load(Ordering::Relaxed)))
             .collect();
+        let started_minus_ended: i64 = self
+            .workers
+            .iter()
+            .map(|w| w.calls.load(Ordering::Relaxed))
+            .sum::<i64>()
+            + c.calls_elsewhere.load(Ordering::Relaxed);
+        m.calls_in_flight = u64::try_from(started_minus_ended).unwrap_or(0);
         m.timers_pending = self.timers.len();
         m.worker_busy = self
             .workers

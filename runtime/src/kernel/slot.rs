@@ -1,6 +1,6 @@
 //! [`WorkerSlot`]: what one worker exposes to the endless-loop monitor.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use crate::base::Addr;
 
@@ -14,6 +14,9 @@ pub(crate) struct WorkerSlot {
     /// Time spent running services, in `TurnClock` ticks (written by its worker only, when
     /// profiling).
     pub(crate) busy_ticks: AtomicU64,
+    /// Calls started minus calls ended on this worker (written by its worker only; a call
+    /// may end on another worker than it started on, so only the sum over workers counts).
+    pub(crate) calls: AtomicI64,
 }
 
 impl WorkerSlot {

@@ -23,6 +23,17 @@ pub(crate) fn weight(index: usize) -> i8 {
     WEIGHTS.get(index).copied().unwrap_or(0)
 }
 
+thread_local! {
+    /// The index of the worker this thread is (usize::MAX: not a worker).
+    static WORKER_INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// The index of the worker the calling thread is, if it is one.
+#[inline]
+pub(crate) fn current_worker() -> Option<usize> {
+    Some(WORKER_INDEX.with(|w| w.get())).filter(|i| *i != usize::MAX)
+}
+
 /// A worker thread's body.
 /// `profile`: measure each turn's time into the service's CPU statistic; `batch`: enter the
 /// `SCHED_BATCH` policy (`sched.rs`).
@@ -33,6 +44,7 @@ pub(crate) fn worker_main(
     profile: bool,
     batch: bool,
 ) {
+    WORKER_INDEX.with(|w| w.set(index));
     node.run_queue.enter_worker();
     logger::enter_node(&node);
     if batch {
