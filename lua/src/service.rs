@@ -13,7 +13,7 @@ use skynet_runtime::{
     Addr, CallError, ExitReason, InitStatus, Message, Payload, Ptype, RawContext, RawService,
 };
 
-use crate::core::{self, CALLBACK_KEY};
+use crate::core::{self, HostRef};
 use crate::host::{Deferred, Host, Notify};
 use crate::node::LuaNode;
 use crate::state;
@@ -27,6 +27,8 @@ pub struct LuaService {
     args: Vec<String>,
     notify: Option<Notify>,
     lua: Option<Lua>,
+    /// The host state the Lua state's functions share (locked only between Lua calls).
+    host: Option<HostRef>,
     addr: Addr,
     shared: Option<Arc<LuaNode>>,
 }
@@ -50,6 +52,7 @@ impl LuaService {
             args,
             notify: None,
             lua: None,
+            host: None,
             addr: Addr::SYSTEM,
             shared: None,
         }
@@ -73,8 +76,9 @@ impl LuaService {
         };
         let mut host = Host::new(self.addr, node, shared.clone());
         host.notify = self.notify.clone();
-        let lua = state::new_state(host).map_err(|e| e.to_string())?;
+        let (lua, host) = state::new_state(host).map_err(|e| e.to_string())?;
         self.lua = Some(lua);
+        self.host = Some(host);
         let Some(lua) = self.lua.as_ref() else {
             return Err("no Lua state".into());
         };
@@ -90,11 +94,8 @@ impl LuaService {
 
     /// Applies what the Lua code asked for during the callback.
     fn apply(&mut self, ctx: &mut RawContext<'_>) {
-        let Some(lua) = self.lua.as_ref() else {
-            return;
-        };
-        let deferred = match lua.app_data_mut::<Host>() {
-            Some(mut h) => std::mem::take(&mut h.deferred),
+        let deferred = match &self.host {
+            Some(h) => std::mem::take(&mut h.lock().deferred),
             None => return,
         };
         for d in deferred {
@@ -111,15 +112,16 @@ impl LuaService {
 
     /// Tells the runtime, and a Lua parent waiting in `newservice`, how init ended.
     fn report_init(&mut self, ctx: &mut RawContext<'_>, r: Result<(), String>) {
-        let Some(lua) = self.lua.as_ref() else {
-            return;
-        };
-        let notify = match lua.app_data_mut::<Host>() {
-            Some(mut h) if !h.init_reported => {
+        let notify = match &self.host {
+            Some(h) => {
+                let mut h = h.lock();
+                if h.init_reported {
+                    return;
+                }
                 h.init_reported = true;
                 h.notify.clone()
             }
-            _ => return,
+            None => return,
         };
         if let Some(n) = notify {
             send_notify(ctx, n, &r);
@@ -133,7 +135,8 @@ impl LuaService {
             return;
         };
         let used = lua.used_memory();
-        if let Some(mut h) = lua.app_data_mut::<Host>() {
+        if let Some(h) = &self.host {
+            let mut h = h.lock();
             if used > h.mem_warning {
                 h.mem_warning *= 2;
                 log::warn!("Memory warning {:.2} M", used as f64 / (1024.0 * 1024.0));
@@ -205,9 +208,10 @@ fn run_main(
     co.set("wrap", profile.get::<Value>("wrap")?)?;
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Some(p) = &shared.preload {
-        state::load_file(lua, p)?.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))?;
+        state::load_file(lua, shared, p)?
+            .call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))?;
     }
-    let main = state::load_file(lua, path)?;
+    let main = state::load_file(lua, shared, path)?;
     main.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))
 }
 
@@ -238,24 +242,24 @@ impl RawService for LuaService {
     }
 
     fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
-        let Some(lua) = self.lua.as_ref() else {
+        let Some(h) = self.host.clone() else {
             return;
         };
-        let callback = match lua.named_registry_value::<Option<mlua::Function>>(CALLBACK_KEY) {
-            Ok(Some(f)) => f,
-            _ => {
+        let (ptype, session, source) = (msg.ptype, msg.session, msg.source);
+        // The callback is taken out while it runs (no clone per message) and put back
+        // unless the Lua code set another one meanwhile.
+        let (callback, ptr, sz) = {
+            let mut host = h.lock();
+            let Some(callback) = host.callback.take() else {
+                drop(host);
                 if msg.wants_reply() {
                     let err = CallError::Failed(self.addr, "no callback set".into());
                     let _ = ctx.send(msg.source, Ptype::ERROR, msg.session, Payload::value(err));
                 }
                 return;
-            }
-        };
-        let (ptype, session, source) = (msg.ptype, msg.session, msg.source);
-        let bytes = core::payload_bytes(msg);
-        let (ptr, sz) = match lua.app_data_mut::<Host>() {
-            Some(mut h) => h.enter_message(bytes),
-            None => return,
+            };
+            let (ptr, sz) = host.enter_message(core::payload_bytes(msg));
+            (callback, ptr, sz)
         };
         let r = callback.call::<()>((
             i64::from(ptype.0),
@@ -264,8 +268,12 @@ impl RawService for LuaService {
             i64::from(session),
             i64::from(source.0),
         ));
-        if let Some(mut h) = lua.app_data_mut::<Host>() {
-            h.leave_message();
+        {
+            let mut host = h.lock();
+            host.leave_message();
+            if host.callback.is_none() {
+                host.callback = Some(callback);
+            }
         }
         if let Err(e) = r {
             log::error!(
@@ -289,12 +297,17 @@ impl RawService for LuaService {
                     }
                 }
             }
-            let notify = match lua.app_data_mut::<Host>() {
-                Some(mut h) if !h.init_reported => {
-                    h.init_reported = true;
-                    h.notify.clone()
+            let notify = match &self.host {
+                Some(h) => {
+                    let mut h = h.lock();
+                    if h.init_reported {
+                        None
+                    } else {
+                        h.init_reported = true;
+                        h.notify.clone()
+                    }
                 }
-                _ => None,
+                None => None,
             };
             if let Some(n) = notify {
                 send_notify(ctx, n, &Err("the service exited during its init".into()));
@@ -302,6 +315,11 @@ impl RawService for LuaService {
         }
         if let Some(shared) = &self.shared {
             shared.remove_lua(self.addr);
+        }
+        // The callback refers into the state: drop it first, then the state (which owns
+        // the functions that hold the host).
+        if let Some(h) = self.host.take() {
+            h.lock().callback = None;
         }
         self.lua = None;
     }
