@@ -9,7 +9,7 @@
 //! is a Lua error, never a read of arbitrary memory.
 
 use std::ffi::c_void;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -19,6 +19,7 @@ use skynet_runtime::{Addr, Message, Ptype};
 use crate::command;
 use crate::convert::{pack_values, unpack_values};
 use crate::host::Host;
+use crate::signal::Signal;
 
 /// The host state of a service, shared by its host functions (each captures one).
 /// Locked only while no Lua code runs, so the lock is never contended or re-entered.
@@ -259,7 +260,7 @@ fn hpc_origin() -> Instant {
 }
 
 /// Builds the `skynet.core` table for the service whose host state is `h`.
-pub(crate) fn module(lua: &Lua, h: &HostRef) -> mlua::Result<Table> {
+pub(crate) fn module(lua: &Lua, h: &HostRef, signal: &Arc<Signal>) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     macro_rules! with_host {
         ($name:literal, |$h:ident, $lua:ident, $args:ident : $ty:ty| $body:expr) => {{
@@ -297,6 +298,15 @@ pub(crate) fn module(lua: &Lua, h: &HostRef) -> mlua::Result<Table> {
     t.set("packstring", lua.create_function(packstring)?)?;
     with_host!("trash", |h, lua, a: (Value, Value)| trash(&h, a));
     with_host!("now", |h, lua, _a: ()| Ok(h.lock().node.now() as i64));
+    // Not skynet's: skynet.profile reports here which coroutine runs (see `signal`).
+    let sig = signal.clone();
+    t.set(
+        "active",
+        lua.create_function(move |_, co: mlua::Thread| {
+            sig.set_active(co.state());
+            Ok(())
+        })?,
+    )?;
     t.set(
         "hpc",
         lua.create_function(|_, ()| Ok(hpc_origin().elapsed().as_nanos() as i64))?,

@@ -16,6 +16,7 @@ use skynet_runtime::{
 use crate::core::{self, HostRef};
 use crate::host::{Deferred, Host, Notify};
 use crate::node::LuaNode;
+use crate::signal::Signal;
 use crate::state;
 
 /// A Lua service: `LuaService::new(["name", "arg1", ...])` runs script `name` (found over
@@ -29,6 +30,9 @@ pub struct LuaService {
     lua: Option<Lua>,
     /// The host state the Lua state's functions share (locked only between Lua calls).
     host: Option<HostRef>,
+    /// Where a signal finds the running coroutine, and the main thread's `lua_State`
+    /// (reported while a callback runs).
+    signal: Option<(Arc<Signal>, usize)>,
     addr: Addr,
     shared: Option<Arc<LuaNode>>,
 }
@@ -53,6 +57,7 @@ impl LuaService {
             notify: None,
             lua: None,
             host: None,
+            signal: None,
             addr: Addr::SYSTEM,
             shared: None,
         }
@@ -85,9 +90,19 @@ impl LuaService {
         if shared.memlimit > 0 {
             let _ = lua.set_memory_limit(shared.memlimit);
         }
+        let main: mlua::Thread = lua
+            .load("return (coroutine.running())")
+            .eval()
+            .map_err(|e| e.to_string())?;
+        let signal = shared.signal_slot(self.addr);
+        let main = main.state() as usize;
+        self.signal = Some((signal.clone(), main));
         let path = shared.find_script(&name)?;
         let path = path.to_string_lossy().into_owned();
-        run_main(lua, &shared, &name, &path, &self.args[1..]).map_err(|e| e.to_string())?;
+        signal.set_active(main as *mut mlua::ffi::lua_State);
+        let r = run_main(lua, &shared, &name, &path, &self.args[1..]);
+        signal.set_active(std::ptr::null_mut());
+        r.map_err(|e| e.to_string())?;
         apply_memlimit(lua);
         Ok(())
     }
@@ -261,6 +276,9 @@ impl RawService for LuaService {
             let (ptr, sz) = host.enter_message(core::payload_bytes(msg));
             (callback, ptr, sz)
         };
+        if let Some((signal, main)) = &self.signal {
+            signal.set_active(*main as *mut mlua::ffi::lua_State);
+        }
         let r = callback.call::<()>((
             i64::from(ptype.0),
             LightUserData(ptr as *mut std::ffi::c_void),
@@ -268,6 +286,9 @@ impl RawService for LuaService {
             i64::from(session),
             i64::from(source.0),
         ));
+        if let Some((signal, _)) = &self.signal {
+            signal.set_active(std::ptr::null_mut());
+        }
         {
             let mut host = h.lock();
             host.leave_message();

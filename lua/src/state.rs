@@ -5,17 +5,13 @@
 use std::sync::Arc;
 
 use mlua::chunk::ChunkMode;
-use std::sync::atomic::Ordering;
-
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
 
 use crate::core::HostRef;
 use crate::host::Host;
 use crate::node::LuaNode;
+use crate::signal::Signal;
 use crate::{core, lualib};
-
-/// Instructions between two checks of the signal flag.
-const SIGNAL_HOOK_INSTRUCTIONS: u32 = 1 << 20;
 
 /// A new Lua state for the service `host` describes, and the host state its functions share.
 pub(crate) fn new_state(host: Host) -> mlua::Result<(Lua, HostRef)> {
@@ -27,35 +23,28 @@ pub(crate) fn new_state(host: Host) -> mlua::Result<(Lua, HostRef)> {
     // (`tests/basics.rs`), including one that uses `debug.traceback` and `getinfo`.
     let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::new()) };
     let shared = host.shared.clone();
-    let flag = shared.signal_flag(host.addr);
+    let signal = shared.signal_slot(host.addr);
     let h: HostRef = Arc::new(parking_lot::Mutex::new(host));
-    install_package(&lua, &shared, &h)?;
-    // The count hook behind `signal`: coroutines inherit it from the thread that creates
-    // them, so it covers every coroutine of the service. One call per 2^20 instructions
-    // (a millisecond or so of Lua) costs nothing measurable.
-    let triggers = HookTriggers::new().every_nth_instruction(SIGNAL_HOOK_INSTRUCTIONS);
-    lua.set_global_hook(triggers, move |_, _| {
-        if flag.swap(false, Ordering::AcqRel) {
-            Err(mlua::Error::runtime(
-                "signal 0: interrupted (endless loop?)",
-            ))
-        } else {
-            Ok(VmState::Continue)
-        }
-    })?;
+    install_package(&lua, &shared, &h, &signal)?;
     Ok((lua, h))
 }
 
-fn install_package(lua: &Lua, shared: &Arc<LuaNode>, h: &HostRef) -> mlua::Result<()> {
+fn install_package(
+    lua: &Lua,
+    shared: &Arc<LuaNode>,
+    h: &HostRef,
+    signal: &Arc<Signal>,
+) -> mlua::Result<()> {
     let package: Table = lua.globals().get("package")?;
     package.set("path", shared.lua_path.as_str())?;
     package.set("cpath", shared.lua_cpath.as_str())?;
     package.set("loadlib", Value::Nil)?;
     let preload: Table = package.get("preload")?;
     let h = h.clone();
+    let sig = signal.clone();
     preload.set(
         "skynet.core",
-        lua.create_function(move |lua, _: mlua::MultiValue| core::module(lua, &h))?,
+        lua.create_function(move |lua, _: mlua::MultiValue| core::module(lua, &h, &sig))?,
     )?;
     let s = shared.clone();
     preload.set(
