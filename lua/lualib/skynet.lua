@@ -874,7 +874,15 @@ function skynet.traceproto(prototype, flag)
 	p.trace = flag
 end
 
-skynet.info_func = nil -- set by skynet.debug
+local info_func
+-- The function the debug protocol's INFO calls (skynet's info_func).
+function skynet.info_func(f)
+	info_func = f
+end
+
+function skynet.internal_info_func()
+	return info_func
+end
 
 function skynet.running()
 	return running_thread
@@ -896,11 +904,22 @@ do
 	REG { name = "error", id = skynet.PTYPE_ERROR, unpack = function(...) return ... end }
 end
 
-local debug_protocol = require "skynet.debug"
-debug_protocol.init(skynet, {
-	dispatch = skynet.dispatch_message,
-	suspend = suspend,
-	resume = resume,
-})
+-- The debug protocol (skynet.debug) loads on the first DEBUG message: most services never
+-- get one, and its functions would cost every service memory.
+skynet.register_protocol {
+	name = "debug",
+	id = skynet.PTYPE_DEBUG,
+	pack = skynet.pack,
+	unpack = skynet.unpack,
+	dispatch = function(...)
+		proto.debug, proto[skynet.PTYPE_DEBUG] = nil, nil
+		require("skynet.debug").init(skynet, {
+			dispatch = skynet.dispatch_message,
+			suspend = suspend,
+			resume = resume,
+		})
+		return proto[skynet.PTYPE_DEBUG].dispatch(...)
+	end,
+}
 
 return skynet

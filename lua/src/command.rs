@@ -9,7 +9,7 @@ use std::time::Duration;
 use mlua::{Lua, Value};
 use skynet_runtime::Addr;
 
-use crate::core::host;
+use crate::core::HostRef;
 use crate::host::{Deferred, Notify};
 
 /// A command's parameter as text (skynet passes strings; numbers are written out).
@@ -34,15 +34,23 @@ fn hex(a: Addr) -> String {
 }
 
 /// `command(cmd, parm?)` -> string or nil.
-pub(crate) fn command(lua: &Lua, (cmd, parm): (String, Value)) -> mlua::Result<Option<String>> {
+pub(crate) fn command(
+    lua: &Lua,
+    h: &HostRef,
+    (cmd, parm): (String, Value),
+) -> mlua::Result<Option<String>> {
     let parm = text(&parm)?;
-    run(lua, &cmd, parm.as_deref())
+    run(lua, h, &cmd, parm.as_deref())
 }
 
 /// `intcommand(cmd, int|string)` -> number or nil.
-pub(crate) fn intcommand(lua: &Lua, (cmd, parm): (String, Value)) -> mlua::Result<Value> {
+pub(crate) fn intcommand(
+    lua: &Lua,
+    h: &HostRef,
+    (cmd, parm): (String, Value),
+) -> mlua::Result<Value> {
     let parm = text(&parm)?;
-    let r = run(lua, &cmd, parm.as_deref())?;
+    let r = run(lua, h, &cmd, parm.as_deref())?;
     Ok(match r {
         None => Value::Nil,
         Some(s) => match s.parse::<i64>() {
@@ -53,15 +61,19 @@ pub(crate) fn intcommand(lua: &Lua, (cmd, parm): (String, Value)) -> mlua::Resul
 }
 
 /// `addresscommand(cmd, parm)` -> integer address or nil.
-pub(crate) fn addresscommand(lua: &Lua, (cmd, parm): (String, Value)) -> mlua::Result<Option<i64>> {
+pub(crate) fn addresscommand(
+    lua: &Lua,
+    h: &HostRef,
+    (cmd, parm): (String, Value),
+) -> mlua::Result<Option<i64>> {
     let parm = text(&parm)?;
-    let r = run(lua, &cmd, parm.as_deref())?;
+    let r = run(lua, h, &cmd, parm.as_deref())?;
     Ok(r.and_then(|s| s.parse::<Addr>().ok())
         .map(|a| i64::from(a.0)))
 }
 
-fn run(lua: &Lua, cmd: &str, parm: Option<&str>) -> mlua::Result<Option<String>> {
-    let mut h = host(lua)?;
+fn run(lua: &Lua, h: &HostRef, cmd: &str, parm: Option<&str>) -> mlua::Result<Option<String>> {
+    let mut h = h.lock();
     match cmd {
         "REG" => match parm {
             None | Some("") => Ok(Some(hex(h.addr))),

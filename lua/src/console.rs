@@ -83,9 +83,12 @@ pub async fn inject(ctx: &Context, addr: Addr, file: &str) -> Result<String, Str
 
 /// `signal ADDR`: interrupts what Lua service `addr` is running (an endless loop).
 pub fn signal(ctx: &Context, addr: Addr) -> Result<String, String> {
-    if LuaNode::of(&ctx.node()).signal(addr) {
+    let lua = LuaNode::of(&ctx.node());
+    if !lua.is_lua(addr) {
+        Err(format!("{addr} is not a Lua service"))
+    } else if lua.signal(addr) {
         Ok(format!("{addr} signalled"))
     } else {
-        Err(format!("{addr} is not a Lua service"))
+        Ok(format!("{addr} is idle: nothing to interrupt"))
     }
 }

@@ -9,7 +9,7 @@
 //! is a Lua error, never a read of arbitrary memory.
 
 use std::ffi::c_void;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -19,16 +19,14 @@ use skynet_runtime::{Addr, Message, Ptype};
 use crate::command;
 use crate::convert::{pack_values, unpack_values};
 use crate::host::Host;
+use crate::signal::Signal;
 
-/// The host state of the calling service; an error if the state has none (it always
-/// does once the service is built: [`crate::state`] sets it before any Lua runs).
-pub(crate) fn host(lua: &Lua) -> mlua::Result<mlua::AppDataRefMut<'_, Host>> {
-    lua.app_data_mut::<Host>()
-        .ok_or_else(|| mlua::Error::runtime("skynet.core used outside a skynet service"))
-}
+/// The host state of a service, shared by its host functions (each captures one).
+/// Locked only while no Lua code runs, so the lock is never contended or re-entered.
+pub(crate) type HostRef = std::sync::Arc<parking_lot::Mutex<Host>>;
 
 /// A destination as Lua names it: an integer handle, or a `.name` / `:hex` string.
-pub(crate) fn dest(lua: &Lua, v: &Value) -> mlua::Result<Option<Addr>> {
+pub(crate) fn dest(h: &HostRef, v: &Value) -> mlua::Result<Option<Addr>> {
     match v {
         Value::Integer(i) => Ok(u32::try_from(*i).ok().map(Addr)),
         Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 && *n <= u32::MAX as f64 => {
@@ -36,7 +34,7 @@ pub(crate) fn dest(lua: &Lua, v: &Value) -> mlua::Result<Option<Addr>> {
         }
         Value::String(s) => {
             let s = s.to_str()?;
-            let node = host(lua)?.node.clone();
+            let node = h.lock().node.clone();
             Ok(node.query(&s))
         }
         other => Err(mlua::Error::runtime(format!(
@@ -48,13 +46,13 @@ pub(crate) fn dest(lua: &Lua, v: &Value) -> mlua::Result<Option<Addr>> {
 
 /// A message body given as `msg, sz`: a string (copied), a pointer from `pack` (moved:
 /// the send owns it, skynet's DONTCOPY) or into the current message, or nil.
-fn body(lua: &Lua, msg: &Value, sz: &Value) -> mlua::Result<Bytes> {
+fn body(h: &HostRef, msg: &Value, sz: &Value) -> mlua::Result<Bytes> {
     match msg {
         Value::Nil => Ok(Bytes::new()),
         Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
         Value::LightUserData(p) => {
             let sz = size(sz)?;
-            host(lua)?
+            h.lock()
                 .resolve(p.0 as usize, sz, true)
                 .ok_or_else(|| mlua::Error::runtime("invalid message pointer"))
         }
@@ -109,14 +107,14 @@ fn arg(args: &MultiValue, i: usize) -> Value {
 
 /// `send(dest, ptype, session|nil, msg, sz?)` -> session, or nil for a destination that is
 /// not there (skynet's shape).
-fn send(lua: &Lua, args: MultiValue) -> mlua::Result<Option<i32>> {
+fn send(h: &HostRef, args: MultiValue) -> mlua::Result<Option<i32>> {
     let ptype = ptype(&arg(&args, 1))?;
     let session = session(&arg(&args, 2))?;
-    let payload = body(lua, &arg(&args, 3), &arg(&args, 4))?;
-    let Some(dest) = dest(lua, &arg(&args, 0))? else {
+    let payload = body(h, &arg(&args, 3), &arg(&args, 4))?;
+    let Some(dest) = dest(h, &arg(&args, 0))? else {
         return Ok(None);
     };
-    let mut h = host(lua)?;
+    let mut h = h.lock();
     let session = match session {
         Some(s) => s,
         None => h.new_session(),
@@ -125,7 +123,7 @@ fn send(lua: &Lua, args: MultiValue) -> mlua::Result<Option<i32>> {
         source: h.addr,
         session,
         ptype,
-        payload: crate::payload::outgoing(&h, dest, ptype, payload),
+        payload: crate::payload::outgoing(&mut h, dest, ptype, payload),
     };
     match h.node.send(dest, msg) {
         Ok(()) => Ok(Some(session)),
@@ -134,32 +132,37 @@ fn send(lua: &Lua, args: MultiValue) -> mlua::Result<Option<i32>> {
 }
 
 /// `redirect(dest, source, ptype, session, msg, sz)`.
-fn redirect(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
-    let source = dest(lua, &arg(&args, 1))?.unwrap_or(Addr::SYSTEM);
+fn redirect(h: &HostRef, args: MultiValue) -> mlua::Result<()> {
+    let source = dest(h, &arg(&args, 1))?.unwrap_or(Addr::SYSTEM);
     let ptype = ptype(&arg(&args, 2))?;
     let session = session(&arg(&args, 3))?.unwrap_or(0);
-    let payload = body(lua, &arg(&args, 4), &arg(&args, 5))?;
-    let Some(dest) = dest(lua, &arg(&args, 0))? else {
+    let payload = body(h, &arg(&args, 4), &arg(&args, 5))?;
+    let Some(dest) = dest(h, &arg(&args, 0))? else {
         return Ok(());
     };
-    let h = host(lua)?;
+    let mut h = h.lock();
     let msg = Message {
         source,
         session,
         ptype,
-        payload: crate::payload::outgoing(&h, dest, ptype, payload),
+        payload: crate::payload::outgoing(&mut h, dest, ptype, payload),
     };
     let _ = h.node.send(dest, msg);
     Ok(())
 }
 
 /// `tostring(ptr, sz)` -> string.
-fn tostring(lua: &Lua, (msg, sz): (Value, Value)) -> mlua::Result<Option<mlua::LuaString>> {
+fn tostring(
+    lua: &Lua,
+    h: &HostRef,
+    (msg, sz): (Value, Value),
+) -> mlua::Result<Option<mlua::LuaString>> {
     match msg {
         Value::Nil => Ok(None),
         Value::LightUserData(p) => {
             let sz = size(&sz)?;
-            let b = host(lua)?
+            let b = h
+                .lock()
                 .resolve(p.0 as usize, sz, false)
                 .ok_or_else(|| mlua::Error::runtime("invalid message pointer"))?;
             Ok(Some(lua.create_string(&b)?))
@@ -173,11 +176,11 @@ fn tostring(lua: &Lua, (msg, sz): (Value, Value)) -> mlua::Result<Option<mlua::L
 }
 
 /// `pack(...)` -> lightuserdata, sz: a buffer the host keeps until sent or trashed.
-fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<(LightUserData, usize)> {
+fn pack(h: &HostRef, args: MultiValue) -> mlua::Result<(LightUserData, usize)> {
     let mut out = Vec::new();
     pack_values(&args, &mut out)?;
     let len = out.len();
-    let p = host(lua)?.keep(Bytes::from(out));
+    let p = h.lock().keep(Bytes::from(out));
     Ok((LightUserData(p as *mut c_void), len))
 }
 
@@ -189,13 +192,14 @@ fn packstring(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::LuaString> {
 }
 
 /// `unpack(msg, sz)` or `unpack(string)` -> values.
-fn unpack(lua: &Lua, (msg, sz): (Value, Value)) -> mlua::Result<MultiValue> {
+fn unpack(lua: &Lua, h: &HostRef, (msg, sz): (Value, Value)) -> mlua::Result<MultiValue> {
     match msg {
         Value::Nil => Ok(MultiValue::new()),
         Value::String(s) => unpack_values(lua, &s.as_bytes()),
         Value::LightUserData(p) => {
             let sz = size(&sz)?;
-            let b = host(lua)?
+            let b = h
+                .lock()
                 .resolve(p.0 as usize, sz, false)
                 .ok_or_else(|| mlua::Error::runtime("invalid message pointer"))?;
             unpack_values(lua, &b)
@@ -208,9 +212,9 @@ fn unpack(lua: &Lua, (msg, sz): (Value, Value)) -> mlua::Result<MultiValue> {
 }
 
 /// `trash(ptr, sz)`: frees a buffer from `pack` that will not be sent.
-fn trash(lua: &Lua, (msg, _sz): (Value, Value)) -> mlua::Result<()> {
+fn trash(h: &HostRef, (msg, _sz): (Value, Value)) -> mlua::Result<()> {
     if let Value::LightUserData(p) = msg {
-        host(lua)?.trash(p.0 as usize);
+        h.lock().trash(p.0 as usize);
     }
     Ok(())
 }
@@ -235,21 +239,19 @@ fn error(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
 }
 
 /// `harbor(addr)` -> harbor id, is_remote.
-fn harbor(lua: &Lua, addr: i64) -> mlua::Result<(i64, bool)> {
+fn harbor(h: &HostRef, addr: i64) -> mlua::Result<(i64, bool)> {
     let a = Addr(addr as u32);
-    let mine = host(lua)?.node.harbor();
+    let mine = h.lock().node.harbor();
     Ok((i64::from(a.harbor()), a.harbor() != mine && a.harbor() != 0))
 }
 
 /// `callback(f, forward?)`: the function every message is handed to.
-fn callback(lua: &Lua, (f, forward): (mlua::Function, Option<bool>)) -> mlua::Result<()> {
-    lua.set_named_registry_value(CALLBACK_KEY, f)?;
-    host(lua)?.forward = forward.unwrap_or(false);
+fn callback(h: &HostRef, (f, forward): (mlua::Function, Option<bool>)) -> mlua::Result<()> {
+    let mut h = h.lock();
+    h.callback = Some(f);
+    h.forward = forward.unwrap_or(false);
     Ok(())
 }
-
-/// Where `callback` keeps the function.
-pub(crate) const CALLBACK_KEY: &str = "skynet_callback";
 
 /// Process-wide origin of `hpc`.
 fn hpc_origin() -> Instant {
@@ -257,33 +259,53 @@ fn hpc_origin() -> Instant {
     *ORIGIN.get_or_init(Instant::now)
 }
 
-/// Builds the `skynet.core` table.
-pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
+/// Builds the `skynet.core` table for the service whose host state is `h`.
+pub(crate) fn module(lua: &Lua, h: &HostRef, signal: &Arc<Signal>) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.set("send", lua.create_function(send)?)?;
-    t.set(
-        "genid",
-        lua.create_function(|lua, ()| Ok(host(lua)?.new_session()))?,
-    )?;
-    t.set("redirect", lua.create_function(redirect)?)?;
-    t.set("command", lua.create_function(command::command)?)?;
-    t.set("intcommand", lua.create_function(command::intcommand)?)?;
-    t.set(
-        "addresscommand",
-        lua.create_function(command::addresscommand)?,
-    )?;
+    macro_rules! with_host {
+        ($name:literal, |$h:ident, $lua:ident, $args:ident : $ty:ty| $body:expr) => {{
+            let $h = h.clone();
+            t.set(
+                $name,
+                lua.create_function(move |$lua, $args: $ty| {
+                    let _ = &$lua;
+                    $body
+                })?,
+            )?;
+        }};
+    }
+    with_host!("send", |h, lua, a: MultiValue| send(&h, a));
+    with_host!("genid", |h, lua, _a: ()| Ok(h.lock().new_session()));
+    with_host!("redirect", |h, lua, a: MultiValue| redirect(&h, a));
+    with_host!("command", |h, lua, a: (String, Value)| command::command(
+        lua, &h, a
+    ));
+    with_host!("intcommand", |h, lua, a: (String, Value)| {
+        command::intcommand(lua, &h, a)
+    });
+    with_host!("addresscommand", |h, lua, a: (String, Value)| {
+        command::addresscommand(lua, &h, a)
+    });
     t.set("error", lua.create_function(error)?)?;
-    t.set("harbor", lua.create_function(harbor)?)?;
-    t.set("callback", lua.create_function(callback)?)?;
+    with_host!("harbor", |h, lua, a: i64| harbor(&h, a));
+    with_host!("callback", |h, lua, a: (mlua::Function, Option<bool>)| {
+        callback(&h, a)
+    });
     t.set("trace", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-    t.set("tostring", lua.create_function(tostring)?)?;
-    t.set("pack", lua.create_function(pack)?)?;
-    t.set("unpack", lua.create_function(unpack)?)?;
+    with_host!("tostring", |h, lua, a: (Value, Value)| tostring(lua, &h, a));
+    with_host!("pack", |h, lua, a: MultiValue| pack(&h, a));
+    with_host!("unpack", |h, lua, a: (Value, Value)| unpack(lua, &h, a));
     t.set("packstring", lua.create_function(packstring)?)?;
-    t.set("trash", lua.create_function(trash)?)?;
+    with_host!("trash", |h, lua, a: (Value, Value)| trash(&h, a));
+    with_host!("now", |h, lua, _a: ()| Ok(h.lock().node.now() as i64));
+    // Not skynet's: skynet.profile reports here which coroutine runs (see `signal`).
+    let sig = signal.clone();
     t.set(
-        "now",
-        lua.create_function(|lua, ()| Ok(host(lua)?.node.now() as i64))?,
+        "active",
+        lua.create_function(move |_, co: mlua::Thread| {
+            sig.set_active(co.state());
+            Ok(())
+        })?,
     )?;
     t.set(
         "hpc",

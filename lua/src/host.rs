@@ -50,12 +50,17 @@ pub(crate) struct Host {
     /// Buffers made by `skynet.core.pack`, by address, until sent or trashed.
     packs: HashMap<usize, Bytes>,
     pub(crate) deferred: Vec<Deferred>,
+    /// The function every message is handed to (`skynet.core.callback`).
+    pub(crate) callback: Option<mlua::Function>,
     /// `skynet.core.callback`'s forward mode (the message is not freed: here, nothing to do).
     pub(crate) forward: bool,
     /// Who waits for this service's init (set by a Lua `newservice`).
     pub(crate) notify: Option<Notify>,
     /// Init has been reported (done or failed).
     pub(crate) init_reported: bool,
+    /// Destinations known to be Lua services (addresses are never reused, so a yes stays
+    /// true; a no is asked again: the service may not have started yet).
+    lua_dests: std::collections::HashSet<u32>,
     /// The next heap size that logs a memory warning (skynet's 32 MiB, doubling).
     pub(crate) mem_warning: usize,
 }
@@ -73,6 +78,8 @@ impl Host {
             current: None,
             packs: HashMap::new(),
             deferred: Vec::new(),
+            callback: None,
+            lua_dests: std::collections::HashSet::new(),
             forward: false,
             notify: None,
             init_reported: false,
@@ -88,6 +95,21 @@ impl Host {
             self.session + 1
         };
         self.session
+    }
+
+    /// True if `a` is a Lua service of this node (cached).
+    pub(crate) fn is_lua(&mut self, a: Addr) -> bool {
+        if self.lua_dests.contains(&a.0) {
+            return true;
+        }
+        let yes = self.shared.is_lua(a);
+        if yes {
+            if self.lua_dests.len() >= 1024 {
+                self.lua_dests.clear();
+            }
+            self.lua_dests.insert(a.0);
+        }
+        yes
     }
 
     /// Sets the message being handled; returns the (pointer, size) Lua sees for it.

@@ -48,6 +48,7 @@ mod lualib;
 mod node;
 mod payload;
 mod service;
+mod signal;
 mod state;
 
 pub use interop::{args, call, reply, ret, send, LuaLauncher, LAUNCHER};

@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use skynet_runtime::{Addr, NodeHandle};
+
+use crate::signal::Signal;
 
 /// Default `luaservice`: where service scripts are looked for (`?` is the name).
 pub const DEFAULT_LUASERVICE: &str = "./service/?.lua;./?.lua";
@@ -36,8 +37,8 @@ pub struct LuaNode {
     lua_services: RwLock<HashMap<u32, String>>,
     /// Lua's `uniqueservice` / `queryservice`, by script name.
     uniques: Mutex<HashMap<String, UniqueState>>,
-    /// Per Lua service, the flag its count hook checks (`signal`).
-    signals: Mutex<HashMap<u32, Arc<AtomicBool>>>,
+    /// Per Lua service, what a signal needs to interrupt it.
+    signals: Mutex<HashMap<u32, Arc<Signal>>>,
 }
 
 /// One unique Lua service.
@@ -201,22 +202,18 @@ impl LuaNode {
         self.signals.lock().remove(&a.0);
     }
 
-    /// The flag service `a`'s count hook checks.
-    pub(crate) fn signal_flag(&self, a: Addr) -> Arc<AtomicBool> {
+    /// The signal slot of service `a`.
+    pub(crate) fn signal_slot(&self, a: Addr) -> Arc<Signal> {
         self.signals.lock().entry(a.0).or_default().clone()
     }
 
-    /// skynet's `signal`: raises an error inside Lua service `a` at its next count hook
-    /// (within about a million VM instructions), which ends an endless loop; the message
-    /// being handled fails, the service lives on. False if `a` is not a Lua service here.
+    /// skynet's `signal`: raises `signal 0` inside Lua service `a`, in the coroutine it is
+    /// running, at its next instruction; that ends an endless loop: the message being
+    /// handled fails, the service lives on. False if `a` is not a Lua service here or runs
+    /// no Lua code at the moment (an idle service has nothing to interrupt).
     pub fn signal(&self, a: Addr) -> bool {
-        match self.signals.lock().get(&a.0) {
-            Some(flag) => {
-                flag.store(true, Ordering::Release);
-                true
-            }
-            None => false,
-        }
+        let slot = self.signals.lock().get(&a.0).cloned();
+        slot.is_some_and(|s| s.raise())
     }
 
     /// True if `a` is a live Lua service of this node.

@@ -54,10 +54,10 @@ fn scalar(p: Payload) -> Option<Bytes> {
 
 /// The payload of a message Lua sends: packed bytes to a Lua service; to a Rust service,
 /// the unpacked values of a LUA request or RESPONSE, and a `CallError` for ERROR.
-pub(crate) fn outgoing(host: &Host, dest: Addr, ptype: Ptype, body: Bytes) -> Payload {
+pub(crate) fn outgoing(host: &mut Host, dest: Addr, ptype: Ptype, body: Bytes) -> Payload {
     if !matches!(ptype, Ptype::LUA | Ptype::RESPONSE | Ptype::ERROR)
-        || host.shared.is_lua(dest)
         || dest.harbor() != host.node.harbor()
+        || host.is_lua(dest)
     {
         return Payload::Bytes(body);
     }

@@ -13,9 +13,10 @@ use skynet_runtime::{
     Addr, CallError, ExitReason, InitStatus, Message, Payload, Ptype, RawContext, RawService,
 };
 
-use crate::core::{self, CALLBACK_KEY};
+use crate::core::{self, HostRef};
 use crate::host::{Deferred, Host, Notify};
 use crate::node::LuaNode;
+use crate::signal::Signal;
 use crate::state;
 
 /// A Lua service: `LuaService::new(["name", "arg1", ...])` runs script `name` (found over
@@ -27,6 +28,11 @@ pub struct LuaService {
     args: Vec<String>,
     notify: Option<Notify>,
     lua: Option<Lua>,
+    /// The host state the Lua state's functions share (locked only between Lua calls).
+    host: Option<HostRef>,
+    /// Where a signal finds the running coroutine, and the main thread's `lua_State`
+    /// (reported while a callback runs).
+    signal: Option<(Arc<Signal>, usize)>,
     addr: Addr,
     shared: Option<Arc<LuaNode>>,
 }
@@ -50,6 +56,8 @@ impl LuaService {
             args,
             notify: None,
             lua: None,
+            host: None,
+            signal: None,
             addr: Addr::SYSTEM,
             shared: None,
         }
@@ -73,28 +81,36 @@ impl LuaService {
         };
         let mut host = Host::new(self.addr, node, shared.clone());
         host.notify = self.notify.clone();
-        let lua = state::new_state(host).map_err(|e| e.to_string())?;
+        let (lua, host) = state::new_state(host).map_err(|e| e.to_string())?;
         self.lua = Some(lua);
+        self.host = Some(host);
         let Some(lua) = self.lua.as_ref() else {
             return Err("no Lua state".into());
         };
         if shared.memlimit > 0 {
             let _ = lua.set_memory_limit(shared.memlimit);
         }
+        let main: mlua::Thread = lua
+            .load("return (coroutine.running())")
+            .eval()
+            .map_err(|e| e.to_string())?;
+        let signal = shared.signal_slot(self.addr);
+        let main = main.state() as usize;
+        self.signal = Some((signal.clone(), main));
         let path = shared.find_script(&name)?;
         let path = path.to_string_lossy().into_owned();
-        run_main(lua, &shared, &name, &path, &self.args[1..]).map_err(|e| e.to_string())?;
+        signal.set_active(main as *mut mlua::ffi::lua_State);
+        let r = run_main(lua, &shared, &name, &path, &self.args[1..]);
+        signal.set_active(std::ptr::null_mut());
+        r.map_err(|e| e.to_string())?;
         apply_memlimit(lua);
         Ok(())
     }
 
     /// Applies what the Lua code asked for during the callback.
     fn apply(&mut self, ctx: &mut RawContext<'_>) {
-        let Some(lua) = self.lua.as_ref() else {
-            return;
-        };
-        let deferred = match lua.app_data_mut::<Host>() {
-            Some(mut h) => std::mem::take(&mut h.deferred),
+        let deferred = match &self.host {
+            Some(h) => std::mem::take(&mut h.lock().deferred),
             None => return,
         };
         for d in deferred {
@@ -111,15 +127,16 @@ impl LuaService {
 
     /// Tells the runtime, and a Lua parent waiting in `newservice`, how init ended.
     fn report_init(&mut self, ctx: &mut RawContext<'_>, r: Result<(), String>) {
-        let Some(lua) = self.lua.as_ref() else {
-            return;
-        };
-        let notify = match lua.app_data_mut::<Host>() {
-            Some(mut h) if !h.init_reported => {
+        let notify = match &self.host {
+            Some(h) => {
+                let mut h = h.lock();
+                if h.init_reported {
+                    return;
+                }
                 h.init_reported = true;
                 h.notify.clone()
             }
-            _ => return,
+            None => return,
         };
         if let Some(n) = notify {
             send_notify(ctx, n, &r);
@@ -133,7 +150,8 @@ impl LuaService {
             return;
         };
         let used = lua.used_memory();
-        if let Some(mut h) = lua.app_data_mut::<Host>() {
+        if let Some(h) = &self.host {
+            let mut h = h.lock();
             if used > h.mem_warning {
                 h.mem_warning *= 2;
                 log::warn!("Memory warning {:.2} M", used as f64 / (1024.0 * 1024.0));
@@ -205,9 +223,10 @@ fn run_main(
     co.set("wrap", profile.get::<Value>("wrap")?)?;
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Some(p) = &shared.preload {
-        state::load_file(lua, p)?.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))?;
+        state::load_file(lua, shared, p)?
+            .call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))?;
     }
-    let main = state::load_file(lua, path)?;
+    let main = state::load_file(lua, shared, path)?;
     main.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))
 }
 
@@ -238,25 +257,28 @@ impl RawService for LuaService {
     }
 
     fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
-        let Some(lua) = self.lua.as_ref() else {
+        let Some(h) = self.host.clone() else {
             return;
         };
-        let callback = match lua.named_registry_value::<Option<mlua::Function>>(CALLBACK_KEY) {
-            Ok(Some(f)) => f,
-            _ => {
+        let (ptype, session, source) = (msg.ptype, msg.session, msg.source);
+        // The callback is taken out while it runs (no clone per message) and put back
+        // unless the Lua code set another one meanwhile.
+        let (callback, ptr, sz) = {
+            let mut host = h.lock();
+            let Some(callback) = host.callback.take() else {
+                drop(host);
                 if msg.wants_reply() {
                     let err = CallError::Failed(self.addr, "no callback set".into());
                     let _ = ctx.send(msg.source, Ptype::ERROR, msg.session, Payload::value(err));
                 }
                 return;
-            }
+            };
+            let (ptr, sz) = host.enter_message(core::payload_bytes(msg));
+            (callback, ptr, sz)
         };
-        let (ptype, session, source) = (msg.ptype, msg.session, msg.source);
-        let bytes = core::payload_bytes(msg);
-        let (ptr, sz) = match lua.app_data_mut::<Host>() {
-            Some(mut h) => h.enter_message(bytes),
-            None => return,
-        };
+        if let Some((signal, main)) = &self.signal {
+            signal.set_active(*main as *mut mlua::ffi::lua_State);
+        }
         let r = callback.call::<()>((
             i64::from(ptype.0),
             LightUserData(ptr as *mut std::ffi::c_void),
@@ -264,8 +286,15 @@ impl RawService for LuaService {
             i64::from(session),
             i64::from(source.0),
         ));
-        if let Some(mut h) = lua.app_data_mut::<Host>() {
-            h.leave_message();
+        if let Some((signal, _)) = &self.signal {
+            signal.set_active(std::ptr::null_mut());
+        }
+        {
+            let mut host = h.lock();
+            host.leave_message();
+            if host.callback.is_none() {
+                host.callback = Some(callback);
+            }
         }
         if let Err(e) = r {
             log::error!(
@@ -289,12 +318,17 @@ impl RawService for LuaService {
                     }
                 }
             }
-            let notify = match lua.app_data_mut::<Host>() {
-                Some(mut h) if !h.init_reported => {
-                    h.init_reported = true;
-                    h.notify.clone()
+            let notify = match &self.host {
+                Some(h) => {
+                    let mut h = h.lock();
+                    if h.init_reported {
+                        None
+                    } else {
+                        h.init_reported = true;
+                        h.notify.clone()
+                    }
                 }
-                _ => None,
+                None => None,
             };
             if let Some(n) = notify {
                 send_notify(ctx, n, &Err("the service exited during its init".into()));
@@ -302,6 +336,11 @@ impl RawService for LuaService {
         }
         if let Some(shared) = &self.shared {
             shared.remove_lua(self.addr);
+        }
+        // The callback refers into the state: drop it first, then the state (which owns
+        // the functions that hold the host).
+        if let Some(h) = self.host.take() {
+            h.lock().callback = None;
         }
         self.lua = None;
     }

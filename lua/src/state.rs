@@ -5,19 +5,16 @@
 use std::sync::Arc;
 
 use mlua::chunk::ChunkMode;
-use std::sync::atomic::Ordering;
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
 
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
-
+use crate::core::HostRef;
 use crate::host::Host;
 use crate::node::LuaNode;
+use crate::signal::Signal;
 use crate::{core, lualib};
 
-/// Instructions between two checks of the signal flag.
-const SIGNAL_HOOK_INSTRUCTIONS: u32 = 1 << 20;
-
-/// A new Lua state for the service `host` describes.
-pub(crate) fn new_state(host: Host) -> mlua::Result<Lua> {
+/// A new Lua state for the service `host` describes, and the host state its functions share.
+pub(crate) fn new_state(host: Host) -> mlua::Result<(Lua, HostRef)> {
     // SAFETY: `unsafe_new_with` is unsafe only because the debug library (and C module
     // loading) can break the sandbox mlua otherwise promises. skynet's library needs
     // `debug` (tracebacks, getinfo, the registry for memlimit), as skynet itself runs
@@ -26,45 +23,41 @@ pub(crate) fn new_state(host: Host) -> mlua::Result<Lua> {
     // (`tests/basics.rs`), including one that uses `debug.traceback` and `getinfo`.
     let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::new()) };
     let shared = host.shared.clone();
-    let flag = shared.signal_flag(host.addr);
-    lua.set_app_data(host);
-    install_package(&lua, &shared)?;
-    // The count hook behind `signal`: coroutines inherit it from the thread that creates
-    // them, so it covers every coroutine of the service. One call per 2^20 instructions
-    // (a millisecond or so of Lua) costs nothing measurable.
-    let triggers = HookTriggers::new().every_nth_instruction(SIGNAL_HOOK_INSTRUCTIONS);
-    lua.set_global_hook(triggers, move |_, _| {
-        if flag.swap(false, Ordering::AcqRel) {
-            Err(mlua::Error::runtime(
-                "signal 0: interrupted (endless loop?)",
-            ))
-        } else {
-            Ok(VmState::Continue)
-        }
-    })?;
-    Ok(lua)
+    let signal = shared.signal_slot(host.addr);
+    let h: HostRef = Arc::new(parking_lot::Mutex::new(host));
+    install_package(&lua, &shared, &h, &signal)?;
+    Ok((lua, h))
 }
 
-fn install_package(lua: &Lua, shared: &Arc<LuaNode>) -> mlua::Result<()> {
+fn install_package(
+    lua: &Lua,
+    shared: &Arc<LuaNode>,
+    h: &HostRef,
+    signal: &Arc<Signal>,
+) -> mlua::Result<()> {
     let package: Table = lua.globals().get("package")?;
     package.set("path", shared.lua_path.as_str())?;
     package.set("cpath", shared.lua_cpath.as_str())?;
     package.set("loadlib", Value::Nil)?;
     let preload: Table = package.get("preload")?;
+    let h = h.clone();
+    let sig = signal.clone();
     preload.set(
         "skynet.core",
-        lua.create_function(|lua, _: mlua::MultiValue| core::module(lua))?,
+        lua.create_function(move |lua, _: mlua::MultiValue| core::module(lua, &h, &sig))?,
     )?;
+    let s = shared.clone();
     preload.set(
         "skynet.codecache",
-        lua.create_function(|lua, _: mlua::MultiValue| codecache(lua))?,
+        lua.create_function(move |lua, _: mlua::MultiValue| codecache(lua, &s))?,
     )?;
     for (name, _) in lualib::PRELOADED {
         let name = name.to_string();
+        let s = shared.clone();
         preload.set(
             name.clone(),
             lua.create_function(move |lua, _: mlua::MultiValue| {
-                let f = load_embedded(lua, &name, true)?;
+                let f = load_embedded(lua, &s, &name, true)?;
                 f.call::<Value>(name.as_str())
             })?,
         )?;
@@ -72,14 +65,15 @@ fn install_package(lua: &Lua, shared: &Arc<LuaNode>) -> mlua::Result<()> {
     // searchers: 1 preload, 2 lua_path, then ours; the C searchers go.
     let searchers: Table = package.get("searchers")?;
     let lua_searcher: Value = searchers.raw_get(2)?;
-    let embedded = lua.create_function(|lua, name: String| {
+    let s = shared.clone();
+    let embedded = lua.create_function(move |lua, name: String| {
         if lualib::find(&name).is_none() {
             return Ok((
                 Value::String(lua.create_string(format!("no embedded module '{name}'"))?),
                 Value::Nil,
             ));
         }
-        let f = load_embedded(lua, &name, false)?;
+        let f = load_embedded(lua, &s, &name, false)?;
         let where_ = lua.create_string(format!(":embedded:{name}"))?;
         Ok((Value::Function(f), Value::String(where_)))
     })?;
@@ -93,7 +87,12 @@ fn install_package(lua: &Lua, shared: &Arc<LuaNode>) -> mlua::Result<()> {
 
 /// The embedded module `name` (or a preloaded host module) as a function, compiled once
 /// per node.
-fn load_embedded(lua: &Lua, name: &str, preloaded: bool) -> mlua::Result<Function> {
+fn load_embedded(
+    lua: &Lua,
+    shared: &LuaNode,
+    name: &str,
+    preloaded: bool,
+) -> mlua::Result<Function> {
     let src = if preloaded {
         lualib::PRELOADED
             .iter()
@@ -104,7 +103,7 @@ fn load_embedded(lua: &Lua, name: &str, preloaded: bool) -> mlua::Result<Functio
     };
     let src = src.ok_or_else(|| mlua::Error::runtime(format!("no embedded module {name}")))?;
     let key = format!("embedded:{name}");
-    load_cached(lua, &key, &lualib::chunkname(name), || {
+    load_cached(lua, shared, &key, &lualib::chunkname(name), || {
         Ok(src.as_bytes().to_vec())
     })
 }
@@ -113,11 +112,11 @@ fn load_embedded(lua: &Lua, name: &str, preloaded: bool) -> mlua::Result<Functio
 /// else the source (read by `source`), compiled and kept.
 pub(crate) fn load_cached(
     lua: &Lua,
+    shared: &LuaNode,
     key: &str,
     chunkname: &str,
     source: impl FnOnce() -> Result<Vec<u8>, String>,
 ) -> mlua::Result<Function> {
-    let shared = core::host(lua)?.shared.clone();
     if let Some(code) = shared.cached(key) {
         return lua
             .load(&code[..])
@@ -136,38 +135,44 @@ pub(crate) fn load_cached(
 }
 
 /// Loads a file through the cache (`loadfile` with skynet's code cache).
-pub(crate) fn load_file(lua: &Lua, path: &str) -> mlua::Result<Function> {
-    load_cached(lua, &format!("file:{path}"), &format!("@{path}"), || {
-        std::fs::read(path).map_err(|e| format!("cannot open {path}: {e}"))
-    })
+pub(crate) fn load_file(lua: &Lua, shared: &LuaNode, path: &str) -> mlua::Result<Function> {
+    load_cached(
+        lua,
+        shared,
+        &format!("file:{path}"),
+        &format!("@{path}"),
+        || std::fs::read(path).map_err(|e| format!("cannot open {path}: {e}")),
+    )
 }
 
 /// `skynet.codecache`: clear, mode, loadfile.
-fn codecache(lua: &Lua) -> mlua::Result<Table> {
+fn codecache(lua: &Lua, shared: &Arc<LuaNode>) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    let s = shared.clone();
     t.set(
         "clear",
-        lua.create_function(|lua, ()| {
-            core::host(lua)?.shared.clear_cache();
+        lua.create_function(move |_, ()| {
+            s.clear_cache();
             Ok(())
         })?,
     )?;
+    let s = shared.clone();
     t.set(
         "mode",
-        lua.create_function(|lua, mode: Option<String>| {
-            let shared = core::host(lua)?.shared.clone();
-            let old = if shared.cache_mode() { "ON" } else { "OFF" };
+        lua.create_function(move |_, mode: Option<String>| {
+            let old = if s.cache_mode() { "ON" } else { "OFF" };
             match mode.as_deref() {
-                Some("ON") | Some("EXIST") => shared.set_cache_mode(true),
-                Some("OFF") => shared.set_cache_mode(false),
+                Some("ON") | Some("EXIST") => s.set_cache_mode(true),
+                Some("OFF") => s.set_cache_mode(false),
                 _ => {}
             }
             Ok(old)
         })?,
     )?;
+    let s = shared.clone();
     t.set(
         "loadfile",
-        lua.create_function(|lua, path: String| match load_file(lua, &path) {
+        lua.create_function(move |lua, path: String| match load_file(lua, &s, &path) {
             Ok(f) => Ok((Value::Function(f), Value::Nil)),
             Err(e) => Ok((Value::Nil, Value::String(lua.create_string(e.to_string())?))),
         })?,

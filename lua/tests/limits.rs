@@ -91,7 +91,8 @@ fn signal_interrupts_an_endless_loop() {
         let deadline = std::time::Instant::now() + util::LONG;
         while !caller.is_finished() && std::time::Instant::now() < deadline {
             if h.getenv("lua_spinning").is_some() {
-                assert!(lua.signal(svc));
+                // False once the loop has ended (the service is idle again).
+                let _ = lua.signal(svc);
             }
             let _ = log.wait_for(&["interrupted"], Duration::from_millis(20));
         }

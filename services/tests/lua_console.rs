@@ -63,7 +63,7 @@ fn console_starts_lists_measures_and_injects_lua_services() {
         &format!("inject {a} {}/inject_me.lua", lua_dir()),
     );
     assert!(out.contains(&format!("injected into\t{a}")), "{out}");
-    assert!(cmd(&mut r, &mut w, &format!("signal {a}")).contains("signalled"));
+    assert!(cmd(&mut r, &mut w, &format!("signal {a}")).contains("idle"));
     assert!(cmd(&mut r, &mut w, &format!("ping {a}")).contains("answered"));
     assert!(cmd_err(&mut r, &mut w, "inject .nosuch x").starts_with("error:"));
     assert!(cmd_err(&mut r, &mut w, "start no_such_script").starts_with("error:"));

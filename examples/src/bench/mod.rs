@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod echo;
 pub mod flood;
 pub mod json;
+pub mod lua;
 pub mod netpack;
 pub mod raw_echo;
 pub mod runtime;

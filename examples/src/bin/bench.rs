@@ -2,7 +2,8 @@
 //!
 //! Names: call, send, pairs, spawn, timers (the runtime); echo, hold (the load client);
 //! netpack (framing decode); flood (socket throughput); cluster (calls between two nodes);
-//! ws, http (the web layer: WebSocket echo, HTTP requests);
+//! ws, http (the web layer: WebSocket echo, HTTP requests); lua (Lua services: call,
+//! pairs, send, spawn);
 //! summary (medians of JSON lines read on stdin).
 
 use skynet_examples::bench;
@@ -25,10 +26,11 @@ fn main() {
         "ws" => bench::web::ws(rest),
         "http" => bench::web::http(rest),
         "cluster" => bench::cluster::run(rest),
+        "lua" => bench::lua::run(rest),
         "cluster-server" => bench::cluster::server(rest),
         _ => {
             eprintln!(
-                "usage: bench <call|send|pairs|spawn|timers|echo|hold|netpack|flood|cluster|ws|http|summary> [ARGS]"
+                "usage: bench <call|send|pairs|spawn|timers|echo|hold|netpack|flood|cluster|lua|ws|http|summary> [ARGS]"
             );
             eprintln!("unknown benchmark {name:?}");
             std::process::exit(2);

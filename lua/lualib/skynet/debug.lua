@@ -3,12 +3,7 @@
 local M = {}
 
 function M.init(skynet, export)
-	local info_func
 	local extern = {}
-
-	function skynet.info_func(f)
-		info_func = f
-	end
 
 	local cmd = {}
 
@@ -46,6 +41,7 @@ function M.init(skynet, export)
 	end
 
 	function cmd.INFO(...)
+		local info_func = skynet.internal_info_func()
 		if info_func then
 			skynet.ret(skynet.pack(info_func(...)))
 		else

@@ -3,6 +3,7 @@
 -- Every resume stays in Lua, so error objects keep their identity.
 local c = require "skynet.core"
 local hpc = c.hpc
+local active = c.active -- tells the host which coroutine runs (for a signal)
 local co_resume = coroutine.resume
 local co_create = coroutine.create
 local co_running = coroutine.running
@@ -38,6 +39,7 @@ function profile.stop(co)
 end
 
 local function finish(t, ...)
+	active(co_running())
 	if t and t.since then
 		t.total = t.total + (hpc() - t.since)
 		t.since = nil
@@ -50,6 +52,7 @@ function profile.resume(co, ...)
 	if t then
 		t.since = hpc()
 	end
+	active(co)
 	return finish(t, co_resume(co, ...))
 end
 

@@ -1,0 +1,3 @@
+-- bench: an idle service.
+local skynet = require "skynet"
+skynet.start(function() end)
