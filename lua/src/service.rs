@@ -118,7 +118,13 @@ impl LuaService {
                 Deferred::Timeout(delay, session) => {
                     ctx.timeout(delay, session);
                 }
-                Deferred::Exit => ctx.exit(),
+                Deferred::Exit => {
+                    // A service that ends itself before its start function returned has
+                    // started all the same (skynet's launcher answers its launch with
+                    // success): report that first, unless init already failed.
+                    self.report_init(ctx, Ok(()));
+                    ctx.exit();
+                }
                 Deferred::InitDone(r) => self.report_init(ctx, r),
             }
         }
