@@ -52,7 +52,7 @@ mod signal;
 mod state;
 
 pub use interop::{args, call, reply, ret, send, LuaLauncher, LAUNCHER};
-pub use node::{LuaNode, DEFAULT_LUASERVICE, DEFAULT_LUA_PATH};
+pub use node::{LuaNode, Script, DEFAULT_LUASERVICE, DEFAULT_LUA_PATH};
 pub use service::LuaService;
 
 use skynet_runtime::{Addr, CallError, Node, NodeBuilder, NodeHandle};

@@ -15,7 +15,7 @@ use skynet_runtime::{
 
 use crate::core::{self, HostRef};
 use crate::host::{Deferred, Host, Notify};
-use crate::node::LuaNode;
+use crate::node::{LuaNode, Script};
 use crate::signal::Signal;
 use crate::state;
 
@@ -97,10 +97,9 @@ impl LuaService {
         let signal = shared.signal_slot(self.addr);
         let main = main.state() as usize;
         self.signal = Some((signal.clone(), main));
-        let path = shared.find_script(&name)?;
-        let path = path.to_string_lossy().into_owned();
+        let script = shared.find_script(&name)?;
         signal.set_active(main as *mut mlua::ffi::lua_State);
-        let r = run_main(lua, &shared, &name, &path, &self.args[1..]);
+        let r = run_main(lua, &shared, &name, &script, &self.args[1..]);
         signal.set_active(std::ptr::null_mut());
         r.map_err(|e| e.to_string())?;
         apply_memlimit(lua);
@@ -208,7 +207,7 @@ fn run_main(
     lua: &Lua,
     shared: &LuaNode,
     name: &str,
-    path: &str,
+    script: &Script,
     args: &[String],
 ) -> mlua::Result<()> {
     let g = lua.globals();
@@ -232,7 +231,16 @@ fn run_main(
         state::load_file(lua, shared, p)?
             .call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))?;
     }
-    let main = state::load_file(lua, shared, path)?;
+    let main = match script {
+        Script::File(path) => state::load_file(lua, shared, &path.to_string_lossy())?,
+        Script::Embedded(src) => state::load_cached(
+            lua,
+            shared,
+            &format!("service:{name}"),
+            &format!("@embedded/service/{name}.lua"),
+            || Ok(src.as_bytes().to_vec()),
+        )?,
+    };
     main.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))
 }
 

@@ -59,3 +59,8 @@ fn names_env_and_unique_services() {
 fn wrong_arguments_to_skynet_core_raise_errors() {
     run("badinput", &[]);
 }
+
+#[test]
+fn inline_services_of_skynet_service() {
+    run("service", &[]);
+}

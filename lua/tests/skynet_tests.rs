@@ -120,3 +120,14 @@ fn testcoroutine() {
     );
     node.shutdown();
 }
+
+#[test]
+fn testtimeout() {
+    let Some((node, log)) = run("testtimeout") else {
+        return;
+    };
+    // skynet.service starts the inline test service; the second call times out (false),
+    // the third answers in time (true).
+    expect(&log, &["Wait for 1s", "] false", "] true", "] 4 "]);
+    node.shutdown();
+}

@@ -197,6 +197,27 @@ function T.names()
 	return "ok"
 end
 
+function T.service()
+	local service = require "skynet.service"
+	local function adder(...)
+		local skynet = require "skynet"
+		local base = ...
+		skynet.start(function()
+			skynet.dispatch("lua", function(_, _, a)
+				skynet.retpack(a + tonumber(base))
+			end)
+		end)
+	end
+	local a = service.new("adder", adder, 100)
+	eq(skynet.call(a, "lua", 1), 101, "inline service")
+	eq(service.new("adder", adder, 5), a, "one per name")
+	eq(service.query("adder"), a)
+	local captured = 1
+	eq(pcall(service.new, "bad", function() return captured end), false, "upvalues refused")
+	eq(service.close("adder"), true)
+	return "ok"
+end
+
 -- skynet.core with wrong arguments: a Lua error every time, never a crash.
 function T.badinput()
 	local c = require "skynet.core"
