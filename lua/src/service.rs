@@ -99,7 +99,13 @@ impl LuaService {
         self.signal = Some((signal.clone(), main));
         let script = shared.find_script(&name)?;
         signal.set_active(main as *mut mlua::ffi::lua_State);
+        // As snlua: no collection while the scripts load (they allocate only what they
+        // keep), then the generational collector for the service's life.
+        lua.gc_stop();
         let r = run_main(lua, &shared, &name, &script, &self.args[1..]);
+        lua.gc_restart();
+        // (mlua 0.12 does not export GcMode: Lua's own call does the same.)
+        let _ = lua.load("collectgarbage('generational')").exec();
         signal.set_active(std::ptr::null_mut());
         r.map_err(|e| e.to_string())?;
         apply_memlimit(lua);
