@@ -42,6 +42,7 @@ mod command;
 pub mod console;
 mod convert;
 mod core;
+mod endless;
 mod host;
 mod interop;
 mod lualib;

@@ -76,7 +76,15 @@ pub(crate) enum Unique {
 impl LuaNode {
     /// The node's `LuaNode`, made from its config on first use.
     pub fn of(node: &NodeHandle) -> Arc<LuaNode> {
-        node.extension(LuaNode::from_config)
+        let mut fresh = false;
+        let lua = node.extension(|n| {
+            fresh = true;
+            LuaNode::from_config(n)
+        });
+        if fresh && node.getenv("lua_endless").as_deref() == Some("signal") {
+            crate::endless::start(node, lua.clone());
+        }
+        lua
     }
 
     fn from_config(node: &NodeHandle) -> LuaNode {

@@ -327,9 +327,10 @@ impl RawService for LuaService {
 
     fn exit(&mut self, ctx: &mut RawContext<'_>, reason: &ExitReason) {
         if let Some(lua) = self.lua.as_ref() {
-            if !matches!(reason, ExitReason::Exit) {
-                // Killed, or failed: the Lua side answers the requests it holds (skynet.exit
-                // does the same for a service that ends itself).
+            // Killed or shut down: the Lua side answers the requests it holds. Not after a
+            // panic (the state may be half way through something) nor a failed init
+            // (nothing was handed out yet), nor skynet.exit (it did this itself).
+            if matches!(reason, ExitReason::Killed | ExitReason::Shutdown) {
                 if let Ok(Some(f)) =
                     lua.named_registry_value::<Option<mlua::Function>>("skynet_on_exit")
                 {
