@@ -14,11 +14,11 @@
 # assertions on), then runs it under `nice -n 19`, holding a lock so that two fuzzers
 # started through it never run at once. The corpus stays in CRATE/fuzz/corpus/TARGET and
 # grows from run to run (an empty corpus is first seeded from the project's own examples
-# and vectors where there are some); a crash is written to CRATE/fuzz/artifacts/TARGET/; the full
-# libFuzzer output goes to CRATE/fuzz/logs/ (all three ignored by git). At the end it prints
-# executions, executions per second (wall clock and per CPU second), corpus size, and
-# whether a crash was found and where its artifact is. Exit status: 0 without a crash,
-# 1 with one, 2 on a usage or build error.
+# and vectors where there are some); a crash is written to CRATE/fuzz/artifacts/TARGET/;
+# the full libFuzzer output goes to CRATE/fuzz/logs/ (all three ignored by git). At the
+# end it prints executions, executions per second (wall clock and per CPU second), corpus
+# size and coverage, and whether a crash was found and where its artifact is. Exit
+# status: 0 without a crash, 1 with one, 2 on a usage or build error.
 #
 # Not run by CI: fuzzing needs nightly and time. See docs/testing.md for the results.
 set -euo pipefail
@@ -41,7 +41,7 @@ EOF
 }
 
 usage() {
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -164,6 +164,9 @@ read -r user sys wall <"$cpu" || true
 cpu_s=$(awk -v u="${user:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.1f", u + s }')
 per_cpu=$(awk -v e="${execs:-0}" -v c="$cpu_s" 'BEGIN { if (c > 0) printf "%.0f", e / c; else print "?" }')
 files=$(find "$corpus" -type f | wc -l)
+# libFuzzer's last status line: edges covered, features, and its corpus (inputs/size).
+done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)
+cov=$(echo "$done_line" | sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\) corp: \([^ ]*\).*/\1 edges, \2 features; libFuzzer corpus \3/p')
 bytes=$(du -sk "$corpus" | cut -f1)
 crash=$(grep -o 'Test unit written to [^ ]*' "$log" | tail -n 1 | sed 's/Test unit written to //' || true)
 after=$(find "$artifacts" -type f | wc -l)
@@ -175,6 +178,7 @@ echo "command:    nice -n 19 ${run[*]}"
 echo "execs:      ${execs:-?}"
 echo "execs/s:    ${rate:-?} (wall ${wall:-?} s; ${per_cpu} per CPU second over ${cpu_s} CPU s)"
 echo "corpus:     $files files, ${bytes} KiB in ${corpus#"$root"/}"
+echo "coverage:   ${cov:-?}"
 echo "peak RSS:   ${peak:-?} MB"
 if [ -n "$crash" ] || [ "$after" -gt "$before" ] || { [ "$status" -ne 0 ] && grep -q 'ERROR: libFuzzer\|==ERROR\|panicked' "$log"; }; then
     [ -n "$crash" ] || crash=$(ls -t "$artifacts" | head -n 1 | sed "s|^.|$artifacts/&|")

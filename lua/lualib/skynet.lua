@@ -465,12 +465,26 @@ function skynet.fork(func, ...)
 	return co
 end
 
+-- With trace_timeout(true), skynet.task shows where each pending timeout was set.
+local timeout_traceback = nil
+
+function skynet.trace_timeout(on)
+	if on then
+		timeout_traceback = timeout_traceback or setmetatable({}, { __mode = "k" })
+	else
+		timeout_traceback = nil
+	end
+end
+
 function skynet.timeout(ti, func)
 	local session = c.intcommand("TIMEOUT", ti)
 	assert(session)
 	local co = co_new(func)
 	assert(session_wait[session] == nil)
 	session_wait[session] = co
+	if timeout_traceback then
+		timeout_traceback[co] = traceback(sformat("TIMER %d+%d : ", skynet.now(), ti), 2)
+	end
 	return co
 end
 
@@ -815,7 +829,7 @@ function skynet.task(ret)
 	if tt == "table" then
 		for session, co in pairs(session_wait) do
 			if type(co) == "thread" then
-				ret[session] = traceback(co)
+				ret[session] = timeout_traceback and timeout_traceback[co] or traceback(co)
 			end
 		end
 		return

@@ -132,7 +132,8 @@ fn run(lua: &Lua, h: &HostRef, cmd: &str, parm: Option<&str>) -> mlua::Result<Op
         "TIMEOUT" => {
             let cs: i64 = parm.and_then(|p| p.parse().ok()).unwrap_or(0);
             let session = h.new_session();
-            let delay = Duration::from_millis(cs.max(0) as u64 * 10);
+            // Centiseconds from Lua: any integer, so saturate rather than overflow.
+            let delay = Duration::from_millis((cs.max(0) as u64).saturating_mul(10));
             h.deferred.push(Deferred::Timeout(delay, session));
             Ok(Some(session.to_string()))
         }

@@ -42,6 +42,7 @@ mod command;
 pub mod console;
 mod convert;
 mod core;
+mod endless;
 mod host;
 mod interop;
 mod lualib;
@@ -52,7 +53,7 @@ mod signal;
 mod state;
 
 pub use interop::{args, call, reply, ret, send, LuaLauncher, LAUNCHER};
-pub use node::{LuaNode, DEFAULT_LUASERVICE, DEFAULT_LUA_PATH};
+pub use node::{LuaNode, Script, DEFAULT_LUASERVICE, DEFAULT_LUA_PATH};
 pub use service::LuaService;
 
 use skynet_runtime::{Addr, CallError, Node, NodeBuilder, NodeHandle};

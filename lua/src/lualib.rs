@@ -15,6 +15,10 @@ const MODULES: &[(&str, &str)] = &[
         include_str!("../lualib/skynet/coroutine.lua"),
     ),
     ("skynet.debug", include_str!("../lualib/skynet/debug.lua")),
+    (
+        "skynet.service",
+        include_str!("../lualib/skynet/service.lua"),
+    ),
 ];
 
 /// Host modules written in Lua that stand where skynet has C modules: found before
@@ -23,6 +27,26 @@ pub(crate) const PRELOADED: &[(&str, &str)] = &[(
     "skynet.profile",
     include_str!("../lualib/skynet/profile.lua"),
 )];
+
+/// Services embedded in the binary, found when no `luaservice` file has the name.
+const SERVICES: &[(&str, &str)] = &[
+    (
+        "service_provider",
+        include_str!("../lualib/service/service_provider.lua"),
+    ),
+    (
+        "service_cell",
+        include_str!("../lualib/service/service_cell.lua"),
+    ),
+];
+
+/// The source of embedded service `name`.
+pub(crate) fn service(name: &str) -> Option<&'static str> {
+    SERVICES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, src)| *src)
+}
 
 /// The source of embedded module `name`.
 pub(crate) fn find(name: &str) -> Option<&'static str> {

@@ -15,6 +15,15 @@ pub const DEFAULT_LUASERVICE: &str = "./service/?.lua;./?.lua";
 /// Default `lua_path`: where `require` looks before the embedded library.
 pub const DEFAULT_LUA_PATH: &str = "./lualib/?.lua;./lualib/?/init.lua";
 
+/// Where a service script is.
+#[derive(Debug, Clone)]
+pub enum Script {
+    /// A file found over `luaservice`.
+    File(PathBuf),
+    /// A service embedded in the binary (its source).
+    Embedded(&'static str),
+}
+
 /// The node-wide part of the Lua host, one per node (a node extension).
 #[derive(Debug)]
 pub struct LuaNode {
@@ -67,7 +76,15 @@ pub(crate) enum Unique {
 impl LuaNode {
     /// The node's `LuaNode`, made from its config on first use.
     pub fn of(node: &NodeHandle) -> Arc<LuaNode> {
-        node.extension(LuaNode::from_config)
+        let mut fresh = false;
+        let lua = node.extension(|n| {
+            fresh = true;
+            LuaNode::from_config(n)
+        });
+        if fresh && node.getenv("lua_endless").as_deref() == Some("signal") {
+            crate::endless::start(node, lua.clone());
+        }
+        lua
     }
 
     fn from_config(node: &NodeHandle) -> LuaNode {
@@ -93,17 +110,22 @@ impl LuaNode {
         }
     }
 
-    /// The file of service script `name`: the first `luaservice` template that names a file.
-    pub fn find_script(&self, name: &str) -> Result<PathBuf, String> {
+    /// Service script `name`: the first `luaservice` template that names a file, else one
+    /// of the services embedded in the binary (`service_provider`, `service_cell`: what
+    /// `skynet.service` runs).
+    pub fn find_script(&self, name: &str) -> Result<Script, String> {
         let mut tried = String::new();
         for pat in self.luaservice.split(';').filter(|p| !p.is_empty()) {
             let file = pat.replace('?', name);
             if Path::new(&file).is_file() {
-                return Ok(PathBuf::from(file));
+                return Ok(Script::File(PathBuf::from(file)));
             }
             tried.push_str("\n\tno file '");
             tried.push_str(&file);
             tried.push('\'');
+        }
+        if let Some(src) = crate::lualib::service(name) {
+            return Ok(Script::Embedded(src));
         }
         Err(format!("cannot find service script {name}:{tried}"))
     }

@@ -15,7 +15,7 @@ use skynet_runtime::{
 
 use crate::core::{self, HostRef};
 use crate::host::{Deferred, Host, Notify};
-use crate::node::LuaNode;
+use crate::node::{LuaNode, Script};
 use crate::signal::Signal;
 use crate::state;
 
@@ -97,10 +97,15 @@ impl LuaService {
         let signal = shared.signal_slot(self.addr);
         let main = main.state() as usize;
         self.signal = Some((signal.clone(), main));
-        let path = shared.find_script(&name)?;
-        let path = path.to_string_lossy().into_owned();
+        let script = shared.find_script(&name)?;
         signal.set_active(main as *mut mlua::ffi::lua_State);
-        let r = run_main(lua, &shared, &name, &path, &self.args[1..]);
+        // As snlua: no collection while the scripts load (they allocate only what they
+        // keep), then the generational collector for the service's life.
+        lua.gc_stop();
+        let r = run_main(lua, &shared, &name, &script, &self.args[1..]);
+        lua.gc_restart();
+        // (mlua 0.12 does not export GcMode: Lua's own call does the same.)
+        let _ = lua.load("collectgarbage('generational')").exec();
         signal.set_active(std::ptr::null_mut());
         r.map_err(|e| e.to_string())?;
         apply_memlimit(lua);
@@ -118,7 +123,13 @@ impl LuaService {
                 Deferred::Timeout(delay, session) => {
                     ctx.timeout(delay, session);
                 }
-                Deferred::Exit => ctx.exit(),
+                Deferred::Exit => {
+                    // A service that ends itself before its start function returned has
+                    // started all the same (skynet's launcher answers its launch with
+                    // success): report that first, unless init already failed.
+                    self.report_init(ctx, Ok(()));
+                    ctx.exit();
+                }
                 Deferred::InitDone(r) => self.report_init(ctx, r),
             }
         }
@@ -202,7 +213,7 @@ fn run_main(
     lua: &Lua,
     shared: &LuaNode,
     name: &str,
-    path: &str,
+    script: &Script,
     args: &[String],
 ) -> mlua::Result<()> {
     let g = lua.globals();
@@ -226,7 +237,16 @@ fn run_main(
         state::load_file(lua, shared, p)?
             .call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))?;
     }
-    let main = state::load_file(lua, shared, path)?;
+    let main = match script {
+        Script::File(path) => state::load_file(lua, shared, &path.to_string_lossy())?,
+        Script::Embedded(src) => state::load_cached(
+            lua,
+            shared,
+            &format!("service:{name}"),
+            &format!("@embedded/service/{name}.lua"),
+            || Ok(src.as_bytes().to_vec()),
+        )?,
+    };
     main.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))
 }
 
@@ -307,9 +327,10 @@ impl RawService for LuaService {
 
     fn exit(&mut self, ctx: &mut RawContext<'_>, reason: &ExitReason) {
         if let Some(lua) = self.lua.as_ref() {
-            if !matches!(reason, ExitReason::Exit) {
-                // Killed, or failed: the Lua side answers the requests it holds (skynet.exit
-                // does the same for a service that ends itself).
+            // Killed or shut down: the Lua side answers the requests it holds. Not after a
+            // panic (the state may be half way through something) nor a failed init
+            // (nothing was handed out yet), nor skynet.exit (it did this itself).
+            if matches!(reason, ExitReason::Killed | ExitReason::Shutdown) {
                 if let Ok(Some(f)) =
                     lua.named_registry_value::<Option<mlua::Function>>("skynet_on_exit")
                 {

@@ -54,3 +54,13 @@ fn pack_and_unpack_of_tricky_values() {
 fn names_env_and_unique_services() {
     run("names", &["cannot find service script"]);
 }
+
+#[test]
+fn wrong_arguments_to_skynet_core_raise_errors() {
+    run("badinput", &[]);
+}
+
+#[test]
+fn inline_services_of_skynet_service() {
+    run("service", &[]);
+}

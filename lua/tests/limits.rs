@@ -122,3 +122,30 @@ fn tracebacks_and_debug_work() {
     );
     node.shutdown();
 }
+
+#[test]
+fn lua_endless_signal_interrupts_what_the_monitor_reports() {
+    let mut config = skynet_runtime::Config::new();
+    config.set("luaservice", util::scripts());
+    config.set("lua_path", util::scripts());
+    config.set("lua_endless", "signal");
+    let log = skynet_runtime::LogCapture::new();
+    let node = skynet_lua::register(
+        skynet_runtime::Node::builder()
+            .threads(2)
+            .config(config)
+            .logger(log.logger())
+            .monitor_threshold(Duration::from_millis(300)),
+    )
+    .build()
+    .expect("node starts");
+    let svc = node.newservice("snlua", &["limits"]).expect("starts");
+    // No console, no signal by hand: the monitor flags the loop, the watcher signals it.
+    let r = util::call(&node, svc, vec!["spin".into()]);
+    assert!(r.is_err(), "{r:?}");
+    let r = util::call(&node, svc, vec!["ping".into()]);
+    assert_eq!(r, Ok(vec![LuaValue::from("pong")]));
+    let bad = util::unexpected_warnings(&log, &["interrupted", "endless loop", "signalled"]);
+    assert!(bad.is_empty(), "{bad:#?}");
+    node.shutdown();
+}

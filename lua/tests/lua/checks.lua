@@ -95,6 +95,8 @@ function T.timers()
 	seq[#seq + 1] = "main"
 	skynet.yield()
 	eq(table.concat(seq), "mainab", "fork order")
+	-- a timeout too far away to ever fire is accepted (no overflow)
+	skynet.timeout(math.maxinteger, function() error("fired") end)
 	local t0 = skynet.now()
 	skynet.sleep(2)
 	eq(skynet.now() >= t0 + 2, true, "sleep never early")
@@ -192,6 +194,63 @@ function T.names()
 	eq(skynet.endless(), false)
 	skynet.kill(echo)
 	skynet.kill(u1)
+	return "ok"
+end
+
+function T.service()
+	local service = require "skynet.service"
+	local function adder(...)
+		local skynet = require "skynet"
+		local base = ...
+		skynet.start(function()
+			skynet.dispatch("lua", function(_, _, a)
+				skynet.retpack(a + tonumber(base))
+			end)
+		end)
+	end
+	local a = service.new("adder", adder, 100)
+	eq(skynet.call(a, "lua", 1), 101, "inline service")
+	eq(service.new("adder", adder, 5), a, "one per name")
+	eq(service.query("adder"), a)
+	local captured = 1
+	eq(pcall(service.new, "bad", function() return captured end), false, "upvalues refused")
+	eq(service.close("adder"), true)
+	return "ok"
+end
+
+-- skynet.core with wrong arguments: a Lua error every time, never a crash.
+function T.badinput()
+	local c = require "skynet.core"
+	-- a light userdata pointing anywhere (skynet.unpack makes one from 8 bytes)
+	local wild = skynet.unpack("\x03\x08\x07\x06\x05\x04\x03\x02\x01")
+	eq(type(wild), "userdata")
+	local bad = {
+		function() return c.tostring(wild, 100) end,
+		function() return c.unpack(wild, 4) end,
+		function() return c.send(skynet.self(), 10, 0, wild, 16) end,
+		function() return c.redirect(skynet.self(), 0, 10, 0, wild, 16) end,
+		function() return c.send({}, 10, 0, "x") end,
+		function() return c.send(skynet.self(), 300, 0, "x") end,
+		function() return c.send(skynet.self(), 10, "s", "x") end,
+		function() return c.send(skynet.self(), 10, 0, {}) end,
+		function() return c.tostring(wild, -1) end,
+		function() return c.unpack("\x06\x06\x06") end,
+		function() return c.unpack("\xff") end,
+		function() return c.command("NO_SUCH_COMMAND") end,
+		function() return c.command("NAME", "x") end,
+		function() return c.command("REG", "global_name") end,
+		function() return c.callback(42) end,
+		function() return c.pack(coroutine.create(function() end)) end,
+	}
+	for i, f in ipairs(bad) do
+		eq(pcall(f), false, "bad input #" .. i)
+	end
+	-- trash of an unknown pointer and a send to nobody are quiet no-ops
+	c.trash(wild, 8)
+	eq(c.send(0x00fffffe, 10, 0, "x"), nil, "send to nobody")
+	eq(skynet.sleep("abc"), nil, "a delay that is no number is 0")
+	local ok = pcall(skynet.unpack, string.rep("\x16", 100) .. "\x00")
+	eq(ok, false, "too deep")
 	return "ok"
 end
 

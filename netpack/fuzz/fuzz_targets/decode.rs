@@ -1,5 +1,7 @@
 //! Feeds arbitrary bytes to a `Decoder` in arbitrary splits and checks it against a
-//! reference decode of the uncut stream.
+//! reference decode of the uncut stream; the same reads go through a `Filter`, and through
+//! a decoder read the way a socket reader uses `direct_buffer` (reads straight into an
+//! unfinished packet's buffer), and must give the same packets.
 //!
 //! Input layout: byte 0 = number of cut points `n`; the next `2 * n` bytes = cut points
 //! (big-endian u16, taken modulo the stream length); the rest = the byte stream.
@@ -62,8 +64,13 @@ fuzz_target!(|input: &[u8]| {
     let mut got = Vec::new();
     // The same reads through a filter, alternating with another connection's idle reads.
     let mut filter = Filter::new();
+    // And through a decoder read directly into its unfinished packet's buffer where it has
+    // one: exactly the spare capacity on even reads (what a socket reader does), the whole
+    // read on odd ones (bytes past the packet continue the stream).
+    let mut direct = Decoder::new();
+    let mut via_direct = Vec::new();
     let mut prev = 0;
-    for &at in &cuts[..=count] {
+    for (i, &at) in cuts[..=count].iter().enumerate() {
         let read = stream.slice(prev..at);
         prev = at;
         got.clear();
@@ -75,6 +82,29 @@ fuzz_target!(|input: &[u8]| {
         for packet in &got {
             assert_eq!(Some(&packet[..]), expected.next());
         }
+        via_direct.clear();
+        let mut rest = read.clone();
+        if let Some(buf) = direct.direct_buffer() {
+            let spare = buf.capacity() - buf.len();
+            assert!(spare > 0, "an unfinished packet needs more bytes");
+            let take = if i % 2 == 0 {
+                spare.min(rest.len())
+            } else {
+                rest.len()
+            };
+            buf.extend_from_slice(&rest[..take]);
+            rest = rest.slice(take..);
+            direct.after_direct(&mut via_direct);
+            if i % 2 == 0 && take == spare {
+                assert!(
+                    !via_direct.is_empty(),
+                    "the spare capacity was not what the packet needed"
+                );
+            }
+        }
+        direct.feed(rest, &mut via_direct);
+        assert_eq!(via_direct, got);
+        assert_eq!(direct.buffered_len(), decoder.buffered_len());
         match filter.data(1, read) {
             FilterResult::None => assert!(got.is_empty()),
             FilterResult::Data(p) => assert_eq!(got, [p]),
