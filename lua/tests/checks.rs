@@ -64,3 +64,8 @@ fn wrong_arguments_to_skynet_core_raise_errors() {
 fn inline_services_of_skynet_service() {
     run("service", &[]);
 }
+
+#[test]
+fn raw_calls_task_info_and_the_debug_protocol() {
+    run("misc", &[]);
+}

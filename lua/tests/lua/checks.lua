@@ -218,6 +218,44 @@ function T.service()
 	return "ok"
 end
 
+function T.misc()
+	local echo = skynet.newservice("echo")
+	-- rawcall / rawsend with packed bytes
+	local msg, sz = skynet.rawcall(echo, "lua", skynet.pack("add", 20, 22))
+	eq(skynet.unpack(msg, sz), 42, "rawcall")
+	eq(skynet.rawsend(echo, "lua", skynet.pack("add", 1, 1)), 0, "rawsend")
+	-- context inside a handler of our own protocol; forward_type-like user protocol
+	skynet.register_protocol { name = "mine", id = 100, pack = skynet.pack, unpack = skynet.unpack }
+	eq(select("#", skynet.harbor(skynet.self())), 2, "harbor gives two values")
+	-- task: a pending sleep shows up
+	local co
+	skynet.fork(function()
+		co = coroutine.running()
+		skynet.sleep(1000, co)
+	end)
+	skynet.yield()
+	eq(skynet.task() >= 1, true, "task counts the sleeper")
+	local t = {}
+	skynet.task(t)
+	local found = false
+	for _, tb in pairs(t) do
+		found = found or tb:match("stack traceback") ~= nil
+	end
+	eq(found, true, "task tracebacks")
+	skynet.wakeup(co)
+	skynet.yield()
+	-- info_func answers the debug protocol's INFO
+	skynet.info_func(function(x) return "info " .. tostring(x) end)
+	eq(skynet.call(skynet.self(), "debug", "INFO", 7), "info 7", "INFO through info_func")
+	eq(skynet.call(echo, "debug", "PING"), nil, "PING")
+	local kb = skynet.call(echo, "debug", "MEM")
+	eq(kb > 0, true, "MEM")
+	-- unknown requests on a protocol without dispatch answer with an error
+	eq(pcall(skynet.call, echo, "mine", "x"), false, "no dispatch: error")
+	skynet.kill(echo)
+	return "ok"
+end
+
 -- skynet.core with wrong arguments: a Lua error every time, never a crash.
 function T.badinput()
 	local c = require "skynet.core"
