@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 secs=${2:-3}
-cargo build --release -q -p skynet-services --bin skynet -p skynet-examples --bin bench
-bin=target/release
+CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target} cargo build --release -q -p skynet-services --bin skynet -p skynet-examples --bin bench
+bin=${CARGO_TARGET_DIR:-target}/release
 ulimit -n 65536 2>/dev/null || true
 out=$(mktemp -d)
 pids=()
