@@ -42,6 +42,10 @@ impl SocketServer {
         let ids = Arc::new(IdAllocator::new());
         let parked = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let direct = DirectMap::default();
+        let w = waker.clone();
+        let wake_self: skynet_runtime::DrainWake = Arc::new(move || {
+            let _ = w.wake();
+        });
         let server = Server::new(
             node.clone(),
             poll,
@@ -49,6 +53,7 @@ impl SocketServer {
             ids.clone(),
             parked.clone(),
             direct.clone(),
+            wake_self,
         );
         let thread = std::thread::Builder::new()
             .name("skynet-socket".into())

@@ -216,6 +216,18 @@ impl ActiveRoute {
         waiting
     }
 
+    /// Has the destination wake the socket thread once it has caught up to half the backlog
+    /// limits (it takes a batch that short), so a held-back socket is read again then, not
+    /// at the socket thread's next timeout (1 ms, in which a flood's agent could drain
+    /// 2 MiB and wait idle).
+    pub(crate) fn watch_drain(&self, wake: &skynet_runtime::DrainWake) {
+        if let Some(to) = &self.target {
+            let half_bytes = (ROUTE_BACKLOG_BYTES / 2) / self.avg_frame.max(1);
+            let below = (ROUTE_BACKLOG / 2).min(half_bytes).max(1);
+            to.notify_when_drained(below, wake.clone());
+        }
+    }
+
     /// True while the destination is still past half the backlog limits (a held-back
     /// socket is read again below that, so it does not flap).
     pub(crate) fn still_backlogged(&self) -> bool {

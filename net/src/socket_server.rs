@@ -264,6 +264,8 @@ pub(crate) struct Server {
     /// Routed sockets held back while their destination is backed up; rechecked each
     /// millisecond (a mailbox draining raises no event here).
     throttled: Vec<SocketId>,
+    /// Wakes this thread (a held-back socket's destination calls it once it has caught up).
+    wake_self: skynet_runtime::DrainWake,
     /// Stream sockets shared with workers for direct writes.
     direct: DirectMap,
     /// Set just before polling (see `Driver`): senders wake the poll only then.
@@ -290,6 +292,7 @@ impl Server {
         next_id: std::sync::Arc<crate::ids::IdAllocator>,
         parked: std::sync::Arc<std::sync::atomic::AtomicBool>,
         direct: DirectMap,
+        wake_self: skynet_runtime::DrainWake,
     ) -> Server {
         Server {
             node,
@@ -309,6 +312,7 @@ impl Server {
             throttled: Vec::new(),
             direct,
             parked,
+            wake_self,
         }
     }
 }

@@ -501,3 +501,44 @@ fn a_faster_sender_fills_an_unbounded_mailbox_with_warnings_per_doubling() {
         .count();
     assert_eq!(warnings, 1, "{:?}", lines.lines());
 }
+
+/// A drain watch (how the socket thread learns a held-back socket's destination caught up):
+/// called once, from the receiver's worker, when it takes a batch at most that short; at
+/// once (true, nothing called) when the mailbox is short already.
+#[test]
+fn a_drain_watch_fires_once_the_receiver_catches_up() {
+    let node = util::builder().threads(2).build().unwrap();
+    let (entered_tx, entered) = crossbeam_channel::bounded(1);
+    let (go, go_rx) = crossbeam_channel::bounded(1);
+    let seen = Arc::new(AtomicU64::new(0));
+    let gate = node
+        .launch(Gate {
+            entered: entered_tx,
+            go: go_rx,
+            seen: seen.clone(),
+        })
+        .unwrap();
+    let to = node.handle().resolve(gate).expect("live");
+    // Short already: no watch.
+    let never: skynet_runtime::DrainWake = Arc::new(|| panic!("not armed"));
+    assert!(to.notify_when_drained(10, never));
+    node.send(gate, "hold").unwrap();
+    recv(&entered, LONG);
+    for i in 0..100u64 {
+        node.send(gate, i).unwrap();
+    }
+    let (woke_tx, woke) = crossbeam_channel::unbounded();
+    let wake: skynet_runtime::DrainWake = Arc::new(move || {
+        let _ = woke_tx.send(());
+    });
+    assert!(!to.notify_when_drained(10, wake));
+    assert!(woke.try_recv().is_err(), "nothing drained yet");
+    go.send(()).unwrap();
+    recv(&woke, LONG);
+    let deadline = Instant::now() + LONG;
+    while seen.load(Ordering::Relaxed) < 100 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(seen.load(Ordering::Relaxed), 100);
+    assert!(woke.try_recv().is_err(), "called once");
+}

@@ -36,6 +36,9 @@ impl Server {
             }
             let behind = st.route.as_ref().is_some_and(|r| r.still_backlogged());
             if behind {
+                if let Some(r) = &st.route {
+                    r.watch_drain(&self.wake_self);
+                }
                 self.throttled.push(id);
             } else {
                 st.throttled = false;
@@ -143,6 +146,7 @@ impl Server {
                                     Ok(true) => {
                                         st.throttled = true;
                                         self.throttled.push(id);
+                                        route.watch_drain(&self.wake_self);
                                         break;
                                     }
                                     Err(why) => {
@@ -187,6 +191,7 @@ impl Server {
                                     Ok(true) => {
                                         st.throttled = true;
                                         self.throttled.push(id);
+                                        route.watch_drain(&self.wake_self);
                                         break;
                                     }
                                     Err(why) => {

@@ -68,7 +68,12 @@ pub(crate) struct Cell<S: ?Sized> {
     pub(crate) exit_error: Mutex<Option<CallError>>,
     /// Local names this service holds, removed when it retires.
     pub(crate) names: Mutex<Vec<String>>,
+    /// Called once when the mailbox's drain watch fires (see `Mailbox::watch_drain`).
+    pub(crate) drain_wake: Mutex<Option<DrainWake>>,
 }
+
+/// What a drain watch calls (the socket thread's waker, for a routed socket held back).
+pub type DrainWake = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 impl<S: ?Sized> Cell<S> {
     pub(crate) fn new(
@@ -99,6 +104,7 @@ impl<S: ?Sized> Cell<S> {
             launch: Mutex::new(launch),
             exit_error: Mutex::new(None),
             names: Mutex::new(Vec::new()),
+            drain_wake: Mutex::new(None),
         }
     }
 

@@ -62,6 +62,9 @@ pub(crate) struct Mailbox {
     /// message bounced that line between the receiver's core and the sender's on every
     /// message (`bench send` lost a third of its speed to it).
     pending_len: AtomicUsize,
+    /// A drain watch: 0 for none, else `n + 1` to fire once a refill of the receiver's
+    /// batch finds at most `n` messages (see [`Mailbox::watch_drain`]).
+    drain_watch: AtomicUsize,
 }
 
 impl Mailbox {
@@ -75,6 +78,7 @@ impl Mailbox {
                 closed: false,
                 overload_at: OVERLOAD_THRESHOLD,
             }),
+            drain_watch: AtomicUsize::new(0),
             pending_len: AtomicUsize::new(0),
         }
     }
@@ -99,16 +103,23 @@ impl Mailbox {
     /// exactly one). When `pending` is empty it is first refilled with everything in the
     /// shared queue (one lock, one swap); the overload check runs then, on that length.
     /// Returns 0 when both are empty: the scheduled flag is then cleared and the caller must
-    /// forget the service until a push schedules it again.
+    /// forget the service until a push schedules it again. `drained` is set when a refill
+    /// (or an empty queue) satisfied the drain watch, which is cleared (one shot).
     pub(crate) fn pop_batch(
         &self,
         pending: &mut VecDeque<Message>,
         weight: i8,
+        drained: &mut bool,
     ) -> (usize, Option<usize>) {
         let mut overload = None;
         if pending.is_empty() {
             let mut inner = self.inner.lock();
             let len = inner.queue.len();
+            let watch = self.drain_watch.load(Ordering::Relaxed);
+            if watch != 0 && len < watch {
+                self.drain_watch.store(0, Ordering::Relaxed);
+                *drained = true;
+            }
             if len == 0 {
                 inner.scheduled = false;
                 inner.overload_at = OVERLOAD_THRESHOLD;
@@ -140,6 +151,19 @@ impl Mailbox {
             (len >> weight).max(1)
         };
         (n, overload)
+    }
+
+    /// Arms a one-shot drain watch: the next refill of the receiver's batch that finds at
+    /// most `below` messages sets `drained` in [`pop_batch`](Self::pop_batch). Set under
+    /// the queue's lock, so a refill cannot slip between a sender's look at the length and
+    /// the watch. True when it is already that short (the caller should not wait).
+    pub(crate) fn watch_drain(&self, below: usize) -> bool {
+        let inner = self.inner.lock();
+        if inner.queue.len() + self.pending_hint() <= below {
+            return true;
+        }
+        self.drain_watch.store(below + 1, Ordering::Relaxed);
+        false
     }
 
     /// Ends a turn: true when messages wait (the service stays scheduled and must be put
@@ -204,20 +228,20 @@ mod tests {
         // Starts scheduled: pushes before launch don't schedule.
         assert_eq!(mb.push(msg(1)).unwrap(), Pushed::Queued(1));
         let mut out = VecDeque::new();
-        assert_eq!(mb.pop_batch(&mut out, 0).0, 1);
+        assert_eq!(mb.pop_batch(&mut out, 0, &mut false).0, 1);
         out.clear();
         // Empty pop clears the flag; next push schedules exactly once.
-        assert_eq!(mb.pop_batch(&mut out, 0).0, 0);
+        assert_eq!(mb.pop_batch(&mut out, 0, &mut false).0, 0);
         assert_eq!(mb.push(msg(2)).unwrap(), Pushed::Schedule);
         assert_eq!(mb.push(msg(3)).unwrap(), Pushed::Queued(2));
         // Weight -1: one message this turn; the other stays pending, in order.
-        assert_eq!(mb.pop_batch(&mut out, -1).0, 1);
+        assert_eq!(mb.pop_batch(&mut out, -1, &mut false).0, 1);
         assert_eq!(out.pop_front().unwrap().session, 2);
         assert!(mb.end_turn(&out), "a pending message keeps it scheduled");
         // An upper bound until the next refill: the handled message still counts.
         assert_eq!(mb.len(), 2);
         assert_eq!(mb.push(msg(4)).unwrap(), Pushed::Queued(1));
-        assert_eq!(mb.pop_batch(&mut out, -1).0, 1);
+        assert_eq!(mb.pop_batch(&mut out, -1, &mut false).0, 1);
         assert_eq!(out.pop_front().unwrap().session, 3);
         assert_eq!(mb.close().len(), 1);
         assert!(mb.push(msg(5)).is_err());
@@ -235,7 +259,7 @@ mod tests {
                 let _ = mb.push(msg(i));
             }
             loop {
-                let (n, w) = mb.pop_batch(&mut out, 2);
+                let (n, w) = mb.pop_batch(&mut out, 2, &mut false);
                 warnings.extend(w);
                 if n == 0 {
                     break;

@@ -15,6 +15,7 @@ pub(crate) mod slot;
 pub(crate) mod state;
 pub(crate) mod unique;
 
+pub use cell::DrainWake;
 pub(crate) use cell::{
     Body, Cell, LaunchNotify, KILL_DRAIN, KILL_KILLED, KILL_NONE, KILL_SHUTDOWN,
 };

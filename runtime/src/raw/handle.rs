@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::base::{Addr, CallError, Message, NameError, SendError};
 use crate::config::ConfigError;
 use crate::kernel::{
-    ExitHook, LaunchNotify, RuntimeMetrics, ServiceInfo, ShutdownHook, KILL_KILLED,
+    DrainWake, ExitHook, LaunchNotify, RuntimeMetrics, ServiceInfo, ShutdownHook, KILL_KILLED,
 };
 use crate::raw::service::{Cell, NodeInner, RawContext, RawService};
 
@@ -35,6 +35,22 @@ impl ServiceRef {
     /// has exited).
     pub fn queue_len(&self) -> usize {
         self.cell.mailbox.len()
+    }
+}
+
+impl ServiceRef {
+    /// Calls `wake` once, from the worker that runs the service, when it next takes a batch
+    /// of at most `below` messages (it has handled what was queued before): how the socket
+    /// thread learns that a destination it held a socket back for has caught up, without
+    /// polling. Returns true, and calls nothing, when the mailbox is that short already. A
+    /// new watch replaces the previous one.
+    pub fn notify_when_drained(&self, below: usize, wake: DrainWake) -> bool {
+        *self.cell.drain_wake.lock() = Some(wake);
+        if self.cell.mailbox.watch_drain(below) {
+            self.cell.drain_wake.lock().take();
+            return true;
+        }
+        false
     }
 }
 

@@ -210,7 +210,13 @@ fn run_locked(
             }
         }
         let b = &mut **body;
-        let (n, overload) = cell.mailbox.pop_batch(&mut b.pending, weight);
+        let mut drained = false;
+        let (n, overload) = cell.mailbox.pop_batch(&mut b.pending, weight, &mut drained);
+        if drained {
+            if let Some(wake) = cell.drain_wake.lock().take() {
+                wake();
+            }
+        }
         if let Some(len) = overload {
             log::warn!("service {addr} may overload, message queue length = {len}");
             node.counters
