@@ -120,7 +120,7 @@ impl Call {
             }
         }
         self.session = session;
-        sh.node.note_calls(current_worker(), 1);
+        sh.node.note_calls(current_worker(&sh.node), 1);
         if let Some(d) = self.timeout {
             self.timer = Some(sh.node.add_timeout(
                 d,
@@ -147,7 +147,9 @@ impl Call {
 
     fn finish(&mut self, reply: Message) -> Result<Message, CallError> {
         self.done = true;
-        self.shared.node.note_calls(current_worker(), -1);
+        self.shared
+            .node
+            .note_calls(current_worker(&self.shared.node), -1);
         self.clear_waiting();
         if let Some(t) = self.timer.take() {
             self.shared.node.timers.cancel(t);
@@ -214,7 +216,9 @@ impl Call {
 impl Drop for Call {
     fn drop(&mut self) {
         if self.session != 0 && !self.done {
-            self.shared.node.note_calls(current_worker(), -1);
+            self.shared
+                .node
+                .note_calls(current_worker(&self.shared.node), -1);
             self.shared.cancel_wait(self.session);
             if let Some(t) = self.timer.take() {
                 self.shared.node.timers.cancel(t);

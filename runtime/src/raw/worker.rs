@@ -24,14 +24,16 @@ pub(crate) fn weight(index: usize) -> i8 {
 }
 
 thread_local! {
-    /// The index of the worker this thread is (usize::MAX: not a worker).
-    static WORKER_INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    /// The node (its address) and the index of the worker this thread is ((0, 0): not a
+    /// worker).
+    static WORKER_OF: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
 }
 
-/// The index of the worker the calling thread is, if it is one.
+/// The index of the worker the calling thread is, if it is one of `node`'s.
 #[inline]
-pub(crate) fn current_worker() -> Option<usize> {
-    Some(WORKER_INDEX.with(|w| w.get())).filter(|i| *i != usize::MAX)
+pub(crate) fn current_worker(node: &NodeInner) -> Option<usize> {
+    let (of, index) = WORKER_OF.with(|w| w.get());
+    (of == node as *const NodeInner as usize).then_some(index)
 }
 
 /// A worker thread's body.
@@ -44,7 +46,7 @@ pub(crate) fn worker_main(
     profile: bool,
     batch: bool,
 ) {
-    WORKER_INDEX.with(|w| w.set(index));
+    WORKER_OF.with(|w| w.set((Arc::as_ptr(&node) as usize, index)));
     node.run_queue.enter_worker();
     logger::enter_node(&node);
     if batch {
