@@ -542,3 +542,52 @@ fn a_drain_watch_fires_once_the_receiver_catches_up() {
     assert_eq!(seen.load(Ordering::Relaxed), 100);
     assert!(woke.try_recv().is_err(), "called once");
 }
+
+/// Sends to `woken`, then spins until it has run (or a deadline), reporting whether it ran
+/// while this service was still inside that one message.
+struct WakesThenSpins {
+    woken: Addr,
+    ran: Arc<AtomicBool>,
+    out: crossbeam_channel::Sender<bool>,
+}
+impl Service for WakesThenSpins {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let _ = ctx.send(self.woken, 1u8);
+        let deadline = Instant::now() + LONG;
+        while !self.ran.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+        let _ = self.out.send(self.ran.load(Ordering::SeqCst));
+    }
+}
+
+/// Notes that it ran.
+struct Flag(Arc<AtomicBool>);
+impl Service for Flag {
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// G13: a service woken by one that then stays inside a long message (here, until it has
+/// run) is not held in that worker's LIFO slot: the monitor moves it to another worker.
+#[test]
+fn a_service_woken_by_a_long_turn_runs_beside_it() {
+    let node = util::builder()
+        .threads(2)
+        .monitor_threshold(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let woken = node.launch(Flag(ran.clone())).unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let spinner = node
+        .launch(WakesThenSpins {
+            woken,
+            ran,
+            out: tx,
+        })
+        .unwrap();
+    node.send(spinner, ()).unwrap();
+    assert!(recv(&rx, LONG + LONG), "the woken service ran only after the long turn");
+}

@@ -8,6 +8,7 @@
 
 pub(crate) mod cell;
 pub(crate) mod counters;
+pub(crate) mod lifo;
 pub(crate) mod mailbox;
 pub(crate) mod metrics;
 pub(crate) mod run_queue;

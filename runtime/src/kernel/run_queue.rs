@@ -29,6 +29,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::base::Addr;
 use crate::kernel::cell::Cell;
+use crate::kernel::lifo::LifoSlot;
 
 /// What the kernel holds in a cell: the service body type of the layer above. The raw
 /// service layer implements it once, for `dyn RawService`. Thread locals cannot be generic,
@@ -63,13 +64,16 @@ pub(crate) struct RunQueue<S: ?Sized> {
     stop: AtomicBool,
     /// Identity of this queue, so a worker of another node never uses its slot here.
     id: usize,
+    /// Each worker's LIFO slot, by worker index (see the module doc).
+    lifos: Vec<LifoSlot<S>>,
 }
 
 /// A worker thread's own run-queue state (in a thread local the body type declares, see
 /// [`Hosted::worker_local`]).
 pub(crate) struct WorkerLocal<S: ?Sized> {
     queue_id: usize,
-    lifo: Option<Arc<Cell<S>>>,
+    /// This worker's index: its LIFO slot is `lifos[index]`.
+    index: usize,
     /// The service this worker sends to most (see [`RunQueue::take_sent_to`]).
     sent_to: Option<(Addr, Arc<Cell<S>>)>,
     /// The last destination found by a full lookup: a second lookup in a row for it caches it.
@@ -85,8 +89,9 @@ thread_local! {
 static NEXT_QUEUE_ID: AtomicUsize = AtomicUsize::new(1);
 
 impl<S: Hosted + ?Sized> RunQueue<S> {
-    pub(crate) fn new() -> RunQueue<S> {
+    pub(crate) fn new(workers: usize) -> RunQueue<S> {
         RunQueue {
+            lifos: (0..workers).map(|_| LifoSlot::default()).collect(),
             global: Mutex::new(VecDeque::new()),
             len: AtomicUsize::new(0),
             sleeping: AtomicUsize::new(0),
@@ -97,12 +102,12 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
         }
     }
 
-    /// Marks the calling thread as one of this queue's workers (enables its LIFO slot).
-    pub(crate) fn enter_worker(&self) {
+    /// Marks the calling thread as this queue's worker `index` (enables its LIFO slot).
+    pub(crate) fn enter_worker(&self, index: usize) {
         S::worker_local().with(|l| {
             *l.borrow_mut() = Some(WorkerLocal {
                 queue_id: self.id,
-                lifo: None,
+                index,
                 sent_to: None,
                 missed: None,
             })
@@ -113,10 +118,11 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// that was there moves to the global queue); from anywhere else it goes to the global
     /// queue and wakes a parked worker.
     pub(crate) fn schedule(&self, cell: Arc<Cell<S>>) {
-        let displaced = S::worker_local().with(|l| match l.borrow_mut().as_mut() {
-            Some(local) if local.queue_id == self.id => Ok(local.lifo.replace(cell)),
-            _ => Err(cell),
-        });
+        let mine = self.my_index();
+        let displaced = match mine.and_then(|i| self.lifos.get(i)) {
+            Some(slot) => Ok(slot.put(cell)),
+            None => Err(cell),
+        };
         match displaced {
             Ok(None) => {}
             Ok(Some(old)) => self.push_global(old),
@@ -171,14 +177,10 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
         if self.sleeping.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let taken = S::worker_local().with(|l| {
-            let mut l = l.borrow_mut();
-            let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
-            match &local.lifo {
-                Some(c) if Arc::ptr_eq(c, cell) => local.lifo.take(),
-                _ => None,
-            }
-        });
+        let taken = self
+            .my_index()
+            .and_then(|i| self.lifos.get(i))
+            .and_then(|slot| slot.take_if(cell));
         if let Some(cell) = taken {
             self.push_global(cell);
         }
@@ -257,7 +259,10 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// True when some other service is waiting to run (global queue or this worker's slot).
     pub(crate) fn others_waiting(&self) -> bool {
         self.len.load(Ordering::Relaxed) > 0
-            || S::worker_local().with(|l| l.borrow().as_ref().is_some_and(|w| w.lifo.is_some()))
+            || self
+                .my_index()
+                .and_then(|i| self.lifos.get(i))
+                .is_some_and(LifoSlot::is_occupied)
     }
 
     fn pop_global(&self) -> Option<Arc<Cell<S>>> {
@@ -274,10 +279,9 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// consecutive slot runs; `parked` is set when the worker slept on the way. Returns None
     /// when the queue is stopped.
     pub(crate) fn next(&self, lifo_runs: &mut u32, parked: &mut bool) -> Option<Arc<Cell<S>>> {
+        let mine = self.my_index().and_then(|i| self.lifos.get(i));
         loop {
-            let slot =
-                S::worker_local().with(|l| l.borrow_mut().as_mut().and_then(|w| w.lifo.take()));
-            if let Some(cell) = slot {
+            if let Some(cell) = mine.and_then(LifoSlot::take) {
                 if *lifo_runs < LIFO_BUDGET || self.len.load(Ordering::Relaxed) == 0 {
                     *lifo_runs += 1;
                     return Some(cell);
@@ -313,6 +317,33 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// service.
     pub(crate) fn leave_worker(&self) -> Option<Arc<Cell<S>>> {
         let local = S::worker_local().with(|l| l.borrow_mut().take());
-        local.and_then(|w| w.lifo)
+        local
+            .filter(|w| w.queue_id == self.id)
+            .and_then(|w| self.lifos.get(w.index))
+            .and_then(LifoSlot::take)
+    }
+
+    /// The calling thread's worker index, if it is one of this queue's workers.
+    #[inline]
+    fn my_index(&self) -> Option<usize> {
+        S::worker_local().with(|l| {
+            l.borrow()
+                .as_ref()
+                .filter(|w| w.queue_id == self.id)
+                .map(|w| w.index)
+        })
+    }
+
+    /// Moves the service waiting in worker `index`'s LIFO slot to the global queue (the
+    /// monitor does it for a worker stuck inside one message, so the service it woke does
+    /// not wait for that message to end). True if there was one.
+    pub(crate) fn rescue_lifo(&self, index: usize) -> bool {
+        match self.lifos.get(index).and_then(LifoSlot::take) {
+            Some(cell) => {
+                self.push_global(cell);
+                true
+            }
+            None => false,
+        }
     }
 }

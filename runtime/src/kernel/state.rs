@@ -135,7 +135,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
                 next_handle: AtomicU32::new(1),
                 names: RwLock::new(HashMap::new()),
                 registry: RwLock::new(HashMap::new()),
-                run_queue: RunQueue::new(),
+                run_queue: RunQueue::new(threads),
                 timers,
                 start,
                 turn_clock: TurnClock::new(),

@@ -5,6 +5,10 @@
 //! not moved for the threshold while it is inside a service gets that service reported, once
 //! per stuck message, by address. The service is not killed.
 //!
+//! A worker seen inside the same message at two samples in a row has the service waiting
+//! in its LIFO slot moved to the global queue, so another worker runs it: otherwise a
+//! looping service would hold the service it woke (the logger, say) for as long as it loops.
+//!
 //! The same thread returns free memory to the OS after many services end (see `trim.rs`).
 
 use std::sync::atomic::Ordering;
@@ -50,7 +54,9 @@ pub(crate) fn run_monitor(
             }
         }
         let now = Instant::now();
-        for (slot, (version, since, reported)) in node.workers.iter().zip(seen.iter_mut()) {
+        for (index, (slot, (version, since, reported))) in
+            node.workers.iter().zip(seen.iter_mut()).enumerate()
+        {
             let v = slot.version.load(Ordering::Acquire);
             if v != *version {
                 *version = v;
@@ -59,7 +65,13 @@ pub(crate) fn run_monitor(
                 continue;
             }
             let current = Addr(slot.current.load(Ordering::Relaxed));
-            if current.is_system() || *reported || now.duration_since(*since) < threshold {
+            if current.is_system() {
+                continue;
+            }
+            // Inside one message since the last sample at least: the service it woke last
+            // (its LIFO slot) runs on another worker rather than after that message.
+            node.run_queue.rescue_lifo(index);
+            if *reported || now.duration_since(*since) < threshold {
                 continue;
             }
             *reported = true;

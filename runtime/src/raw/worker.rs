@@ -47,7 +47,7 @@ pub(crate) fn worker_main(
     batch: bool,
 ) {
     WORKER_OF.with(|w| w.set((Arc::as_ptr(&node) as usize, index)));
-    node.run_queue.enter_worker();
+    node.run_queue.enter_worker(index);
     logger::enter_node(&node);
     if batch {
         if let Err(e) = sched_policy::enter_batch_policy() {
