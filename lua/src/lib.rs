@@ -66,7 +66,7 @@ pub fn register(builder: NodeBuilder) -> NodeBuilder {
         .raw_service("snlua", |args| {
             Ok(Box::new(LuaService::new(args)) as Box<dyn skynet_runtime::RawService>)
         })
-        .service("lua_launcher", |_| Ok(LuaLauncher))
+        .system_service("lua_launcher", |_| Ok(LuaLauncher))
 }
 
 /// Starts the launcher that Lua's `skynet.launch(name, ...)` asks to start registered Rust

@@ -260,3 +260,29 @@ fn profile_on_measures_cpu_and_off_does_not() {
         node.shutdown();
     }
 }
+
+/// Does nothing until the node ends.
+struct Helper;
+impl Service for Helper {
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+}
+
+/// G15: a registered system type's services do not keep the node alive: it ends when its
+/// other services have, as with the logger.
+#[test]
+fn system_services_do_not_keep_the_node_alive() {
+    let node = util::builder()
+        .threads(2)
+        .system_service("helper", |_| Ok(Helper))
+        .service("worker", |_| Ok(Helper))
+        .build()
+        .unwrap();
+    let helper = node.newservice("helper", &[]).unwrap();
+    let worker = node.newservice("worker", &[]).unwrap();
+    assert!(node.handle().service_info(helper).unwrap().system);
+    assert!(!node.handle().service_info(worker).unwrap().system);
+    assert!(!node.wait_timeout(Duration::from_millis(50)), "a user service lives");
+    node.handle().kill(worker);
+    assert!(node.wait_timeout(LONG), "only system services are left");
+    node.shutdown();
+}

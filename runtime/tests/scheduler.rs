@@ -589,5 +589,8 @@ fn a_service_woken_by_a_long_turn_runs_beside_it() {
         })
         .unwrap();
     node.send(spinner, ()).unwrap();
-    assert!(recv(&rx, LONG + LONG), "the woken service ran only after the long turn");
+    assert!(
+        recv(&rx, LONG + LONG),
+        "the woken service ran only after the long turn"
+    );
 }

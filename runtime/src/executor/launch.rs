@@ -47,10 +47,11 @@ impl Context {
         type_name: String,
     ) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
         let session = self.shared.register_wait();
+        let system = self.shared.node.is_system_type(&type_name);
         let r = self.shared.node.spawn(
             svc,
             type_name,
-            false,
+            system,
             LaunchNotify::Session(self.shared.addr, session),
         );
         if r.is_err() {

@@ -94,6 +94,9 @@ pub(crate) struct Kernel<S: ?Sized> {
     next_handle: AtomicU32,
     names: RwLock<HashMap<String, Addr>>,
     pub(crate) registry: RwLock<HashMap<String, Factory<S>>>,
+    /// Registered types whose services are system services (they do not keep the node
+    /// alive, and the console refuses to kill them unless forced).
+    pub(crate) system_types: RwLock<std::collections::HashSet<String>>,
     pub(crate) run_queue: RunQueue<S>,
     pub(crate) timers: TimerThread<TimerEntry>,
     pub(crate) start: Instant,
@@ -135,6 +138,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
                 next_handle: AtomicU32::new(1),
                 names: RwLock::new(HashMap::new()),
                 registry: RwLock::new(HashMap::new()),
+                system_types: RwLock::new(std::collections::HashSet::new()),
                 run_queue: RunQueue::new(threads),
                 timers,
                 start,
@@ -417,6 +421,11 @@ impl<S: Hosted + ?Sized> Kernel<S> {
             self.logger.store(addr.0, Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    /// True for a registered type whose services are system services.
+    pub(crate) fn is_system_type(&self, name: &str) -> bool {
+        self.system_types.read().contains(name)
     }
 
     /// The address a send or call to `dest` goes to: a name is looked up now.

@@ -40,6 +40,7 @@ pub struct NodeBuilder {
     config: Config,
     threads: Option<usize>,
     factories: Vec<(String, Factory<dyn RawService>)>,
+    system_types: Vec<String>,
     logger: Option<Box<dyn RawService>>,
     monitor_threshold: Duration,
     profile: Option<bool>,
@@ -52,6 +53,7 @@ impl Default for NodeBuilder {
             config: Config::new(),
             threads: None,
             factories: Vec::new(),
+            system_types: Vec::new(),
             logger: None,
             monitor_threshold: Duration::from_secs(5),
             profile: None,
@@ -84,6 +86,19 @@ impl NodeBuilder {
         });
         self.factories.push((name.to_string(), f));
         self
+    }
+
+    /// Registers a service type whose services are system services, like the logger: they
+    /// do not keep the node alive (it ends when its other services have), and the console
+    /// kills one only when forced. For helpers every node runs, such as the Lua host's
+    /// launcher.
+    pub fn system_service<S, F>(mut self, name: &str, make: F) -> Self
+    where
+        S: Service,
+        F: Fn(&[String]) -> Result<S, Error> + Send + Sync + 'static,
+    {
+        self.system_types.push(name.to_string());
+        self.service(name, make)
     }
 
     /// Registers a raw service type.
@@ -149,6 +164,7 @@ impl NodeBuilder {
             for (name, f) in self.factories {
                 reg.insert(name, f);
             }
+            inner.system_types.write().extend(self.system_types);
         }
         logger::install(level);
         let mut workers = Vec::with_capacity(threads);

@@ -108,7 +108,8 @@ impl Node {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let svc =
             factory(&args).map_err(|e| CallError::Failed(Addr::SYSTEM, format!("{name}: {e}")))?;
-        self.spawn_wait(svc, name, false)
+        let system = self.inner().is_system_type(name);
+        self.spawn_wait(svc, name, system)
     }
 
     /// Sends a value one way from outside the node (source: the system address), to an
