@@ -281,7 +281,10 @@ fn system_services_do_not_keep_the_node_alive() {
     let worker = node.newservice("worker", &[]).unwrap();
     assert!(node.handle().service_info(helper).unwrap().system);
     assert!(!node.handle().service_info(worker).unwrap().system);
-    assert!(!node.wait_timeout(Duration::from_millis(50)), "a user service lives");
+    assert!(
+        !node.wait_timeout(Duration::from_millis(50)),
+        "a user service lives"
+    );
     node.handle().kill(worker);
     assert!(node.wait_timeout(LONG), "only system services are left");
     node.shutdown();

@@ -64,7 +64,8 @@ impl fmt::Display for ConfigError {
             }
         }
         if let Some(key) = &self.key {
-            write!(f, ": key `{key}`")?;
+            // A TOML key may hold any character: escaped, the error stays on one line.
+            write!(f, ": key `{}`", key.escape_debug())?;
         }
         write!(f, ": {}", self.message)
     }

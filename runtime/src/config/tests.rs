@@ -538,3 +538,11 @@ fn display_formats() {
     let copy = e.clone();
     assert_eq!(copy.to_string(), e.to_string());
 }
+
+#[test]
+fn a_key_with_a_newline_stays_on_one_line() {
+    let e = Config::parse("\"a\\nb\" = []\n", Some(Path::new("n.toml"))).unwrap_err();
+    let text = e.to_string();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("a\\nb"), "{text}");
+}
