@@ -4,8 +4,11 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use crate::base::Addr;
 
-/// What one worker exposes to the monitor.
+/// What one worker exposes to the monitor. Aligned to its own cache lines (two, for the
+/// adjacent-line prefetcher): each worker writes its slot on every callback, and two slots
+/// sharing a line made the workers of `bench pairs` stall on each other's writes.
 #[derive(Default)]
+#[repr(align(128))]
 pub(crate) struct WorkerSlot {
     /// Bumped before and after each callback.
     pub(crate) version: AtomicU64,
