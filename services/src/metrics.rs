@@ -64,17 +64,25 @@ pub fn render(ctx: &Context) -> String {
             "process_resident_memory_bytes",
             "gauge",
             "Resident memory of the node's process.",
-            &[("", rss as f64)],
+            [("", rss as f64)],
         );
     }
     out
 }
 
-/// One metric: its HELP and TYPE lines, then a sample per (labels, value).
-fn series(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
+/// One metric: its HELP and TYPE lines, then a sample per (labels, value); labels are
+/// written as given (`kind="tcp"`), none for "".
+fn series<L: AsRef<str>>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (L, f64)>,
+) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
     for (labels, value) in samples {
+        let labels = labels.as_ref();
         if labels.is_empty() {
             let _ = writeln!(out, "{name} {value}");
         } else {
@@ -91,7 +99,7 @@ fn runtime_series(node: &NodeHandle, out: &mut String) {
         "skynet_services",
         "gauge",
         "Live services.",
-        &[
+        [
             ("kind=\"user\"", user),
             ("kind=\"system\"", m.system_services as f64),
         ],
@@ -101,95 +109,82 @@ fn runtime_series(node: &NodeHandle, out: &mut String) {
         "skynet_messages_handled_total",
         "counter",
         "Messages handled by services.",
-        &[("", m.messages_handled as f64)],
+        [("", m.messages_handled as f64)],
     );
     series(
         out,
         "skynet_mailbox_messages",
         "gauge",
         "Messages waiting in every mailbox.",
-        &[("", m.mailbox_total as f64)],
+        [("", m.mailbox_total as f64)],
     );
     series(
         out,
         "skynet_mailbox_longest",
         "gauge",
         "The longest mailbox.",
-        &[("", m.mailbox_longest as f64)],
+        [("", m.mailbox_longest as f64)],
     );
     series(
         out,
         "skynet_overload_warnings_total",
         "counter",
         "Mailbox overload warnings (past 1024, 2048, ...).",
-        &[("", m.overload_warnings as f64)],
+        [("", m.overload_warnings as f64)],
     );
     series(
         out,
         "skynet_endless_loop_reports_total",
         "counter",
         "Services reported inside one message past the monitor's threshold.",
-        &[("", m.endless_reports as f64)],
+        [("", m.endless_reports as f64)],
     );
     series(
         out,
         "skynet_services_in_call",
         "gauge",
         "Services whose main task waits on a call (calls in flight from dispatch and init).",
-        &[("", m.services_in_call as f64)],
+        [("", m.services_in_call as f64)],
     );
     series(
         out,
         "skynet_calls_in_flight",
         "gauge",
         "Calls waiting for their reply, every task's.",
-        &[("", m.calls_in_flight as f64)],
+        [("", m.calls_in_flight as f64)],
     );
-    let labels: Vec<String> = m
-        .call_errors
-        .iter()
-        .map(|(k, _)| format!("kind=\"{k}\""))
-        .collect();
-    let samples: Vec<(&str, f64)> = labels
-        .iter()
-        .zip(&m.call_errors)
-        .map(|(l, (_, n))| (l.as_str(), *n as f64))
-        .collect();
     series(
         out,
         "skynet_call_errors_total",
         "counter",
         "Calls that ended in an error, by kind.",
-        &samples,
+        m.call_errors
+            .iter()
+            .map(|(k, n)| (format!("kind=\"{k}\""), *n as f64)),
     );
     series(
         out,
         "skynet_timers_pending",
         "gauge",
         "Timers pending.",
-        &[("", m.timers_pending as f64)],
+        [("", m.timers_pending as f64)],
     );
-    let labels: Vec<String> = (0..m.worker_busy.len())
-        .map(|i| format!("worker=\"{i}\""))
-        .collect();
-    let samples: Vec<(&str, f64)> = labels
-        .iter()
-        .zip(&m.worker_busy)
-        .map(|(l, d)| (l.as_str(), d.as_secs_f64()))
-        .collect();
     series(
         out,
         "skynet_worker_busy_seconds_total",
         "counter",
         "Time each worker spent running services (0 with profile = false).",
-        &samples,
+        m.worker_busy
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("worker=\"{i}\""), d.as_secs_f64())),
     );
     series(
         out,
         "skynet_uptime_seconds",
         "gauge",
         "Since the node started.",
-        &[("", m.uptime.as_secs_f64())],
+        [("", m.uptime.as_secs_f64())],
     );
 }
 
@@ -205,18 +200,14 @@ fn socket_series(node: &NodeHandle, driver: &Driver, out: &mut String) {
         }
     }
     kinds.sort();
-    let labels: Vec<String> = kinds.iter().map(|(k, _)| format!("kind=\"{k}\"")).collect();
-    let samples: Vec<(&str, f64)> = labels
-        .iter()
-        .zip(&kinds)
-        .map(|(l, (_, n))| (l.as_str(), *n as f64))
-        .collect();
     series(
         out,
         "skynet_sockets",
         "gauge",
         "Open sockets by kind (listen, tcp, udp, connecting, accepted, paused).",
-        &samples,
+        kinds
+            .iter()
+            .map(|(k, n)| (format!("kind=\"{k}\""), *n as f64)),
     );
     let totals = driver.io_totals();
     series(
@@ -224,7 +215,7 @@ fn socket_series(node: &NodeHandle, driver: &Driver, out: &mut String) {
         "skynet_socket_bytes_total",
         "counter",
         "Bytes read and written by every socket, closed ones included.",
-        &[
+        [
             ("direction=\"in\"", totals.bytes_in as f64),
             ("direction=\"out\"", totals.bytes_out as f64),
         ],
@@ -234,7 +225,7 @@ fn socket_series(node: &NodeHandle, driver: &Driver, out: &mut String) {
         "skynet_socket_pending_write_bytes",
         "gauge",
         "Bytes queued to be written.",
-        &[("", pending as f64)],
+        [("", pending as f64)],
     );
     // A gate's clients are the stream sockets its service owns (a gate: a service whose type
     // name says gate: `GateServer<Gate>`, `WsGate`, a registered `gate`).
@@ -253,7 +244,7 @@ fn socket_series(node: &NodeHandle, driver: &Driver, out: &mut String) {
         "skynet_gate_clients",
         "gauge",
         "Clients connected to the node's gates.",
-        &[("", clients as f64)],
+        [("", clients as f64)],
     );
 }
 
@@ -262,57 +253,37 @@ fn socket_series(node: &NodeHandle, driver: &Driver, out: &mut String) {
 fn cluster_series(node: &NodeHandle, out: &mut String) {
     let cluster = skynet_cluster::Cluster::of(node);
     let senders = cluster.senders();
-    let labels: Vec<String> = senders
-        .iter()
-        .map(|(name, _, _)| format!("node=\"{}\"", name.replace(['"', '\\'], "_")))
-        .collect();
-    let calls: Vec<(&str, f64)> = labels
-        .iter()
-        .zip(&senders)
-        .map(|(l, (_, _, i))| (l.as_str(), i.requests as f64))
-        .collect();
+    let node_label = |name: &str| format!("node=\"{}\"", name.replace(['"', '\\'], "_"));
     series(
         out,
         "skynet_cluster_calls_total",
         "counter",
         "Requests sent to each remote node (calls and pushes).",
-        &calls,
+        senders
+            .iter()
+            .map(|(name, _, i)| (node_label(name), i.requests as f64)),
     );
-    let in_flight: Vec<(&str, f64)> = labels
-        .iter()
-        .zip(&senders)
-        .map(|(l, (_, _, i))| (l.as_str(), i.in_flight as f64))
-        .collect();
     series(
         out,
         "skynet_cluster_calls_in_flight",
         "gauge",
         "Calls to each remote node waiting for their reply.",
-        &in_flight,
+        senders
+            .iter()
+            .map(|(name, _, i)| (node_label(name), i.in_flight as f64)),
     );
-    let dirs: Vec<(String, f64)> = senders
-        .iter()
-        .flat_map(|(name, _, i)| {
-            let name = name.replace(['"', '\\'], "_");
-            [
-                (
-                    format!("node=\"{name}\",direction=\"out\""),
-                    i.bytes_out as f64,
-                ),
-                (
-                    format!("node=\"{name}\",direction=\"in\""),
-                    i.bytes_in as f64,
-                ),
-            ]
-        })
-        .collect();
-    let bytes: Vec<(&str, f64)> = dirs.iter().map(|(l, v)| (l.as_str(), *v)).collect();
     series(
         out,
         "skynet_cluster_bytes_total",
         "counter",
         "Bytes to and from each remote node on this node's connection to it.",
-        &bytes,
+        senders.iter().flat_map(|(name, _, i)| {
+            let node = node_label(name);
+            [
+                (format!("{node},direction=\"out\""), i.bytes_out as f64),
+                (format!("{node},direction=\"in\""), i.bytes_in as f64),
+            ]
+        }),
     );
     let agents = cluster.agents();
     let (requests, bytes_in, bytes_out) = agents
@@ -325,14 +296,14 @@ fn cluster_series(node: &NodeHandle, out: &mut String) {
         "skynet_cluster_requests_received_total",
         "counter",
         "Requests other nodes sent to this one (on connections open now).",
-        &[("", requests as f64)],
+        [("", requests as f64)],
     );
     series(
         out,
         "skynet_cluster_incoming_bytes_total",
         "counter",
         "Bytes on connections other nodes opened to this one (open now).",
-        &[
+        [
             ("direction=\"in\"", bytes_in as f64),
             ("direction=\"out\"", bytes_out as f64),
         ],
@@ -343,21 +314,14 @@ fn cluster_series(node: &NodeHandle, out: &mut String) {
 fn web_series(node: &NodeHandle, out: &mut String) {
     let stats = skynet_http::HttpStats::of(node);
     let responses = stats.responses();
-    let labels: Vec<String> = responses
-        .iter()
-        .map(|(s, _)| format!("status=\"{s}\""))
-        .collect();
-    let samples: Vec<(&str, f64)> = labels
-        .iter()
-        .zip(&responses)
-        .map(|(l, (_, n))| (l.as_str(), *n as f64))
-        .collect();
     series(
         out,
         "skynet_http_responses_total",
         "counter",
         "HTTP responses sent, by status (error answers included).",
-        &samples,
+        responses
+            .iter()
+            .map(|(s, n)| (format!("status=\"{s}\""), *n as f64)),
     );
     let (open, opened) = stats.websockets();
     series(
@@ -365,14 +329,14 @@ fn web_series(node: &NodeHandle, out: &mut String) {
         "skynet_websockets",
         "gauge",
         "WebSocket connections open (in services and WebSocket gates).",
-        &[("", open as f64)],
+        [("", open as f64)],
     );
     series(
         out,
         "skynet_websockets_opened_total",
         "counter",
         "WebSocket connections opened.",
-        &[("", opened as f64)],
+        [("", opened as f64)],
     );
 }
 

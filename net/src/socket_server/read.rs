@@ -125,51 +125,6 @@ impl Server {
                         Some(buf) => recv_into(&st.shared.stream, buf, room),
                         None => self.scratch.recv(&st.shared.stream, room),
                     };
-                    if direct_read {
-                        match result {
-                            Ok(0) => {
-                                end = Some(None);
-                                break;
-                            }
-                            Ok(n) => {
-                                s.bytes_in += n as u64;
-                                self.round_bytes += n;
-                                if st.flow_limit.is_some() {
-                                    st.shared.unconsumed.fetch_add(n, Ordering::AcqRel);
-                                }
-                                budget = budget.saturating_sub(n);
-                                let Some(route) = &mut st.route else {
-                                    break;
-                                };
-                                match route.deliver_filled(&self.node, id, &mut self.frames) {
-                                    Ok(false) => {}
-                                    Ok(true) => {
-                                        st.throttled = true;
-                                        self.throttled.push(id);
-                                        route.watch_drain(&self.wake_self);
-                                        break;
-                                    }
-                                    Err(why) => {
-                                        log::warn!("socket {id}: closing it: {why}");
-                                        self.frames.clear();
-                                        end = Some(Some(why));
-                                        break;
-                                    }
-                                }
-                                // A short read emptied the kernel's queue (as below).
-                                if n < room && !drain && route.direct_buffer().is_some() {
-                                    break;
-                                }
-                                continue;
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                            Err(e) => {
-                                end = Some(Some(e.to_string()));
-                                break;
-                            }
-                        }
-                    }
                     match result {
                         Ok(0) => {
                             end = Some(None);
@@ -182,27 +137,49 @@ impl Server {
                                 st.shared.unconsumed.fetch_add(n, Ordering::AcqRel);
                             }
                             budget = budget.saturating_sub(n);
-                            let data = self.scratch.take();
                             // A routed socket's frames go out read by read, so a backed-up
                             // destination stops the reading at once.
-                            if let Some(route) = &mut st.route {
-                                match route.deliver(&self.node, id, data, &mut self.frames) {
-                                    Ok(false) => {}
-                                    Ok(true) => {
-                                        st.throttled = true;
-                                        self.throttled.push(id);
-                                        route.watch_drain(&self.wake_self);
-                                        break;
-                                    }
-                                    Err(why) => {
-                                        log::warn!("socket {id}: closing it: {why}");
-                                        self.frames.clear();
-                                        end = Some(Some(why));
-                                        break;
-                                    }
+                            let delivered = match &mut st.route {
+                                Some(route) if direct_read => {
+                                    Some(route.deliver_filled(&self.node, id, &mut self.frames))
                                 }
-                            } else {
-                                out.push(data);
+                                Some(route) => {
+                                    let data = self.scratch.take();
+                                    Some(route.deliver(&self.node, id, data, &mut self.frames))
+                                }
+                                None => {
+                                    out.push(self.scratch.take());
+                                    None
+                                }
+                            };
+                            match delivered {
+                                Some(Ok(true)) => {
+                                    st.throttled = true;
+                                    self.throttled.push(id);
+                                    if let Some(route) = &st.route {
+                                        route.watch_drain(&self.wake_self);
+                                    }
+                                    break;
+                                }
+                                Some(Err(why)) => {
+                                    log::warn!("socket {id}: closing it: {why}");
+                                    self.frames.clear();
+                                    end = Some(Some(why));
+                                    break;
+                                }
+                                Some(Ok(false)) | None => {}
+                            }
+                            if direct_read {
+                                // A short read emptied the kernel's queue (as below); a read
+                                // that finished its frame was only as long as the frame.
+                                let unfinished = st
+                                    .route
+                                    .as_mut()
+                                    .is_some_and(|r| r.direct_buffer().is_some());
+                                if n < room && !drain && unfinished {
+                                    break;
+                                }
+                                continue;
                             }
                             if n == room && room < st.read_size {
                                 // Filled the flow-control room: stop until credit returns.
