@@ -487,3 +487,53 @@ fn calls_in_flight_and_call_errors_are_counted() {
     let timeouts = m.call_errors.iter().find(|(k, _)| *k == "timeout");
     assert_eq!(timeouts.map(|(_, n)| *n), Some(1));
 }
+
+/// Takes a `Context` of another service in a message and calls with it: the context is not
+/// this service's, so the call fails with `Detached` (its session table belongs to its own
+/// service's worker) instead of touching another service's state.
+struct Borrower {
+    target: Addr,
+}
+impl Service for Borrower {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        let Ok(foreign) = msg.take::<Context>() else {
+            return;
+        };
+        let stray = foreign.call(self.target, 1u64).await.map(|_| ());
+        let sleep_ended = {
+            foreign.sleep(Duration::from_secs(60)).await;
+            true
+        };
+        let _ = ctx.ret((stray, sleep_ended));
+    }
+}
+
+/// Hands its own context to `borrower` and reports what the borrower saw.
+struct Lender {
+    borrower: Addr,
+}
+impl Service for Lender {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let r = ctx.call(self.borrower, ctx.clone()).await;
+        let _ = ctx.ret(r.and_then(|m| m.into_value::<(Result<(), CallError>, bool)>()));
+    }
+}
+
+/// A context used by another service's task (sent to it in a message) fails its calls with
+/// `Detached` and ends its sleeps at once: it never waits on, nor touches, the sessions of
+/// the service it belongs to.
+#[test]
+fn a_context_used_by_another_service_is_detached() {
+    let node = node();
+    let inc = node.launch(Inc).unwrap();
+    let borrower = node.launch(Borrower { target: inc }).unwrap();
+    let lender = node.launch(Lender { borrower }).unwrap();
+    let seen = node
+        .call(lender, ())
+        .unwrap()
+        .take::<Result<(Result<(), CallError>, bool), CallError>>()
+        .unwrap();
+    assert_eq!(seen, Ok((Err(CallError::Detached), true)));
+    // Both services still work.
+    assert_eq!(node.call(inc, 1u64).unwrap().take::<u64>().unwrap(), 2);
+}

@@ -92,7 +92,9 @@ impl Call {
     fn start(&mut self, cx: &TaskContext<'_>) -> Option<CallError> {
         let (ptype, payload) = self.request.take()?;
         let sh = &self.shared;
-        let session = sh.register_polled(cx);
+        let Some(session) = sh.register_polled(cx) else {
+            return Some(CallError::Detached); // polled outside its service
+        };
         let msg = Message {
             source: sh.addr,
             session,
@@ -288,7 +290,14 @@ impl Sleep {
     /// Registers the session and arranges its RESPONSE; false if that is impossible.
     fn arm(&mut self) -> bool {
         let sh = &self.shared;
-        self.session = sh.register_wait();
+        let Some(session) = sh.register_wait() else {
+            log::error!(
+                "{}: a sleep polled outside its service ends at once",
+                sh.addr
+            );
+            return false;
+        };
+        self.session = session;
         match self.deadline {
             Some(deadline) => {
                 let entry = TimerEntry {

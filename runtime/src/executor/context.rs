@@ -155,7 +155,10 @@ impl Context {
     /// task is created until it fires. Dropped if the service ends first.
     pub fn timeout(&self, d: Duration, f: impl FnOnce(Context) + Send + 'static) {
         let Some(session) = self.shared.register_callback(Box::new(f)) else {
-            log::error!("{}: too many pending timeouts", self.shared.addr);
+            log::error!(
+                "{}: timeout not set: too many pending, or set outside the service",
+                self.shared.addr
+            );
             return;
         };
         self.shared.node.add_timeout(

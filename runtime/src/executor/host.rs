@@ -24,8 +24,8 @@ use slab::Slab;
 use crate::base::{Message, Ptype};
 use crate::executor::service::Service;
 use crate::executor::shared::{
-    BoxFuture, Context, Delivered, HostShared, HostState, Local, OwnerCell, TaskWaker, FAST_DIRTY,
-    FAST_HOST, MAIN,
+    BoxFuture, Context, Delivered, HostShared, HostState, Local, OwnerCell, OwnerGuard, TaskWaker,
+    FAST_DIRTY, FAST_HOST, MAIN,
 };
 use crate::raw::{ExitReason, InitStatus, RawContext, RawService};
 
@@ -244,14 +244,14 @@ impl<S: Service> RawService for AsyncHost<S> {
             local: OwnerCell::new(Local {
                 inbox: VecDeque::new(),
                 main_idle: false,
+                pending: HashMap::default(),
+                callbacks: Slab::new(),
             }),
             exit_flag: AtomicBool::new(false),
             has_intercepts: AtomicBool::new(false),
             state: Mutex::new(HostState {
                 ready: VecDeque::from([MAIN]),
                 spawned: Vec::new(),
-                pending: HashMap::default(),
-                callbacks: Slab::new(),
                 running: false,
                 wake_posted: false,
                 exit_requested: false,
@@ -265,6 +265,7 @@ impl<S: Service> RawService for AsyncHost<S> {
             Self::main_task(self.svc.clone(), main_ctx),
             shared.main_waker.clone(),
         ));
+        let _owner = OwnerGuard::enter(&shared);
         self.shared = Some(shared);
         let (outcome, exit) = self.run_ready(None, false);
         match outcome {
@@ -283,6 +284,7 @@ impl<S: Service> RawService for AsyncHost<S> {
         let Some(shared) = self.shared.as_ref() else {
             return;
         };
+        let _owner = OwnerGuard::enter(shared);
         let is_reply =
             (msg.ptype == Ptype::RESPONSE || msg.ptype == Ptype::ERROR) && msg.session != 0;
         if !is_reply
@@ -377,30 +379,31 @@ impl<S: Service> RawService for AsyncHost<S> {
             return;
         };
         // SAFETY: in an `AsyncHost` method (`&mut self`), on the worker running the service
-        // (the runtime calls this under the body lock); nothing else borrows `local` now.
+        // (the runtime calls this holding the run token); nothing else borrows `local` now.
         unsafe {
             shared.local.with(|l| {
                 if l.inbox.is_empty() && l.inbox.capacity() > 0 {
                     l.inbox = VecDeque::new();
                 }
+                if l.pending.is_empty() && l.pending.capacity() > 0 {
+                    l.pending = HashMap::default();
+                }
+                if l.callbacks.is_empty() && l.callbacks.capacity() > 0 {
+                    l.callbacks = Slab::new();
+                }
             })
         };
         let mut st = shared.state.lock();
-        if st.pending.is_empty() && st.pending.capacity() > 0 {
-            st.pending = HashMap::default();
-        }
         if st.ready.is_empty() && st.ready.capacity() > 0 {
             st.ready = VecDeque::new();
         }
         if st.spawned.is_empty() && st.spawned.capacity() > 0 {
             st.spawned = Vec::new();
         }
-        if st.callbacks.is_empty() && st.callbacks.capacity() > 0 {
-            st.callbacks = Slab::new();
-        }
     }
 
     fn wake(&mut self, ctx: &mut RawContext<'_>) {
+        let _owner = self.shared.as_deref().map(OwnerGuard::enter);
         let done = self.run_ready(None, false);
         Self::report(ctx, done);
     }
@@ -408,15 +411,26 @@ impl<S: Service> RawService for AsyncHost<S> {
     fn exit(&mut self, ctx: &mut RawContext<'_>, _reason: &ExitReason) {
         // Dropping the tasks answers every request they held (responders, the current
         // request of `dispatch`) with the exit error, and cancels their timers.
+        let _owner = self.shared.as_deref().map(OwnerGuard::enter);
         self.main = None;
         self.forks.clear();
         let Some(shared) = self.shared.take() else {
             return;
         };
+        // SAFETY: in `AsyncHost::exit` (`&mut self`), on the worker running the service; the
+        // tasks are dropped (their `Drop`s ran above, outside this borrow).
+        let (pending, callbacks) = unsafe {
+            shared.local.with(|l| {
+                (
+                    std::mem::take(&mut l.pending),
+                    std::mem::take(&mut l.callbacks),
+                )
+            })
+        };
+        // Dropped outside the borrow: a reply or a timeout function may own anything.
+        drop((pending, callbacks));
         let spawned = {
             let mut st = shared.state.lock();
-            st.pending.clear();
-            st.callbacks.clear();
             st.intercepts.clear();
             st.locals.clear();
             std::mem::take(&mut st.spawned)

@@ -46,7 +46,9 @@ impl Context {
         svc: Box<dyn RawService>,
         type_name: String,
     ) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
-        let session = self.shared.register_wait();
+        let Some(session) = self.shared.register_wait() else {
+            return self.wait_launch(Err(CallError::Detached), 0);
+        };
         let system = self.shared.node.is_system_type(&type_name);
         let r = self.shared.node.spawn(
             svc,
@@ -133,7 +135,9 @@ impl Context {
                     launcher: true,
                     waiters,
                 }) => {
-                    let s = self.shared.register_wait();
+                    let Some(s) = self.shared.register_wait() else {
+                        return Err(CallError::Detached);
+                    };
                     waiters.push((self.shared.addr, s));
                     Next::Wait(s)
                 }
@@ -181,12 +185,16 @@ impl Context {
                     return Err(CallError::Failed(Addr::SYSTEM, e.clone()))
                 }
                 Some(UniqueState::Launching { waiters, .. }) => {
-                    let s = self.shared.register_wait();
+                    let Some(s) = self.shared.register_wait() else {
+                        return Err(CallError::Detached);
+                    };
                     waiters.push((self.shared.addr, s));
                     s
                 }
                 None => {
-                    let s = self.shared.register_wait();
+                    let Some(s) = self.shared.register_wait() else {
+                        return Err(CallError::Detached);
+                    };
                     map.insert(
                         name.to_string(),
                         UniqueState::Launching {

@@ -96,16 +96,49 @@ pub(crate) struct Local {
     pub(crate) inbox: VecDeque<Message>,
     /// The main task is parked waiting for the next message.
     pub(crate) main_idle: bool,
+    /// Sessions futures are waiting on. Only the service's own tasks register, poll and
+    /// cancel them, and only the service's worker delivers their replies, so a call costs
+    /// no lock (three lock round trips per call before).
+    pub(crate) pending: IdMap<i32, Slot>,
+    /// `Context::timeout`s' functions, by key. Their expiry carries the *negative* session
+    /// `-1 - key` (see [`callback_session`]): no session number is used up, and a dense slab
+    /// of 3-word entries stays compact for 100,000 pending timeouts.
+    pub(crate) callbacks: Slab<Callback>,
+}
+
+thread_local! {
+    /// The host whose `AsyncHost` method this thread is inside (0: none): the thread holds
+    /// that service's run token, so it may reach the host's [`OwnerCell`]. Futures and
+    /// contexts of a service are `Send`; one that strays to another service's thread (a
+    /// `Context` sent in a message) finds itself not the owner there and fails with
+    /// [`CallError::Detached`] instead of touching state it does not own.
+    static OWNER_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the calling thread as running a host until dropped (restores the previous one:
+/// a launch may run a new service's `init` inside another's message).
+pub(crate) struct OwnerGuard(usize);
+
+impl OwnerGuard {
+    pub(crate) fn enter(shared: &HostShared) -> OwnerGuard {
+        OwnerGuard(OWNER_OF.with(|o| o.replace(shared as *const HostShared as usize)))
+    }
+}
+
+impl Drop for OwnerGuard {
+    fn drop(&mut self) {
+        OWNER_OF.with(|o| o.set(self.0));
+    }
 }
 
 /// A value touched only by the worker that runs the service, never concurrently: from the
-/// `AsyncHost` methods (which take `&mut self` and run under the service's body lock, so
-/// two workers never run them at once, and the lock orders one worker's accesses before the
-/// next one's) and from the main task's [`NextMessage`], which is polled only from inside
+/// `AsyncHost` methods (which take `&mut self` and are run only by the holder of the
+/// service's run token, so two workers never run them at once, and the token's hand-over
+/// orders one worker's accesses before the next one's) and from the main task's [`NextMessage`], which is polled only from inside
 /// those methods. No `&mut` to the value is held across a poll.
 pub(crate) struct OwnerCell<T>(std::cell::UnsafeCell<T>);
 
-// SAFETY: the value moves between worker threads only as the body lock is handed over, and
+// SAFETY: the value moves between worker threads only as the run token is handed over, and
 // it is `Send`; sharing `&OwnerCell` between threads is sound because the value is only
 // reached through `with`, whose callers are the one worker running the service (see above).
 unsafe impl<T: Send> Sync for OwnerCell<T> {}
@@ -141,12 +174,6 @@ pub(crate) struct HostState {
     pub(crate) ready: VecDeque<usize>,
     /// Forks created since the host last looked.
     pub(crate) spawned: Vec<BoxFuture>,
-    /// Sessions futures are waiting on.
-    pub(crate) pending: IdMap<i32, Slot>,
-    /// `Context::timeout`s' functions, by key. Their expiry carries the *negative* session
-    /// `-1 - key` (see [`callback_session`]): no session number is used up, and a dense slab
-    /// of 3-word entries stays compact for 100,000 pending timeouts.
-    pub(crate) callbacks: Slab<Callback>,
     /// The host is polling now (a wake needs no message).
     pub(crate) running: bool,
     /// A WAKE message is on its way.
@@ -189,14 +216,35 @@ impl HostState {
 }
 
 impl HostShared {
-    /// Allocates a session no future is waiting on, and starts waiting on it.
-    pub(crate) fn register_wait(&self) -> i32 {
+    /// True when the calling thread runs this service now (see `OWNER_OF`).
+    #[inline]
+    pub(crate) fn is_owner(&self) -> bool {
+        OWNER_OF.with(|o| o.get()) == self as *const HostShared as usize
+    }
+
+    /// Runs `f` on the owner-only state; None when the calling thread does not run this
+    /// service (the future or context strayed to another thread).
+    #[inline]
+    fn owned<R>(&self, f: impl FnOnce(&mut Local) -> R) -> Option<R> {
+        if !self.is_owner() {
+            return None;
+        }
+        // SAFETY: `is_owner` says this thread is inside one of this host's `AsyncHost`
+        // methods, so it holds the service's run token; the methods and the futures they
+        // poll reach `local` only through `with`/`owned` and never while another such
+        // borrow is live (callers here do not re-enter: wakers run after `f` returns).
+        Some(unsafe { self.local.with(f) })
+    }
+
+    /// Allocates a session no future is waiting on, and starts waiting on it. None when
+    /// called from outside the service.
+    pub(crate) fn register_wait(&self) -> Option<i32> {
         self.register(Slot::default())
     }
 
     /// Like [`HostShared::register_wait`], for a future being polled with `cx`: its waker is
-    /// registered in the same lock, so the future may return Pending without polling again.
-    pub(crate) fn register_polled(&self, cx: &TaskContext<'_>) -> i32 {
+    /// registered with the session, so the future may return Pending without polling again.
+    pub(crate) fn register_polled(&self, cx: &TaskContext<'_>) -> Option<i32> {
         let mut waker = Waiter::None;
         waker.update(cx, &self.main_waker);
         self.register(Slot {
@@ -205,91 +253,103 @@ impl HostShared {
         })
     }
 
-    /// Allocates a session whose answer runs `f` (a timeout).
     /// Stores a timeout's function; returns the (negative) session its expiry must carry,
-    /// None if 2^31 are already pending.
+    /// None if 2^31 are already pending or when called from outside the service.
     pub(crate) fn register_callback(&self, f: Callback) -> Option<i32> {
-        let mut st = self.state.lock();
-        let key = st.callbacks.insert(f);
-        let session = callback_session(key);
-        if session.is_none() {
-            drop(st.callbacks.remove(key));
-        }
-        session
+        self.owned(|l| {
+            let key = l.callbacks.insert(f);
+            let session = callback_session(key);
+            if session.is_none() {
+                drop(l.callbacks.remove(key));
+            }
+            session
+        })?
     }
 
-    pub(crate) fn register(&self, slot: Slot) -> i32 {
-        let mut st = self.state.lock();
-        loop {
+    fn register(&self, slot: Slot) -> Option<i32> {
+        self.owned(|l| loop {
             let s = self.cell.next_session();
-            if let std::collections::hash_map::Entry::Vacant(e) = st.pending.entry(s) {
+            if let std::collections::hash_map::Entry::Vacant(e) = l.pending.entry(s) {
                 e.insert(slot);
                 return s;
             }
-        }
+        })
     }
 
     /// Ready(reply) once the session is answered.
     pub(crate) fn poll_reply(&self, session: i32, cx: &mut TaskContext<'_>) -> Poll<Message> {
-        let mut st = self.state.lock();
-        let Some(slot) = st.pending.get_mut(&session) else {
-            return Poll::Ready(Message::value(
+        let r = self.owned(|l| {
+            let slot = l.pending.get_mut(&session)?;
+            if let Some(reply) = slot.reply.take() {
+                l.pending.remove(&session);
+                return Some(Poll::Ready(reply));
+            }
+            slot.waker.update(cx, &self.main_waker);
+            Some(Poll::Pending)
+        });
+        r.flatten().unwrap_or_else(|| {
+            Poll::Ready(Message::value(
                 self.addr,
                 session,
                 Ptype::ERROR,
                 CallError::Detached,
-            ));
-        };
-        if let Some(reply) = slot.reply.take() {
-            st.pending.remove(&session);
-            return Poll::Ready(reply);
-        }
-        slot.waker.update(cx, &self.main_waker);
-        Poll::Pending
+            ))
+        })
     }
 
-    /// Stops waiting on a session (its reply, if it ever comes, is dropped).
+    /// Stops waiting on a session (its reply, if it ever comes, is dropped). From outside
+    /// the service (a future dropped on another thread) the entry is left: its reply fills
+    /// it, and the service's exit frees it.
     pub(crate) fn cancel_wait(&self, session: i32) {
-        self.state.lock().pending.remove(&session);
+        let _ = self.owned(|l| l.pending.remove(&session));
     }
 
-    /// Hands a reply to the future waiting on its session. False when nobody waits (a late
-    /// reply after a timeout, or a reply to a cancelled call): it is dropped.
+    /// Hands a reply to the future waiting on its session; called by the service's own
+    /// worker (`AsyncHost::handle`). A reply nobody waits for (a late reply after a
+    /// timeout, or a reply to a cancelled call) is dropped.
     pub(crate) fn deliver(&self, msg: Message) -> Delivered {
-        let waker = {
-            let mut guard = self.state.lock();
-            let st = &mut *guard;
-            match st.pending.get_mut(&msg.session) {
-                Some(slot) => {
-                    slot.reply = Some(msg);
-                    let waiter = std::mem::take(&mut slot.waker);
-                    if let Waiter::Main = waiter {
-                        if let Some(task) = st.push_ready(MAIN) {
-                            // Only the main task is ready: the caller polls it on the
-                            // lock-free path (`poll_main_fast`); the host is not marked
-                            // running.
-                            return Delivered::ToFuture(Some(task));
-                        }
-                    }
-                    // The host polls after this: wakes from now on need no WAKE message.
-                    st.running = true;
-                    match waiter {
-                        Waiter::Other(w) => Some(w),
-                        Waiter::Main | Waiter::None => None,
-                    }
-                }
-                None => {
-                    st.running = true;
-                    // A timeout's expiry: negative session, from the timer (the system).
-                    let key = callback_key(msg.session).filter(|_| msg.source.is_system());
-                    return match key.and_then(|k| st.callbacks.try_remove(k)) {
-                        Some(cb) => Delivered::Callback(cb),
-                        None => Delivered::Nobody,
-                    };
-                }
+        let found = self.owned(|l| match l.pending.get_mut(&msg.session) {
+            Some(slot) => {
+                slot.reply = Some(msg);
+                Ok(std::mem::take(&mut slot.waker))
+            }
+            // A timeout's expiry: negative session, from the timer (the system).
+            None => Err(callback_key(msg.session)
+                .filter(|_| msg.source.is_system())
+                .and_then(|k| l.callbacks.try_remove(k))),
+        });
+        let Some(found) = found else {
+            return Delivered::Nobody; // not called from outside the service
+        };
+        let waiter = match found {
+            Ok(Waiter::Main) if !self.exit_flag.load(Ordering::Relaxed) => {
+                // Only the main task needs polling: the caller polls it on the lock-free
+                // path (`poll_main_fast`), the host not marked running. A task made ready
+                // meanwhile by another thread has posted a WAKE (the host was not running),
+                // and one made ready during that poll by this thread is noted in
+                // `FAST_DIRTY`: neither is lost.
+                return Delivered::ToFuture(Some(MAIN));
+            }
+            Ok(waiter) => waiter,
+            Err(cb) => {
+                self.state.lock().running = true;
+                return match cb {
+                    Some(cb) => Delivered::Callback(cb),
+                    None => Delivered::Nobody,
+                };
             }
         };
-        if let Some(w) = waker {
+        {
+            let mut st = self.state.lock();
+            if let Waiter::Main = waiter {
+                if let Some(task) = st.push_ready(MAIN) {
+                    return Delivered::ToFuture(Some(task));
+                }
+            }
+            // The host polls after this: wakes from now on need no WAKE message.
+            st.running = true;
+        }
+        if let Waiter::Other(w) = waiter {
             w.wake();
         }
         Delivered::ToFuture(None)

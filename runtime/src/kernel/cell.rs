@@ -3,13 +3,14 @@
 //! Generic over the body `S` (see [`Hosted`](crate::kernel::run_queue::Hosted)): this layer
 //! moves services around without knowing what interface they implement.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
 
 use crate::base::{Addr, CallError, Message};
-use crate::kernel::mailbox::Mailbox;
+use crate::kernel::mailbox::{Admit, Mailbox, Pushed};
 
 /// No kill requested.
 pub(crate) const KILL_NONE: u8 = 0;
@@ -30,7 +31,8 @@ pub(crate) enum LaunchNotify {
     Channel(crossbeam_channel::Sender<Result<Addr, CallError>>),
 }
 
-/// The service body, locked by the one worker running the service.
+/// The service body, touched only by the holder of the service's *run token* (see
+/// [`BodyCell`]).
 pub(crate) struct Body<S: ?Sized> {
     pub(crate) svc: Option<Box<S>>,
     pub(crate) started: bool,
@@ -43,7 +45,7 @@ pub(crate) struct Body<S: ?Sized> {
 pub(crate) struct Cell<S: ?Sized> {
     pub(crate) addr: Addr,
     pub(crate) mailbox: Mailbox,
-    pub(crate) body: Mutex<Body<S>>,
+    pub(crate) body: BodyCell<S>,
     /// Registered type name ("agent"), or the Rust type name for `launch`.
     pub(crate) type_name: String,
     /// Runtime services (logger, ...) don't keep the node alive.
@@ -72,6 +74,36 @@ pub(crate) struct Cell<S: ?Sized> {
     pub(crate) drain_wake: Mutex<Option<DrainWake>>,
 }
 
+/// The body of a service, without a lock: exclusive access comes from the mailbox's
+/// *scheduled* flag instead (skynet's `in_global`). Whoever sets that flag (a launch, which
+/// creates the mailbox with it set, or the push that finds it clear) holds the service's
+/// **run token** and is the only one allowed to touch the body, until it hands the token
+/// over: to the run queue (whose taker, one worker, holds it next) or back to the mailbox
+/// by clearing the flag (under the mailbox's lock, when the mailbox is empty). So at most
+/// one thread holds it, and each hand-over is a release/acquire pair (the mailbox's lock,
+/// the run queue's lock or its LIFO slot's atomics): the next holder sees every write of
+/// the last. A lock here was never contended, and cost two atomic read-modify-writes per
+/// turn.
+pub(crate) struct BodyCell<S: ?Sized>(UnsafeCell<Body<S>>);
+
+// SAFETY: the body moves between threads only with the run token (see above), and `S` is
+// `Send`; `&BodyCell` is shared, but the body is reached only through the unsafe `get`,
+// whose callers hold the token, so it is never touched by two threads at once.
+unsafe impl<S: ?Sized + Send> Sync for BodyCell<S> {}
+
+impl<S: ?Sized> BodyCell<S> {
+    /// The body.
+    ///
+    /// # Safety
+    /// The caller holds the service's run token (see [`BodyCell`]) for as long as it uses
+    /// the reference, and makes no second reference with another call meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn get(&self) -> &mut Body<S> {
+        // SAFETY: per the contract, no other reference to the body exists.
+        unsafe { &mut *self.0.get() }
+    }
+}
+
 /// What a drain watch calls (the socket thread's waker, for a routed socket held back).
 pub type DrainWake = std::sync::Arc<dyn Fn() + Send + Sync>;
 
@@ -86,11 +118,11 @@ impl<S: ?Sized> Cell<S> {
         Cell {
             addr,
             mailbox: Mailbox::new(),
-            body: Mutex::new(Body {
+            body: BodyCell(UnsafeCell::new(Body {
                 svc: Some(svc),
                 started: false,
                 pending: std::collections::VecDeque::new(),
-            }),
+            })),
             type_name,
             system,
             started_at: SystemTime::now(),
@@ -105,6 +137,24 @@ impl<S: ?Sized> Cell<S> {
             exit_error: Mutex::new(None),
             names: Mutex::new(Vec::new()),
             drain_wake: Mutex::new(None),
+        }
+    }
+
+    /// Delivers a message to this service's mailbox, or hands it back when the service has
+    /// ended. [`Pushed::Schedule`] means the service was idle and the caller now holds its
+    /// run token: it must put the service in the run queue.
+    #[inline]
+    pub(crate) fn push(&self, msg: Message) -> Result<Pushed, Message> {
+        match self.mailbox.push(msg)? {
+            Admit::Queued(len) => Ok(Pushed::Queued(len)),
+            Admit::Claimed(msg) => {
+                // SAFETY: the push set the scheduled flag, so this thread holds the run
+                // token (see `BodyCell`) until the caller schedules the service; nothing
+                // else touches the body meanwhile. The mailbox was idle, hence empty, so
+                // this message is the oldest.
+                unsafe { self.body.get() }.pending.push_back(msg);
+                Ok(Pushed::Schedule)
+            }
         }
     }
 

@@ -5,8 +5,9 @@
 //! work sits in the run queue exactly once and is run by one worker at a time.
 //!
 //! Two parts: the shared queue senders push to (a mutex), and a *pending* buffer owned by
-//! the service's body (only the worker running the service touches it, under the body
-//! lock). A worker moves the whole shared queue into `pending` with one swap when `pending`
+//! the service's body (only the holder of the service's run token touches it, see
+//! [`BodyCell`](crate::kernel::cell::BodyCell)). A push that finds the service idle claims
+//! the token and puts its message straight into `pending`. A worker moves the whole shared queue into `pending` with one swap when `pending`
 //! runs dry, then takes a turn's worth from `pending` with no lock at all: the shared lock is
 //! taken once per batch on the receiving side, not once per message, so senders on other
 //! cores rarely meet the receiver on it. Order is kept: `pending` always holds older messages
@@ -24,6 +25,15 @@ pub const OVERLOAD_THRESHOLD: usize = 1024;
 
 /// Largest buffer (in messages) handed back to a mailbox by a swap.
 const SWAP_KEEP: usize = 4;
+
+/// What [`Mailbox::push`] did with a message.
+#[derive(Debug)]
+pub(crate) enum Admit {
+    /// Queued; the service is already scheduled or running. Holds the shared queue's length.
+    Queued(usize),
+    /// Not queued: the service was idle, and the caller now holds its run token.
+    Claimed(Message),
+}
 
 /// What a push did.
 #[derive(Debug, PartialEq, Eq)]
@@ -83,18 +93,25 @@ impl Mailbox {
         }
     }
 
-    /// Appends a message, or hands it back when the mailbox is closed.
-    pub(crate) fn push(&self, msg: Message) -> Result<Pushed, Message> {
+    /// Appends a message, or hands it back when the mailbox is closed. When the service was
+    /// idle the message is not queued: [`Admit::Claimed`] hands it back with the service's
+    /// run token (the scheduled flag is set now), for the caller to put in the body's
+    /// `pending` buffer itself (see [`Cell::push`](crate::kernel::Cell::push)). An idle
+    /// mailbox is empty, so that message is the oldest; its receiver then starts its turn
+    /// without taking this lock again.
+    pub(crate) fn push(&self, msg: Message) -> Result<Admit, Message> {
         let mut inner = self.inner.lock();
         if inner.closed {
             return Err(msg);
         }
-        inner.queue.push_back(msg);
         if inner.scheduled {
-            Ok(Pushed::Queued(inner.queue.len()))
+            inner.queue.push_back(msg);
+            Ok(Admit::Queued(inner.queue.len()))
         } else {
             inner.scheduled = true;
-            Ok(Pushed::Schedule)
+            drop(inner);
+            self.pending_len.store(1, Ordering::Relaxed);
+            Ok(Admit::Claimed(msg))
         }
     }
 
@@ -104,12 +121,18 @@ impl Mailbox {
     /// shared queue (one lock, one swap); the overload check runs then, on that length.
     /// Returns 0 when both are empty: the scheduled flag is then cleared and the caller must
     /// forget the service until a push schedules it again. `drained` is set when a refill
-    /// (or an empty queue) satisfied the drain watch, which is cleared (one shot).
+    /// (or an empty queue) satisfied the drain watch, which is cleared (one shot). With
+    /// `keep`, an empty mailbox stays scheduled (the caller keeps the run token: it is about
+    /// to retire the service). With `cold`, an empty shared queue gives back its buffer.
+    /// Clearing the flag hands the run token back: it is the last thing done here, and the
+    /// caller must not touch the body after a 0.
     pub(crate) fn pop_batch(
         &self,
         pending: &mut VecDeque<Message>,
         weight: i8,
         drained: &mut bool,
+        keep: bool,
+        cold: bool,
     ) -> (usize, Option<usize>) {
         let mut overload = None;
         if pending.is_empty() {
@@ -121,14 +144,16 @@ impl Mailbox {
                 *drained = true;
             }
             if len == 0 {
-                inner.scheduled = false;
-                inner.overload_at = OVERLOAD_THRESHOLD;
-                drop(inner);
                 self.pending_len.store(0, Ordering::Relaxed);
                 if pending.capacity() > SWAP_KEEP {
                     // An idle service keeps no big buffer from its last flood.
                     *pending = VecDeque::new();
                 }
+                if cold && inner.queue.capacity() > 0 {
+                    inner.queue = VecDeque::new();
+                }
+                inner.overload_at = OVERLOAD_THRESHOLD;
+                inner.scheduled = keep;
                 return (0, None);
             }
             while len > inner.overload_at {
@@ -167,27 +192,24 @@ impl Mailbox {
     }
 
     /// Ends a turn: true when messages wait (the service stays scheduled and must be put
-    /// back in the run queue); false when empty (the service is unscheduled now).
-    pub(crate) fn end_turn(&self, pending: &VecDeque<Message>) -> bool {
+    /// back in the run queue); false when empty (the service is unscheduled now, its run
+    /// token handed back: the caller must not touch the body after). With `cold`, an
+    /// empty shared queue gives back its buffer.
+    pub(crate) fn end_turn(&self, pending: &VecDeque<Message>, cold: bool) -> bool {
         if !pending.is_empty() {
             return true;
         }
         self.pending_len.store(0, Ordering::Relaxed);
         let mut inner = self.inner.lock();
         if inner.queue.is_empty() {
+            if cold && inner.queue.capacity() > 0 {
+                inner.queue = VecDeque::new();
+            }
             inner.scheduled = false;
             inner.overload_at = OVERLOAD_THRESHOLD;
             false
         } else {
             true
-        }
-    }
-
-    /// Frees the shared queue's buffer if it is empty (an idle service's spare capacity).
-    pub(crate) fn release_idle(&self) {
-        let mut inner = self.inner.lock();
-        if inner.queue.is_empty() && inner.queue.capacity() > 0 {
-            inner.queue = VecDeque::new();
         }
     }
 
@@ -222,29 +244,51 @@ mod tests {
         Message::value(Addr(1), i, Ptype::LUA, ())
     }
 
+    fn queued(a: Result<Admit, Message>) -> usize {
+        match a {
+            Ok(Admit::Queued(n)) => n,
+            other => panic!("expected Queued, got {other:?}"),
+        }
+    }
+
     #[test]
     fn schedule_flag_protocol() {
         let mb = Mailbox::new();
         // Starts scheduled: pushes before launch don't schedule.
-        assert_eq!(mb.push(msg(1)).unwrap(), Pushed::Queued(1));
+        assert_eq!(queued(mb.push(msg(1))), 1);
         let mut out = VecDeque::new();
-        assert_eq!(mb.pop_batch(&mut out, 0, &mut false).0, 1);
+        assert_eq!(mb.pop_batch(&mut out, 0, &mut false, false, false).0, 1);
         out.clear();
-        // Empty pop clears the flag; next push schedules exactly once.
-        assert_eq!(mb.pop_batch(&mut out, 0, &mut false).0, 0);
-        assert_eq!(mb.push(msg(2)).unwrap(), Pushed::Schedule);
-        assert_eq!(mb.push(msg(3)).unwrap(), Pushed::Queued(2));
-        // Weight -1: one message this turn; the other stays pending, in order.
-        assert_eq!(mb.pop_batch(&mut out, -1, &mut false).0, 1);
+        // Empty pop clears the flag; the next push claims the run token, once: its message
+        // is handed back for the claimer to put in `pending`.
+        assert_eq!(mb.pop_batch(&mut out, 0, &mut false, false, false).0, 0);
+        match mb.push(msg(2)) {
+            Ok(Admit::Claimed(m)) => out.push_back(m),
+            other => panic!("expected a claim, got {other:?}"),
+        }
+        assert_eq!(queued(mb.push(msg(3))), 1);
+        // Weight -1: one message this turn; the other stays queued, in order.
+        assert_eq!(mb.pop_batch(&mut out, -1, &mut false, false, false).0, 1);
         assert_eq!(out.pop_front().unwrap().session, 2);
-        assert!(mb.end_turn(&out), "a pending message keeps it scheduled");
-        // An upper bound until the next refill: the handled message still counts.
-        assert_eq!(mb.len(), 2);
-        assert_eq!(mb.push(msg(4)).unwrap(), Pushed::Queued(1));
-        assert_eq!(mb.pop_batch(&mut out, -1, &mut false).0, 1);
+        assert!(
+            mb.end_turn(&out, false),
+            "a queued message keeps it scheduled"
+        );
+        assert_eq!(mb.pop_batch(&mut out, -1, &mut false, false, false).0, 1);
         assert_eq!(out.pop_front().unwrap().session, 3);
+        assert_eq!(queued(mb.push(msg(4))), 1);
+        // `keep`: found empty but stays scheduled (the holder is about to retire it).
+        out.clear();
+        assert_eq!(mb.pop_batch(&mut out, -1, &mut false, false, false).0, 1);
+        out.clear();
+        assert_eq!(mb.pop_batch(&mut out, -1, &mut false, true, false).0, 0);
+        assert_eq!(
+            queued(mb.push(msg(5))),
+            1,
+            "still scheduled: queued, not claimed"
+        );
         assert_eq!(mb.close().len(), 1);
-        assert!(mb.push(msg(5)).is_err());
+        assert!(mb.push(msg(6)).is_err());
     }
 
     /// Guarantee: overload warnings at >1024, >2048, ... and re-armed after draining
@@ -256,10 +300,10 @@ mod tests {
         let mut warnings = Vec::new();
         for round in 0..2 {
             for i in 0..5000 {
-                let _ = mb.push(msg(i));
+                let _ = mb.push(msg(i)); // kept scheduled (below): all queued
             }
             loop {
-                let (n, w) = mb.pop_batch(&mut out, 2, &mut false);
+                let (n, w) = mb.pop_batch(&mut out, 2, &mut false, true, false);
                 warnings.extend(w);
                 if n == 0 {
                     break;

@@ -259,7 +259,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
     /// Pushes to `cell` and schedules it if it was idle. Ok holds the length of its shared
     /// queue after the push (1 when it was idle).
     pub(crate) fn push(&self, cell: &Arc<Cell<S>>, msg: Message) -> Result<usize, SendError> {
-        match cell.mailbox.push(msg) {
+        match cell.push(msg) {
             Ok(Pushed::Schedule) => {
                 self.run_queue.schedule(cell.clone());
                 Ok(1)

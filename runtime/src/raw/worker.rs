@@ -4,8 +4,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use parking_lot::MutexGuard;
-
 use crate::base::{Addr, CallError, Ptype};
 use crate::kernel::{Body, WorkerSlot, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
 use crate::raw::log_route as logger;
@@ -99,7 +97,7 @@ fn start(
     node: &Arc<NodeInner>,
     slot: Option<&WorkerSlot>,
     cell: &Arc<Cell>,
-    body: &mut MutexGuard<'_, Body<dyn RawService>>,
+    body: &mut Body<dyn RawService>,
 ) -> bool {
     body.started = true;
     let Some(svc) = body.svc.as_mut() else {
@@ -133,12 +131,14 @@ fn start(
 /// inside). Log lines of the `init` go to the node's logger as from a worker.
 pub(crate) fn start_here(node: &Arc<NodeInner>, cell: Arc<Cell>) {
     let _entered = logger::EnteredNode::enter(node);
-    let mut body = cell.body.lock();
-    if !start(node, None, &cell, &mut body) {
+    // SAFETY: a cell made by `spawn_unqueued` starts scheduled and is in no run queue: its
+    // creator, the caller, holds the run token (see `BodyCell`) until `end_turn` or
+    // `push_global` below hands it over, and the body is not touched after.
+    let body = unsafe { cell.body.get() };
+    if !start(node, None, &cell, body) {
         return;
     }
-    let more = cell.mailbox.end_turn(&body.pending);
-    drop(body);
+    let more = cell.mailbox.end_turn(&body.pending, false);
     if more {
         node.run_queue.push_global(cell);
     }
@@ -162,10 +162,14 @@ fn run_turn(
     cell: Arc<Cell>,
     started: Option<u64>,
 ) -> Option<u64> {
-    let mut body = cell.body.lock();
-    let requeue = run_locked(node, slot, weight, &cell, &mut body);
+    // SAFETY: the cell came from the run queue, so this worker holds its run token (see
+    // `BodyCell`); `run_locked` hands it back (clears the scheduled flag) only as its last
+    // step, returning false, or keeps it (true) until `push_global` below; the body is not
+    // touched after either.
+    let body = unsafe { cell.body.get() };
+    let requeue = run_locked(node, slot, weight, &cell, body);
     let ended = started.map(|started| {
-        // Only the worker holding the body writes the statistics: a load and a store suffice.
+        // Only the run token's holder writes the statistics: a load and a store suffice.
         let ended = node.turn_clock.ticks();
         let spent = ended.saturating_sub(started);
         let cpu = cell.cpu_ticks.load(Ordering::Relaxed);
@@ -176,7 +180,6 @@ fn run_turn(
             .store(busy.wrapping_add(spent), Ordering::Relaxed);
         ended
     });
-    drop(body);
     if requeue {
         node.run_queue.push_global(cell);
     }
@@ -189,7 +192,7 @@ fn run_locked(
     slot: &WorkerSlot,
     weight: i8,
     cell: &Arc<Cell>,
-    body: &mut MutexGuard<'_, Body<dyn RawService>>,
+    body: &mut Body<dyn RawService>,
 ) -> bool {
     let addr = cell.addr;
     if body.svc.is_none() {
@@ -211,9 +214,16 @@ fn run_locked(
                 return false;
             }
         }
-        let b = &mut **body;
+        let b = &mut *body;
+        let cold = is_cold(cell);
+        if cold && b.pending.is_empty() {
+            release_idle(b);
+        }
         let mut drained = false;
-        let (n, overload) = cell.mailbox.pop_batch(&mut b.pending, weight, &mut drained);
+        let retiring = kill == KILL_DRAIN;
+        let (n, overload) =
+            cell.mailbox
+                .pop_batch(&mut b.pending, weight, &mut drained, retiring, cold);
         if drained {
             if let Some(wake) = cell.drain_wake.lock().take() {
                 wake();
@@ -226,12 +236,11 @@ fn run_locked(
                 .fetch_add(1, Ordering::Relaxed);
         }
         if n == 0 {
-            if kill == KILL_DRAIN {
+            if retiring {
+                // Still scheduled (`keep`): the token is ours to retire it.
                 retire(node, cell, body, ExitReason::Shutdown);
-            } else {
-                release_if_cold(cell, body);
             }
-            return false; // mailbox empty: it is unscheduled now
+            return false; // mailbox empty: it is unscheduled now (the token handed back)
         }
         let Some(svc) = b.svc.as_mut() else {
             return false;
@@ -247,7 +256,7 @@ fn run_locked(
             } else {
                 guarded(Some(slot), addr, || svc.handle(&mut ctx, msg))
             };
-            // Written only under the body lock (see run_turn): no read-modify-write needed.
+            // Written only by the run token's holder (see run_turn): no read-modify-write needed.
             let done = cell.processed.load(Ordering::Relaxed);
             cell.processed
                 .store(done.wrapping_add(1), Ordering::Relaxed);
@@ -269,29 +278,34 @@ fn run_locked(
         }
         if node.run_queue.others_waiting() {
             // Back of the queue if more is waiting; otherwise it is simply done.
-            let more = cell.mailbox.end_turn(&body.pending);
-            if !more {
-                release_if_cold(cell, body);
+            let cold = is_cold(cell);
+            if cold && body.pending.is_empty() {
+                release_idle(body);
             }
-            return more;
+            return cell.mailbox.end_turn(&body.pending, cold);
         }
     }
 }
 
 /// A service that has handled fewer messages than this frees its empty buffers each time
-/// it goes idle; busier ones keep them (no allocation per message in a hot exchange).
+/// its turn runs out of messages; busier ones keep them (no allocation per message in a hot
+/// exchange).
 const COLD_MESSAGES: u64 = 64;
 
-/// An idle service that has handled few messages (a held connection's agent) gives back
-/// the spare capacity of its queues: 10,000 quiet agents otherwise pin ~0.7 KB each.
-fn release_if_cold(cell: &Cell, body: &mut Body<dyn RawService>) {
-    if cell.processed.load(Ordering::Relaxed) >= COLD_MESSAGES {
-        return;
-    }
-    if body.pending.is_empty() && body.pending.capacity() > 0 {
+/// True for a service that has handled few messages (a held connection's agent).
+fn is_cold(cell: &Cell) -> bool {
+    cell.processed.load(Ordering::Relaxed) < COLD_MESSAGES
+}
+
+/// Gives back the spare capacity of a cold service's empty buffers (its mailbox's shared
+/// queue is freed by `pop_batch`/`end_turn`): 10,000 quiet agents otherwise pin ~0.7 KB
+/// each. Done while the worker still holds the run token, before it may hand it back, so
+/// at each refill of an empty batch, not only when the service goes idle: a cold service
+/// has handled at most `COLD_MESSAGES` messages, so this runs at most that many times.
+fn release_idle(body: &mut Body<dyn RawService>) {
+    if body.pending.capacity() > 0 {
         body.pending = std::collections::VecDeque::new();
     }
-    cell.mailbox.release_idle();
     if let Some(svc) = body.svc.as_mut() {
         svc.release_idle();
     }
@@ -302,7 +316,7 @@ fn release_if_cold(cell: &Cell, body: &mut Body<dyn RawService>) {
 pub(crate) fn retire(
     node: &Arc<NodeInner>,
     cell: &Arc<Cell>,
-    body: &mut MutexGuard<'_, Body<dyn RawService>>,
+    body: &mut Body<dyn RawService>,
     reason: ExitReason,
 ) {
     let addr = cell.addr;
