@@ -138,12 +138,13 @@ impl Call {
 
     fn clear_waiting(&self) {
         if self.main {
-            let _ = self.shared.cell.waiting_on.compare_exchange(
-                self.dest.0,
-                0,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            );
+            // Only this service's tasks write its `waiting_on` (on its worker): a load and a
+            // store, no read-modify-write. Another call of the main task (a join of two
+            // calls) may have replaced it: then it is that call's to clear.
+            let waiting = &self.shared.cell.waiting_on;
+            if waiting.load(Ordering::Relaxed) == self.dest.0 {
+                waiting.store(0, Ordering::Release);
+            }
         }
     }
 

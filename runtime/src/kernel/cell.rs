@@ -158,24 +158,17 @@ impl<S: ?Sized> Cell<S> {
         }
     }
 
-    /// The next session number: 1..=i32::MAX, wrapping to 1, never 0 or negative.
+    /// The next session number: 1..=i32::MAX, wrapping to 1, never 0 or negative. Only
+    /// the holder of the run token allocates sessions (the service's own tasks and raw
+    /// callback), so a load and a store suffice: no read-modify-write per call.
     pub(crate) fn next_session(&self) -> i32 {
-        let mut cur = self.session.load(Ordering::Relaxed);
-        loop {
-            let next = if (0..i32::MAX).contains(&cur) {
-                cur + 1
-            } else {
-                1
-            };
-            match self.session.compare_exchange_weak(
-                cur,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return next,
-                Err(now) => cur = now,
-            }
-        }
+        let cur = self.session.load(Ordering::Relaxed);
+        let next = if (0..i32::MAX).contains(&cur) {
+            cur + 1
+        } else {
+            1
+        };
+        self.session.store(next, Ordering::Relaxed);
+        next
     }
 }

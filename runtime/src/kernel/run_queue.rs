@@ -27,7 +27,7 @@ use std::thread::LocalKey;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::base::Addr;
+use crate::base::{Addr, Message};
 use crate::kernel::cell::Cell;
 use crate::kernel::lifo::LifoSlot;
 
@@ -59,6 +59,9 @@ pub(crate) struct RunQueue<S: ?Sized> {
     len: AtomicUsize,
     /// Parked workers, read without the lock by pushers to decide whether to notify.
     sleeping: AtomicUsize,
+    /// Parked workers notified and not yet up: each will take a service from the global
+    /// queue, so that many queued services are already seen to (written under `idle`).
+    waking: AtomicUsize,
     idle: Mutex<()>,
     wake: Condvar,
     stop: AtomicBool,
@@ -74,13 +77,62 @@ pub(crate) struct WorkerLocal<S: ?Sized> {
     queue_id: usize,
     /// This worker's index: its LIFO slot is `lifos[index]`.
     index: usize,
-    /// The service this worker sends to most (see [`RunQueue::take_sent_to`]).
-    sent_to: Option<(Addr, Arc<Cell<S>>)>,
+    /// Where this worker's sends go most (see [`RunQueue::take_cached`]).
+    sends: DestCache<S>,
+    /// Where this worker's calls go most: kept apart from sends, so a call and its reply
+    /// (a send back to the caller) on one worker do not evict each other.
+    calls: DestCache<S>,
+}
+
+/// Which of a worker's destination caches (see [`RunQueue::take_cached`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Route {
+    /// Sends and replies.
+    Send,
+    /// Calls from a main task.
+    Call,
+}
+
+/// A worker's cached destination.
+struct DestCache<S: ?Sized> {
+    /// The destination and its cell.
+    hit: Option<(Addr, Arc<Cell<S>>)>,
     /// The last destination found by a full lookup: a second lookup in a row for it caches it.
     missed: Option<Addr>,
 }
 
+impl<S: ?Sized> Default for DestCache<S> {
+    fn default() -> Self {
+        DestCache {
+            hit: None,
+            missed: None,
+        }
+    }
+}
+
+impl<S: ?Sized> WorkerLocal<S> {
+    #[inline]
+    fn cache(&mut self, route: Route) -> &mut DestCache<S> {
+        match route {
+            Route::Send => &mut self.sends,
+            Route::Call => &mut self.calls,
+        }
+    }
+
+    #[inline]
+    fn cache_ref(&self, route: Route) -> &DestCache<S> {
+        match route {
+            Route::Send => &self.sends,
+            Route::Call => &self.calls,
+        }
+    }
+}
+
 thread_local! {
+    /// The run queue (its id) and worker index of the calling thread ((0, 0): not a worker).
+    /// Apart from [`WorkerLocal`] (declared by the layer above, through a generic accessor
+    /// and a `RefCell`): read on every schedule, it is one plain load here.
+    static WORKER_OF_QUEUE: LocalCell<(usize, usize)> = const { LocalCell::new((0, 0)) };
     /// A non-worker thread's deferred wake-ups: the queue's id (0: not deferring) and how
     /// many services it queued meanwhile.
     static DEFERRED: LocalCell<(usize, usize)> = const { LocalCell::new((0, 0)) };
@@ -95,6 +147,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
             global: Mutex::new(VecDeque::new()),
             len: AtomicUsize::new(0),
             sleeping: AtomicUsize::new(0),
+            waking: AtomicUsize::new(0),
             idle: Mutex::new(()),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -104,12 +157,13 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
 
     /// Marks the calling thread as this queue's worker `index` (enables its LIFO slot).
     pub(crate) fn enter_worker(&self, index: usize) {
+        WORKER_OF_QUEUE.with(|w| w.set((self.id, index)));
         S::worker_local().with(|l| {
             *l.borrow_mut() = Some(WorkerLocal {
                 queue_id: self.id,
                 index,
-                sent_to: None,
-                missed: None,
+                sends: DestCache::default(),
+                calls: DestCache::default(),
             })
         });
     }
@@ -130,44 +184,59 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
         }
     }
 
-    /// The calling worker's cached destination, taken out, if it is `addr`: a send then skips
-    /// the node's handle table and its lock (two atomic operations per message, the cost of
-    /// a stream of sends to one service). Give it back with [`keep_sent_to`](Self::keep_sent_to).
+    /// Runs `f` with the calling worker's cached destination for `route` if it is `addr`
+    /// (Err hands `msg` back otherwise): a send then skips the node's handle table and its
+    /// lock (two atomic operations per message, the cost of a stream of sends to one
+    /// service), in one thread-local access. Cache it with [`keep_cached`](Self::keep_cached).
     /// Handles are never reused, so a cached cell is `addr` for good; once it retires, its
     /// closed mailbox refuses the push and the send fails as it would have after a lookup.
     /// The address is kept beside the cell, so a hit reads nothing of the cell itself (its
-    /// fields share cache lines the receiving worker writes).
-    pub(crate) fn take_sent_to(&self, addr: Addr) -> Option<Arc<Cell<S>>> {
+    /// fields share cache lines the receiving worker writes). `f` runs inside a shared
+    /// borrow of the cache: a nested lookup finds the cache borrowed and misses (no panic).
+    #[inline]
+    pub(crate) fn with_cached<R>(
+        &self,
+        route: Route,
+        addr: Addr,
+        msg: Message,
+        f: impl FnOnce(&Arc<Cell<S>>, Message) -> R,
+    ) -> Result<R, Message> {
         S::worker_local().with(|l| {
-            let mut l = l.borrow_mut();
-            let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
-            match &local.sent_to {
-                Some((a, _)) if *a == addr => local.sent_to.take().map(|(_, c)| c),
-                _ => None,
+            let Ok(l) = l.try_borrow() else {
+                return Err(msg);
+            };
+            let local = l.as_ref().filter(|w| w.queue_id == self.id);
+            match local.and_then(|w| w.cache_ref(route).hit.as_ref()) {
+                Some((a, cell)) if *a == addr => Ok(f(cell, msg)),
+                _ => Err(msg),
             }
         })
     }
 
     /// Caches `cell` (at `addr`, just sent to successfully) as the calling worker's
-    /// destination; the one it replaces is dropped here, outside any lock.
-    pub(crate) fn keep_sent_to(&self, addr: Addr, cell: Arc<Cell<S>>) {
+    /// destination for `route`; the one it replaces is dropped here, outside any lock.
+    #[inline]
+    pub(crate) fn keep_cached(&self, route: Route, addr: Addr, cell: Arc<Cell<S>>) {
         let old = S::worker_local().with(|l| {
-            let mut l = l.borrow_mut();
-            let local = l.as_mut().filter(|w| w.queue_id == self.id)?;
-            local.sent_to.replace((addr, cell))
+            let mut l = l.try_borrow_mut().ok()?;
+            let cache = l.as_mut().filter(|w| w.queue_id == self.id)?.cache(route);
+            cache.hit.replace((addr, cell))
         });
         drop(old);
     }
 
-    /// Records a full lookup of `addr` by the calling worker; true when the previous one was
-    /// for `addr` too (worth caching: a stream of sends, not a broadcast). False off-worker.
-    pub(crate) fn note_lookup(&self, addr: Addr) -> bool {
+    /// Records a full lookup of `addr` by the calling worker for `route`; true when the
+    /// previous one was for `addr` too (worth caching: a stream of messages to one service,
+    /// not a broadcast). False off-worker.
+    pub(crate) fn note_lookup(&self, route: Route, addr: Addr) -> bool {
         S::worker_local().with(|l| {
-            let mut l = l.borrow_mut();
+            let Ok(mut l) = l.try_borrow_mut() else {
+                return false;
+            };
             let Some(local) = l.as_mut().filter(|w| w.queue_id == self.id) else {
                 return false;
             };
-            local.missed.replace(addr) == Some(addr)
+            local.cache(route).missed.replace(addr) == Some(addr)
         })
     }
 
@@ -212,15 +281,19 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
         }
     }
 
-    /// Wakes up to `n` parked workers.
+    /// Wakes up to `n` parked workers (not counting those already woken and on their way).
     fn wake_parked(&self, n: usize) {
-        let sleeping = self.sleeping.load(Ordering::SeqCst);
-        if sleeping > 0 {
-            // Taking the idle lock orders this notify after a parker's re-check.
+        if self.sleeping.load(Ordering::SeqCst) > 0 {
+            // Taking the idle lock orders this notify after a parker's re-check; under it,
+            // `sleeping` counts the workers inside `wait`, `waking` those notified already.
             let _g = self.idle.lock();
-            for _ in 0..n.min(sleeping) {
+            let sleeping = self.sleeping.load(Ordering::SeqCst);
+            let waking = self.waking.load(Ordering::Relaxed);
+            let k = n.min(sleeping.saturating_sub(waking));
+            for _ in 0..k {
                 self.wake.notify_one();
             }
+            self.waking.store(waking + k, Ordering::Relaxed);
         }
     }
 
@@ -228,7 +301,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// no-op, on a worker (its pushes go to its LIFO slot or wake at once) and when the
     /// thread is deferring already; otherwise [`flush_wakes`](Self::flush_wakes) ends it.
     pub(crate) fn defer_wakes(&self) -> bool {
-        if S::worker_local().with(|l| l.borrow().is_some()) {
+        if WORKER_OF_QUEUE.with(|w| w.get().0 != 0) {
             return false;
         }
         DEFERRED.with(|d| {
@@ -256,9 +329,14 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
         }
     }
 
-    /// True when some other service is waiting to run (global queue or this worker's slot).
+    /// True when some other service is waiting to run (global queue or this worker's slot)
+    /// that no woken worker is coming for. A service queued for a parked worker just woken
+    /// (the LIFO spill, a push from outside) does not end the current turn: without that,
+    /// a sender that yielded in the woken worker's wake-up time found its receiver queued,
+    /// ran it itself, and the woken worker took the sender: both services swapped workers
+    /// over and over, and `bench send` ran at half speed in some runs (its two modes).
     pub(crate) fn others_waiting(&self) -> bool {
-        self.len.load(Ordering::Relaxed) > 0
+        self.len.load(Ordering::Relaxed) > self.waking.load(Ordering::Relaxed)
             || self
                 .my_index()
                 .and_then(|i| self.lifos.get(i))
@@ -301,6 +379,11 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
             if self.len.load(Ordering::SeqCst) == 0 && !self.stop.load(Ordering::SeqCst) {
                 *parked = true;
                 self.wake.wait(&mut guard);
+                // Up (notified, or spuriously: then `waking` may undercount, which only
+                // ends turns earlier, as before this count existed).
+                let waking = self.waking.load(Ordering::Relaxed);
+                self.waking
+                    .store(waking.saturating_sub(1), Ordering::Relaxed);
             }
             self.sleeping.fetch_sub(1, Ordering::SeqCst);
         }
@@ -316,6 +399,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// Drops the calling worker's local state (on worker exit), returning its LIFO slot's
     /// service.
     pub(crate) fn leave_worker(&self) -> Option<Arc<Cell<S>>> {
+        WORKER_OF_QUEUE.with(|w| w.set((0, 0)));
         let local = S::worker_local().with(|l| l.borrow_mut().take());
         local
             .filter(|w| w.queue_id == self.id)
@@ -326,12 +410,8 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// The calling thread's worker index, if it is one of this queue's workers.
     #[inline]
     fn my_index(&self) -> Option<usize> {
-        S::worker_local().with(|l| {
-            l.borrow()
-                .as_ref()
-                .filter(|w| w.queue_id == self.id)
-                .map(|w| w.index)
-        })
+        let (queue, index) = WORKER_OF_QUEUE.with(|w| w.get());
+        (queue == self.id).then_some(index)
     }
 
     /// Moves the service waiting in worker `index`'s LIFO slot to the global queue (the

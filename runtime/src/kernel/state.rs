@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::kernel::cell::{Cell, LaunchNotify, KILL_NONE};
 use crate::kernel::counters::Counters;
 use crate::kernel::mailbox::Pushed;
-use crate::kernel::run_queue::{Hosted, RunQueue, LIFO_SPILL};
+use crate::kernel::run_queue::{Hosted, Route, RunQueue, LIFO_SPILL};
 use crate::kernel::slot::WorkerSlot;
 use crate::kernel::unique::Uniques;
 use crate::time::{TimerId, TimerThread, TurnClock};
@@ -210,45 +210,72 @@ impl<S: Hosted + ?Sized> Kernel<S> {
 
     /// Delivers a message. Fails (handing it back) when the destination is gone.
     pub(crate) fn send(&self, dest: Addr, msg: Message) -> Result<(), SendError> {
-        if dest.harbor() == self.harbor {
-            if let Some(cell) = self.run_queue.take_sent_to(dest) {
-                let sent = self.push(&cell, msg).map(drop);
-                if sent.is_ok() {
-                    self.run_queue.keep_sent_to(dest, cell);
-                }
-                return sent;
-            }
-            // Pushed under the table's read lock: no `Arc` clone per message.
-            let handles = self.handles.read();
-            if let Some(cell) = handles.get(&dest.handle()) {
-                let sent = self.push(cell, msg).map(drop);
-                let again =
-                    (sent.is_ok() && self.run_queue.note_lookup(dest)).then(|| cell.clone());
-                drop(handles);
-                if let Some(cell) = again {
-                    self.run_queue.keep_sent_to(dest, cell);
-                }
-                return sent;
-            }
+        self.send_routed(Route::Send, dest, msg, |_| true)
+            .unwrap_or_else(|msg| {
+                Err(SendError {
+                    reason: self.missing(dest),
+                    message: msg,
+                })
+            })
+    }
+
+    /// Pushes `msg` to the local service `dest` if `admit(its cell)` says so, through the
+    /// calling worker's cache for `route` (see [`RunQueue::take_cached`]), else under the
+    /// handle table's read lock. Err hands the message back when `dest` is not a local
+    /// service or was not admitted.
+    #[inline]
+    fn send_routed(
+        &self,
+        route: Route,
+        dest: Addr,
+        msg: Message,
+        admit: impl Fn(&Cell<S>) -> bool,
+    ) -> Result<Result<(), SendError>, Message> {
+        if dest.harbor() != self.harbor {
+            return Err(msg);
         }
-        Err(SendError {
-            reason: self.missing(dest),
-            message: msg,
-        })
+        let cached = self.run_queue.with_cached(route, dest, msg, |cell, msg| {
+            if admit(cell) {
+                Ok(self.push(cell, msg).map(drop))
+            } else {
+                Err(msg)
+            }
+        });
+        let msg = match cached {
+            Ok(sent) => return sent,
+            Err(msg) => msg,
+        };
+        // Pushed under the table's read lock: no `Arc` clone per message.
+        let handles = self.handles.read();
+        let Some(cell) = handles.get(&dest.handle()) else {
+            return Err(msg);
+        };
+        if !admit(cell) {
+            return Err(msg);
+        }
+        let sent = self.push(cell, msg).map(drop);
+        let again = (sent.is_ok() && self.run_queue.note_lookup(route, dest)).then(|| cell.clone());
+        drop(handles);
+        if let Some(cell) = again {
+            self.run_queue.keep_cached(route, dest, cell);
+        }
+        Ok(sent)
     }
 
     /// Sends a call made by `from`'s main task (which already waits on `dest`): refused
     /// with the cycle when waiting would deadlock (see [`Kernel::find_cycle`]). The
-    /// common case, a callee that waits on nobody, is checked and sent in one lookup.
+    /// common case, a callee that waits on nobody, is checked and sent in one lookup
+    /// (through the worker's call cache when it calls that service again and again).
     pub(crate) fn send_call(&self, from: Addr, dest: Addr, msg: Message) -> Result<(), CallStart> {
-        if dest.harbor() == self.harbor && dest != from {
-            let handles = self.handles.read();
-            if let Some(cell) = handles.get(&dest.handle()) {
-                if Addr(cell.waiting_on.load(Ordering::SeqCst)).is_system() {
-                    return self.push(cell, msg).map(drop).map_err(CallStart::Failed);
-                }
+        let msg = if dest != from {
+            let idle_callee = |c: &Cell<S>| Addr(c.waiting_on.load(Ordering::SeqCst)).is_system();
+            match self.send_routed(Route::Call, dest, msg, idle_callee) {
+                Ok(sent) => return sent.map_err(CallStart::Failed),
+                Err(msg) => msg,
             }
-        }
+        } else {
+            msg
+        };
         // The callee waits on someone (or is the caller, or is not here): the full walk.
         if let Some(cycle) = self.find_cycle(from, dest) {
             return Err(CallStart::Cycle(cycle));
@@ -258,6 +285,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
 
     /// Pushes to `cell` and schedules it if it was idle. Ok holds the length of its shared
     /// queue after the push (1 when it was idle).
+    #[inline]
     pub(crate) fn push(&self, cell: &Arc<Cell<S>>, msg: Message) -> Result<usize, SendError> {
         match cell.push(msg) {
             Ok(Pushed::Schedule) => {
