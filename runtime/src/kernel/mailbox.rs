@@ -14,7 +14,7 @@
 //! than the shared queue.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -45,12 +45,14 @@ pub(crate) enum Pushed {
     Queued(usize),
 }
 
+/// [`Mailbox::state`]: the service is in the run queue or being run (its run token is
+/// held).
+const SCHEDULED: u8 = 1;
+/// [`Mailbox::state`]: no more messages are accepted (the service retired).
+const CLOSED: u8 = 2;
+
 struct Inner {
     queue: VecDeque<Message>,
-    /// True while the service is in the run queue or being run.
-    scheduled: bool,
-    /// No more messages are accepted (the service retired).
-    closed: bool,
     /// Next length that logs an overload warning; doubles each time, reset when drained.
     overload_at: usize,
 }
@@ -66,6 +68,13 @@ struct Inner {
 #[repr(align(64))]
 pub(crate) struct Mailbox {
     inner: Mutex<Inner>,
+    /// [`SCHEDULED`] and [`CLOSED`]. Set to 0 (idle) only under `inner`'s lock with the
+    /// shared queue empty, and the queue only grows under that lock while it is not 0; so
+    /// 0 means empty, and a push that finds 0 may claim the run token with one
+    /// compare-exchange, without the lock (a call to an idle service, the common case,
+    /// costs one atomic operation here instead of a lock and an unlock). Only the token's
+    /// holder clears [`SCHEDULED`] or sets [`CLOSED`].
+    state: AtomicU8,
     /// Messages in the body's `pending` buffer when it was last refilled or found empty
     /// (for `len`, an upper bound between refills). Written once per batch, not once per
     /// message: it shares the lock's cache line, which every sender takes, and a store per
@@ -84,10 +93,9 @@ impl Mailbox {
         Mailbox {
             inner: Mutex::new(Inner {
                 queue: VecDeque::new(),
-                scheduled: true,
-                closed: false,
                 overload_at: OVERLOAD_THRESHOLD,
             }),
+            state: AtomicU8::new(SCHEDULED),
             drain_watch: AtomicUsize::new(0),
             pending_len: AtomicUsize::new(0),
         }
@@ -100,19 +108,44 @@ impl Mailbox {
     /// mailbox is empty, so that message is the oldest; its receiver then starts its turn
     /// without taking this lock again.
     pub(crate) fn push(&self, msg: Message) -> Result<Admit, Message> {
+        if self.state.load(Ordering::Relaxed) == 0 && self.claim() {
+            return Ok(Admit::Claimed(msg));
+        }
         let mut inner = self.inner.lock();
-        if inner.closed {
-            return Err(msg);
+        // Under the lock nobody clears SCHEDULED nor sets CLOSED; a claim may still set
+        // SCHEDULED, hence the compare-exchange below.
+        match self.state.load(Ordering::Relaxed) {
+            0 if self.claim() => {
+                drop(inner);
+                Ok(Admit::Claimed(msg))
+            }
+            state if state & CLOSED != 0 => Err(msg),
+            _ => {
+                inner.queue.push_back(msg);
+                Ok(Admit::Queued(inner.queue.len()))
+            }
         }
-        if inner.scheduled {
-            inner.queue.push_back(msg);
-            Ok(Admit::Queued(inner.queue.len()))
-        } else {
-            inner.scheduled = true;
-            drop(inner);
+    }
+
+    /// Takes the run token of an idle service. Acquire: the last holder's writes to the
+    /// body (released when it cleared the flag) are visible to the new holder.
+    #[inline]
+    fn claim(&self) -> bool {
+        let won = self
+            .state
+            .compare_exchange(0, SCHEDULED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+        if won {
             self.pending_len.store(1, Ordering::Relaxed);
-            Ok(Admit::Claimed(msg))
         }
+        won
+    }
+
+    /// Hands the run token back (the caller holds `inner`'s lock and found the shared queue
+    /// empty). Release: see [`claim`](Self::claim).
+    #[inline]
+    fn unschedule(&self) {
+        self.state.store(0, Ordering::Release);
     }
 
     /// Decides a turn: how many messages from the front of `pending` (the body's buffer)
@@ -153,7 +186,9 @@ impl Mailbox {
                     inner.queue = VecDeque::new();
                 }
                 inner.overload_at = OVERLOAD_THRESHOLD;
-                inner.scheduled = keep;
+                if !keep {
+                    self.unschedule();
+                }
                 return (0, None);
             }
             while len > inner.overload_at {
@@ -205,8 +240,8 @@ impl Mailbox {
             if cold && inner.queue.capacity() > 0 {
                 inner.queue = VecDeque::new();
             }
-            inner.scheduled = false;
             inner.overload_at = OVERLOAD_THRESHOLD;
+            self.unschedule();
             false
         } else {
             true
@@ -217,7 +252,8 @@ impl Mailbox {
     /// `pending` buffer is the caller's to empty).
     pub(crate) fn close(&self) -> VecDeque<Message> {
         let mut inner = self.inner.lock();
-        inner.closed = true;
+        // Only the run token's holder closes: the state is SCHEDULED, and stays so.
+        self.state.store(SCHEDULED | CLOSED, Ordering::Release);
         self.pending_len.store(0, Ordering::Relaxed);
         std::mem::take(&mut inner.queue)
     }
@@ -318,5 +354,78 @@ mod tests {
         }
         // Each pop saw 5000 > 1024, 2048, 4096: one warning with the length, thresholds raised.
         assert_eq!(warnings, vec![5000, 5000]);
+    }
+
+    /// The run token under contention: four threads push while a consumer runs turns and
+    /// hands the token back whenever it finds the mailbox empty. Every message arrives once,
+    /// each sender's in order, and the token is never held twice (a push claims it only from
+    /// an idle, empty mailbox).
+    #[test]
+    fn run_token_is_held_once_and_loses_nothing() {
+        use std::sync::atomic::AtomicIsize;
+        use std::sync::Arc;
+        const SENDERS: i32 = 4;
+        const EACH: i32 = 20_000;
+        let mb = Arc::new(Mailbox::new());
+        let holders = Arc::new(AtomicIsize::new(1)); // the creator holds it first
+        let (token_tx, token_rx) = crossbeam_channel::unbounded::<Option<Message>>();
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|t| {
+                let (mb, holders, token_tx) = (mb.clone(), holders.clone(), token_tx.clone());
+                std::thread::spawn(move || {
+                    for i in 0..EACH {
+                        let m = Message::value(Addr(1), t * EACH + i, Ptype::LUA, ());
+                        match mb.push(m) {
+                            Ok(Admit::Claimed(m)) => {
+                                assert_eq!(holders.fetch_add(1, Ordering::SeqCst), 0);
+                                token_tx.send(Some(m)).unwrap();
+                            }
+                            Ok(Admit::Queued(_)) => {}
+                            Err(_) => panic!("closed"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        token_tx.send(None).unwrap(); // the creator's token: its first turn
+        let mut last = vec![-1; SENDERS as usize];
+        let mut got = 0;
+        let mut pending = VecDeque::new();
+        while got < SENDERS * EACH {
+            let first = token_rx
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .expect("a token comes while messages are missing");
+            pending.extend(first);
+            // `holders` drops before each step that may hand the token back and rises again
+            // when it did not: a claim while this thread holds the token would see 1.
+            loop {
+                holders.fetch_sub(1, Ordering::SeqCst);
+                let (n, _) = mb.pop_batch(&mut pending, 1, &mut false, false, false);
+                if n == 0 {
+                    break; // handed back: no touching `pending` until the next token
+                }
+                holders.fetch_add(1, Ordering::SeqCst);
+                for m in pending.drain(..n) {
+                    let (t, i) = (m.session / EACH, m.session % EACH);
+                    assert!(
+                        i > last[t as usize],
+                        "sender {t}: {i} after {}",
+                        last[t as usize]
+                    );
+                    last[t as usize] = i;
+                    got += 1;
+                }
+                holders.fetch_sub(1, Ordering::SeqCst);
+                if !mb.end_turn(&pending, false) {
+                    break;
+                }
+                holders.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        for s in senders {
+            s.join().unwrap();
+        }
+        assert_eq!(got, SENDERS * EACH);
+        assert!(last.iter().all(|&l| l == EACH - 1));
     }
 }
