@@ -23,8 +23,13 @@ use crate::base::Message;
 /// First queue length that logs an overload warning (skynet's `MQ_OVERLOAD`).
 pub const OVERLOAD_THRESHOLD: usize = 1024;
 
-/// Largest buffer (in messages) handed back to a mailbox by a swap.
+/// Largest buffer (in messages) an idle mailbox keeps.
 const SWAP_KEEP: usize = 4;
+
+/// Largest buffer (in messages) a busy mailbox recycles between its shared queue and its
+/// batch (see `pop_batch`): 4 MiB of messages. A bigger one, left by a flood that outran
+/// its receiver, is freed at the swap rather than kept twice.
+const SWAP_RECYCLE: usize = 1 << 16;
 
 /// What [`Mailbox::push`] did with a message.
 #[derive(Debug)]
@@ -178,30 +183,34 @@ impl Mailbox {
             }
             if len == 0 {
                 self.pending_len.store(0, Ordering::Relaxed);
-                if pending.capacity() > SWAP_KEEP {
-                    // An idle service keeps no big buffer from its last flood.
-                    *pending = VecDeque::new();
-                }
-                if cold && inner.queue.capacity() > 0 {
-                    inner.queue = VecDeque::new();
-                }
+                let spare = Self::idle_buffers(&mut inner.queue, pending, cold);
                 inner.overload_at = OVERLOAD_THRESHOLD;
                 if !keep {
                     self.unschedule();
                 }
+                drop(inner);
+                drop(spare); // freed outside the lock (a flood's buffer may be unmapped)
                 return (0, None);
             }
             while len > inner.overload_at {
                 overload = Some(len);
                 inner.overload_at *= 2;
             }
-            // Swap the whole queue out: O(1). The mailbox gets `pending`'s buffer, so a big
-            // one (left from a flood) is dropped first and never pins memory there twice.
-            if pending.capacity() > SWAP_KEEP {
-                *pending = VecDeque::new();
-            }
+            // Swap the whole queue out: O(1). The mailbox gets `pending`'s (empty) buffer
+            // and its capacity: during a flood the two buffers go back and forth, and the
+            // senders fill one that has the flood's size already (growing a fresh one by
+            // doubling cost copies and, past malloc's mmap threshold, a page fault per
+            // page of every new buffer: `bench send` spent a fifth of its time there). An
+            // idle service gives both back (`idle_buffers`), and a flood's oversized buffer
+            // is not recycled (`SWAP_RECYCLE`).
+            let spare = if pending.capacity() > SWAP_RECYCLE {
+                std::mem::take(pending)
+            } else {
+                VecDeque::new()
+            };
             std::mem::swap(&mut inner.queue, pending);
             drop(inner);
+            drop(spare);
             self.pending_len.store(pending.len(), Ordering::Relaxed);
         }
         let len = pending.len();
@@ -230,22 +239,41 @@ impl Mailbox {
     /// back in the run queue); false when empty (the service is unscheduled now, its run
     /// token handed back: the caller must not touch the body after). With `cold`, an
     /// empty shared queue gives back its buffer.
-    pub(crate) fn end_turn(&self, pending: &VecDeque<Message>, cold: bool) -> bool {
+    pub(crate) fn end_turn(&self, pending: &mut VecDeque<Message>, cold: bool) -> bool {
         if !pending.is_empty() {
             return true;
         }
         self.pending_len.store(0, Ordering::Relaxed);
         let mut inner = self.inner.lock();
         if inner.queue.is_empty() {
-            if cold && inner.queue.capacity() > 0 {
-                inner.queue = VecDeque::new();
-            }
+            let spare = Self::idle_buffers(&mut inner.queue, pending, cold);
             inner.overload_at = OVERLOAD_THRESHOLD;
             self.unschedule();
+            drop(inner);
+            drop(spare);
             false
         } else {
             true
         }
+    }
+
+    /// A service going idle keeps no big buffer from its last flood (and a cold one none at
+    /// all): the ones to free are returned, to be dropped outside the lock. Both queues are
+    /// empty; `pending` is the body's, so this runs before the run token is handed back.
+    fn idle_buffers(
+        queue: &mut VecDeque<Message>,
+        pending: &mut VecDeque<Message>,
+        cold: bool,
+    ) -> [VecDeque<Message>; 2] {
+        let limit = if cold { 0 } else { SWAP_KEEP };
+        let take = |q: &mut VecDeque<Message>| {
+            if q.capacity() > limit {
+                std::mem::take(q)
+            } else {
+                VecDeque::new()
+            }
+        };
+        [take(queue), take(pending)]
     }
 
     /// Closes the mailbox and returns every message still in its shared queue (the body's
@@ -307,7 +335,7 @@ mod tests {
         assert_eq!(mb.pop_batch(&mut out, -1, &mut false, false, false).0, 1);
         assert_eq!(out.pop_front().unwrap().session, 2);
         assert!(
-            mb.end_turn(&out, false),
+            mb.end_turn(&mut out, false),
             "a queued message keeps it scheduled"
         );
         assert_eq!(mb.pop_batch(&mut out, -1, &mut false, false, false).0, 1);
@@ -416,7 +444,7 @@ mod tests {
                     got += 1;
                 }
                 holders.fetch_sub(1, Ordering::SeqCst);
-                if !mb.end_turn(&pending, false) {
+                if !mb.end_turn(&mut pending, false) {
                     break;
                 }
                 holders.fetch_add(1, Ordering::SeqCst);

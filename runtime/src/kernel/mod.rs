@@ -21,7 +21,7 @@ pub(crate) use cell::{
     Body, Cell, LaunchNotify, KILL_DRAIN, KILL_KILLED, KILL_NONE, KILL_SHUTDOWN,
 };
 pub use metrics::RuntimeMetrics;
-pub(crate) use run_queue::{Hosted, WorkerLocal};
+pub(crate) use run_queue::Hosted;
 pub(crate) use slot::WorkerSlot;
 pub(crate) use state::{wake_message, CallStart, Factory, Kernel, TimerEntry};
 pub use state::{ExitHook, ServiceInfo, ShutdownHook};

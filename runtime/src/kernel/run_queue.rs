@@ -6,12 +6,16 @@
 //! and its reply then bounce on one warm core with no cross-thread wake-up. The slot has a
 //! budget so a ping-ponging pair cannot starve the global queue.
 //!
-//! The slot is not stealable, so a service waiting there runs only when the worker's current
+//! The slot is not stealable by other workers (only the monitor takes from it, for a worker
+//! stuck in one message: `lifo.rs`), so a service waiting there runs only when the worker's current
 //! turn ends. That is what a call wants (the caller's turn ends at its `await`), not what a
 //! long turn that keeps sending wants: its receiver would wait out the whole turn while
 //! another worker sleeps (`bench send` ran at a third of its speed that way, in some runs).
 //! So once [`LIFO_SPILL`] messages pile up for the service in the slot, it moves to the
 //! global queue and a parked worker wakes to run it beside the sender.
+//!
+//! Beside its slot each worker keeps where its sends and its calls went last
+//! ([`RunQueue::with_cached`]): a stream of messages to one service skips the handle table.
 //!
 //! A thread that is not a worker (the socket thread) may defer its wake-ups for a while
 //! ([`RunQueue::defer_wakes`]): services it makes runnable queue as usual, and the parked
@@ -23,7 +27,6 @@ use std::cell::{Cell as LocalCell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::LocalKey;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -32,12 +35,8 @@ use crate::kernel::cell::Cell;
 use crate::kernel::lifo::LifoSlot;
 
 /// What the kernel holds in a cell: the service body type of the layer above. The raw
-/// service layer implements it once, for `dyn RawService`. Thread locals cannot be generic,
-/// so the implementor also declares the worker-local state of the run queue.
-pub(crate) trait Hosted: Send + 'static {
-    /// The calling thread's run-queue state, for services of this body type.
-    fn worker_local() -> &'static LocalKey<RefCell<Option<WorkerLocal<Self>>>>;
-}
+/// service layer implements it once, for `dyn RawService`.
+pub(crate) trait Hosted: Send + 'static {}
 
 /// How many services in a row a worker may take from its LIFO slot before it must look at
 /// the global queue.
@@ -69,18 +68,28 @@ pub(crate) struct RunQueue<S: ?Sized> {
     id: usize,
     /// Each worker's LIFO slot, by worker index (see the module doc).
     lifos: Vec<LifoSlot<S>>,
+    /// Each worker's destination caches, by worker index.
+    caches: Vec<WorkerCaches<S>>,
 }
 
-/// A worker thread's own run-queue state (in a thread local the body type declares, see
-/// [`Hosted::worker_local`]).
-pub(crate) struct WorkerLocal<S: ?Sized> {
-    queue_id: usize,
-    /// This worker's index: its LIFO slot is `lifos[index]`.
-    index: usize,
-    /// Where this worker's sends go most (see [`RunQueue::take_cached`]).
+/// A worker's destination caches (see [`RunQueue::with_cached`]), one per worker beside its
+/// LIFO slot. Only that worker's thread reaches them (`my_index`): no lock, and no generic
+/// thread local behind an accessor call on every send.
+#[repr(align(128))]
+struct WorkerCaches<S: ?Sized>(RefCell<Caches<S>>);
+
+// SAFETY: the `RefCell` inside is only ever reached by the worker thread whose index it
+// sits at (`RunQueue::my_caches` checks the calling thread's `WORKER_OF_QUEUE`), and by
+// `Drop` once no worker runs; so it is never touched by two threads at once. What it holds
+// (`Arc<Cell<S>>`) is `Send`.
+unsafe impl<S: ?Sized> Sync for WorkerCaches<S> where Arc<Cell<S>>: Send {}
+
+/// Where a worker's messages go most.
+struct Caches<S: ?Sized> {
+    /// Sends and replies.
     sends: DestCache<S>,
-    /// Where this worker's calls go most: kept apart from sends, so a call and its reply
-    /// (a send back to the caller) on one worker do not evict each other.
+    /// Calls: kept apart from sends, so a call and its reply (a send back to the caller) on
+    /// one worker do not evict each other.
     calls: DestCache<S>,
 }
 
@@ -110,7 +119,7 @@ impl<S: ?Sized> Default for DestCache<S> {
     }
 }
 
-impl<S: ?Sized> WorkerLocal<S> {
+impl<S: ?Sized> Caches<S> {
     #[inline]
     fn cache(&mut self, route: Route) -> &mut DestCache<S> {
         match route {
@@ -129,9 +138,8 @@ impl<S: ?Sized> WorkerLocal<S> {
 }
 
 thread_local! {
-    /// The run queue (its id) and worker index of the calling thread ((0, 0): not a worker).
-    /// Apart from [`WorkerLocal`] (declared by the layer above, through a generic accessor
-    /// and a `RefCell`): read on every schedule, it is one plain load here.
+    /// The run queue (its id) and worker index of the calling thread ((0, 0): not a worker):
+    /// read on every schedule and send, one plain load.
     static WORKER_OF_QUEUE: LocalCell<(usize, usize)> = const { LocalCell::new((0, 0)) };
     /// A non-worker thread's deferred wake-ups: the queue's id (0: not deferring) and how
     /// many services it queued meanwhile.
@@ -144,6 +152,14 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     pub(crate) fn new(workers: usize) -> RunQueue<S> {
         RunQueue {
             lifos: (0..workers).map(|_| LifoSlot::default()).collect(),
+            caches: (0..workers)
+                .map(|_| {
+                    WorkerCaches(RefCell::new(Caches {
+                        sends: DestCache::default(),
+                        calls: DestCache::default(),
+                    }))
+                })
+                .collect(),
             global: Mutex::new(VecDeque::new()),
             len: AtomicUsize::new(0),
             sleeping: AtomicUsize::new(0),
@@ -158,14 +174,14 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// Marks the calling thread as this queue's worker `index` (enables its LIFO slot).
     pub(crate) fn enter_worker(&self, index: usize) {
         WORKER_OF_QUEUE.with(|w| w.set((self.id, index)));
-        S::worker_local().with(|l| {
-            *l.borrow_mut() = Some(WorkerLocal {
-                queue_id: self.id,
-                index,
-                sends: DestCache::default(),
-                calls: DestCache::default(),
-            })
-        });
+    }
+
+    /// The calling worker's caches, if it is one of this queue's workers.
+    #[inline]
+    fn my_caches(&self) -> Option<&RefCell<Caches<S>>> {
+        self.my_index()
+            .and_then(|i| self.caches.get(i))
+            .map(|c| &c.0)
     }
 
     /// Makes a service runnable. From one of our workers it takes the LIFO slot (the service
@@ -201,27 +217,23 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
         msg: Message,
         f: impl FnOnce(&Arc<Cell<S>>, Message) -> R,
     ) -> Result<R, Message> {
-        S::worker_local().with(|l| {
-            let Ok(l) = l.try_borrow() else {
-                return Err(msg);
-            };
-            let local = l.as_ref().filter(|w| w.queue_id == self.id);
-            match local.and_then(|w| w.cache_ref(route).hit.as_ref()) {
-                Some((a, cell)) if *a == addr => Ok(f(cell, msg)),
-                _ => Err(msg),
-            }
-        })
+        let Some(Ok(caches)) = self.my_caches().map(RefCell::try_borrow) else {
+            return Err(msg);
+        };
+        match caches.cache_ref(route).hit.as_ref() {
+            Some((a, cell)) if *a == addr => Ok(f(cell, msg)),
+            _ => Err(msg),
+        }
     }
 
     /// Caches `cell` (at `addr`, just sent to successfully) as the calling worker's
     /// destination for `route`; the one it replaces is dropped here, outside any lock.
     #[inline]
     pub(crate) fn keep_cached(&self, route: Route, addr: Addr, cell: Arc<Cell<S>>) {
-        let old = S::worker_local().with(|l| {
-            let mut l = l.try_borrow_mut().ok()?;
-            let cache = l.as_mut().filter(|w| w.queue_id == self.id)?.cache(route);
-            cache.hit.replace((addr, cell))
-        });
+        let old = self
+            .my_caches()
+            .and_then(|c| c.try_borrow_mut().ok())
+            .and_then(|mut c| c.cache(route).hit.replace((addr, cell)));
         drop(old);
     }
 
@@ -229,15 +241,10 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// previous one was for `addr` too (worth caching: a stream of messages to one service,
     /// not a broadcast). False off-worker.
     pub(crate) fn note_lookup(&self, route: Route, addr: Addr) -> bool {
-        S::worker_local().with(|l| {
-            let Ok(mut l) = l.try_borrow_mut() else {
-                return false;
-            };
-            let Some(local) = l.as_mut().filter(|w| w.queue_id == self.id) else {
-                return false;
-            };
-            local.cache(route).missed.replace(addr) == Some(addr)
-        })
+        let Some(Ok(mut caches)) = self.my_caches().map(RefCell::try_borrow_mut) else {
+            return false;
+        };
+        caches.cache(route).missed.replace(addr) == Some(addr)
     }
 
     /// Moves `cell` out of the calling worker's LIFO slot to the global queue, if it is there
@@ -399,12 +406,15 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// Drops the calling worker's local state (on worker exit), returning its LIFO slot's
     /// service.
     pub(crate) fn leave_worker(&self) -> Option<Arc<Cell<S>>> {
+        let index = self.my_index()?;
+        // The caches' cells are dropped on this worker's own thread (see `WorkerCaches`).
+        let dropped = self.caches.get(index).and_then(|c| {
+            let mut c = c.0.try_borrow_mut().ok()?;
+            Some((c.sends.hit.take(), c.calls.hit.take()))
+        });
+        drop(dropped);
         WORKER_OF_QUEUE.with(|w| w.set((0, 0)));
-        let local = S::worker_local().with(|l| l.borrow_mut().take());
-        local
-            .filter(|w| w.queue_id == self.id)
-            .and_then(|w| self.lifos.get(w.index))
-            .and_then(LifoSlot::take)
+        self.lifos.get(index).and_then(LifoSlot::take)
     }
 
     /// The calling thread's worker index, if it is one of this queue's workers.

@@ -3,12 +3,10 @@
 //! with. This is where the kernel gets its one instantiation: [`NodeInner`] is the kernel
 //! holding `dyn RawService` bodies.
 
-use std::cell::RefCell;
 use std::sync::Arc;
-use std::thread::LocalKey;
 
 use crate::base::Message;
-use crate::kernel::{self, Hosted, Kernel, WorkerLocal};
+use crate::kernel::{self, Hosted, Kernel};
 
 /// The node's shared state, holding raw services.
 pub(crate) type NodeInner = Kernel<dyn RawService>;
@@ -16,16 +14,7 @@ pub(crate) type NodeInner = Kernel<dyn RawService>;
 /// A live raw service as the node holds it.
 pub(crate) type Cell = kernel::Cell<dyn RawService>;
 
-thread_local! {
-    static WORKER_LOCAL: RefCell<Option<WorkerLocal<dyn RawService>>> = const { RefCell::new(None) };
-}
-
-impl Hosted for dyn RawService {
-    #[inline]
-    fn worker_local() -> &'static LocalKey<RefCell<Option<WorkerLocal<Self>>>> {
-        &WORKER_LOCAL
-    }
-}
+impl Hosted for dyn RawService {}
 
 /// How a raw service's start went.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -138,7 +138,7 @@ pub(crate) fn start_here(node: &Arc<NodeInner>, cell: Arc<Cell>) {
     if !start(node, None, &cell, body) {
         return;
     }
-    let more = cell.mailbox.end_turn(&body.pending, false);
+    let more = cell.mailbox.end_turn(&mut body.pending, false);
     if more {
         node.run_queue.push_global(cell);
     }
@@ -282,7 +282,7 @@ fn run_locked(
             if cold && body.pending.is_empty() {
                 release_idle(body);
             }
-            return cell.mailbox.end_turn(&body.pending, cold);
+            return cell.mailbox.end_turn(&mut body.pending, cold);
         }
     }
 }
