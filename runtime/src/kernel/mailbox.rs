@@ -264,8 +264,11 @@ impl Mailbox {
         queue: &mut VecDeque<Message>,
         pending: &mut VecDeque<Message>,
         cold: bool,
-    ) -> [VecDeque<Message>; 2] {
+    ) -> Option<[VecDeque<Message>; 2]> {
         let limit = if cold { 0 } else { SWAP_KEEP };
+        if queue.capacity() <= limit && pending.capacity() <= limit {
+            return None; // the common case: nothing to free, nothing to drop
+        }
         let take = |q: &mut VecDeque<Message>| {
             if q.capacity() > limit {
                 std::mem::take(q)
@@ -273,7 +276,7 @@ impl Mailbox {
                 VecDeque::new()
             }
         };
-        [take(queue), take(pending)]
+        Some([take(queue), take(pending)])
     }
 
     /// Closes the mailbox and returns every message still in its shared queue (the body's
