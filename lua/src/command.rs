@@ -224,7 +224,8 @@ fn stat(h: &crate::host::Host, what: &str) -> Option<String> {
     let info = h.node.service_info(h.addr)?;
     Some(match what {
         "mqlen" => info.mailbox_len.to_string(),
-        "endless" => u8::from(info.endless).to_string(),
+        // Read and cleared, as skynet's: true once per report of the monitor.
+        "endless" => u8::from(h.node.take_endless(h.addr).unwrap_or(false)).to_string(),
         "cpu" => info.cpu.as_secs_f64().to_string(),
         "time" => "0".to_string(),
         "message" => info.processed.to_string(),

@@ -149,6 +149,10 @@ fn endless_loop_is_reported() {
         lines.lines()
     );
     assert!(node.handle().service_info(s).unwrap().endless);
+    // Read and cleared, as skynet's `STAT endless`: once per report.
+    assert_eq!(node.handle().take_endless(s), Some(true));
+    assert_eq!(node.handle().take_endless(s), Some(false));
+    assert!(!node.handle().service_info(s).unwrap().endless);
 }
 
 /// Answers each call with its argument plus one, after a call of its own to `peer` (so it

@@ -2,6 +2,7 @@
 //! service resolved once; [`WakeBatch`], deferred worker wake-ups.
 
 use std::any::Any;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -157,6 +158,15 @@ impl NodeHandle {
     /// One service.
     pub fn service_info(&self, addr: Addr) -> Option<ServiceInfo> {
         self.inner.cell(addr).map(|c| self.inner.info(&c))
+    }
+
+    /// Whether the monitor reported `addr` as stuck inside one message since the last time
+    /// this was asked, clearing the flag (skynet's `STAT endless`, read by
+    /// `skynet.endless()`: true once per report). `None` if there is no such service.
+    pub fn take_endless(&self, addr: Addr) -> Option<bool> {
+        self.inner
+            .cell(addr)
+            .map(|c| c.endless.swap(false, Ordering::Relaxed))
     }
 
     /// Messages waiting in a service's mailbox now; `None` if there is no such service.
