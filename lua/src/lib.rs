@@ -50,6 +50,7 @@ mod node;
 mod payload;
 mod service;
 mod signal;
+mod socket;
 mod state;
 
 pub use interop::{args, call, reply, ret, send, LuaLauncher, LAUNCHER};
