@@ -52,6 +52,7 @@ mod service;
 mod signal;
 mod socket;
 mod state;
+mod trace;
 
 pub use interop::{args, call, reply, ret, send, LuaLauncher, LAUNCHER};
 pub use node::{LuaNode, Script, DEFAULT_LUASERVICE, DEFAULT_LUA_PATH};

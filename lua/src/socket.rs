@@ -51,8 +51,9 @@ fn socket_id(v: &Value) -> mlua::Result<i32> {
 /// The size that goes with a light userdata.
 fn size_of(v: &Value) -> mlua::Result<usize> {
     match v {
-        Value::Integer(i) => usize::try_from(*i)
-            .map_err(|_| mlua::Error::runtime(format!("invalid size {i}"))),
+        Value::Integer(i) => {
+            usize::try_from(*i).map_err(|_| mlua::Error::runtime(format!("invalid size {i}")))
+        }
         other => Err(mlua::Error::runtime(format!(
             "size expected after a light userdata, got {}",
             other.type_name()

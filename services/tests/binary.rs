@@ -214,15 +214,22 @@ fn lua_echo_config_serves_clients_through_lua_agents() {
     }
     let _child = Kill(child);
     let addr: std::net::SocketAddr = loop {
-        let line = lines.recv_timeout(LONG).expect("the node logs where it listens");
+        let line = lines
+            .recv_timeout(LONG)
+            .expect("the node logs where it listens");
         if let Some(rest) = line.split("gate listening on ").nth(1) {
             break rest.split_whitespace().next().unwrap().parse().unwrap();
         }
     };
     loop {
-        let line = lines.recv_timeout(LONG).expect("the watchdog names its agents");
+        let line = lines
+            .recv_timeout(LONG)
+            .expect("the watchdog names its agents");
         if line.contains("agents `agent`") {
-            assert!(line.contains("(Lua)"), "the agent is the Lua script: {line}");
+            assert!(
+                line.contains("(Lua)"),
+                "the agent is the Lua script: {line}"
+            );
             break;
         }
     }

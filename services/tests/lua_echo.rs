@@ -54,7 +54,8 @@ fn lua_agents_echo_every_byte_and_end_with_their_clients() {
     std::thread::scope(|scope| {
         for c in 0..CLIENTS {
             scope.spawn(move || {
-                let mut rng = Rng(0x5bd1_e995 ^ ((c as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d)));
+                let mut rng =
+                    Rng(0x5bd1_e995 ^ ((c as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d)));
                 let sizes: Vec<usize> = (0..PACKETS)
                     .map(|i| match i {
                         0 => 0,
