@@ -158,3 +158,10 @@ fn filter_sees_and_rewrites_every_message() {
 fn monitor_is_told_of_every_exit() {
     run_in("api_checks", "monitor", &[]);
 }
+
+/// skynet.netpack's pack and tostring; skynet.socketdriver's answers for a socket that is
+/// not there and its argument checks (the real writes: services/tests/lua_echo.rs).
+#[test]
+fn netpack_and_socketdriver_subset() {
+    run_in("api_checks", "socket", &[]);
+}

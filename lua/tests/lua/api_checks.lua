@@ -200,6 +200,50 @@ function T.monitor()
 	return "ok"
 end
 
+-- skynet.netpack (pack, tostring) and skynet.socketdriver's argument checks; writing to
+-- a real client is services/tests/lua_echo.rs.
+function T.socket()
+	local netpack = require "skynet.netpack"
+	local socketdriver = require "skynet.socketdriver"
+	local p, sz = netpack.pack("abc")
+	eq(type(p), "userdata", "pack gives a pointer") eq(sz, 5, "and the framed size")
+	eq(netpack.tostring(p, sz), "\0\3abc", "2-byte big-endian length, then the bytes")
+	eq(pcall(netpack.tostring, p, sz), false, "tostring consumed the buffer")
+	p, sz = netpack.pack(skynet.pack("x", 1)) -- a pointer and a size, as skynet's
+	local framed = netpack.tostring(p, sz)
+	eq(#framed, sz, "pack of a pointer")
+	eq(skynet.unpack(framed:sub(3)), "x", "the packed values follow the header")
+	p, sz = netpack.pack(string.rep("z", 65535))
+	eq(sz, 65537, "the largest packet")
+	skynet.trash(p, sz)
+	local ok, err = pcall(netpack.pack, string.rep("z", 65536))
+	eq(ok, false, "65,536 bytes do not fit")
+	err = tostring(err) -- an error from a host function is an mlua error object
+	eq(err:match("Invalid size %(too long%) of data : 65536") ~= nil, true, err)
+	eq(netpack.tostring(nil, 0), "", "tostring of NULL")
+	eq(netpack.filter, nil, "only pack and tostring")
+	-- a socket that does not exist: nothing is written, nothing fails (the driver may
+	-- only find out on the socket thread, so the answer is a boolean either way)
+	eq(type(socketdriver.send(0x7ffffff0, "x")), "boolean", "send to no socket")
+	eq(type(socketdriver.lsend(0x7ffffff0, { "a", "b" })), "boolean", "lsend to no socket")
+	socketdriver.close(0x7ffffff0)
+	socketdriver.shutdown(0x7ffffff0)
+	socketdriver.nodelay(0x7ffffff0)
+	for i, bad in ipairs {
+		function() socketdriver.send("one", "x") end,
+		function() socketdriver.send(1, 42) end,
+		function() socketdriver.send(1, { "a", 1 }) end,
+		function() socketdriver.send(1, (netpack.pack("x"))) end, -- a pointer needs its size
+		function() socketdriver.close(nil) end,
+		function() socketdriver.send(1.5, "x") end,
+		function() netpack.pack({}) end,
+		function() netpack.tostring("x", 1) end,
+	} do
+		eq(pcall(bad), false, "bad socket arguments #" .. i)
+	end
+	return "ok"
+end
+
 skynet.start(function()
 	skynet.dispatch("lua", function(_, _, cmd, name)
 		assert(cmd == "run")
