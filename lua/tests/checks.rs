@@ -165,3 +165,9 @@ fn monitor_is_told_of_every_exit() {
 fn netpack_and_socketdriver_subset() {
     run_in("api_checks", "socket", &[]);
 }
+
+/// dispatch_unknown_request / dispatch_unknown_response get what nobody else takes.
+#[test]
+fn unknown_requests_and_responses_reach_their_handlers() {
+    run_in("api_checks", "unknown", &[]);
+}

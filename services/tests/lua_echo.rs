@@ -151,6 +151,63 @@ fn a_lua_agent_per_connection_over_churn() {
     node.shutdown();
 }
 
+/// A Lua agent that fails, in its start function or in `start`, costs its client the
+/// connection (closed by the server, the reason logged) and nothing else: the next
+/// client is served.
+#[test]
+fn a_failing_lua_agent_closes_its_client_only() {
+    let dir = std::env::temp_dir().join(format!("skynet-lua-agents-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("broken_start.lua"),
+        "local skynet = require 'skynet'\nskynet.start(function() error('no start') end)\n",
+    )
+    .expect("script");
+    std::fs::write(
+        dir.join("refuses.lua"),
+        "local skynet = require 'skynet'\nskynet.start(function()\n\
+         skynet.dispatch('lua', function(_, _, cmd)\n\
+         if cmd == 'start' then error('not today') end\n\
+         skynet.exit() end) end)\n",
+    )
+    .expect("script");
+    for (agent, reason) in [
+        ("broken_start", "cannot launch Lua agent"),
+        ("refuses", "did not start"),
+    ] {
+        let text = format!(
+            "thread = 2\nstart = \"watchdog\"\naddress = \"127.0.0.1\"\nport = 0\n\
+             agent = \"{agent}\"\nluaservice = \"{}/?.lua\"\n",
+            dir.display()
+        );
+        let lines = Lines::default();
+        let node = skynet_services::register_standard(Node::builder())
+            .config(Config::parse(&text, None).expect("test config parses"))
+            .logger(lines.logger())
+            .build()
+            .expect("node starts");
+        node.newservice("watchdog", &[]).expect("watchdog starts");
+        let addr = addr_of(&node, "gate_address");
+        for _ in 0..2 {
+            let mut c = connect(addr);
+            assert!(closed_by_server(&mut c), "{agent}: the client is closed");
+        }
+        assert!(
+            lines.wait_for(&[reason], LONG).is_some(),
+            "{agent}: logged `{reason}`: {:#?}",
+            lines.lines()
+        );
+        assert!(
+            eventually(LONG, || skynet_lua::LuaNode::of(&node.handle())
+                .services()
+                .is_empty()),
+            "{agent}: no agent is left"
+        );
+        node.shutdown();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A Lua agent behind the WebSocket gate is refused at start, with the reason.
 #[test]
 fn a_lua_agent_behind_the_websocket_gate_is_refused() {

@@ -200,6 +200,42 @@ function T.monitor()
 	return "ok"
 end
 
+-- dispatch_unknown_request / dispatch_unknown_response: what a message nobody expects
+-- reaches, and the previous handler returned.
+function T.unknown()
+	local requests, responses = {}, {}
+	local prev_req = skynet.dispatch_unknown_request(function(session, source, msg, sz, prototype)
+		requests[#requests + 1] = { session, source, skynet.tostring(msg, sz), prototype }
+	end)
+	local prev_resp = skynet.dispatch_unknown_response(function(session, source, msg, sz)
+		responses[#responses + 1] = { session, source, skynet.tostring(msg, sz) }
+	end)
+	eq(type(prev_req), "function", "the default request handler is returned")
+	eq(type(prev_resp), "function", "the default response handler is returned")
+	-- an unregistered protocol, no session: the handler gets the type's number
+	c.send(skynet.self(), 99, 0, "who?")
+	-- a registered protocol without dispatch: the handler gets its name
+	skynet.register_protocol { name = "nodispatch", id = 98 }
+	c.send(skynet.self(), 98, 0, "nobody")
+	-- a response nobody waits for
+	c.send(skynet.self(), skynet.PTYPE_RESPONSE, 0x7fff0000, "late")
+	skynet.yield()
+	eq(#requests, 2, "two unknown requests")
+	eq(requests[1][1], 0) eq(requests[1][2], skynet.self()) eq(requests[1][3], "who?")
+	eq(requests[1][4], 99, "the type of an unregistered protocol")
+	eq(requests[2][3], "nobody") eq(requests[2][4], "nodispatch", "a protocol's name")
+	eq(#responses, 1, "one unknown response")
+	eq(responses[1][1], 0x7fff0000) eq(responses[1][2], skynet.self())
+	eq(responses[1][3], "late")
+	-- with a session, an unknown request is answered with an error, not handed over
+	eq(pcall(skynet.rawcall, skynet.self(), "nodispatch", "x"), false, "a call fails")
+	eq(#requests, 2, "and the handler was not called")
+	-- handing the old handlers back returns ours
+	eq(skynet.dispatch_unknown_request(prev_req) ~= prev_req, true, "ours comes back")
+	skynet.dispatch_unknown_response(prev_resp)
+	return "ok"
+end
+
 -- skynet.netpack (pack, tostring) and skynet.socketdriver's argument checks; writing to
 -- a real client is services/tests/lua_echo.rs.
 function T.socket()
