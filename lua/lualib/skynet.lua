@@ -809,6 +809,14 @@ function skynet.stat(what)
 	return c.intcommand("STAT", what)
 end
 
+-- A waiting coroutine's traceback (where its timeout was set, with trace_timeout on).
+local function task_traceback(co)
+	if co == "BREAK" then
+		return co
+	end
+	return timeout_traceback and timeout_traceback[co] or traceback(co)
+end
+
 function skynet.task(ret)
 	if ret == nil then
 		local n = 0
@@ -828,9 +836,7 @@ function skynet.task(ret)
 	local tt = type(ret)
 	if tt == "table" then
 		for session, co in pairs(session_wait) do
-			if type(co) == "thread" then
-				ret[session] = timeout_traceback and timeout_traceback[co] or traceback(co)
-			end
+			ret[sformat("%s session: %d", tostring(co), session)] = task_traceback(co)
 		end
 		return
 	elseif tt == "number" then
@@ -849,20 +855,31 @@ function skynet.task(ret)
 	end
 end
 
+-- Pending tasks grouped by stack: "COUNT\tsessions:[s1,s2,...]\n" -> traceback (nine
+-- sessions at most, then "..." past ten), as skynet's debug UNIQTASK shows them.
 function skynet.uniqtask()
 	local stacks = {}
 	for session, co in pairs(session_wait) do
-		if type(co) == "thread" then
-			local info = traceback(co)
-			local s = stacks[info]
-			if s then
-				s.n = s.n + 1
-			else
-				stacks[info] = { n = 1, session = session }
-			end
+		local stack = task_traceback(co)
+		local info = stacks[stack]
+		if not info then
+			info = { count = 0, sessions = {} }
+			stacks[stack] = info
+		end
+		info.count = info.count + 1
+		if info.count < 10 then
+			info.sessions[#info.sessions + 1] = session
 		end
 	end
-	return stacks
+	local ret = {}
+	for stack, info in pairs(stacks) do
+		local sessions = tconcat(info.sessions, ",")
+		if info.count > 10 then
+			sessions = sessions .. "..."
+		end
+		ret[sformat("%d\tsessions:[%s]\n", info.count, sessions)] = stack
+	end
+	return ret
 end
 
 function skynet.term(service)
@@ -875,8 +892,19 @@ function skynet.memlimit(bytes)
 	skynet.memlimit = nil -- only once, before the service starts
 end
 
+-- Tags the running coroutine (":ADDR-N") unless its protocol forces tracing off; the tag
+-- follows its calls (a TRACE message before each) and is logged at each step.
+local traceid = 0
 function skynet.trace(info)
-	skynet.error("TRACE", info or "")
+	local tag = request_tag[running_thread]
+	skynet.error("TRACE", tag)
+	if tag == false then
+		return
+	end
+	traceid = traceid + 1
+	tag = sformat(":%08x-%d", skynet.self(), traceid)
+	request_tag[running_thread] = tag
+	c.trace(tag, info and ("trace " .. info) or "trace")
 end
 
 function skynet.tracetag()

@@ -1,6 +1,6 @@
 //! The commands of `skynet.core.command` / `intcommand` / `addresscommand`: skynet's
 //! names (REG, QUERY, NAME, LAUNCH, KILL, EXIT, ABORT, GETENV, SETENV, STARTTIME,
-//! TIMEOUT, STAT, MONITOR) plus this host's own: NEWSERVICE (a launch that reports the
+//! TIMEOUT, STAT, MONITOR: every exit reported to the monitor) plus this host's own: NEWSERVICE (a launch that reports the
 //! child's init back to the caller), LAUNCHOK / LAUNCHERR (the end of `skynet.start`),
 //! UNIQUE and MEMLIMIT.
 
@@ -138,7 +138,22 @@ fn run(lua: &Lua, h: &HostRef, cmd: &str, parm: Option<&str>) -> mlua::Result<Op
             Ok(Some(session.to_string()))
         }
         "STAT" => Ok(stat(&h, parm.unwrap_or(""))),
-        "MONITOR" => Ok(None),
+        "MONITOR" => {
+            // skynet's cmd_monitor: with a name or address, set the monitor; without one,
+            // answer the current monitor.
+            let (node, shared) = (h.node.clone(), h.shared.clone());
+            drop(h);
+            match parm.filter(|p| !p.is_empty()) {
+                None => Ok(shared.monitor().map(hex)),
+                Some(p) => {
+                    let m = node
+                        .query(p)
+                        .ok_or_else(|| mlua::Error::runtime(format!("MONITOR: no service {p}")))?;
+                    shared.set_monitor(&node, m);
+                    Ok(None)
+                }
+            }
+        }
         "LAUNCH" => {
             let (node, shared, addr) = (h.node.clone(), h.shared.clone(), h.addr);
             drop(h);

@@ -291,7 +291,6 @@ pub(crate) fn module(lua: &Lua, h: &HostRef, signal: &Arc<Signal>) -> mlua::Resu
     with_host!("callback", |h, lua, a: (mlua::Function, Option<bool>)| {
         callback(&h, a)
     });
-    t.set("trace", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     with_host!("tostring", |h, lua, a: (Value, Value)| tostring(lua, &h, a));
     with_host!("pack", |h, lua, a: MultiValue| pack(&h, a));
     with_host!("unpack", |h, lua, a: (Value, Value)| unpack(lua, &h, a));
@@ -311,6 +310,7 @@ pub(crate) fn module(lua: &Lua, h: &HostRef, signal: &Arc<Signal>) -> mlua::Resu
         "hpc",
         lua.create_function(|_, ()| Ok(hpc_origin().elapsed().as_nanos() as i64))?,
     )?;
+    crate::trace::install(lua, &t)?; // `trace`, built on first use
     Ok(t)
 }
 

@@ -9,7 +9,9 @@
 //! - the Rust half, exposed as Lua modules with skynet's C module names and call shapes:
 //!   `skynet.core` (send, genid, redirect, command, intcommand, addresscommand, error,
 //!   harbor, callback, trace, tostring, pack, unpack, packstring, trash, now, hpc),
-//!   `skynet.profile` and `skynet.codecache`;
+//!   `skynet.profile`, `skynet.codecache`, and the subset of `skynet.socketdriver`
+//!   (send, lsend, close, shutdown, nodelay) and `skynet.netpack` (pack, tostring) a Lua
+//!   agent behind the Rust gate needs to answer its client;
 //! - the Lua half, this crate's own library implementing skynet's documented API
 //!   (`skynet`, `skynet.manager`, `skynet.queue`, `skynet.coroutine`, `skynet.service`,
 //!   the debug protocol), embedded in the binary and found by `require` after the
@@ -33,7 +35,8 @@
 //! `lua_path` (`package.path`), `preload` (a script run before each service's own),
 //! `lua_memlimit` (a default heap limit per service, bytes).
 //!
-//! How it fits: depends on `skynet-runtime` and `skynet-seri` only; `skynet-services`
+//! How it fits: depends on `skynet-runtime`, `skynet-seri`, and `skynet-net` /
+//! `skynet-netpack` (for the socket modules); `skynet-services`
 //! registers the `snlua` type so a node's `start` can name a Lua script.
 
 #![deny(missing_docs)]
@@ -50,7 +53,9 @@ mod node;
 mod payload;
 mod service;
 mod signal;
+mod socket;
 mod state;
+mod trace;
 
 pub use interop::{args, call, reply, ret, send, LuaLauncher, LAUNCHER};
 pub use node::{LuaNode, Script, DEFAULT_LUASERVICE, DEFAULT_LUA_PATH};

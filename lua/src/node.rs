@@ -48,6 +48,10 @@ pub struct LuaNode {
     uniques: Mutex<HashMap<String, UniqueState>>,
     /// Per Lua service, what a signal needs to interrupt it.
     signals: Mutex<HashMap<u32, Arc<Signal>>>,
+    /// skynet's MONITOR: the service told of every service's exit, and whether the exit
+    /// hook that tells it is installed.
+    monitor: Arc<Mutex<Option<Addr>>>,
+    monitor_hooked: std::sync::atomic::AtomicBool,
 }
 
 /// One unique Lua service.
@@ -107,6 +111,8 @@ impl LuaNode {
             lua_services: RwLock::new(HashMap::new()),
             uniques: Mutex::new(HashMap::new()),
             signals: Mutex::new(HashMap::new()),
+            monitor: Arc::new(Mutex::new(None)),
+            monitor_hooked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -213,6 +219,41 @@ impl LuaNode {
             Some(UniqueState::Pending { waiters, .. }) => waiters,
             _ => Vec::new(),
         }
+    }
+
+    /// skynet's `MONITOR`: from now on `monitor` gets, for every service of the node
+    /// that exits (Lua or Rust, by `exit` or `kill`), a CLIENT message with session 0 and
+    /// no payload whose source is the service that ended (what skynet's `handle_exit`
+    /// sends). A later call replaces the monitor.
+    pub fn set_monitor(&self, node: &NodeHandle, monitor: Addr) {
+        *self.monitor.lock() = Some(monitor);
+        if self
+            .monitor_hooked
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let slot = self.monitor.clone();
+        // The hook keeps a handle of the node it belongs to (a cycle, made once per node
+        // and only when a monitor is set; the node's threads still stop at shutdown).
+        let sender = node.clone();
+        node.on_service_exit(Arc::new(move |gone: Addr| {
+            let monitor = *slot.lock();
+            if let Some(m) = monitor.filter(|m| *m != gone) {
+                let msg = skynet_runtime::Message {
+                    source: gone,
+                    session: 0,
+                    ptype: skynet_runtime::Ptype::CLIENT,
+                    payload: skynet_runtime::Payload::Empty,
+                };
+                let _ = sender.send(m, msg);
+            }
+        }));
+    }
+
+    /// The monitor set by `MONITOR`, if any.
+    pub fn monitor(&self) -> Option<Addr> {
+        *self.monitor.lock()
     }
 
     pub(crate) fn add_lua(&self, a: Addr, script: String) {

@@ -40,6 +40,7 @@ fn install_package(
     package.set("cpath", shared.lua_cpath.as_str())?;
     package.set("loadlib", Value::Nil)?;
     let preload: Table = package.get("preload")?;
+    crate::socket::preload(lua, &preload, h)?; // skynet.socketdriver, skynet.netpack
     let h = h.clone();
     let sig = signal.clone();
     preload.set(

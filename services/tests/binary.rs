@@ -178,6 +178,77 @@ fn echo_config_serves_clients_through_the_binary() {
     let _ = child.wait_timeout_or_kill(Duration::from_secs(5));
 }
 
+/// The shipped Lua echo config (`agent = "agent"`: `examples/lua/agent.lua`), moved to a
+/// free port, serves clients through Lua agents. Its `luaservice` is relative to the
+/// workspace root; the test runs elsewhere, so it is set to the same folder by `--set`.
+#[test]
+fn lua_echo_config_serves_clients_through_lua_agents() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut child = skynet()
+        .args([
+            &format!("{root}/examples/config/lua_echo.toml"),
+            "--set",
+            "port=0",
+            "--set",
+            "debug_address=127.0.0.1:0",
+            "--set",
+            &format!("luaservice={root}/examples/lua/?.lua"),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start skynet");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, lines) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Killed on every way out, a failed assertion included.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait_timeout_or_kill(Duration::from_secs(5));
+        }
+    }
+    let _child = Kill(child);
+    let addr: std::net::SocketAddr = loop {
+        let line = lines
+            .recv_timeout(LONG)
+            .expect("the node logs where it listens");
+        if let Some(rest) = line.split("gate listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    loop {
+        let line = lines
+            .recv_timeout(LONG)
+            .expect("the watchdog names its agents");
+        if line.contains("agents `agent`") {
+            assert!(
+                line.contains("(Lua)"),
+                "the agent is the Lua script: {line}"
+            );
+            break;
+        }
+    }
+    for i in 0..5u8 {
+        let mut c = connect(addr);
+        send_packet(&mut c, &[i; 300]);
+        assert_eq!(recv_packet(&mut c).unwrap(), vec![i; 300]);
+    }
+    let gone = (0..5)
+        .map(|_| loop {
+            let line = lines.recv_timeout(LONG).expect("each agent logs its end");
+            if line.contains("gone after 1 packets") {
+                break line;
+            }
+        })
+        .count();
+    assert_eq!(gone, 5);
+}
+
 /// The shipped discard config: its agents drop packets of 16 bytes or more and echo shorter
 /// ones, so the first packet a client gets back is its short sync marker, after every big
 /// packet it sent before was consumed.
