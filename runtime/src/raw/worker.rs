@@ -216,14 +216,14 @@ fn run_locked(
         }
         let b = &mut *body;
         let cold = is_cold(cell);
-        if cold && b.pending.is_empty() {
-            release_idle(b);
-        }
         let mut drained = false;
         let retiring = kill == KILL_DRAIN;
+        // A cold service found idle keeps its token a moment (`keep`) to give back its
+        // spare capacity first (the body is not ours once the token is handed back).
+        let keep = retiring || cold;
         let (n, overload) =
             cell.mailbox
-                .pop_batch(&mut b.pending, weight, &mut drained, retiring, cold);
+                .pop_batch(&mut b.pending, weight, &mut drained, keep, cold);
         if drained {
             if let Some(wake) = cell.drain_wake.lock().take() {
                 wake();
@@ -239,6 +239,13 @@ fn run_locked(
             if retiring {
                 // Still scheduled (`keep`): the token is ours to retire it.
                 retire(node, cell, body, ExitReason::Shutdown);
+                return false;
+            }
+            if cold {
+                release_idle(body);
+                if cell.mailbox.end_turn(&mut body.pending, true) {
+                    continue; // a message came meanwhile: the token stays ours
+                }
             }
             return false; // mailbox empty: it is unscheduled now (the token handed back)
         }
@@ -299,9 +306,9 @@ fn is_cold(cell: &Cell) -> bool {
 
 /// Gives back the spare capacity of a cold service's empty buffers (its mailbox's shared
 /// queue is freed by `pop_batch`/`end_turn`): 10,000 quiet agents otherwise pin ~0.7 KB
-/// each. Done while the worker still holds the run token, before it may hand it back, so
-/// at each refill of an empty batch, not only when the service goes idle: a cold service
-/// has handled at most `COLD_MESSAGES` messages, so this runs at most that many times.
+/// each. Done while the worker still holds the run token, just before it hands it back
+/// (at the end of a turn, a message may still be queued meanwhile: then this was early,
+/// and harmless).
 fn release_idle(body: &mut Body<dyn RawService>) {
     if body.pending.capacity() > 0 {
         body.pending = std::collections::VecDeque::new();
