@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use skynet_runtime::{Addr, Context, Message, Node, Service};
+use skynet_runtime::{
+    Addr, Context, Message, Node, Payload, Ptype, RawContext, RawService, Service,
+};
 
 use super::args::{arg, flag};
 use super::json::{rss_now_kb, rss_peak_kb, JsonLine};
@@ -57,10 +59,85 @@ impl Service for Caller {
     }
 }
 
-/// `call`: one service calling another in a loop.
+/// Raw layer: answers each request with RESPONSE to its session (no executor).
+struct RawInc;
+impl RawService for RawInc {
+    fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
+        if let Ok(n) = msg.downcast_ref::<u64>().copied().ok_or(()) {
+            let _ = ctx.send(
+                msg.source,
+                Ptype::RESPONSE,
+                msg.session,
+                Payload::value(n + 1),
+            );
+        }
+    }
+}
+
+/// Raw layer: on any non-response message, calls `target` `n` times in a row (a new
+/// session each, the next sent from the previous one's reply), then reports.
+struct RawCaller {
+    target: Addr,
+    n: u64,
+    left: u64,
+    started: Option<Instant>,
+    done: crossbeam_channel::Sender<(Duration, u64)>,
+}
+impl RawService for RawCaller {
+    fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
+        let v = if msg.ptype == Ptype::RESPONSE {
+            msg.downcast_ref::<u64>().copied().unwrap_or(0)
+        } else {
+            self.started = Some(Instant::now());
+            self.left = self.n;
+            0
+        };
+        if self.left == 0 {
+            let elapsed = self.started.map(|s| s.elapsed()).unwrap_or_default();
+            let _ = self.done.send((elapsed, v));
+            return;
+        }
+        self.left -= 1;
+        let session = ctx.new_session();
+        let _ = ctx.send(self.target, Ptype::LUA, session, Payload::value(v));
+    }
+}
+
+/// `call`: one service calling another in a loop. `--raw`: two raw services (the layer
+/// under the executor, what the Lua host is built on) doing the same.
 pub fn call(args: &[String]) {
     let n = arg(args, "--n", 1_000_000u64);
     let node = node(args);
+    if flag(args, "--raw") {
+        let inc = node
+            .launch_raw(Box::new(RawInc), "raw_inc")
+            .expect("launch");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let caller = node
+            .launch_raw(
+                Box::new(RawCaller {
+                    target: inc,
+                    n,
+                    left: 0,
+                    started: None,
+                    done: tx,
+                }),
+                "raw_caller",
+            )
+            .expect("launch");
+        node.send(caller, ()).expect("send");
+        let (elapsed, v) = rx.recv().expect("bench finishes");
+        assert_eq!(v, n);
+        let mut line = JsonLine::new("call");
+        line.num("raw", 1.0);
+        line.num("profile", f64::from(u8::from(profile(args))));
+        line.num("ops_per_sec", n as f64 / elapsed.as_secs_f64())
+            .num("calls", n as f64)
+            .num("seconds", elapsed.as_secs_f64());
+        println!("{}", line.finish());
+        node.shutdown();
+        return;
+    }
     let inc = node.launch(Inc).expect("launch");
     let (tx, rx) = crossbeam_channel::unbounded();
     let caller = node

@@ -14,7 +14,7 @@
 //! So once [`LIFO_SPILL`] messages pile up for the service in the slot, it moves to the
 //! global queue and a parked worker wakes to run it beside the sender.
 //!
-//! Beside its slot each worker keeps where its sends and its calls went last
+//! Beside its slot each worker keeps where its messages went last, in a small cache by address
 //! ([`RunQueue::with_cached`]): a stream of messages to one service skips the handle table.
 //!
 //! A thread that is not a worker (the socket thread) may defer its wake-ups for a while
@@ -84,29 +84,40 @@ struct WorkerCaches<S: ?Sized>(RefCell<Caches<S>>);
 // (`Arc<Cell<S>>`) is `Send`.
 unsafe impl<S: ?Sized> Sync for WorkerCaches<S> where Arc<Cell<S>>: Send {}
 
-/// Where a worker's messages go most.
+/// Slots of a worker's destination cache (a power of two).
+const DEST_SLOTS: usize = 16;
+
+/// Where a worker's messages go most: a small direct-mapped cache by address, so a call and
+/// its reply on one worker (two addresses) do not evict each other, nor do the few services
+/// a worker talks to at a time.
 struct Caches<S: ?Sized> {
-    /// Sends and replies.
-    sends: DestCache<S>,
-    /// Calls: kept apart from sends, so a call and its reply (a send back to the caller) on
-    /// one worker do not evict each other.
-    calls: DestCache<S>,
+    slots: [DestCache<S>; DEST_SLOTS],
 }
 
-/// Which of a worker's destination caches (see [`RunQueue::take_cached`]).
-#[derive(Clone, Copy)]
-pub(crate) enum Route {
-    /// Sends and replies.
-    Send,
-    /// Calls from a main task.
-    Call,
+impl<S: ?Sized> Caches<S> {
+    fn new() -> Caches<S> {
+        Caches {
+            slots: std::array::from_fn(|_| DestCache::default()),
+        }
+    }
+
+    #[inline]
+    fn slot(&self, addr: Addr) -> &DestCache<S> {
+        &self.slots[addr.0 as usize & (DEST_SLOTS - 1)]
+    }
+
+    #[inline]
+    fn slot_mut(&mut self, addr: Addr) -> &mut DestCache<S> {
+        &mut self.slots[addr.0 as usize & (DEST_SLOTS - 1)]
+    }
 }
 
-/// A worker's cached destination.
+/// One slot of a worker's destination cache.
 struct DestCache<S: ?Sized> {
     /// The destination and its cell.
     hit: Option<(Addr, Arc<Cell<S>>)>,
-    /// The last destination found by a full lookup: a second lookup in a row for it caches it.
+    /// The last destination of this slot found by a full lookup: a second lookup in a row
+    /// for it caches it (a stream of messages to one service, not a broadcast).
     missed: Option<Addr>,
 }
 
@@ -115,24 +126,6 @@ impl<S: ?Sized> Default for DestCache<S> {
         DestCache {
             hit: None,
             missed: None,
-        }
-    }
-}
-
-impl<S: ?Sized> Caches<S> {
-    #[inline]
-    fn cache(&mut self, route: Route) -> &mut DestCache<S> {
-        match route {
-            Route::Send => &mut self.sends,
-            Route::Call => &mut self.calls,
-        }
-    }
-
-    #[inline]
-    fn cache_ref(&self, route: Route) -> &DestCache<S> {
-        match route {
-            Route::Send => &self.sends,
-            Route::Call => &self.calls,
         }
     }
 }
@@ -153,12 +146,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
         RunQueue {
             lifos: (0..workers).map(|_| LifoSlot::default()).collect(),
             caches: (0..workers)
-                .map(|_| {
-                    WorkerCaches(RefCell::new(Caches {
-                        sends: DestCache::default(),
-                        calls: DestCache::default(),
-                    }))
-                })
+                .map(|_| WorkerCaches(RefCell::new(Caches::new())))
                 .collect(),
             global: Mutex::new(VecDeque::new()),
             len: AtomicUsize::new(0),
@@ -200,7 +188,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
         }
     }
 
-    /// Runs `f` with the calling worker's cached destination for `route` if it is `addr`
+    /// Runs `f` with the calling worker's cached cell for `addr` if it has one
     /// (Err hands `msg` back otherwise): a send then skips the node's handle table and its
     /// lock (two atomic operations per message, the cost of a stream of sends to one
     /// service), in one thread-local access. Cache it with [`keep_cached`](Self::keep_cached).
@@ -212,7 +200,6 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     #[inline]
     pub(crate) fn with_cached<R>(
         &self,
-        route: Route,
         addr: Addr,
         msg: Message,
         f: impl FnOnce(&Arc<Cell<S>>, Message) -> R,
@@ -220,31 +207,31 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
         let Some(Ok(caches)) = self.my_caches().map(RefCell::try_borrow) else {
             return Err(msg);
         };
-        match caches.cache_ref(route).hit.as_ref() {
+        match caches.slot(addr).hit.as_ref() {
             Some((a, cell)) if *a == addr => Ok(f(cell, msg)),
             _ => Err(msg),
         }
     }
 
-    /// Caches `cell` (at `addr`, just sent to successfully) as the calling worker's
-    /// destination for `route`; the one it replaces is dropped here, outside any lock.
+    /// Caches `cell` (at `addr`, just sent to successfully) in the calling worker's cache;
+    /// the one it replaces is dropped here, outside any lock.
     #[inline]
-    pub(crate) fn keep_cached(&self, route: Route, addr: Addr, cell: Arc<Cell<S>>) {
+    pub(crate) fn keep_cached(&self, addr: Addr, cell: Arc<Cell<S>>) {
         let old = self
             .my_caches()
             .and_then(|c| c.try_borrow_mut().ok())
-            .and_then(|mut c| c.cache(route).hit.replace((addr, cell)));
+            .and_then(|mut c| c.slot_mut(addr).hit.replace((addr, cell)));
         drop(old);
     }
 
-    /// Records a full lookup of `addr` by the calling worker for `route`; true when the
-    /// previous one was for `addr` too (worth caching: a stream of messages to one service,
-    /// not a broadcast). False off-worker.
-    pub(crate) fn note_lookup(&self, route: Route, addr: Addr) -> bool {
+    /// Records a full lookup of `addr` by the calling worker; true when the previous one in
+    /// its cache slot was for `addr` too (worth caching: a stream of messages to one
+    /// service, not a broadcast). False off-worker.
+    pub(crate) fn note_lookup(&self, addr: Addr) -> bool {
         let Some(Ok(mut caches)) = self.my_caches().map(RefCell::try_borrow_mut) else {
             return false;
         };
-        caches.cache(route).missed.replace(addr) == Some(addr)
+        caches.slot_mut(addr).missed.replace(addr) == Some(addr)
     }
 
     /// Moves `cell` out of the calling worker's LIFO slot to the global queue, if it is there
@@ -408,10 +395,11 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     pub(crate) fn leave_worker(&self) -> Option<Arc<Cell<S>>> {
         let index = self.my_index()?;
         // The caches' cells are dropped on this worker's own thread (see `WorkerCaches`).
-        let dropped = self.caches.get(index).and_then(|c| {
-            let mut c = c.0.try_borrow_mut().ok()?;
-            Some((c.sends.hit.take(), c.calls.hit.take()))
-        });
+        let dropped = self
+            .caches
+            .get(index)
+            .and_then(|c| c.0.try_borrow_mut().ok())
+            .map(|mut c| std::mem::replace(&mut *c, Caches::new()));
         drop(dropped);
         WORKER_OF_QUEUE.with(|w| w.set((0, 0)));
         self.lifos.get(index).and_then(LifoSlot::take)

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::kernel::cell::{Cell, LaunchNotify, KILL_NONE};
 use crate::kernel::counters::Counters;
 use crate::kernel::mailbox::Pushed;
-use crate::kernel::run_queue::{Hosted, Route, RunQueue, LIFO_SPILL};
+use crate::kernel::run_queue::{Hosted, RunQueue, LIFO_SPILL};
 use crate::kernel::slot::WorkerSlot;
 use crate::kernel::unique::Uniques;
 use crate::time::{TimerId, TimerThread, TurnClock};
@@ -210,23 +210,21 @@ impl<S: Hosted + ?Sized> Kernel<S> {
 
     /// Delivers a message. Fails (handing it back) when the destination is gone.
     pub(crate) fn send(&self, dest: Addr, msg: Message) -> Result<(), SendError> {
-        self.send_routed(Route::Send, dest, msg, |_| true)
-            .unwrap_or_else(|msg| {
-                Err(SendError {
-                    reason: self.missing(dest),
-                    message: msg,
-                })
+        self.send_cached(dest, msg, |_| true).unwrap_or_else(|msg| {
+            Err(SendError {
+                reason: self.missing(dest),
+                message: msg,
             })
+        })
     }
 
     /// Pushes `msg` to the local service `dest` if `admit(its cell)` says so, through the
-    /// calling worker's cache for `route` (see [`RunQueue::take_cached`]), else under the
+    /// calling worker's destination cache (see [`RunQueue::with_cached`]), else under the
     /// handle table's read lock. Err hands the message back when `dest` is not a local
     /// service or was not admitted.
     #[inline]
-    fn send_routed(
+    fn send_cached(
         &self,
-        route: Route,
         dest: Addr,
         msg: Message,
         admit: impl Fn(&Cell<S>) -> bool,
@@ -234,7 +232,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
         if dest.harbor() != self.harbor {
             return Err(msg);
         }
-        let cached = self.run_queue.with_cached(route, dest, msg, |cell, msg| {
+        let cached = self.run_queue.with_cached(dest, msg, |cell, msg| {
             if admit(cell) {
                 Ok(self.push(cell, msg).map(drop))
             } else {
@@ -254,10 +252,10 @@ impl<S: Hosted + ?Sized> Kernel<S> {
             return Err(msg);
         }
         let sent = self.push(cell, msg).map(drop);
-        let again = (sent.is_ok() && self.run_queue.note_lookup(route, dest)).then(|| cell.clone());
+        let again = (sent.is_ok() && self.run_queue.note_lookup(dest)).then(|| cell.clone());
         drop(handles);
         if let Some(cell) = again {
-            self.run_queue.keep_cached(route, dest, cell);
+            self.run_queue.keep_cached(dest, cell);
         }
         Ok(sent)
     }
@@ -269,7 +267,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
     pub(crate) fn send_call(&self, from: Addr, dest: Addr, msg: Message) -> Result<(), CallStart> {
         let msg = if dest != from {
             let idle_callee = |c: &Cell<S>| Addr(c.waiting_on.load(Ordering::SeqCst)).is_system();
-            match self.send_routed(Route::Call, dest, msg, idle_callee) {
+            match self.send_cached(dest, msg, idle_callee) {
                 Ok(sent) => return sent.map_err(CallStart::Failed),
                 Err(msg) => msg,
             }
