@@ -40,7 +40,6 @@
 
 mod command;
 pub mod console;
-mod convert;
 mod core;
 mod endless;
 mod host;
@@ -48,6 +47,7 @@ mod interop;
 mod lualib;
 mod node;
 mod payload;
+mod raw;
 mod service;
 mod signal;
 mod state;

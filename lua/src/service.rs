@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{LightUserData, Lua, Value};
+use mlua::{ffi, Lua, Value};
 use skynet_runtime::{
     Addr, CallError, ExitReason, InitStatus, Message, Payload, Ptype, RawContext, RawService,
 };
@@ -17,7 +17,7 @@ use crate::core::{self, HostRef};
 use crate::host::{Deferred, Host, Notify};
 use crate::node::{LuaNode, Script};
 use crate::signal::Signal;
-use crate::state;
+use crate::{raw, state};
 
 /// A Lua service: `LuaService::new(["name", "arg1", ...])` runs script `name` (found over
 /// `luaservice`) with the arguments, as skynet's `snlua name arg1 ...`. Launch it with
@@ -27,6 +27,8 @@ pub struct LuaService {
     /// The script and its arguments (skynet's words: joined, split at whitespace).
     args: Vec<String>,
     notify: Option<Notify>,
+    /// The Lua state. Declared before `host` and `signal`: dropped first, as its raw
+    /// functions point at them.
     lua: Option<Lua>,
     /// The host state the Lua state's functions share (locked only between Lua calls).
     host: Option<HostRef>,
@@ -277,50 +279,60 @@ impl RawService for LuaService {
     }
 
     fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
-        let Some(h) = self.host.clone() else {
+        let (Some(h), Some((signal, main)), Some(_lua)) = (&self.host, &self.signal, &self.lua)
+        else {
             return;
         };
         let (ptype, session, source) = (msg.ptype, msg.session, msg.source);
-        // The callback is taken out while it runs (no clone per message) and put back
-        // unless the Lua code set another one meanwhile.
-        let (callback, ptr, sz) = {
-            let mut host = h.lock();
-            let Some(callback) = host.callback.take() else {
-                drop(host);
-                if msg.wants_reply() {
-                    let err = CallError::Failed(self.addr, "no callback set".into());
-                    let _ = ctx.send(msg.source, Ptype::ERROR, msg.session, Payload::value(err));
-                }
-                return;
-            };
-            let (ptr, sz) = host.enter_message(core::payload_bytes(msg));
-            (callback, ptr, sz)
-        };
-        if let Some((signal, main)) = &self.signal {
-            signal.set_active(*main as *mut mlua::ffi::lua_State);
-        }
-        let r = callback.call::<()>((
-            i64::from(ptype.0),
-            LightUserData(ptr as *mut std::ffi::c_void),
-            sz as i64,
-            i64::from(session),
-            i64::from(source.0),
-        ));
-        if let Some((signal, _)) = &self.signal {
-            signal.set_active(std::ptr::null_mut());
-        }
-        {
-            let mut host = h.lock();
-            host.leave_message();
-            if host.callback.is_none() {
-                host.callback = Some(callback);
+        let wants_reply = msg.wants_reply();
+        let (ptr, sz) = h.lock().enter_message(core::payload_bytes(msg));
+        let l = *main as *mut ffi::lua_State;
+        signal.set_active(l);
+        // SAFETY: `l` is the main thread of this service's state (`self.lua`, alive: it is
+        // borrowed above), and no Lua code of it runs now (this worker is the only one
+        // handling the service's messages, and mlua is not inside a call). The stack is
+        // left as found: the top is restored on every path. `lua_rawgetp` and the pushes
+        // cannot raise (the stack was checked); `lua_pcall` catches every error.
+        // Exercised by every test that sends a Lua service a message.
+        let r = unsafe {
+            let top = ffi::lua_gettop(l);
+            if ffi::lua_checkstack(l, 8) == 0 {
+                Err(Some("stack overflow".to_string()))
+            } else if ffi::lua_rawgetp(l, ffi::LUA_REGISTRYINDEX, raw::callback_key())
+                != ffi::LUA_TFUNCTION
+            {
+                ffi::lua_settop(l, top);
+                Err(None)
+            } else {
+                ffi::lua_pushinteger(l, i64::from(ptype.0));
+                ffi::lua_pushlightuserdata(l, ptr as *mut std::ffi::c_void);
+                ffi::lua_pushinteger(l, sz as i64);
+                ffi::lua_pushinteger(l, i64::from(session));
+                ffi::lua_pushinteger(l, i64::from(source.0));
+                let rc = ffi::lua_pcall(l, 5, 0, 0);
+                let r = if rc == ffi::LUA_OK {
+                    Ok(())
+                } else {
+                    Err(Some(raw::error_text(l)))
+                };
+                ffi::lua_settop(l, top);
+                r
             }
-        }
-        if let Err(e) = r {
-            log::error!(
+        };
+        signal.set_active(std::ptr::null_mut());
+        h.lock().leave_message();
+        match r {
+            Ok(()) => {}
+            Err(None) => {
+                if wants_reply {
+                    let err = CallError::Failed(self.addr, "no callback set".into());
+                    let _ = ctx.send(source, Ptype::ERROR, session, Payload::value(err));
+                }
+            }
+            Err(Some(e)) => log::error!(
                 "lua call [{source} to {} : {session} msgsz = {sz}] error : {e}",
                 self.addr
-            );
+            ),
         }
         self.apply(ctx);
     }
@@ -358,12 +370,11 @@ impl RawService for LuaService {
         if let Some(shared) = &self.shared {
             shared.remove_lua(self.addr);
         }
-        // The callback refers into the state: drop it first, then the state (which owns
-        // the functions that hold the host).
-        if let Some(h) = self.host.take() {
-            h.lock().callback = None;
-        }
+        // The state first: its raw functions point at the host state and the signal slot,
+        // which must outlive it.
         self.lua = None;
+        self.host = None;
+        self.signal = None;
     }
 
     fn release_idle(&mut self) {
