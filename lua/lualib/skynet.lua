@@ -87,32 +87,48 @@ local function forgot_response(co, f)
 	end
 end
 
+-- A new pooled coroutine running f. After f returns it waits in the pool; `start` takes
+-- its next function: `now` with the arguments in the same resume (a request), or else
+-- the arguments in a later resume (a fork, a timeout).
+local function co_create_pooled(f)
+	local co
+	local function start(nf, now, ...)
+		f = nf
+		if now then
+			nf(...)
+		else
+			nf(co_yield())
+		end
+	end
+	co = co_create(function(...)
+		f(...)
+		while true do
+			forgot_response(co, f)
+			local tag = request_tag[co]
+			if tag ~= nil then
+				if tag then
+					c.trace(tag, "end")
+				end
+				request_tag[co] = nil
+			end
+			request_session[co] = nil
+			request_source[co] = nil
+			f = nil
+			pool[#pool + 1] = co
+			start(co_yield "SUSPEND")
+		end
+	end)
+	return co
+end
+
 local function co_new(f)
 	local co = tremove(pool)
 	if co == nil then
-		co = co_create(function(...)
-			f(...)
-			while true do
-				forgot_response(co, f)
-				local tag = request_tag[co]
-				if tag ~= nil then
-					if tag then
-						c.trace(tag, "end")
-					end
-					request_tag[co] = nil
-				end
-				request_session[co] = nil
-				request_source[co] = nil
-				f = nil
-				pool[#pool + 1] = co
-				f = co_yield "SUSPEND"
-				f(co_yield())
-			end
-		end)
+		co = co_create_pooled(f)
 	else
 		-- Hand the pooled coroutine its function; it yields at once for the arguments.
 		local running = running_thread
-		resume(co, f)
+		resume(co, f, false)
 		running_thread = running
 	end
 	return co
@@ -174,6 +190,9 @@ function suspend(co, ok, command)
 		error(tb)
 	end
 	if command == "SUSPEND" then
+		if wakeups[1] == nil and errors[1] == nil then
+			return
+		end
 		return wake_sleepers()
 	elseif command == "QUIT" then
 		co_close(co)
@@ -268,7 +287,11 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 		end
 		return
 	end
-	local co = co_new(f)
+	local co = tremove(pool)
+	local fresh = co == nil
+	if fresh then
+		co = co_create_pooled(f)
+	end
 	request_session[co] = session
 	request_source[co] = source
 	if p.trace == false then
@@ -285,11 +308,17 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 			skynet.trace()
 		end
 	end
-	suspend(co, resume(co, session, source, p.unpack(msg, sz)))
+	if fresh then
+		return suspend(co, resume(co, session, source, p.unpack(msg, sz)))
+	end
+	return suspend(co, resume(co, f, true, session, source, p.unpack(msg, sz)))
 end
 
 function skynet.dispatch_message(...)
 	local ok, err = pcall(raw_dispatch, ...)
+	if ok and forks.t < forks.h then
+		return
+	end
 	while true do
 		local h = forks.h
 		if h > forks.t then
@@ -308,7 +337,9 @@ function skynet.dispatch_message(...)
 			end
 		end
 	end
-	assert(ok, tostring(err))
+	if not ok then
+		error(tostring(err), 0)
+	end
 end
 
 ---------------------------------------------------------------------------------------

@@ -114,10 +114,26 @@ impl LuaService {
         Ok(())
     }
 
-    /// Applies what the Lua code asked for during the callback.
-    fn apply(&mut self, ctx: &mut RawContext<'_>) {
+    /// Applies what the Lua code asked for during the callback (`leave`: and forgets the
+    /// message handled, under the same lock).
+    fn apply(&mut self, ctx: &mut RawContext<'_>, leave: bool) {
+        let used = self.heap_bytes();
         let deferred = match &self.host {
-            Some(h) => std::mem::take(&mut h.lock().deferred),
+            Some(h) => {
+                let mut h = h.lock();
+                if leave {
+                    h.leave_message();
+                }
+                // skynet's memory warning: at 32 MiB, then each doubling.
+                if used > h.mem_warning {
+                    h.mem_warning *= 2;
+                    log::warn!("Memory warning {:.2} M", used as f64 / (1024.0 * 1024.0));
+                }
+                if h.deferred.is_empty() {
+                    return;
+                }
+                std::mem::take(&mut h.deferred)
+            }
             None => return,
         };
         for d in deferred {
@@ -135,7 +151,13 @@ impl LuaService {
                 Deferred::InitDone(r) => self.report_init(ctx, r),
             }
         }
-        self.check_memory();
+    }
+
+    /// The Lua heap in bytes: what the allocator holds (mlua counts every allocation;
+    /// Lua 5.5's own count leaves out the buffers of long strings built by `string.rep`
+    /// and the like, which it takes over as external strings).
+    fn heap_bytes(&self) -> usize {
+        self.lua.as_ref().map_or(0, Lua::used_memory)
     }
 
     /// Tells the runtime, and a Lua parent waiting in `newservice`, how init ended.
@@ -155,21 +177,6 @@ impl LuaService {
             send_notify(ctx, n, &r);
         }
         ctx.init_done(r);
-    }
-
-    /// skynet's memory warning: at 32 MiB, then each doubling.
-    fn check_memory(&mut self) {
-        let Some(lua) = self.lua.as_ref() else {
-            return;
-        };
-        let used = lua.used_memory();
-        if let Some(h) = &self.host {
-            let mut h = h.lock();
-            if used > h.mem_warning {
-                h.mem_warning *= 2;
-                log::warn!("Memory warning {:.2} M", used as f64 / (1024.0 * 1024.0));
-            }
-        }
     }
 }
 
@@ -266,7 +273,7 @@ impl RawService for LuaService {
     fn init(&mut self, ctx: &mut RawContext<'_>) -> InitStatus {
         match self.start(ctx) {
             Ok(()) => {
-                self.apply(ctx);
+                self.apply(ctx, false);
                 InitStatus::Pending
             }
             Err(why) => {
@@ -320,7 +327,6 @@ impl RawService for LuaService {
             }
         };
         signal.set_active(std::ptr::null_mut());
-        h.lock().leave_message();
         match r {
             Ok(()) => {}
             Err(None) => {
@@ -334,7 +340,7 @@ impl RawService for LuaService {
                 self.addr
             ),
         }
-        self.apply(ctx);
+        self.apply(ctx, true);
     }
 
     fn exit(&mut self, ctx: &mut RawContext<'_>, reason: &ExitReason) {

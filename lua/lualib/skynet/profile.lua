@@ -16,12 +16,16 @@ local profile = {}
 -- coroutine -> { total = ns, since = ns or nil }
 local timing = setmetatable({}, { __mode = "k" })
 
+-- How many coroutines are timed: while none is, a resume does not look.
+local timed = 0
+
 function profile.start(co)
 	co = co or co_running()
 	if timing[co] then
 		error("profile.start() twice for the same coroutine")
 	end
 	timing[co] = { total = 0, since = hpc() }
+	timed = timed + 1
 end
 
 function profile.stop(co)
@@ -31,6 +35,7 @@ function profile.stop(co)
 		error("Call profile.start() before profile.stop()")
 	end
 	timing[co] = nil
+	timed = timed - 1
 	local total = t.total
 	if t.since then
 		total = total + (hpc() - t.since)
@@ -47,7 +52,16 @@ local function finish(t, ...)
 	return ...
 end
 
+local function finish_untimed(...)
+	active(co_running())
+	return ...
+end
+
 function profile.resume(co, ...)
+	if timed == 0 then
+		active(co)
+		return finish_untimed(co_resume(co, ...))
+	end
 	local t = timing[co]
 	if t then
 		t.since = hpc()
