@@ -248,13 +248,9 @@ fn run_main(
     }
     let main = match script {
         Script::File(path) => state::load_file(lua, shared, &path.to_string_lossy())?,
-        Script::Embedded(src) => state::load_cached(
-            lua,
-            shared,
-            &format!("service:{name}"),
-            &format!("@embedded/service/{name}.lua"),
-            || Ok(src.as_bytes().to_vec()),
-        )?,
+        Script::Embedded(src) => {
+            state::load_static(lua, src, &format!("@embedded/service/{name}.lua"))?
+        }
     };
     main.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))
 }
