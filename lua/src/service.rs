@@ -37,6 +37,8 @@ pub struct LuaService {
     signal: Option<(Arc<Signal>, usize)>,
     addr: Addr,
     shared: Option<Arc<LuaNode>>,
+    /// The heap after the last full collection.
+    gc_mark: usize,
 }
 
 impl std::fmt::Debug for LuaService {
@@ -62,6 +64,7 @@ impl LuaService {
             signal: None,
             addr: Addr::SYSTEM,
             shared: None,
+            gc_mark: 0,
         }
     }
 
@@ -92,24 +95,37 @@ impl LuaService {
         if shared.memlimit > 0 {
             let _ = lua.set_memory_limit(shared.memlimit);
         }
-        let main: mlua::Thread = lua
-            .load("return (coroutine.running())")
-            .eval()
+        // The main thread (the registry's LUA_RIDX_MAINTHREAD), for the callback.
+        // SAFETY: exec_raw runs the closure in protected mode; reading the registry slot
+        // and popping it leaves the stack as found.
+        let main = unsafe {
+            let mut main = 0usize;
+            lua.exec_raw::<()>((), |l| {
+                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_MAINTHREAD);
+                main = ffi::lua_tothread(l, -1) as usize;
+                ffi::lua_pop(l, 1);
+            })
             .map_err(|e| e.to_string())?;
+            main
+        };
+        if main == 0 {
+            return Err("no main thread".into());
+        }
         let signal = shared.signal_slot(self.addr);
-        let main = main.state() as usize;
         self.signal = Some((signal.clone(), main));
         let script = shared.find_script(&name)?;
         signal.set_active(main as *mut mlua::ffi::lua_State);
         // As snlua: no collection while the scripts load (they allocate only what they
-        // keep), then the generational collector for the service's life.
+        // keep). The generational collector starts with a full collection once the start
+        // function has returned (`report_init`): one full collection per launch.
         lua.gc_stop();
         let r = run_main(lua, &shared, &name, &script, &self.args[1..]);
         lua.gc_restart();
-        // (mlua 0.12 does not export GcMode: Lua's own call does the same.)
-        let _ = lua.load("collectgarbage('generational')").exec();
         signal.set_active(std::ptr::null_mut());
         r.map_err(|e| e.to_string())?;
+        // Idle before its start function ran (that is the next message): nothing to
+        // collect yet.
+        self.gc_mark = lua.used_memory();
         apply_memlimit(lua);
         Ok(())
     }
@@ -176,7 +192,25 @@ impl LuaService {
         if let Some(n) = notify {
             send_notify(ctx, n, &r);
         }
+        if r.is_ok() {
+            self.settle();
+        }
         ctx.init_done(r);
+    }
+
+    /// After the start function: the generational collector, entered with a full
+    /// collection (what loading and starting left behind goes now, while the service is
+    /// new); the heap it leaves is the mark `release_idle` compares with.
+    fn settle(&mut self) {
+        if let (Some(lua), Some((_, main))) = (&self.lua, &self.signal) {
+            // SAFETY: `main` is the main thread of the live state `self.lua`, which runs no
+            // Lua code now (init reports are applied after the callback returned).
+            // LUA_GCGEN switches the mode (a full collection) and never raises.
+            unsafe {
+                ffi::lua_gc(*main as *mut ffi::lua_State, ffi::LUA_GCGEN);
+            }
+            self.gc_mark = lua.used_memory();
+        }
     }
 }
 
@@ -379,9 +413,15 @@ impl RawService for LuaService {
         self.signal = None;
     }
 
+    /// Idle (and cold): a full collection, unless the heap grew by less than an eighth
+    /// (and 4 KiB) since the last one: a launch ends with one already (`settle`).
     fn release_idle(&mut self) {
         if let Some(lua) = self.lua.as_ref() {
-            let _ = lua.gc_collect();
+            let used = lua.used_memory();
+            if used > self.gc_mark + (self.gc_mark / 8).max(4096) {
+                let _ = lua.gc_collect();
+                self.gc_mark = lua.used_memory();
+            }
         }
     }
 }
