@@ -9,7 +9,7 @@ local profile = require "skynet.profile"
 
 local assert, error, pairs, pcall, select, setmetatable, tostring, type =
 	assert, error, pairs, pcall, select, setmetatable, tostring, type
-local tremove, tinsert, tunpack, tconcat = table.remove, table.insert, table.unpack, table.concat
+local tremove, tinsert, tunpack = table.remove, table.insert, table.unpack
 local sformat = string.format
 local co_create, co_yield, co_running, co_close = coroutine.create, coroutine.yield,
 	coroutine.running, coroutine.close
@@ -391,16 +391,6 @@ function skynet.rawcall(addr, typename, msg, sz)
 	return wait_session(addr, session)
 end
 
-function skynet.tracecall(tag, addr, typename, msg, sz)
-	c.trace(tag, "tracecall begin")
-	c.send(addr, skynet.PTYPE_TRACE, 0, tag)
-	local p = proto[typename]
-	local session = assert(c.send(addr, p.id, nil, msg, sz), "call to invalid address")
-	local msg2, sz2 = wait_session(addr, session)
-	c.trace(tag, "tracecall end")
-	return msg2, sz2
-end
-
 function skynet.ret(msg, sz)
 	msg = msg or ""
 	local tag = request_tag[running_thread]
@@ -575,10 +565,6 @@ function skynet.self()
 	return self_handle
 end
 
-function skynet.localname(name)
-	return c.addresscommand("QUERY", name)
-end
-
 function skynet.address(addr)
 	if type(addr) == "number" then
 		return sformat(":%08x", addr)
@@ -586,33 +572,8 @@ function skynet.address(addr)
 	return tostring(addr)
 end
 
-function skynet.harbor(addr)
-	return c.harbor(addr)
-end
-
 skynet.now = c.now
 skynet.hpc = c.hpc
-
-local start_time
-function skynet.starttime()
-	if not start_time then
-		start_time = c.intcommand "STARTTIME"
-	end
-	return start_time
-end
-
-function skynet.time()
-	return skynet.now() / 100 + (start_time or skynet.starttime())
-end
-
-function skynet.getenv(key)
-	return c.command("GETENV", key)
-end
-
-function skynet.setenv(key, value)
-	assert(c.command("GETENV", key) == nil, "Can't setenv exist key : " .. key)
-	c.command("SETENV", key .. " " .. value)
-end
 
 ---------------------------------------------------------------------------------------
 -- Values
@@ -625,148 +586,6 @@ skynet.trash = c.trash
 
 function skynet.error(...)
 	return c.error(...)
-end
-
----------------------------------------------------------------------------------------
--- Launching services
-
-local function handle_of(text)
-	return tonumber("0x" .. string.sub(text, 2))
-end
-skynet.string_to_handle = handle_of
-
-local function words(name, ...)
-	local t = { name }
-	for i = 1, select("#", ...) do
-		t[#t + 1] = tostring((select(i, ...)))
-	end
-	return tconcat(t, " ")
-end
-
--- Waits for a launch to report (RESPONSE: ready; ERROR: the reason).
-local function wait_launch(addr, session, what)
-	watching[session] = addr
-	session_wait[session] = running_thread
-	local ok, msg, sz = co_yield "SUSPEND"
-	watching[session] = nil
-	if not ok then
-		local why = msg and c.tostring(msg, sz) or "exited"
-		error(sformat("%s failed: %s", what, why))
-	end
-end
-
-function skynet.newservice(name, ...)
-	local session = c.genid()
-	local addr = c.command("NEWSERVICE", session .. " " .. words(name, ...))
-	if addr == nil then
-		error("newservice " .. tostring(name) .. " failed: script not found")
-	end
-	local handle = handle_of(addr)
-	wait_launch(handle, session, "newservice " .. tostring(name))
-	return handle
-end
-
-function skynet.uniqueservice(global, ...)
-	if global == true then
-		return skynet.uniqueservice(...) -- one node: global is local
-	end
-	local session = c.genid()
-	local r = c.command("UNIQUE", session .. " " .. words(global, ...))
-	if r == "WAIT" then
-		wait_launch(0, session, "uniqueservice " .. tostring(global))
-		r = c.command("UNIQUE", "0 " .. tostring(global))
-	end
-	if r == nil or r == "WAIT" then
-		error("uniqueservice " .. tostring(global) .. " failed")
-	end
-	return handle_of(r)
-end
-
-function skynet.queryservice(global, ...)
-	if global == true then
-		return skynet.queryservice(...)
-	end
-	local session = c.genid()
-	local r = c.command("QUERYSERVICE", session .. " " .. tostring(global))
-	if r == "WAIT" then
-		wait_launch(0, session, "queryservice " .. tostring(global))
-		r = c.command("QUERYSERVICE", "0 " .. tostring(global))
-	end
-	if r == nil or r == "WAIT" then
-		error("queryservice " .. tostring(global) .. " failed")
-	end
-	return handle_of(r)
-end
-
--- skynet.launch("snlua", name, ...) starts a Lua service at once; any other name is a
--- registered Rust service type, started by the launcher service (so, unlike skynet's,
--- this launch yields: call it from a coroutine, skynet.start's or later). Returns the
--- address, or nil when the launch failed (logged).
-function skynet.launch(name, ...)
-	if name == "snlua" then
-		local addr = c.command("LAUNCH", words(name, ...))
-		if addr then
-			return handle_of(addr)
-		end
-		return
-	end
-	if not c.addresscommand("QUERY", ".lua_launcher") then
-		skynet.error("launch " .. tostring(name) .. " failed: no launcher (skynet_lua::install)")
-		return
-	end
-	local args = { ... }
-	for i = 1, select("#", ...) do
-		args[i] = tostring(args[i])
-	end
-	local ok, addr = pcall(skynet.call, ".lua_launcher", "lua", "LAUNCH", name, tunpack(args))
-	if ok then
-		return addr
-	end
-	skynet.error("launch " .. tostring(name) .. " failed")
-end
-
----------------------------------------------------------------------------------------
--- Exit
-
--- Fails everything that waits on this service: the requests it holds, the responses it
--- promised, and (with ERROR 0) the services it was calling. Also run by the host when
--- the service is killed.
-local function fail_waiters()
-	for co, session in pairs(request_session) do
-		local source = request_source[co]
-		if session ~= 0 and source then
-			c.send(source, skynet.PTYPE_ERROR, session, "")
-		end
-	end
-	request_session = {}
-	for resp in pairs(unresponded) do
-		resp(false)
-	end
-	local callees = {}
-	for _, addr in pairs(watching) do
-		callees[addr] = true
-	end
-	for addr in pairs(callees) do
-		c.send(addr, skynet.PTYPE_ERROR, 0, "")
-	end
-end
-debug.getregistry().skynet_on_exit = fail_waiters
-
-function skynet.exit()
-	forks = { h = 1, t = 0 } -- no fork runs after exit
-	fail_waiters()
-	for _, co in pairs(session_wait) do
-		if type(co) == "thread" and co ~= running_thread then
-			co_close(co)
-		end
-	end
-	c.callback(function(_, _, _, session, source)
-		if session ~= 0 and source ~= 0 then
-			c.send(source, skynet.PTYPE_ERROR, session, "")
-		end
-	end)
-	c.command "EXIT"
-	co_yield "QUIT"
 end
 
 ---------------------------------------------------------------------------------------
@@ -825,110 +644,6 @@ function skynet.dispatch(typename, func)
 	return p and p.dispatch
 end
 
----------------------------------------------------------------------------------------
--- Introspection
-
-function skynet.endless()
-	return c.intcommand("STAT", "endless") == 1
-end
-
-function skynet.mqlen()
-	return c.intcommand("STAT", "mqlen")
-end
-
-function skynet.stat(what)
-	return c.intcommand("STAT", what)
-end
-
-function skynet.task(ret)
-	if ret == nil then
-		local n = 0
-		for _, co in pairs(session_wait) do
-			if type(co) == "thread" then
-				n = n + 1
-			end
-		end
-		return n
-	end
-	if ret == "init" then
-		if init_thread then
-			return traceback(init_thread)
-		end
-		return
-	end
-	local tt = type(ret)
-	if tt == "table" then
-		for session, co in pairs(session_wait) do
-			if type(co) == "thread" then
-				ret[session] = timeout_traceback and timeout_traceback[co] or traceback(co)
-			end
-		end
-		return
-	elseif tt == "number" then
-		local co = session_wait[ret]
-		if type(co) == "thread" then
-			return traceback(co)
-		end
-		return "No session"
-	elseif tt == "thread" then
-		for session, co in pairs(session_wait) do
-			if co == ret then
-				return session
-			end
-		end
-		return
-	end
-end
-
-function skynet.uniqtask()
-	local stacks = {}
-	for session, co in pairs(session_wait) do
-		if type(co) == "thread" then
-			local info = traceback(co)
-			local s = stacks[info]
-			if s then
-				s.n = s.n + 1
-			else
-				stacks[info] = { n = 1, session = session }
-			end
-		end
-	end
-	return stacks
-end
-
-function skynet.term(service)
-	error_dispatch(0, service)
-	return wake_errors()
-end
-
-function skynet.memlimit(bytes)
-	debug.getregistry().memlimit = bytes
-	skynet.memlimit = nil -- only once, before the service starts
-end
-
-function skynet.trace(info)
-	skynet.error("TRACE", info or "")
-end
-
-function skynet.tracetag()
-	return request_tag[running_thread]
-end
-
-function skynet.traceproto(prototype, flag)
-	local p = assert(proto[prototype])
-	p.trace = flag
-end
-
-local info_func
--- The function the debug protocol's INFO calls (skynet's info_func).
-function skynet.info_func(f)
-	info_func = f
-end
-
-function skynet.internal_info_func()
-	return info_func
-end
-
 function skynet.running()
 	return running_thread
 end
@@ -947,6 +662,53 @@ do
 	REG { name = "lua", id = skynet.PTYPE_LUA, pack = skynet.pack, unpack = skynet.unpack }
 	REG { name = "response", id = skynet.PTYPE_RESPONSE }
 	REG { name = "error", id = skynet.PTYPE_ERROR, unpack = function(...) return ... end }
+end
+
+-- The rest of the API (skynet.lazy) loads on the first use of any of its names: most
+-- services touch little of it, and its functions would cost every service memory and
+-- start-up time.
+local internal = {
+	c = c,
+	proto = proto,
+	session_wait = session_wait,
+	request_session = request_session,
+	request_source = request_source,
+	request_tag = request_tag,
+	watching = watching,
+	unresponded = unresponded,
+	wait_session = wait_session,
+	error_dispatch = error_dispatch,
+	wake_errors = wake_errors,
+	reset_forks = function()
+		forks = { h = 1, t = 0 }
+	end,
+	init_thread = function()
+		return init_thread
+	end,
+	timeout_traceback = function()
+		return timeout_traceback
+	end,
+}
+
+local function load_lazy()
+	if internal.loaded == nil then
+		require("skynet.lazy")(skynet, internal)
+		internal.loaded = true
+		setmetatable(skynet, nil)
+	end
+end
+
+setmetatable(skynet, {
+	__index = function(t, k)
+		load_lazy()
+		return rawget(t, k)
+	end,
+})
+
+-- Run by the host when the service is killed: fails everything that waits on it.
+debug.getregistry().skynet_on_exit = function()
+	load_lazy()
+	return internal.fail_waiters()
 end
 
 -- The debug protocol (skynet.debug) loads on the first DEBUG message: most services never
