@@ -393,6 +393,55 @@ unsafe extern "C-unwind" fn l_active(l: *mut lua_State) -> c_int {
     }
 }
 
+/// `resume(co, ...)`: `coroutine.resume` (Lua's `auxresume`, the same checks and error
+/// texts; the error object is moved as it is, keeping its identity) that also tells the
+/// signal slot which coroutine runs, and then which runs again. Not skynet's:
+/// `skynet.profile.resume` uses it while no coroutine is timed, in place of its Lua
+/// wrapper around `coroutine.resume` and two `active` calls.
+unsafe extern "C-unwind" fn l_resume(l: *mut lua_State) -> c_int {
+    // SAFETY: upvalue 2 is the service's `Signal` (see `l_active`). `co` is a thread on
+    // our stack (argument 1), so it stays alive. Only `lua_checkstack`, `lua_xmove`,
+    // `lua_resume` (which catches the coroutine's errors) and pushes of booleans and
+    // static strings are used; nothing owned is live when `raise` runs.
+    unsafe {
+        let co = ffi::lua_tothread(l, 1);
+        if co.is_null() {
+            let m = msg!(
+                "bad argument #1 to 'resume' (coroutine expected, got {})",
+                type_name(l, 1)
+            );
+            return raise(l, &m);
+        }
+        let narg = ffi::lua_gettop(l) - 1;
+        if ffi::lua_checkstack(co, narg) == 0 {
+            ffi::lua_pushboolean(l, 0);
+            ffi::lua_pushstring(l, c"too many arguments to resume".as_ptr());
+            return 2;
+        }
+        ffi::lua_xmove(l, co, narg);
+        let sig = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(2)) as *const Signal);
+        sig.set_active(co);
+        let mut nres: c_int = 0;
+        let status = ffi::lua_resume(co, l, narg, &mut nres);
+        sig.set_active(l);
+        if status == ffi::LUA_OK || status == ffi::LUA_YIELD {
+            if ffi::lua_checkstack(l, nres + 1) == 0 {
+                ffi::lua_pop(co, nres);
+                ffi::lua_pushboolean(l, 0);
+                ffi::lua_pushstring(l, c"too many results to resume".as_ptr());
+                return 2;
+            }
+            ffi::lua_pushboolean(l, 1);
+            ffi::lua_xmove(co, l, nres);
+            nres + 1
+        } else {
+            ffi::lua_pushboolean(l, 0);
+            ffi::lua_xmove(co, l, 1);
+            2
+        }
+    }
+}
+
 /// `callback(f, forward?)`: the function every message is handed to, kept in the registry.
 unsafe extern "C-unwind" fn l_callback(l: *mut lua_State) -> c_int {
     // SAFETY: reads never raise; `lua_rawsetp` may raise (memory) with nothing owned live.
@@ -843,6 +892,7 @@ pub(crate) unsafe fn install(l: *mut lua_State, host: *const Mutex<Host>, signal
         (c"now", l_now),
         (c"hpc", l_hpc),
         (c"active", l_active),
+        (c"resume", l_resume),
         (c"callback", l_callback),
         (c"trash", l_trash),
         (c"tostring", l_tostring),

@@ -4,6 +4,7 @@
 local c = require "skynet.core"
 local hpc = c.hpc
 local active = c.active -- tells the host which coroutine runs (for a signal)
+local c_resume = c.resume -- coroutine.resume that also tells the host (not skynet's)
 local co_resume = coroutine.resume
 local co_create = coroutine.create
 local co_running = coroutine.running
@@ -52,15 +53,9 @@ local function finish(t, ...)
 	return ...
 end
 
-local function finish_untimed(...)
-	active(co_running())
-	return ...
-end
-
 function profile.resume(co, ...)
 	if timed == 0 then
-		active(co)
-		return finish_untimed(co_resume(co, ...))
+		return c_resume(co, ...)
 	end
 	local t = timing[co]
 	if t then
