@@ -36,8 +36,16 @@ local skynet = {
 local running_thread = nil
 local init_thread = nil
 
+-- While skynet.profile times no coroutine, its resume is skynet.core.resume (which also
+-- tells the host which coroutine runs, for a signal): called straight.
+local profile_state = profile.state or { timed = 1 }
+local c_resume = c.resume
+
 local function resume(co, ...)
 	running_thread = co
+	if profile_state.timed == 0 then
+		return c_resume(co, ...)
+	end
 	return profile_resume(co, ...)
 end
 
@@ -103,7 +111,10 @@ local function co_create_pooled(f)
 	co = co_create(function(...)
 		f(...)
 		while true do
-			forgot_response(co, f)
+			local session = request_session[co]
+			if session and session ~= 0 then
+				forgot_response(co, f)
+			end
 			local tag = request_tag[co]
 			if tag ~= nil then
 				if tag then
@@ -121,8 +132,19 @@ local function co_create_pooled(f)
 	return co
 end
 
+-- The newest pooled coroutine, taken out (table.remove without the call).
+local function pool_take()
+	local n = #pool
+	if n == 0 then
+		return nil
+	end
+	local co = pool[n]
+	pool[n] = nil
+	return co
+end
+
 local function co_new(f)
-	local co = tremove(pool)
+	local co = pool_take()
 	if co == nil then
 		co = co_create_pooled(f)
 	else
@@ -287,7 +309,12 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 		end
 		return
 	end
-	local co = tremove(pool)
+	local n = #pool
+	local co = nil
+	if n > 0 then
+		co = pool[n]
+		pool[n] = nil
+	end
 	local fresh = co == nil
 	if fresh then
 		co = co_create_pooled(f)
@@ -314,8 +341,8 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 	return suspend(co, resume(co, f, true, session, source, p.unpack(msg, sz)))
 end
 
-function skynet.dispatch_message(...)
-	local ok, err = pcall(raw_dispatch, ...)
+function skynet.dispatch_message(prototype, msg, sz, session, source)
+	local ok, err = pcall(raw_dispatch, prototype, msg, sz, session, source)
 	if ok and forks.t < forks.h then
 		return
 	end

@@ -17,8 +17,10 @@ local profile = {}
 -- coroutine -> { total = ns, since = ns or nil }
 local timing = setmetatable({}, { __mode = "k" })
 
--- How many coroutines are timed: while none is, a resume does not look.
-local timed = 0
+-- How many coroutines are timed: while none is, a resume does not look (and skynet.lua
+-- calls skynet.core.resume straight: `profile.state` is not skynet's).
+local state = { timed = 0 }
+profile.state = state
 
 function profile.start(co)
 	co = co or co_running()
@@ -26,7 +28,7 @@ function profile.start(co)
 		error("profile.start() twice for the same coroutine")
 	end
 	timing[co] = { total = 0, since = hpc() }
-	timed = timed + 1
+	state.timed = state.timed + 1
 end
 
 function profile.stop(co)
@@ -36,7 +38,7 @@ function profile.stop(co)
 		error("Call profile.start() before profile.stop()")
 	end
 	timing[co] = nil
-	timed = timed - 1
+	state.timed = state.timed - 1
 	local total = t.total
 	if t.since then
 		total = total + (hpc() - t.since)
@@ -54,7 +56,7 @@ local function finish(t, ...)
 end
 
 function profile.resume(co, ...)
-	if timed == 0 then
+	if state.timed == 0 then
 		return c_resume(co, ...)
 	end
 	local t = timing[co]
