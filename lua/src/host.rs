@@ -219,7 +219,12 @@ impl Host {
         } else {
             self.packs.get(i)?.clone()
         };
-        (sz <= b.len()).then(|| b.slice(..sz))
+        if sz == b.len() {
+            // The whole buffer (the usual case): as it is, no slice (slicing a buffer
+            // made from a Vec allocates its shared header).
+            return Some(b);
+        }
+        (sz < b.len()).then(|| b.slice(..sz))
     }
 
     /// Frees a buffer from `pack` (`skynet.core.trash`).
