@@ -115,16 +115,20 @@ impl LuaService {
         self.signal = Some((signal.clone(), main));
         let script = shared.find_script(&name)?;
         signal.set_active(main as *mut mlua::ffi::lua_State);
-        // As snlua: no collection while the scripts load (they allocate only what they
-        // keep). The generational collector starts with a full collection once the start
-        // function has returned (`report_init`): one full collection per launch.
+        // As snlua: no collection while the scripts load (they allocate mostly what they
+        // keep), then the generational collector, entered with a full collection. (Left
+        // incremental until the start function has run, the collector began a cycle at
+        // once, only for the full collection to redo it: ~8% of a spawn.)
         lua.gc_stop();
         let r = run_main(lua, &shared, &name, &script, &self.args[1..]);
         lua.gc_restart();
+        // SAFETY: `main` is the main thread of `lua`, which runs no code now; LUA_GCGEN
+        // switches the mode (a full collection) and never raises.
+        unsafe {
+            ffi::lua_gc(main as *mut ffi::lua_State, ffi::LUA_GCGEN);
+        }
         signal.set_active(std::ptr::null_mut());
         r.map_err(|e| e.to_string())?;
-        // Idle before its start function ran (that is the next message): nothing to
-        // collect yet.
         self.gc_mark = lua.used_memory();
         apply_memlimit(lua);
         Ok(())
@@ -198,16 +202,17 @@ impl LuaService {
         ctx.init_done(r);
     }
 
-    /// After the start function: the generational collector, entered with a full
-    /// collection (what loading and starting left behind goes now, while the service is
-    /// new); the heap it leaves is the mark `release_idle` compares with.
+    /// After the start function: a minor collection (the young objects only: what the
+    /// start function left behind goes while the service is new, at little cost); the
+    /// heap it leaves is the mark `release_idle` compares with.
     fn settle(&mut self) {
         if let (Some(lua), Some((_, main))) = (&self.lua, &self.signal) {
             // SAFETY: `main` is the main thread of the live state `self.lua`, which runs no
-            // Lua code now (init reports are applied after the callback returned).
-            // LUA_GCGEN switches the mode (a full collection) and never raises.
+            // Lua code now (init reports are applied after the callback returned). In
+            // generational mode one LUA_GCSTEP is a young collection; finalizers it runs
+            // are called in protected mode by the collector.
             unsafe {
-                ffi::lua_gc(*main as *mut ffi::lua_State, ffi::LUA_GCGEN);
+                ffi::lua_gc(*main as *mut ffi::lua_State, ffi::LUA_GCSTEP, 0usize);
             }
             self.gc_mark = lua.used_memory();
         }
