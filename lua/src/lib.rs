@@ -51,6 +51,7 @@ mod raw;
 mod service;
 mod signal;
 mod state;
+mod strip;
 
 pub use interop::{args, call, reply, ret, send, LuaLauncher, LAUNCHER};
 pub use node::{LuaNode, Script, DEFAULT_LUASERVICE, DEFAULT_LUA_PATH};

@@ -135,6 +135,7 @@ pub(crate) fn load_static(lua: &Lua, src: &'static str, chunkname: &str) -> mlua
                     .set_name(chunkname)
                     .into_function()?;
                 let bytes = f.dump(false);
+                let bytes = crate::strip::drop_local_names(&bytes).unwrap_or(bytes);
                 // u64 words: the loader reads instructions and line records in place, so
                 // the buffer must be aligned (offsets inside are aligned by the dump).
                 let mut words = vec![0u64; bytes.len().div_ceil(8)];
