@@ -24,7 +24,15 @@ pub(crate) fn new_state(host: Host) -> mlua::Result<(Lua, HostRef)> {
     // with it; and no C module can be loaded: the C searchers are removed below, and
     // `package.loadlib` with them. Exercised by every test that runs a Lua service
     // (`tests/basics.rs`), including one that uses `debug.traceback` and `getinfo`.
-    let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::new()) };
+    // `io`, `os` and `utf8` open on first use (`raw::install_lazy_libs`).
+    let eager = StdLib::ALL ^ (StdLib::IO | StdLib::OS | StdLib::UTF8);
+    let lua = unsafe { Lua::unsafe_new_with(eager, LuaOptions::new()) };
+    // SAFETY: the state lacks those three libraries; exec_raw runs the closure in
+    // protected mode, and it leaves the stack as found. Exercised by every test (the
+    // library's own tests use `os`, `io` and `utf8` through the stubs).
+    unsafe {
+        lua.exec_raw::<()>((), |l| crate::raw::install_lazy_libs(l))?;
+    }
     let shared = host.shared.clone();
     let signal = shared.signal_slot(host.addr);
     let h: HostRef = Arc::new(parking_lot::Mutex::new(host));

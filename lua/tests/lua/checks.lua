@@ -239,6 +239,11 @@ function T.service()
 end
 
 function T.misc()
+	-- io, os and utf8 open on first use; they are what require and package.loaded give
+	eq(getmetatable(utf8) ~= nil, true, "utf8 not opened yet")
+	eq(utf8.char(72, 105), "Hi") eq(getmetatable(utf8), nil, "utf8 opened")
+	eq(math.type(os.time()), "integer") eq(require("os"), os) eq(package.loaded.io, io)
+	eq(type(io.write), "function") eq(next(os) ~= nil, true, "os has its fields")
 	local echo = skynet.newservice("echo")
 	-- rawcall / rawsend with packed bytes
 	local msg, sz = skynet.rawcall(echo, "lua", skynet.pack("add", 20, 22))
