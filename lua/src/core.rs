@@ -1,7 +1,9 @@
 //! `skynet.core`: the Rust half of the API, with the names and call shapes of skynet's
 //! `lua-skynet.c` (send, genid, redirect, command, intcommand, addresscommand, error,
 //! harbor, callback, trace, tostring, pack, unpack, packstring, trash, now, hpc), so
-//! skynet's own `skynet.lua` could sit on it as ours does.
+//! skynet's own `skynet.lua` could sit on it as ours does. The functions on every
+//! message's path are raw C functions ([`raw`](crate::raw)); this module builds the table
+//! and keeps the rest (commands, error, harbor, trace) as mlua functions.
 //!
 //! Messages are handed to Lua as skynet hands them: a light userdata pointer and a size.
 //! Unlike C, every function that reads such a pointer checks that it lies inside the

@@ -3,9 +3,10 @@
 //! As skynet's snlua does, the count hook is set only when a signal comes, from the
 //! signalling thread, on the coroutine the service is running: Lua code pays nothing until
 //! then (an always-installed count hook cost about 15% of `bench lua call`). The service
-//! tells [`Signal`] which coroutine runs: `skynet.profile.resume` (the `coroutine.resume` of
-//! every Lua service) reports each switch, and the host reports the main thread around
-//! each callback and nothing (0) between callbacks.
+//! tells [`Signal`] which coroutine runs: `skynet.core.resume` (what `skynet.profile.resume`,
+//! the `coroutine.resume` of every Lua service, runs while nothing is timed) or
+//! `skynet.core.active` (while something is) reports each switch, and the host reports
+//! the main thread around each callback and nothing (0) between callbacks.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
