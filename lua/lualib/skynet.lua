@@ -9,7 +9,7 @@ local profile = require "skynet.profile"
 
 local assert, error, pairs, pcall, select, setmetatable, tostring, type =
 	assert, error, pairs, pcall, select, setmetatable, tostring, type
-local tremove, tinsert, tunpack, tconcat = table.remove, table.insert, table.unpack, table.concat
+local tremove, tinsert, tunpack = table.remove, table.insert, table.unpack
 local sformat = string.format
 local co_create, co_yield, co_running, co_close = coroutine.create, coroutine.yield,
 	coroutine.running, coroutine.close
@@ -36,8 +36,16 @@ local skynet = {
 local running_thread = nil
 local init_thread = nil
 
+-- While skynet.profile times no coroutine, its resume is skynet.core.resume (which also
+-- tells the host which coroutine runs, for a signal): called straight.
+local profile_state = profile.state or { timed = 1 }
+local c_resume = c.resume
+
 local function resume(co, ...)
 	running_thread = co
+	if profile_state.timed == 0 then
+		return c_resume(co, ...)
+	end
 	return profile_resume(co, ...)
 end
 
@@ -87,32 +95,62 @@ local function forgot_response(co, f)
 	end
 end
 
-local function co_new(f)
-	local co = tremove(pool)
-	if co == nil then
-		co = co_create(function(...)
-			f(...)
-			while true do
+-- A new pooled coroutine running f. After f returns it waits in the pool; `start` takes
+-- its next function: `now` with the arguments in the same resume (a request), or else
+-- the arguments in a later resume (a fork, a timeout).
+local function co_create_pooled(f)
+	local co
+	local function start(nf, now, ...)
+		f = nf
+		if now then
+			nf(...)
+		else
+			nf(co_yield())
+		end
+	end
+	co = co_create(function(...)
+		f(...)
+		while true do
+			local session = request_session[co]
+			if session and session ~= 0 then
 				forgot_response(co, f)
-				local tag = request_tag[co]
-				if tag ~= nil then
-					if tag then
-						c.trace(tag, "end")
-					end
-					request_tag[co] = nil
-				end
-				request_session[co] = nil
-				request_source[co] = nil
-				f = nil
-				pool[#pool + 1] = co
-				f = co_yield "SUSPEND"
-				f(co_yield())
 			end
-		end)
+			local tag = request_tag[co]
+			if tag ~= nil then
+				if tag then
+					c.trace(tag, "end")
+				end
+				request_tag[co] = nil
+			end
+			request_session[co] = nil
+			request_source[co] = nil
+			f = nil
+			pool[#pool + 1] = co
+			start(co_yield "SUSPEND")
+		end
+	end)
+	return co
+end
+
+-- The newest pooled coroutine, taken out (table.remove without the call).
+local function pool_take()
+	local n = #pool
+	if n == 0 then
+		return nil
+	end
+	local co = pool[n]
+	pool[n] = nil
+	return co
+end
+
+local function co_new(f)
+	local co = pool_take()
+	if co == nil then
+		co = co_create_pooled(f)
 	else
 		-- Hand the pooled coroutine its function; it yields at once for the arguments.
 		local running = running_thread
-		resume(co, f)
+		resume(co, f, false)
 		running_thread = running
 	end
 	return co
@@ -174,6 +212,9 @@ function suspend(co, ok, command)
 		error(tb)
 	end
 	if command == "SUSPEND" then
+		if wakeups[1] == nil and errors[1] == nil then
+			return
+		end
 		return wake_sleepers()
 	elseif command == "QUIT" then
 		co_close(co)
@@ -268,7 +309,16 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 		end
 		return
 	end
-	local co = co_new(f)
+	local n = #pool
+	local co = nil
+	if n > 0 then
+		co = pool[n]
+		pool[n] = nil
+	end
+	local fresh = co == nil
+	if fresh then
+		co = co_create_pooled(f)
+	end
 	request_session[co] = session
 	request_source[co] = source
 	if p.trace == false then
@@ -285,11 +335,17 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 			skynet.trace()
 		end
 	end
-	suspend(co, resume(co, session, source, p.unpack(msg, sz)))
+	if fresh then
+		return suspend(co, resume(co, session, source, p.unpack(msg, sz)))
+	end
+	return suspend(co, resume(co, f, true, session, source, p.unpack(msg, sz)))
 end
 
-function skynet.dispatch_message(...)
-	local ok, err = pcall(raw_dispatch, ...)
+function skynet.dispatch_message(prototype, msg, sz, session, source)
+	local ok, err = pcall(raw_dispatch, prototype, msg, sz, session, source)
+	if ok and forks.t < forks.h then
+		return
+	end
 	while true do
 		local h = forks.h
 		if h > forks.t then
@@ -308,7 +364,9 @@ function skynet.dispatch_message(...)
 			end
 		end
 	end
-	assert(ok, tostring(err))
+	if not ok then
+		error(tostring(err), 0)
+	end
 end
 
 ---------------------------------------------------------------------------------------
@@ -358,16 +416,6 @@ function skynet.rawcall(addr, typename, msg, sz)
 	local p = proto[typename]
 	local session = assert(c.send(addr, p.id, nil, msg, sz), "call to invalid address")
 	return wait_session(addr, session)
-end
-
-function skynet.tracecall(tag, addr, typename, msg, sz)
-	c.trace(tag, "tracecall begin")
-	c.send(addr, skynet.PTYPE_TRACE, 0, tag)
-	local p = proto[typename]
-	local session = assert(c.send(addr, p.id, nil, msg, sz), "call to invalid address")
-	local msg2, sz2 = wait_session(addr, session)
-	c.trace(tag, "tracecall end")
-	return msg2, sz2
 end
 
 function skynet.ret(msg, sz)
@@ -544,10 +592,6 @@ function skynet.self()
 	return self_handle
 end
 
-function skynet.localname(name)
-	return c.addresscommand("QUERY", name)
-end
-
 function skynet.address(addr)
 	if type(addr) == "number" then
 		return sformat(":%08x", addr)
@@ -555,33 +599,8 @@ function skynet.address(addr)
 	return tostring(addr)
 end
 
-function skynet.harbor(addr)
-	return c.harbor(addr)
-end
-
 skynet.now = c.now
 skynet.hpc = c.hpc
-
-local start_time
-function skynet.starttime()
-	if not start_time then
-		start_time = c.intcommand "STARTTIME"
-	end
-	return start_time
-end
-
-function skynet.time()
-	return skynet.now() / 100 + (start_time or skynet.starttime())
-end
-
-function skynet.getenv(key)
-	return c.command("GETENV", key)
-end
-
-function skynet.setenv(key, value)
-	assert(c.command("GETENV", key) == nil, "Can't setenv exist key : " .. key)
-	c.command("SETENV", key .. " " .. value)
-end
 
 ---------------------------------------------------------------------------------------
 -- Values
@@ -594,148 +613,6 @@ skynet.trash = c.trash
 
 function skynet.error(...)
 	return c.error(...)
-end
-
----------------------------------------------------------------------------------------
--- Launching services
-
-local function handle_of(text)
-	return tonumber("0x" .. string.sub(text, 2))
-end
-skynet.string_to_handle = handle_of
-
-local function words(name, ...)
-	local t = { name }
-	for i = 1, select("#", ...) do
-		t[#t + 1] = tostring((select(i, ...)))
-	end
-	return tconcat(t, " ")
-end
-
--- Waits for a launch to report (RESPONSE: ready; ERROR: the reason).
-local function wait_launch(addr, session, what)
-	watching[session] = addr
-	session_wait[session] = running_thread
-	local ok, msg, sz = co_yield "SUSPEND"
-	watching[session] = nil
-	if not ok then
-		local why = msg and c.tostring(msg, sz) or "exited"
-		error(sformat("%s failed: %s", what, why))
-	end
-end
-
-function skynet.newservice(name, ...)
-	local session = c.genid()
-	local addr = c.command("NEWSERVICE", session .. " " .. words(name, ...))
-	if addr == nil then
-		error("newservice " .. tostring(name) .. " failed: script not found")
-	end
-	local handle = handle_of(addr)
-	wait_launch(handle, session, "newservice " .. tostring(name))
-	return handle
-end
-
-function skynet.uniqueservice(global, ...)
-	if global == true then
-		return skynet.uniqueservice(...) -- one node: global is local
-	end
-	local session = c.genid()
-	local r = c.command("UNIQUE", session .. " " .. words(global, ...))
-	if r == "WAIT" then
-		wait_launch(0, session, "uniqueservice " .. tostring(global))
-		r = c.command("UNIQUE", "0 " .. tostring(global))
-	end
-	if r == nil or r == "WAIT" then
-		error("uniqueservice " .. tostring(global) .. " failed")
-	end
-	return handle_of(r)
-end
-
-function skynet.queryservice(global, ...)
-	if global == true then
-		return skynet.queryservice(...)
-	end
-	local session = c.genid()
-	local r = c.command("QUERYSERVICE", session .. " " .. tostring(global))
-	if r == "WAIT" then
-		wait_launch(0, session, "queryservice " .. tostring(global))
-		r = c.command("QUERYSERVICE", "0 " .. tostring(global))
-	end
-	if r == nil or r == "WAIT" then
-		error("queryservice " .. tostring(global) .. " failed")
-	end
-	return handle_of(r)
-end
-
--- skynet.launch("snlua", name, ...) starts a Lua service at once; any other name is a
--- registered Rust service type, started by the launcher service (so, unlike skynet's,
--- this launch yields: call it from a coroutine, skynet.start's or later). Returns the
--- address, or nil when the launch failed (logged).
-function skynet.launch(name, ...)
-	if name == "snlua" then
-		local addr = c.command("LAUNCH", words(name, ...))
-		if addr then
-			return handle_of(addr)
-		end
-		return
-	end
-	if not c.addresscommand("QUERY", ".lua_launcher") then
-		skynet.error("launch " .. tostring(name) .. " failed: no launcher (skynet_lua::install)")
-		return
-	end
-	local args = { ... }
-	for i = 1, select("#", ...) do
-		args[i] = tostring(args[i])
-	end
-	local ok, addr = pcall(skynet.call, ".lua_launcher", "lua", "LAUNCH", name, tunpack(args))
-	if ok then
-		return addr
-	end
-	skynet.error("launch " .. tostring(name) .. " failed")
-end
-
----------------------------------------------------------------------------------------
--- Exit
-
--- Fails everything that waits on this service: the requests it holds, the responses it
--- promised, and (with ERROR 0) the services it was calling. Also run by the host when
--- the service is killed.
-local function fail_waiters()
-	for co, session in pairs(request_session) do
-		local source = request_source[co]
-		if session ~= 0 and source then
-			c.send(source, skynet.PTYPE_ERROR, session, "")
-		end
-	end
-	request_session = {}
-	for resp in pairs(unresponded) do
-		resp(false)
-	end
-	local callees = {}
-	for _, addr in pairs(watching) do
-		callees[addr] = true
-	end
-	for addr in pairs(callees) do
-		c.send(addr, skynet.PTYPE_ERROR, 0, "")
-	end
-end
-debug.getregistry().skynet_on_exit = fail_waiters
-
-function skynet.exit()
-	forks = { h = 1, t = 0 } -- no fork runs after exit
-	fail_waiters()
-	for _, co in pairs(session_wait) do
-		if type(co) == "thread" and co ~= running_thread then
-			co_close(co)
-		end
-	end
-	c.callback(function(_, _, _, session, source)
-		if session ~= 0 and source ~= 0 then
-			c.send(source, skynet.PTYPE_ERROR, session, "")
-		end
-	end)
-	c.command "EXIT"
-	co_yield "QUIT"
 end
 
 ---------------------------------------------------------------------------------------
@@ -794,138 +671,6 @@ function skynet.dispatch(typename, func)
 	return p and p.dispatch
 end
 
----------------------------------------------------------------------------------------
--- Introspection
-
-function skynet.endless()
-	return c.intcommand("STAT", "endless") == 1
-end
-
-function skynet.mqlen()
-	return c.intcommand("STAT", "mqlen")
-end
-
-function skynet.stat(what)
-	return c.intcommand("STAT", what)
-end
-
--- A waiting coroutine's traceback (where its timeout was set, with trace_timeout on).
-local function task_traceback(co)
-	if co == "BREAK" then
-		return co
-	end
-	return timeout_traceback and timeout_traceback[co] or traceback(co)
-end
-
-function skynet.task(ret)
-	if ret == nil then
-		local n = 0
-		for _, co in pairs(session_wait) do
-			if type(co) == "thread" then
-				n = n + 1
-			end
-		end
-		return n
-	end
-	if ret == "init" then
-		if init_thread then
-			return traceback(init_thread)
-		end
-		return
-	end
-	local tt = type(ret)
-	if tt == "table" then
-		for session, co in pairs(session_wait) do
-			ret[sformat("%s session: %d", tostring(co), session)] = task_traceback(co)
-		end
-		return
-	elseif tt == "number" then
-		local co = session_wait[ret]
-		if type(co) == "thread" then
-			return traceback(co)
-		end
-		return "No session"
-	elseif tt == "thread" then
-		for session, co in pairs(session_wait) do
-			if co == ret then
-				return session
-			end
-		end
-		return
-	end
-end
-
--- Pending tasks grouped by stack: "COUNT\tsessions:[s1,s2,...]\n" -> traceback (nine
--- sessions at most, then "..." past ten), as skynet's debug UNIQTASK shows them.
-function skynet.uniqtask()
-	local stacks = {}
-	for session, co in pairs(session_wait) do
-		local stack = task_traceback(co)
-		local info = stacks[stack]
-		if not info then
-			info = { count = 0, sessions = {} }
-			stacks[stack] = info
-		end
-		info.count = info.count + 1
-		if info.count < 10 then
-			info.sessions[#info.sessions + 1] = session
-		end
-	end
-	local ret = {}
-	for stack, info in pairs(stacks) do
-		local sessions = tconcat(info.sessions, ",")
-		if info.count > 10 then
-			sessions = sessions .. "..."
-		end
-		ret[sformat("%d\tsessions:[%s]\n", info.count, sessions)] = stack
-	end
-	return ret
-end
-
-function skynet.term(service)
-	error_dispatch(0, service)
-	return wake_errors()
-end
-
-function skynet.memlimit(bytes)
-	debug.getregistry().memlimit = bytes
-	skynet.memlimit = nil -- only once, before the service starts
-end
-
--- Tags the running coroutine (":ADDR-N") unless its protocol forces tracing off; the tag
--- follows its calls (a TRACE message before each) and is logged at each step.
-local traceid = 0
-function skynet.trace(info)
-	local tag = request_tag[running_thread]
-	skynet.error("TRACE", tag)
-	if tag == false then
-		return
-	end
-	traceid = traceid + 1
-	tag = sformat(":%08x-%d", skynet.self(), traceid)
-	request_tag[running_thread] = tag
-	c.trace(tag, info and ("trace " .. info) or "trace")
-end
-
-function skynet.tracetag()
-	return request_tag[running_thread]
-end
-
-function skynet.traceproto(prototype, flag)
-	local p = assert(proto[prototype])
-	p.trace = flag
-end
-
-local info_func
--- The function the debug protocol's INFO calls (skynet's info_func).
-function skynet.info_func(f)
-	info_func = f
-end
-
-function skynet.internal_info_func()
-	return info_func
-end
-
 function skynet.running()
 	return running_thread
 end
@@ -944,6 +689,53 @@ do
 	REG { name = "lua", id = skynet.PTYPE_LUA, pack = skynet.pack, unpack = skynet.unpack }
 	REG { name = "response", id = skynet.PTYPE_RESPONSE }
 	REG { name = "error", id = skynet.PTYPE_ERROR, unpack = function(...) return ... end }
+end
+
+-- The rest of the API (skynet.lazy) loads on the first use of any of its names: most
+-- services touch little of it, and its functions would cost every service memory and
+-- start-up time.
+local internal = {
+	c = c,
+	proto = proto,
+	session_wait = session_wait,
+	request_session = request_session,
+	request_source = request_source,
+	request_tag = request_tag,
+	watching = watching,
+	unresponded = unresponded,
+	wait_session = wait_session,
+	error_dispatch = error_dispatch,
+	wake_errors = wake_errors,
+	reset_forks = function()
+		forks = { h = 1, t = 0 }
+	end,
+	init_thread = function()
+		return init_thread
+	end,
+	timeout_traceback = function()
+		return timeout_traceback
+	end,
+}
+
+local function load_lazy()
+	if internal.loaded == nil then
+		require("skynet.lazy")(skynet, internal)
+		internal.loaded = true
+		setmetatable(skynet, nil)
+	end
+end
+
+setmetatable(skynet, {
+	__index = function(t, k)
+		load_lazy()
+		return rawget(t, k)
+	end,
+})
+
+-- Run by the host when the service is killed: fails everything that waits on it.
+debug.getregistry().skynet_on_exit = function()
+	load_lazy()
+	return internal.fail_waiters()
 end
 
 -- The debug protocol (skynet.debug) loads on the first DEBUG message: most services never

@@ -2,7 +2,6 @@
 //! handled, the buffers `skynet.core.pack` handed out, sessions, and the actions that need
 //! the raw context (timers, exit, the end of init), applied when the callback returns.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,11 +46,15 @@ pub(crate) struct Host {
     /// The payload of the message being handled: the only memory a message pointer given
     /// to Lua may point into (checked by [`Host::resolve`]).
     current: Option<Bytes>,
-    /// Buffers made by `skynet.core.pack`, by address, until sent or trashed.
-    packs: HashMap<usize, Bytes>,
+    /// Buffers made by `skynet.core.pack`, until sent or trashed (few at a time: usually
+    /// one, sent at once; searched from the newest).
+    packs: Vec<Bytes>,
+    /// `pack` buffers being unpacked (a finalizer could trash one meanwhile); emptied
+    /// when a message has been handled.
+    pins: Vec<Bytes>,
+    /// `packstring`'s buffer, reused.
+    pub(crate) scratch: Vec<u8>,
     pub(crate) deferred: Vec<Deferred>,
-    /// The function every message is handed to (`skynet.core.callback`).
-    pub(crate) callback: Option<mlua::Function>,
     /// `skynet.core.callback`'s forward mode (the message is not freed: here, nothing to do).
     pub(crate) forward: bool,
     /// Who waits for this service's init (set by a Lua `newservice`).
@@ -76,9 +79,10 @@ impl Host {
             shared,
             session: 0,
             current: None,
-            packs: HashMap::new(),
+            packs: Vec::new(),
+            pins: Vec::new(),
+            scratch: Vec::new(),
             deferred: Vec::new(),
-            callback: None,
             lua_dests: std::collections::HashSet::new(),
             forward: false,
             notify: None,
@@ -125,6 +129,7 @@ impl Host {
     /// Forgets the message handled (its pointer is no longer valid in Lua).
     pub(crate) fn leave_message(&mut self) {
         self.current = None;
+        self.pins.clear();
     }
 
     /// Keeps a buffer made by `pack` until it is sent or trashed; returns its address.
@@ -133,8 +138,65 @@ impl Host {
             return 0;
         }
         let p = b.as_ptr() as usize;
-        self.packs.insert(p, b);
+        self.packs.push(b);
         p
+    }
+
+    /// The index in `packs` of the buffer starting at `ptr`.
+    fn pack_index(&self, ptr: usize) -> Option<usize> {
+        self.packs.iter().rposition(|b| b.as_ptr() as usize == ptr)
+    }
+
+    /// True if (pointer, size) lies inside the current message, or is the start of a live
+    /// `pack` buffer no shorter than `sz`.
+    pub(crate) fn check(&self, ptr: usize, sz: usize) -> bool {
+        if ptr == 0 {
+            return sz == 0;
+        }
+        if self.in_current(ptr, sz) {
+            return true;
+        }
+        self.pack_index(ptr)
+            .and_then(|i| self.packs.get(i))
+            .is_some_and(|b| sz <= b.len())
+    }
+
+    fn in_current(&self, ptr: usize, sz: usize) -> bool {
+        match &self.current {
+            Some(cur) => {
+                let base = cur.as_ptr() as usize;
+                ptr >= base
+                    && ptr
+                        .checked_add(sz)
+                        .is_some_and(|end| end <= base + cur.len())
+            }
+            None => false,
+        }
+    }
+
+    /// Like [`check`](Self::check), for reading the bytes while Lua code may run (a
+    /// finalizer): a `pack` buffer is pinned until [`unpin`](Self::unpin) (or the end of
+    /// the message). Some(true) if it pinned, Some(false) if there was no need (the
+    /// current message lives until the callback returns), None for a bad pointer.
+    pub(crate) fn pin(&mut self, ptr: usize, sz: usize) -> Option<bool> {
+        if ptr == 0 {
+            return (sz == 0).then_some(false);
+        }
+        if self.in_current(ptr, sz) {
+            return Some(false);
+        }
+        let b = self.packs.get(self.pack_index(ptr)?)?;
+        if sz > b.len() {
+            return None;
+        }
+        let b = b.clone();
+        self.pins.push(b);
+        Some(true)
+    }
+
+    /// Releases the newest pin.
+    pub(crate) fn unpin(&mut self) {
+        self.pins.pop();
     }
 
     /// The bytes a (pointer, size) from Lua stands for: inside the current message, or the
@@ -151,16 +213,28 @@ impl Host {
                 return Some(cur.slice(ptr - base..ptr - base + sz));
             }
         }
+        let i = self.pack_index(ptr)?;
         let b = if take {
-            self.packs.remove(&ptr)?
+            self.packs.swap_remove(i)
         } else {
-            self.packs.get(&ptr)?.clone()
+            self.packs.get(i)?.clone()
         };
-        (sz <= b.len()).then(|| b.slice(..sz))
+        if sz == b.len() {
+            // The whole buffer (the usual case): as it is, no slice (slicing a buffer
+            // made from a Vec allocates its shared header).
+            return Some(b);
+        }
+        (sz < b.len()).then(|| b.slice(..sz))
     }
 
     /// Frees a buffer from `pack` (`skynet.core.trash`).
     pub(crate) fn trash(&mut self, ptr: usize) -> bool {
-        self.packs.remove(&ptr).is_some()
+        match self.pack_index(ptr) {
+            Some(i) => {
+                self.packs.swap_remove(i);
+                true
+            }
+            None => false,
+        }
     }
 }

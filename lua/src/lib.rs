@@ -43,7 +43,6 @@
 
 mod command;
 pub mod console;
-mod convert;
 mod core;
 mod endless;
 mod host;
@@ -51,10 +50,12 @@ mod interop;
 mod lualib;
 mod node;
 mod payload;
+mod raw;
 mod service;
 mod signal;
 mod socket;
 mod state;
+mod strip;
 mod trace;
 
 pub use interop::{args, call, reply, ret, send, LuaLauncher, LAUNCHER};

@@ -23,10 +23,15 @@ const MODULES: &[(&str, &str)] = &[
 
 /// Host modules written in Lua that stand where skynet has C modules: found before
 /// `lua_path` (through `package.preload`), as a C module would be.
-pub(crate) const PRELOADED: &[(&str, &str)] = &[(
-    "skynet.profile",
-    include_str!("../lualib/skynet/profile.lua"),
-)];
+pub(crate) const PRELOADED: &[(&str, &str)] = &[
+    (
+        "skynet.profile",
+        include_str!("../lualib/skynet/profile.lua"),
+    ),
+    // The rarely used part of `skynet`, loaded on first use (found before `lua_path`: it is
+    // part of our `skynet`, not a module of its own).
+    ("skynet.lazy", include_str!("../lualib/skynet/lazy.lua")),
+];
 
 /// Services embedded in the binary, found when no `luaservice` file has the name.
 const SERVICES: &[(&str, &str)] = &[

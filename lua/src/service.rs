@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{LightUserData, Lua, Value};
+use mlua::{ffi, Lua, Value};
 use skynet_runtime::{
     Addr, CallError, ExitReason, InitStatus, Message, Payload, Ptype, RawContext, RawService,
 };
@@ -17,7 +17,7 @@ use crate::core::{self, HostRef};
 use crate::host::{Deferred, Host, Notify};
 use crate::node::{LuaNode, Script};
 use crate::signal::Signal;
-use crate::state;
+use crate::{raw, state};
 
 /// A Lua service: `LuaService::new(["name", "arg1", ...])` runs script `name` (found over
 /// `luaservice`) with the arguments, as skynet's `snlua name arg1 ...`. Launch it with
@@ -27,6 +27,8 @@ pub struct LuaService {
     /// The script and its arguments (skynet's words: joined, split at whitespace).
     args: Vec<String>,
     notify: Option<Notify>,
+    /// The Lua state. Declared before `host` and `signal`: dropped first, as its raw
+    /// functions point at them.
     lua: Option<Lua>,
     /// The host state the Lua state's functions share (locked only between Lua calls).
     host: Option<HostRef>,
@@ -35,6 +37,8 @@ pub struct LuaService {
     signal: Option<(Arc<Signal>, usize)>,
     addr: Addr,
     shared: Option<Arc<LuaNode>>,
+    /// The heap after the last full collection.
+    gc_mark: usize,
 }
 
 impl std::fmt::Debug for LuaService {
@@ -60,6 +64,7 @@ impl LuaService {
             signal: None,
             addr: Addr::SYSTEM,
             shared: None,
+            gc_mark: 0,
         }
     }
 
@@ -90,32 +95,65 @@ impl LuaService {
         if shared.memlimit > 0 {
             let _ = lua.set_memory_limit(shared.memlimit);
         }
-        let main: mlua::Thread = lua
-            .load("return (coroutine.running())")
-            .eval()
+        // The main thread (the registry's LUA_RIDX_MAINTHREAD), for the callback.
+        // SAFETY: exec_raw runs the closure in protected mode; reading the registry slot
+        // and popping it leaves the stack as found.
+        let main = unsafe {
+            let mut main = 0usize;
+            lua.exec_raw::<()>((), |l| {
+                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_MAINTHREAD);
+                main = ffi::lua_tothread(l, -1) as usize;
+                ffi::lua_pop(l, 1);
+            })
             .map_err(|e| e.to_string())?;
+            main
+        };
+        if main == 0 {
+            return Err("no main thread".into());
+        }
         let signal = shared.signal_slot(self.addr);
-        let main = main.state() as usize;
         self.signal = Some((signal.clone(), main));
         let script = shared.find_script(&name)?;
         signal.set_active(main as *mut mlua::ffi::lua_State);
-        // As snlua: no collection while the scripts load (they allocate only what they
-        // keep), then the generational collector for the service's life.
+        // As snlua: no collection while the scripts load (they allocate mostly what they
+        // keep), then the generational collector, entered with a full collection. (Left
+        // incremental until the start function has run, the collector began a cycle at
+        // once, only for the full collection to redo it: ~8% of a spawn.)
         lua.gc_stop();
         let r = run_main(lua, &shared, &name, &script, &self.args[1..]);
         lua.gc_restart();
-        // (mlua 0.12 does not export GcMode: Lua's own call does the same.)
-        let _ = lua.load("collectgarbage('generational')").exec();
+        // SAFETY: `main` is the main thread of `lua`, which runs no code now; LUA_GCGEN
+        // switches the mode (a full collection) and never raises.
+        unsafe {
+            ffi::lua_gc(main as *mut ffi::lua_State, ffi::LUA_GCGEN);
+        }
         signal.set_active(std::ptr::null_mut());
         r.map_err(|e| e.to_string())?;
+        self.gc_mark = lua.used_memory();
         apply_memlimit(lua);
         Ok(())
     }
 
-    /// Applies what the Lua code asked for during the callback.
-    fn apply(&mut self, ctx: &mut RawContext<'_>) {
+    /// Applies what the Lua code asked for during the callback (`leave`: and forgets the
+    /// message handled, under the same lock).
+    fn apply(&mut self, ctx: &mut RawContext<'_>, leave: bool) {
+        let used = self.heap_bytes();
         let deferred = match &self.host {
-            Some(h) => std::mem::take(&mut h.lock().deferred),
+            Some(h) => {
+                let mut h = h.lock();
+                if leave {
+                    h.leave_message();
+                }
+                // skynet's memory warning: at 32 MiB, then each doubling.
+                if used > h.mem_warning {
+                    h.mem_warning *= 2;
+                    log::warn!("Memory warning {:.2} M", used as f64 / (1024.0 * 1024.0));
+                }
+                if h.deferred.is_empty() {
+                    return;
+                }
+                std::mem::take(&mut h.deferred)
+            }
             None => return,
         };
         for d in deferred {
@@ -133,7 +171,13 @@ impl LuaService {
                 Deferred::InitDone(r) => self.report_init(ctx, r),
             }
         }
-        self.check_memory();
+    }
+
+    /// The Lua heap in bytes: what the allocator holds (mlua counts every allocation;
+    /// Lua 5.5's own count leaves out the buffers of long strings built by `string.rep`
+    /// and the like, which it takes over as external strings).
+    fn heap_bytes(&self) -> usize {
+        self.lua.as_ref().map_or(0, Lua::used_memory)
     }
 
     /// Tells the runtime, and a Lua parent waiting in `newservice`, how init ended.
@@ -152,21 +196,25 @@ impl LuaService {
         if let Some(n) = notify {
             send_notify(ctx, n, &r);
         }
+        if r.is_ok() {
+            self.settle();
+        }
         ctx.init_done(r);
     }
 
-    /// skynet's memory warning: at 32 MiB, then each doubling.
-    fn check_memory(&mut self) {
-        let Some(lua) = self.lua.as_ref() else {
-            return;
-        };
-        let used = lua.used_memory();
-        if let Some(h) = &self.host {
-            let mut h = h.lock();
-            if used > h.mem_warning {
-                h.mem_warning *= 2;
-                log::warn!("Memory warning {:.2} M", used as f64 / (1024.0 * 1024.0));
+    /// After the start function: a minor collection (the young objects only: what the
+    /// start function left behind goes while the service is new, at little cost); the
+    /// heap it leaves is the mark `release_idle` compares with.
+    fn settle(&mut self) {
+        if let (Some(lua), Some((_, main))) = (&self.lua, &self.signal) {
+            // SAFETY: `main` is the main thread of the live state `self.lua`, which runs no
+            // Lua code now (init reports are applied after the callback returned). In
+            // generational mode one LUA_GCSTEP is a young collection; finalizers it runs
+            // are called in protected mode by the collector.
+            unsafe {
+                ffi::lua_gc(*main as *mut ffi::lua_State, ffi::LUA_GCSTEP, 0usize);
             }
+            self.gc_mark = lua.used_memory();
         }
     }
 }
@@ -239,13 +287,9 @@ fn run_main(
     }
     let main = match script {
         Script::File(path) => state::load_file(lua, shared, &path.to_string_lossy())?,
-        Script::Embedded(src) => state::load_cached(
-            lua,
-            shared,
-            &format!("service:{name}"),
-            &format!("@embedded/service/{name}.lua"),
-            || Ok(src.as_bytes().to_vec()),
-        )?,
+        Script::Embedded(src) => {
+            state::load_static(lua, src, &format!("@embedded/service/{name}.lua"))?
+        }
     };
     main.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))
 }
@@ -264,7 +308,7 @@ impl RawService for LuaService {
     fn init(&mut self, ctx: &mut RawContext<'_>) -> InitStatus {
         match self.start(ctx) {
             Ok(()) => {
-                self.apply(ctx);
+                self.apply(ctx, false);
                 InitStatus::Pending
             }
             Err(why) => {
@@ -277,52 +321,61 @@ impl RawService for LuaService {
     }
 
     fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
-        let Some(h) = self.host.clone() else {
+        let (Some(h), Some((signal, main)), Some(_lua)) = (&self.host, &self.signal, &self.lua)
+        else {
             return;
         };
         let (ptype, session, source) = (msg.ptype, msg.session, msg.source);
-        // The callback is taken out while it runs (no clone per message) and put back
-        // unless the Lua code set another one meanwhile.
-        let (callback, ptr, sz) = {
-            let mut host = h.lock();
-            let Some(callback) = host.callback.take() else {
-                drop(host);
-                if msg.wants_reply() {
-                    let err = CallError::Failed(self.addr, "no callback set".into());
-                    let _ = ctx.send(msg.source, Ptype::ERROR, msg.session, Payload::value(err));
-                }
-                return;
-            };
-            let (ptr, sz) = host.enter_message(core::payload_bytes(msg));
-            (callback, ptr, sz)
-        };
-        if let Some((signal, main)) = &self.signal {
-            signal.set_active(*main as *mut mlua::ffi::lua_State);
-        }
-        let r = callback.call::<()>((
-            i64::from(ptype.0),
-            LightUserData(ptr as *mut std::ffi::c_void),
-            sz as i64,
-            i64::from(session),
-            i64::from(source.0),
-        ));
-        if let Some((signal, _)) = &self.signal {
-            signal.set_active(std::ptr::null_mut());
-        }
-        {
-            let mut host = h.lock();
-            host.leave_message();
-            if host.callback.is_none() {
-                host.callback = Some(callback);
+        let wants_reply = msg.wants_reply();
+        let (ptr, sz) = h.lock().enter_message(core::payload_bytes(msg));
+        let l = *main as *mut ffi::lua_State;
+        signal.set_active(l);
+        // SAFETY: `l` is the main thread of this service's state (`self.lua`, alive: it is
+        // borrowed above), and no Lua code of it runs now (this worker is the only one
+        // handling the service's messages, and mlua is not inside a call). The stack is
+        // left as found: the top is restored on every path. `lua_rawgetp` and the pushes
+        // cannot raise (the stack was checked); `lua_pcall` catches every error.
+        // Exercised by every test that sends a Lua service a message.
+        let r = unsafe {
+            let top = ffi::lua_gettop(l);
+            if ffi::lua_checkstack(l, 8) == 0 {
+                Err(Some("stack overflow".to_string()))
+            } else if ffi::lua_rawgetp(l, ffi::LUA_REGISTRYINDEX, raw::callback_key())
+                != ffi::LUA_TFUNCTION
+            {
+                ffi::lua_settop(l, top);
+                Err(None)
+            } else {
+                ffi::lua_pushinteger(l, i64::from(ptype.0));
+                ffi::lua_pushlightuserdata(l, ptr as *mut std::ffi::c_void);
+                ffi::lua_pushinteger(l, sz as i64);
+                ffi::lua_pushinteger(l, i64::from(session));
+                ffi::lua_pushinteger(l, i64::from(source.0));
+                let rc = ffi::lua_pcall(l, 5, 0, 0);
+                let r = if rc == ffi::LUA_OK {
+                    Ok(())
+                } else {
+                    Err(Some(raw::error_text(l)))
+                };
+                ffi::lua_settop(l, top);
+                r
             }
-        }
-        if let Err(e) = r {
-            log::error!(
+        };
+        signal.set_active(std::ptr::null_mut());
+        match r {
+            Ok(()) => {}
+            Err(None) => {
+                if wants_reply {
+                    let err = CallError::Failed(self.addr, "no callback set".into());
+                    let _ = ctx.send(source, Ptype::ERROR, session, Payload::value(err));
+                }
+            }
+            Err(Some(e)) => log::error!(
                 "lua call [{source} to {} : {session} msgsz = {sz}] error : {e}",
                 self.addr
-            );
+            ),
         }
-        self.apply(ctx);
+        self.apply(ctx, true);
     }
 
     fn exit(&mut self, ctx: &mut RawContext<'_>, reason: &ExitReason) {
@@ -358,17 +411,22 @@ impl RawService for LuaService {
         if let Some(shared) = &self.shared {
             shared.remove_lua(self.addr);
         }
-        // The callback refers into the state: drop it first, then the state (which owns
-        // the functions that hold the host).
-        if let Some(h) = self.host.take() {
-            h.lock().callback = None;
-        }
+        // The state first: its raw functions point at the host state and the signal slot,
+        // which must outlive it.
         self.lua = None;
+        self.host = None;
+        self.signal = None;
     }
 
+    /// Idle (and cold): a full collection, unless the heap grew by less than an eighth
+    /// (and 4 KiB) since the last one: a launch ends with one already (`settle`).
     fn release_idle(&mut self) {
         if let Some(lua) = self.lua.as_ref() {
-            let _ = lua.gc_collect();
+            let used = lua.used_memory();
+            if used > self.gc_mark + (self.gc_mark / 8).max(4096) {
+                let _ = lua.gc_collect();
+                self.gc_mark = lua.used_memory();
+            }
         }
     }
 }

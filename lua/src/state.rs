@@ -2,7 +2,10 @@
 //! library needs it), the host modules, `require` over `lua_path` then the embedded
 //! library, and loading chunks through the node's code cache.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 
 use mlua::chunk::ChunkMode;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
@@ -21,7 +24,15 @@ pub(crate) fn new_state(host: Host) -> mlua::Result<(Lua, HostRef)> {
     // with it; and no C module can be loaded: the C searchers are removed below, and
     // `package.loadlib` with them. Exercised by every test that runs a Lua service
     // (`tests/basics.rs`), including one that uses `debug.traceback` and `getinfo`.
-    let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL, LuaOptions::new()) };
+    // `io`, `os` and `utf8` open on first use (`raw::install_lazy_libs`).
+    let eager = StdLib::ALL ^ (StdLib::IO | StdLib::OS | StdLib::UTF8);
+    let lua = unsafe { Lua::unsafe_new_with(eager, LuaOptions::new()) };
+    // SAFETY: the state lacks those three libraries; exec_raw runs the closure in
+    // protected mode, and it leaves the stack as found. Exercised by every test (the
+    // library's own tests use `os`, `io` and `utf8` through the stubs).
+    unsafe {
+        lua.exec_raw::<()>((), |l| crate::raw::install_lazy_libs(l))?;
+    }
     let shared = host.shared.clone();
     let signal = shared.signal_slot(host.addr);
     let h: HostRef = Arc::new(parking_lot::Mutex::new(host));
@@ -87,10 +98,10 @@ fn install_package(
 }
 
 /// The embedded module `name` (or a preloaded host module) as a function, compiled once
-/// per node.
+/// per process and loaded from fixed bytecode.
 fn load_embedded(
     lua: &Lua,
-    shared: &LuaNode,
+    _shared: &LuaNode,
     name: &str,
     preloaded: bool,
 ) -> mlua::Result<Function> {
@@ -103,10 +114,71 @@ fn load_embedded(
         lualib::find(name)
     };
     let src = src.ok_or_else(|| mlua::Error::runtime(format!("no embedded module {name}")))?;
-    let key = format!("embedded:{name}");
-    load_cached(lua, shared, &key, &lualib::chunkname(name), || {
-        Ok(src.as_bytes().to_vec())
-    })
+    load_static(lua, src, &lualib::chunkname(name))
+}
+
+/// Bytecode of the embedded chunks, compiled on first use and kept for the life of the
+/// process (a fixed set: the library and the embedded services), by chunk name: the
+/// words, and the length in bytes.
+type StaticChunks = HashMap<String, (&'static [u64], usize)>;
+
+fn static_chunks() -> &'static Mutex<StaticChunks> {
+    static CHUNKS: OnceLock<Mutex<StaticChunks>> = OnceLock::new();
+    CHUNKS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Loads an embedded chunk as a *fixed* binary chunk (Lua 5.5's mode `B`): the functions'
+/// code, line information and long strings are not copied into the state but point into
+/// the process-wide bytecode, which is never freed. What each state then holds of the
+/// library is only the function headers, constants and debug names: this is how a Lua
+/// service stays small without skynet's patched, proto-sharing Lua.
+pub(crate) fn load_static(lua: &Lua, src: &'static str, chunkname: &str) -> mlua::Result<Function> {
+    let (code, len) = {
+        let mut chunks = static_chunks().lock();
+        match chunks.get(chunkname) {
+            Some(c) => *c,
+            None => {
+                let f = lua
+                    .load(src)
+                    .set_mode(ChunkMode::Text)
+                    .set_name(chunkname)
+                    .into_function()?;
+                let bytes = f.dump(false);
+                let bytes = crate::strip::drop_local_names(&bytes).unwrap_or(bytes);
+                // u64 words: the loader reads instructions and line records in place, so
+                // the buffer must be aligned (offsets inside are aligned by the dump).
+                let mut words = vec![0u64; bytes.len().div_ceil(8)];
+                for (w, b) in words.iter_mut().zip(bytes.chunks(8)) {
+                    let mut a = [0u8; 8];
+                    a.get_mut(..b.len()).unwrap_or_default().copy_from_slice(b);
+                    *w = u64::from_ne_bytes(a);
+                }
+                let code: &'static [u64] = Box::leak(words.into_boxed_slice());
+                chunks.insert(chunkname.to_string(), (code, bytes.len()));
+                (code, bytes.len())
+            }
+        }
+    };
+    let name = std::ffi::CString::new(chunkname)
+        .map_err(|_| mlua::Error::runtime("a chunk name holds a NUL"))?;
+    let ptr = code.as_ptr().cast::<std::ffi::c_char>();
+    debug_assert!(len <= code.len() * 8);
+    // SAFETY: `ptr..ptr + len` lies in leaked bytecode, alive and unchanged for the rest
+    // of the process, as mode `B` requires; exec_raw runs the closure in protected mode,
+    // and the loader leaves one value (the function, or the error message) on the stack.
+    // Exercised by every test (the library loads this way).
+    let v: Value = unsafe {
+        lua.exec_raw((), |l| {
+            mlua::ffi::luaL_loadbufferx(l, ptr, len, name.as_ptr(), c"B".as_ptr());
+        })?
+    };
+    match v {
+        Value::Function(f) => Ok(f),
+        other => Err(mlua::Error::runtime(format!(
+            "cannot load {chunkname}: {}",
+            other.to_string().unwrap_or_default()
+        ))),
+    }
 }
 
 /// Loads a chunk through the node's cache: bytecode when this node compiled it before,

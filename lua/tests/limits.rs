@@ -149,3 +149,30 @@ fn lua_endless_signal_interrupts_what_the_monitor_reports() {
     assert!(bad.is_empty(), "{bad:#?}");
     node.shutdown();
 }
+
+#[test]
+fn callback_errors_that_are_not_strings_are_logged() {
+    let (node, log) = util::node(&[]);
+    let svc = skynet_lua::launch(&node.handle(), "rawcb", &[]).expect("launches");
+    for _ in 0..3 {
+        node.send(svc, vec![LuaValue::from("x")]).expect("sends");
+    }
+    // __tostring words it; a plain table is named by its address; a __tostring that
+    // raises leaves the type.
+    assert!(log
+        .wait_for(&["error : custom error object"], util::LONG)
+        .is_some());
+    assert!(log.wait_for(&["error : table: "], util::LONG).is_some());
+    assert!(log
+        .wait_for(&["error : (error object is a table value)"], util::LONG)
+        .is_some());
+    let r = util::call(&node, svc, vec!["echo".into(), 7.into()]);
+    assert_eq!(r, Ok(vec![LuaValue::from("echo"), LuaValue::Int(7)]));
+    let lines = log.lines();
+    let table_errors = lines
+        .iter()
+        .filter(|l| l.contains("(error object is a table value)"))
+        .count();
+    assert_eq!(table_errors, 1, "{lines:#?}");
+    node.shutdown();
+}

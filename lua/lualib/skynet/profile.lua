@@ -4,6 +4,7 @@
 local c = require "skynet.core"
 local hpc = c.hpc
 local active = c.active -- tells the host which coroutine runs (for a signal)
+local c_resume = c.resume -- coroutine.resume that also tells the host (not skynet's)
 local co_resume = coroutine.resume
 local co_create = coroutine.create
 local co_running = coroutine.running
@@ -16,12 +17,18 @@ local profile = {}
 -- coroutine -> { total = ns, since = ns or nil }
 local timing = setmetatable({}, { __mode = "k" })
 
+-- How many coroutines are timed: while none is, a resume does not look (and skynet.lua
+-- calls skynet.core.resume straight: `profile.state` is not skynet's).
+local state = { timed = 0 }
+profile.state = state
+
 function profile.start(co)
 	co = co or co_running()
 	if timing[co] then
 		error("profile.start() twice for the same coroutine")
 	end
 	timing[co] = { total = 0, since = hpc() }
+	state.timed = state.timed + 1
 end
 
 function profile.stop(co)
@@ -31,6 +38,7 @@ function profile.stop(co)
 		error("Call profile.start() before profile.stop()")
 	end
 	timing[co] = nil
+	state.timed = state.timed - 1
 	local total = t.total
 	if t.since then
 		total = total + (hpc() - t.since)
@@ -48,6 +56,9 @@ local function finish(t, ...)
 end
 
 function profile.resume(co, ...)
+	if state.timed == 0 then
+		return c_resume(co, ...)
+	end
 	local t = timing[co]
 	if t then
 		t.since = hpc()

@@ -169,6 +169,26 @@ function T.pack()
 	local cyc = {}
 	cyc.self = cyc
 	eq(pcall(skynet.packstring, cyc), false, "a cycle is too deep")
+	-- pack and packstring agree byte for byte; unpack straight from a pack buffer
+	local m2, s2 = skynet.pack({ a = 1, 10, 20 }, "x", true, 1.5, -7, 2 ^ 40)
+	eq(skynet.tostring(m2, s2), skynet.packstring({ a = 1, 10, 20 }, "x", true, 1.5, -7, 2 ^ 40))
+	local t2, x2, b2, f2, n2, q2 = skynet.unpack(m2, s2)
+	eq(t2.a, 1) eq(t2[2], 20) eq(x2, "x") eq(b2, true) eq(f2, 1.5) eq(n2, -7) eq(q2, 2 ^ 40)
+	skynet.trash(m2, s2)
+	-- a NaN key is refused; a cut stream says where, in skynet's words
+	local nan = "\x06\x42" .. string.pack("<d", 0 / 0) .. "\x0a\x01\x00"
+	eq(pcall(skynet.unpack, nan), false, "NaN key")
+	local ok3, e3 = pcall(skynet.unpack, "\x2chel")
+	eq(ok3, false) eq(e3, "Invalid serialize stream 3")
+	-- many values at once (the stack grows)
+	local many = {}
+	for i = 1, 5000 do
+		many[i] = i
+	end
+	local back = table.pack(skynet.unpack(skynet.packstring(table.unpack(many))))
+	eq(back.n, 5000, "5000 values") eq(back[5000], 5000)
+	-- a string body and an empty body are sent as they are
+	eq(skynet.unpack(skynet.packstring()), nil, "nothing packed")
 	return "ok"
 end
 
@@ -219,6 +239,11 @@ function T.service()
 end
 
 function T.misc()
+	-- io, os and utf8 open on first use; they are what require and package.loaded give
+	eq(getmetatable(utf8) ~= nil, true, "utf8 not opened yet")
+	eq(utf8.char(72, 105), "Hi") eq(getmetatable(utf8), nil, "utf8 opened")
+	eq(math.type(os.time()), "integer") eq(require("os"), os) eq(package.loaded.io, io)
+	eq(type(io.write), "function") eq(next(os) ~= nil, true, "os has its fields")
 	local echo = skynet.newservice("echo")
 	-- rawcall / rawsend with packed bytes
 	local msg, sz = skynet.rawcall(echo, "lua", skynet.pack("add", 20, 22))
