@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-use crate::kernel::spin::SpinLock;
+use parking_lot::Mutex;
 
 use crate::base::Message;
 
@@ -72,7 +72,7 @@ struct Inner {
 /// quarter of a held connection's memory, for no difference `bench send` could show.
 #[repr(align(64))]
 pub(crate) struct Mailbox {
-    inner: SpinLock<Inner>,
+    inner: Mutex<Inner>,
     /// [`SCHEDULED`] and [`CLOSED`]. Set to 0 (idle) only under `inner`'s lock with the
     /// shared queue empty, and the queue only grows under that lock while it is not 0; so
     /// 0 means empty, and a push that finds 0 may claim the run token with one
@@ -96,7 +96,7 @@ impl Mailbox {
     /// puts it in the run queue (skynet's `in_global = 1` at creation).
     pub(crate) fn new() -> Mailbox {
         Mailbox {
-            inner: SpinLock::new(Inner {
+            inner: Mutex::new(Inner {
                 queue: VecDeque::new(),
                 overload_at: OVERLOAD_THRESHOLD,
             }),

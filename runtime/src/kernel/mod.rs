@@ -13,7 +13,6 @@ pub(crate) mod mailbox;
 pub(crate) mod metrics;
 pub(crate) mod run_queue;
 pub(crate) mod slot;
-pub(crate) mod spin;
 pub(crate) mod state;
 pub(crate) mod unique;
 
