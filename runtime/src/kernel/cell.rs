@@ -87,20 +87,20 @@ pub(crate) struct Cell<S: ?Sized> {
 pub(crate) struct BodyCell<S: ?Sized>(UnsafeCell<Body<S>>);
 
 // SAFETY: the body moves between threads only with the run token (see above), and `S` is
-// `Send`; `&BodyCell` is shared, but the body is reached only through the unsafe `get`,
-// whose callers hold the token, so it is never touched by two threads at once.
+// `Send`; `&BodyCell` is shared, but the body is reached only through the pointer `get`
+// returns, dereferenced only by the token's holder, so it is never touched by two threads
+// at once.
 unsafe impl<S: ?Sized + Send> Sync for BodyCell<S> {}
 
 impl<S: ?Sized> BodyCell<S> {
-    /// The body.
-    ///
-    /// # Safety
-    /// The caller holds the service's run token (see [`BodyCell`]) for as long as it uses
-    /// the reference, and makes no second reference with another call meanwhile.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn get(&self) -> &mut Body<S> {
-        // SAFETY: per the contract, no other reference to the body exists.
-        unsafe { &mut *self.0.get() }
+    /// A pointer to the body. Only the holder of the service's run token (see [`BodyCell`])
+    /// may dereference it, and no reference made from it may be used after the token is
+    /// handed back. The holder works through short-lived references and passes the raw
+    /// pointer, not a reference, to anything that hands the token back (a reference
+    /// argument would still be live, for the language, while the next holder writes).
+    #[inline]
+    pub(crate) fn get(&self) -> *mut Body<S> {
+        self.0.get()
     }
 }
 
@@ -152,7 +152,7 @@ impl<S: ?Sized> Cell<S> {
                 // token (see `BodyCell`) until the caller schedules the service; nothing
                 // else touches the body meanwhile. The mailbox was idle, hence empty, so
                 // this message is the oldest.
-                unsafe { self.body.get() }.pending.push_back(msg);
+                unsafe { (*self.body.get()).pending.push_back(msg) };
                 Ok(Pushed::Schedule)
             }
         }

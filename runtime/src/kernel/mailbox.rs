@@ -164,14 +164,20 @@ impl Mailbox {
     /// to retire the service). With `cold`, an empty shared queue gives back its buffer.
     /// Clearing the flag hands the run token back: it is the last thing done here, and the
     /// caller must not touch the body after a 0.
-    pub(crate) fn pop_batch(
+    ///
+    /// # Safety
+    /// `pending` is the body's buffer and the caller holds the run token; no reference to
+    /// the body is used by the caller after a hand-back (a 0 without `keep`).
+    pub(crate) unsafe fn pop_batch(
         &self,
-        pending: &mut VecDeque<Message>,
+        pending: *mut VecDeque<Message>,
         weight: i8,
         drained: &mut bool,
         keep: bool,
         cold: bool,
     ) -> (usize, Option<usize>) {
+        // SAFETY: per the contract; this reference is last used before the flag is cleared.
+        let pending = unsafe { &mut *pending };
         let mut overload = None;
         if pending.is_empty() {
             let mut inner = self.inner.lock();
@@ -239,7 +245,13 @@ impl Mailbox {
     /// back in the run queue); false when empty (the service is unscheduled now, its run
     /// token handed back: the caller must not touch the body after). With `cold`, an
     /// empty shared queue gives back its buffer.
-    pub(crate) fn end_turn(&self, pending: &mut VecDeque<Message>, cold: bool) -> bool {
+    ///
+    /// # Safety
+    /// As for [`pop_batch`](Self::pop_batch): `pending` is the body's buffer, the caller
+    /// holds the run token, and uses no reference to the body after a false.
+    pub(crate) unsafe fn end_turn(&self, pending: *mut VecDeque<Message>, cold: bool) -> bool {
+        // SAFETY: per the contract; this reference is last used before the flag is cleared.
+        let pending = unsafe { &mut *pending };
         if !pending.is_empty() {
             return true;
         }
@@ -307,6 +319,23 @@ mod tests {
     use super::*;
     use crate::{Addr, Ptype};
 
+    /// `pop_batch` on the test's own buffer (standing for the body; one thread touches it).
+    fn pop(
+        mb: &Mailbox,
+        out: &mut VecDeque<Message>,
+        weight: i8,
+        keep: bool,
+    ) -> (usize, Option<usize>) {
+        // SAFETY: `out` is this thread's own buffer; nothing else reaches it.
+        unsafe { mb.pop_batch(out, weight, &mut false, keep, false) }
+    }
+
+    /// `end_turn` on the test's own buffer.
+    fn end(mb: &Mailbox, out: &mut VecDeque<Message>) -> bool {
+        // SAFETY: as in `pop`.
+        unsafe { mb.end_turn(out, false) }
+    }
+
     fn msg(i: i32) -> Message {
         Message::value(Addr(1), i, Ptype::LUA, ())
     }
@@ -324,31 +353,28 @@ mod tests {
         // Starts scheduled: pushes before launch don't schedule.
         assert_eq!(queued(mb.push(msg(1))), 1);
         let mut out = VecDeque::new();
-        assert_eq!(mb.pop_batch(&mut out, 0, &mut false, false, false).0, 1);
+        assert_eq!(pop(&mb, &mut out, 0, false).0, 1);
         out.clear();
         // Empty pop clears the flag; the next push claims the run token, once: its message
         // is handed back for the claimer to put in `pending`.
-        assert_eq!(mb.pop_batch(&mut out, 0, &mut false, false, false).0, 0);
+        assert_eq!(pop(&mb, &mut out, 0, false).0, 0);
         match mb.push(msg(2)) {
             Ok(Admit::Claimed(m)) => out.push_back(m),
             other => panic!("expected a claim, got {other:?}"),
         }
         assert_eq!(queued(mb.push(msg(3))), 1);
         // Weight -1: one message this turn; the other stays queued, in order.
-        assert_eq!(mb.pop_batch(&mut out, -1, &mut false, false, false).0, 1);
+        assert_eq!(pop(&mb, &mut out, -1, false).0, 1);
         assert_eq!(out.pop_front().unwrap().session, 2);
-        assert!(
-            mb.end_turn(&mut out, false),
-            "a queued message keeps it scheduled"
-        );
-        assert_eq!(mb.pop_batch(&mut out, -1, &mut false, false, false).0, 1);
+        assert!(end(&mb, &mut out), "a queued message keeps it scheduled");
+        assert_eq!(pop(&mb, &mut out, -1, false).0, 1);
         assert_eq!(out.pop_front().unwrap().session, 3);
         assert_eq!(queued(mb.push(msg(4))), 1);
         // `keep`: found empty but stays scheduled (the holder is about to retire it).
         out.clear();
-        assert_eq!(mb.pop_batch(&mut out, -1, &mut false, false, false).0, 1);
+        assert_eq!(pop(&mb, &mut out, -1, false).0, 1);
         out.clear();
-        assert_eq!(mb.pop_batch(&mut out, -1, &mut false, true, false).0, 0);
+        assert_eq!(pop(&mb, &mut out, -1, true).0, 0);
         assert_eq!(
             queued(mb.push(msg(5))),
             1,
@@ -370,7 +396,7 @@ mod tests {
                 let _ = mb.push(msg(i)); // kept scheduled (below): all queued
             }
             loop {
-                let (n, w) = mb.pop_batch(&mut out, 2, &mut false, true, false);
+                let (n, w) = pop(&mb, &mut out, 2, true);
                 warnings.extend(w);
                 if n == 0 {
                     break;
@@ -431,7 +457,7 @@ mod tests {
             // when it did not: a claim while this thread holds the token would see 1.
             loop {
                 holders.fetch_sub(1, Ordering::SeqCst);
-                let (n, _) = mb.pop_batch(&mut pending, 1, &mut false, false, false);
+                let (n, _) = pop(&mb, &mut pending, 1, false);
                 if n == 0 {
                     break; // handed back: no touching `pending` until the next token
                 }
@@ -447,7 +473,7 @@ mod tests {
                     got += 1;
                 }
                 holders.fetch_sub(1, Ordering::SeqCst);
-                if !mb.end_turn(&mut pending, false) {
+                if !end(&mb, &mut pending) {
                     break;
                 }
                 holders.fetch_add(1, Ordering::SeqCst);

@@ -131,14 +131,16 @@ fn start(
 /// inside). Log lines of the `init` go to the node's logger as from a worker.
 pub(crate) fn start_here(node: &Arc<NodeInner>, cell: Arc<Cell>) {
     let _entered = logger::EnteredNode::enter(node);
-    // SAFETY: a cell made by `spawn_unqueued` starts scheduled and is in no run queue: its
-    // creator, the caller, holds the run token (see `BodyCell`) until `end_turn` or
-    // `push_global` below hands it over, and the body is not touched after.
-    let body = unsafe { cell.body.get() };
-    if !start(node, None, &cell, body) {
+    // A cell made by `spawn_unqueued` starts scheduled and is in no run queue: its creator,
+    // the caller, holds the run token (see `BodyCell`) until `end_turn` or `push_global`
+    // below hands it over, and the body is not touched after.
+    let body = cell.body.get();
+    // SAFETY: this thread holds the run token (above); the reference ends with `start`.
+    if !start(node, None, &cell, unsafe { &mut *body }) {
         return;
     }
-    let more = cell.mailbox.end_turn(&mut body.pending, false);
+    // SAFETY: the token is still ours; `body` is the cell's and not used after.
+    let more = unsafe { cell.mailbox.end_turn(&raw mut (*body).pending, false) };
     if more {
         node.run_queue.push_global(cell);
     }
@@ -154,6 +156,36 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// A turn's CPU accounting (profile on): the time since `last` goes to the service and the
+/// worker at each point where the turn may end, before the run token is handed back (after
+/// that another worker may be running the service and writing its statistics).
+struct TurnClock<'a> {
+    node: &'a NodeInner,
+    slot: &'a WorkerSlot,
+    last: Option<u64>,
+}
+
+impl TurnClock<'_> {
+    /// Charges the time since the last charge to `cell` and the worker.
+    #[inline]
+    fn charge(&mut self, cell: &Cell) {
+        let Some(last) = self.last else {
+            return;
+        };
+        let now = self.node.turn_clock.ticks();
+        let spent = now.saturating_sub(last);
+        // Only the run token's holder writes the statistics: a load and a store suffice.
+        let cpu = cell.cpu_ticks.load(Ordering::Relaxed);
+        cell.cpu_ticks
+            .store(cpu.wrapping_add(spent), Ordering::Relaxed);
+        let busy = self.slot.busy_ticks.load(Ordering::Relaxed);
+        self.slot
+            .busy_ticks
+            .store(busy.wrapping_add(spent), Ordering::Relaxed);
+        self.last = Some(now);
+    }
+}
+
 /// Runs one turn of `cell`, begun at `started` (None: not profiling); returns when it ended.
 fn run_turn(
     node: &Arc<NodeInner>,
@@ -162,69 +194,79 @@ fn run_turn(
     cell: Arc<Cell>,
     started: Option<u64>,
 ) -> Option<u64> {
-    // SAFETY: the cell came from the run queue, so this worker holds its run token (see
-    // `BodyCell`); `run_locked` hands it back (clears the scheduled flag) only as its last
-    // step, returning false, or keeps it (true) until `push_global` below; the body is not
-    // touched after either.
-    let body = unsafe { cell.body.get() };
-    let requeue = run_locked(node, slot, weight, &cell, body);
-    let ended = started.map(|started| {
-        // Only the run token's holder writes the statistics: a load and a store suffice.
-        let ended = node.turn_clock.ticks();
-        let spent = ended.saturating_sub(started);
-        let cpu = cell.cpu_ticks.load(Ordering::Relaxed);
-        cell.cpu_ticks
-            .store(cpu.wrapping_add(spent), Ordering::Relaxed);
-        let busy = slot.busy_ticks.load(Ordering::Relaxed);
-        slot.busy_ticks
-            .store(busy.wrapping_add(spent), Ordering::Relaxed);
-        ended
-    });
-    if requeue {
+    // The cell came from the run queue, so this worker holds its run token (see
+    // `BodyCell`); `run_locked` hands it back only as its last step, or keeps it (true)
+    // until `push_global` below. It gets the body as a pointer, not a reference: a
+    // reference argument would still be live while the next holder writes the body.
+    let body = cell.body.get();
+    let mut clock = TurnClock {
+        node,
+        slot,
+        last: started,
+    };
+    if run_locked(node, slot, weight, &cell, body, &mut clock) {
         node.run_queue.push_global(cell);
     }
-    ended
+    clock.last
 }
 
-/// Returns true when the service still has work and must go back to the run queue.
+/// Returns true when the service still has work and must go back to the run queue (the
+/// caller keeps the run token until it queues the service). False when the token was handed
+/// back or the service retired: then the body must not be touched again. `body` is the
+/// cell's body; the caller holds the run token.
 fn run_locked(
     node: &Arc<NodeInner>,
     slot: &WorkerSlot,
     weight: i8,
     cell: &Arc<Cell>,
-    body: &mut Body<dyn RawService>,
+    body: *mut Body<dyn RawService>,
+    clock: &mut TurnClock<'_>,
 ) -> bool {
     let addr = cell.addr;
-    if body.svc.is_none() {
-        return false; // retired while queued
-    }
-    if !body.started && !start(node, Some(slot), cell, body) {
-        return false;
+    {
+        // SAFETY: the token is ours (the caller's contract); the reference ends here.
+        let b = unsafe { &mut *body };
+        if b.svc.is_none() {
+            return false; // retired while queued
+        }
+        if !b.started && !start(node, Some(slot), cell, b) {
+            return false; // retired (an init is not charged to the turn)
+        }
     }
     loop {
+        // SAFETY: the token is ours at the top of each round (every hand-back returns); this
+        // reference is not used after a hand-back below.
+        let b = unsafe { &mut *body };
         let kill = cell.kill.load(Ordering::SeqCst);
         match kill {
             KILL_NONE | KILL_DRAIN => {}
             KILL_SHUTDOWN => {
-                retire(node, cell, body, ExitReason::Shutdown);
+                clock.charge(cell);
+                retire(node, cell, b, ExitReason::Shutdown);
                 return false;
             }
             _ => {
-                retire(node, cell, body, ExitReason::Killed);
+                clock.charge(cell);
+                retire(node, cell, b, ExitReason::Killed);
                 return false;
             }
         }
-        let b = &mut *body;
         let cold = is_cold(cell);
         let mut drained = false;
-        let retiring = kill == KILL_DRAIN;
-        // A cold service found idle keeps its token a moment (`keep`) to give back its
-        // spare capacity first (the body is not ours once the token is handed back).
-        let keep = retiring || cold;
-        let (n, overload) =
+        // A refill may find the mailbox empty and hand the token back: the turn is charged
+        // first. A cold service, or one being drained at shutdown, keeps the token when it
+        // is found empty (`keep`), to give back its buffers or retire first.
+        let keep = cold || kill == KILL_DRAIN;
+        if b.pending.is_empty() && !keep {
+            clock.charge(cell);
+        }
+        // SAFETY: the token is ours; `b` is not used after a hand-back (a 0 without `keep`).
+        let (n, overload) = unsafe {
             cell.mailbox
-                .pop_batch(&mut b.pending, weight, &mut drained, keep, cold);
+                .pop_batch(&raw mut b.pending, weight, &mut drained, keep, cold)
+        };
         if drained {
+            // (The cell itself stays alive after a hand-back: this turn holds an `Arc`.)
             if let Some(wake) = cell.drain_wake.lock().take() {
                 wake();
             }
@@ -236,18 +278,20 @@ fn run_locked(
                 .fetch_add(1, Ordering::Relaxed);
         }
         if n == 0 {
-            if retiring {
-                // Still scheduled (`keep`): the token is ours to retire it.
-                retire(node, cell, body, ExitReason::Shutdown);
+            if !keep {
+                return false; // unscheduled by the refill: the token is handed back
+            }
+            clock.charge(cell);
+            if kill == KILL_DRAIN {
+                retire(node, cell, b, ExitReason::Shutdown);
                 return false;
             }
-            if cold {
-                release_idle(body);
-                if cell.mailbox.end_turn(&mut body.pending, true) {
-                    continue; // a message came meanwhile: the token stays ours
-                }
+            release_idle(b); // cold
+                             // SAFETY: the token is ours; `b` is not used after a hand-back (false).
+            if unsafe { cell.mailbox.end_turn(&raw mut b.pending, cold) } {
+                continue; // a message came meanwhile: the token stays ours
             }
-            return false; // mailbox empty: it is unscheduled now (the token handed back)
+            return false; // unscheduled: the token is handed back
         }
         let Some(svc) = b.svc.as_mut() else {
             return false;
@@ -263,7 +307,7 @@ fn run_locked(
             } else {
                 guarded(Some(slot), addr, || svc.handle(&mut ctx, msg))
             };
-            // Written only by the run token's holder (see run_turn): no read-modify-write needed.
+            // Written only by the run token's holder: no read-modify-write needed.
             let done = cell.processed.load(Ordering::Relaxed);
             cell.processed
                 .store(done.wrapping_add(1), Ordering::Relaxed);
@@ -280,16 +324,19 @@ fn run_locked(
             }
         }
         if let Some(reason) = ended {
-            retire(node, cell, body, reason);
+            clock.charge(cell);
+            retire(node, cell, b, reason);
             return false;
         }
         if node.run_queue.others_waiting() {
             // Back of the queue if more is waiting; otherwise it is simply done.
             let cold = is_cold(cell);
-            if cold && body.pending.is_empty() {
-                release_idle(body);
+            if cold && b.pending.is_empty() {
+                release_idle(b);
             }
-            return cell.mailbox.end_turn(&mut body.pending, cold);
+            clock.charge(cell);
+            // SAFETY: the token is ours; `b` is not used after (either way we return).
+            return unsafe { cell.mailbox.end_turn(&raw mut b.pending, cold) };
         }
     }
 }
