@@ -28,6 +28,7 @@ use bytes::Bytes;
 use mlua::ffi::{self, lua_State};
 use parking_lot::Mutex;
 use skynet_runtime::{Addr, Message, Ptype};
+use skynet_seri::wire::{Cursor, Item};
 use skynet_seri::{PackBuf, Packer};
 
 use crate::host::Host;
@@ -679,115 +680,62 @@ impl UnpackError {
     }
 }
 
-/// Reads `skynet.pack` bytes straight onto a Lua stack (lua-seri.c's `unpack_one`).
-struct Reader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn remaining(&self) -> usize {
-        self.data.len().saturating_sub(self.pos)
-    }
-
-    fn invalid(&self) -> UnpackError {
-        UnpackError::Invalid(self.remaining())
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], UnpackError> {
-        let end = self.pos.checked_add(n).ok_or_else(|| self.invalid())?;
-        match self.data.get(self.pos..end) {
-            Some(b) => {
-                self.pos = end;
-                Ok(b)
-            }
-            None => Err(self.invalid()),
+impl From<skynet_seri::Error> for UnpackError {
+    fn from(e: skynet_seri::Error) -> Self {
+        match e {
+            skynet_seri::Error::UnpackTooDeep => UnpackError::TooDeep,
+            skynet_seri::Error::InvalidStream { remaining } => UnpackError::Invalid(remaining),
+            // The wire cursor raises no other error.
+            _ => UnpackError::Invalid(0),
         }
     }
+}
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], UnpackError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
+/// Reads `skynet.pack` bytes straight onto a Lua stack (lua-seri.c's `unpack_one`); the
+/// format itself is read by seri's [`Cursor`](skynet_seri::wire::Cursor).
+struct Reader<'a> {
+    cursor: Cursor<'a>,
+}
+
+impl Reader<'_> {
+    fn remaining(&self) -> usize {
+        self.cursor.remaining()
     }
 
-    fn byte(&mut self) -> Result<u8, UnpackError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn integer(&mut self, cookie: u8) -> Result<i64, UnpackError> {
-        Ok(match cookie {
-            0 => 0,
-            1 => i64::from(self.byte()?),
-            2 => i64::from(u16::from_le_bytes(self.array()?)),
-            4 => i64::from(i32::from_le_bytes(self.array()?)),
-            6 => i64::from_le_bytes(self.array()?),
-            _ => return Err(self.invalid()),
-        })
-    }
-
-    /// Pushes one value (a nil for the end marker of a table: the caller looks at `tag`).
-    /// Returns the tag's type.
+    /// Pushes one value (a nil for the end marker of a table: the caller looks at the
+    /// result). Returns false for a nil.
     ///
     /// # Safety
     /// The stack has room for one more value; pushing may raise (memory), so the caller
     /// holds no owned Rust value.
-    unsafe fn value(&mut self, l: *mut lua_State, depth: usize) -> Result<u8, UnpackError> {
-        let tag = self.byte()?;
-        if depth > skynet_seri::MAX_DEPTH && tag & 7 != 0 {
-            return Err(UnpackError::TooDeep);
-        }
-        let cookie = tag >> 3;
-        // SAFETY: per this function's contract.
+    unsafe fn value(&mut self, l: *mut lua_State, depth: usize) -> Result<bool, UnpackError> {
+        // SAFETY: per this function's contract; a string's bytes are in the input, which
+        // stays alive (see `l_unpack`).
         unsafe {
-            match tag & 7 {
-                0 => ffi::lua_pushnil(l),
-                1 => ffi::lua_pushboolean(l, c_int::from(cookie != 0)),
-                2 if cookie == 8 => ffi::lua_pushnumber(l, f64::from_le_bytes(self.array()?)),
-                2 => ffi::lua_pushinteger(l, self.integer(cookie)?),
-                3 => {
-                    let p = u64::from_le_bytes(self.array()?);
-                    ffi::lua_pushlightuserdata(l, p as usize as *mut c_void)
+            match self.cursor.item(depth)? {
+                Item::Nil => {
+                    ffi::lua_pushnil(l);
+                    return Ok(false);
                 }
-                4 => self.string(l, usize::from(cookie))?,
-                5 => {
-                    let len = match cookie {
-                        2 => usize::from(u16::from_le_bytes(self.array()?)),
-                        4 => u32::from_le_bytes(self.array()?) as usize,
-                        _ => return Err(self.invalid()),
-                    };
-                    self.string(l, len)?
+                Item::Bool(b) => ffi::lua_pushboolean(l, c_int::from(b)),
+                Item::Int(i) => ffi::lua_pushinteger(l, i),
+                Item::Real(r) => ffi::lua_pushnumber(l, r),
+                Item::LightUserdata(p) => ffi::lua_pushlightuserdata(l, p as usize as *mut c_void),
+                Item::Str { bytes, .. } => {
+                    ffi::lua_pushlstring(l, bytes.as_ptr().cast(), bytes.len());
                 }
-                6 => self.table(l, cookie, depth)?,
-                _ => return Err(self.invalid()),
+                Item::Table { array } => self.table(l, array, depth)?,
             }
         }
-        Ok(tag & 7)
-    }
-
-    unsafe fn string(&mut self, l: *mut lua_State, len: usize) -> Result<(), UnpackError> {
-        let s = self.take(len)?;
-        // SAFETY: `s` is in the input, which stays alive (see `l_unpack`).
-        unsafe { ffi::lua_pushlstring(l, s.as_ptr().cast(), s.len()) };
-        Ok(())
+        Ok(true)
     }
 
     unsafe fn table(
         &mut self,
         l: *mut lua_State,
-        cookie: u8,
+        count: usize,
         depth: usize,
     ) -> Result<(), UnpackError> {
-        let count = if cookie == 31 {
-            let tag = self.byte()?;
-            if tag & 7 != 2 || tag >> 3 == 8 {
-                return Err(self.invalid());
-            }
-            self.integer(tag >> 3)? as i32
-        } else {
-            i32::from(cookie)
-        };
-        let count = usize::try_from(count).unwrap_or(0);
         // SAFETY: per `value`'s contract; the table stays at the top between pushes.
         unsafe {
             if ffi::lua_checkstack(l, 4) == 0 {
@@ -801,7 +749,7 @@ impl<'a> Reader<'a> {
                 ffi::lua_rawseti(l, -2, k as ffi::lua_Integer);
             }
             loop {
-                if self.value(l, depth + 1)? == 0 {
+                if !self.value(l, depth + 1)? {
                     ffi::lua_pop(l, 1);
                     break;
                 }
@@ -855,7 +803,9 @@ unsafe extern "C-unwind" fn l_unpack(l: *mut lua_State) -> c_int {
             std::slice::from_raw_parts(p, len)
         };
         let base = ffi::lua_gettop(l);
-        let mut r = Reader { data, pos: 0 };
+        let mut r = Reader {
+            cursor: Cursor::new(data),
+        };
         let mut err = None;
         while r.remaining() > 0 {
             if ffi::lua_checkstack(l, 2) == 0 {

@@ -68,6 +68,7 @@ mod pack;
 mod table;
 mod unpack;
 mod value;
+pub mod wire;
 
 pub use args::{
     from_lua_args, pack_args, pack_args_into, unpack_args, unpack_args_bytes, FromLuaArgs,

@@ -3,7 +3,8 @@
 use bytes::Bytes;
 
 use crate::table::Filler;
-use crate::{Error, LuaValue, MAX_DEPTH};
+use crate::wire::{Cursor, Item};
+use crate::{Error, LuaValue};
 
 /// Strings at least this long are sliced out of a [`Bytes`] input instead of copied: a
 /// slice costs a reference count, a copy an allocation, and a slice of a short string
@@ -68,8 +69,7 @@ pub fn unpack_bytes(input: &Bytes) -> Result<Vec<LuaValue>, Error> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Unpacker<'a> {
-    input: &'a [u8],
-    pos: usize,
+    cursor: Cursor<'a>,
     /// The input as `Bytes`, when long strings may be sliced out of it.
     source: Option<&'a Bytes>,
     done: bool,
@@ -79,8 +79,7 @@ impl<'a> Unpacker<'a> {
     /// Reads `input`, copying strings.
     pub fn new(input: &'a [u8]) -> Self {
         Unpacker {
-            input,
-            pos: 0,
+            cursor: Cursor::new(input),
             source: None,
             done: false,
         }
@@ -89,8 +88,7 @@ impl<'a> Unpacker<'a> {
     /// Reads `input`, slicing long strings out of it.
     pub fn from_bytes(input: &'a Bytes) -> Self {
         Unpacker {
-            input,
-            pos: 0,
+            cursor: Cursor::new(input),
             source: Some(input),
             done: false,
         }
@@ -98,97 +96,29 @@ impl<'a> Unpacker<'a> {
 
     /// Input bytes not read yet.
     pub fn remaining(&self) -> usize {
-        self.input.len() - self.pos
-    }
-
-    fn invalid(&self) -> Error {
-        Error::InvalidStream {
-            remaining: self.remaining(),
-        }
-    }
-
-    /// `rb_read`: `n` bytes, or an error that leaves them unread.
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
-        match self.input.get(self.pos..).and_then(|rest| rest.get(..n)) {
-            Some(bytes) => {
-                self.pos += n;
-                Ok(bytes)
-            }
-            None => Err(self.invalid()),
-        }
-    }
-
-    fn take_array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
-    }
-
-    fn byte(&mut self) -> Result<u8, Error> {
-        Ok(self.take_array::<1>()?[0])
+        self.cursor.remaining()
     }
 
     /// One value; `depth` is the number of tables around it.
     fn value(&mut self, depth: usize) -> Result<LuaValue, Error> {
-        let tag = self.byte()?;
-        if depth > MAX_DEPTH && tag & 7 != 0 {
-            return Err(Error::UnpackTooDeep);
-        }
-        let cookie = tag >> 3;
-        Ok(match tag & 7 {
-            0 => LuaValue::Nil,
-            1 => LuaValue::Bool(cookie != 0),
-            2 if cookie == 8 => LuaValue::Real(f64::from_le_bytes(self.take_array()?)),
-            2 => LuaValue::Int(self.integer(cookie)?),
-            3 => LuaValue::LightUserdata(u64::from_le_bytes(self.take_array()?)),
-            4 => self.string(usize::from(cookie))?,
-            5 => {
-                let len = match cookie {
-                    2 => usize::from(u16::from_le_bytes(self.take_array()?)),
-                    4 => u32::from_le_bytes(self.take_array()?) as usize,
-                    _ => return Err(self.invalid()),
-                };
-                self.string(len)?
-            }
-            6 => self.table(cookie, depth)?,
-            _ => return Err(self.invalid()),
+        Ok(match self.cursor.item(depth)? {
+            Item::Nil => LuaValue::Nil,
+            Item::Bool(b) => LuaValue::Bool(b),
+            Item::Int(i) => LuaValue::Int(i),
+            Item::Real(r) => LuaValue::Real(r),
+            Item::LightUserdata(p) => LuaValue::LightUserdata(p),
+            Item::Str { start, bytes } => LuaValue::Str(match self.source {
+                Some(source) if bytes.len() >= SLICE_FROM => {
+                    source.slice(start..start + bytes.len())
+                }
+                _ => Bytes::copy_from_slice(bytes),
+            }),
+            Item::Table { array } => self.table(array, depth)?,
         })
-    }
-
-    fn integer(&mut self, cookie: u8) -> Result<i64, Error> {
-        Ok(match cookie {
-            0 => 0,
-            1 => i64::from(self.byte()?),
-            2 => i64::from(u16::from_le_bytes(self.take_array()?)),
-            4 => i64::from(i32::from_le_bytes(self.take_array()?)),
-            6 => i64::from_le_bytes(self.take_array()?),
-            _ => return Err(self.invalid()),
-        })
-    }
-
-    fn string(&mut self, len: usize) -> Result<LuaValue, Error> {
-        let start = self.pos;
-        let bytes = self.take(len)?;
-        Ok(LuaValue::Str(match self.source {
-            Some(source) if len >= SLICE_FROM => source.slice(start..start + len),
-            _ => Bytes::copy_from_slice(bytes),
-        }))
     }
 
     /// `unpack_table`. The table's contents sit at `depth + 1`.
-    fn table(&mut self, cookie: u8, depth: usize) -> Result<LuaValue, Error> {
-        let count = if cookie == 31 {
-            let tag = self.byte()?;
-            if tag & 7 != 2 || tag >> 3 == 8 {
-                return Err(self.invalid());
-            }
-            // skynet stores the count in a C int: the low 32 bits, and a negative count
-            // gives an empty array part.
-            self.integer(tag >> 3)? as i32
-        } else {
-            i32::from(cookie)
-        };
-        let count = usize::try_from(count).unwrap_or(0);
+    fn table(&mut self, count: usize, depth: usize) -> Result<LuaValue, Error> {
         // Every item takes at least one byte: never reserve more than the input can fill.
         let mut array = Vec::with_capacity(count.min(self.remaining()));
         for _ in 0..count {
