@@ -54,7 +54,7 @@ pub fn unpack_bytes(input: &Bytes) -> Result<Vec<LuaValue>, Error> {
 /// integral float key becomes an integer, a NaN key is [`Error::NanKey`]. An extended
 /// array count is read as skynet's C `int` (its low 32 bits; negative means 0).
 ///
-/// Unlike skynet, a value nested inside more than [`MAX_DEPTH`] tables is
+/// Unlike skynet, a value nested inside more than [`MAX_DEPTH`](crate::MAX_DEPTH) tables is
 /// [`Error::UnpackTooDeep`], so recursion (and the stack) stays bounded whatever the input.
 ///
 /// ```

@@ -108,7 +108,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next item, found inside `depth` tables: [`Error::UnpackTooDeep`] for anything
-    /// but nil past [`MAX_DEPTH`](crate::MAX_DEPTH). Nil and boolean tags ignore their cookie; a long string
+    /// but nil past [`MAX_DEPTH`]. Nil and boolean tags ignore their cookie; a long string
     /// may hold a short length; an extended array count is read as a C `int`.
     #[inline]
     pub fn item(&mut self, depth: usize) -> Result<Item<'a>, Error> {
