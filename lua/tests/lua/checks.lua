@@ -5,11 +5,8 @@ require "skynet.manager"
 local queue = require "skynet.queue"
 local skynetco = require "skynet.coroutine"
 
-local function eq(a, b, what)
-	if a ~= b then
-		error(string.format("%s: expected %s, got %s", what or "value", tostring(b), tostring(a)), 2)
-	end
-end
+local checkgroups = require "checkgroups"
+local eq = checkgroups.eq
 
 local T = {}
 
@@ -317,9 +314,4 @@ function T.badinput()
 	return "ok"
 end
 
-skynet.start(function()
-	skynet.dispatch("lua", function(_, _, cmd, name)
-		assert(cmd == "run")
-		skynet.retpack(assert(T[name], name)())
-	end)
-end)
+checkgroups.serve(T)

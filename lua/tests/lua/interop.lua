@@ -3,11 +3,8 @@
 local skynet = require "skynet"
 require "skynet.manager"
 
-local function eq(a, b, what)
-	if a ~= b then
-		error(string.format("%s: expected %s, got %s", what or "value", tostring(b), tostring(a)), 2)
-	end
-end
+local checkgroups = require "checkgroups"
+local eq = checkgroups.eq
 
 local T = {}
 
@@ -27,9 +24,4 @@ function T.rust()
 	return "ok"
 end
 
-skynet.start(function()
-	skynet.dispatch("lua", function(_, _, cmd, name)
-		assert(cmd == "run")
-		skynet.retpack(assert(T[name], name)())
-	end)
-end)
+checkgroups.serve(T)
