@@ -263,7 +263,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
     /// Sends a call made by `from`'s main task (which already waits on `dest`): refused
     /// with the cycle when waiting would deadlock (see [`Kernel::find_cycle`]). The
     /// common case, a callee that waits on nobody, is checked and sent in one lookup
-    /// (through the worker's call cache when it calls that service again and again).
+    /// (through the worker's destination cache when it calls that service again and again).
     pub(crate) fn send_call(&self, from: Addr, dest: Addr, msg: Message) -> Result<(), CallStart> {
         let msg = if dest != from {
             let idle_callee = |c: &Cell<S>| Addr(c.waiting_on.load(Ordering::SeqCst)).is_system();
