@@ -159,13 +159,13 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 /// A turn's CPU accounting (profile on): the time since `last` goes to the service and the
 /// worker at each point where the turn may end, before the run token is handed back (after
 /// that another worker may be running the service and writing its statistics).
-struct TurnClock<'a> {
+struct TurnCharge<'a> {
     node: &'a NodeInner,
     slot: &'a WorkerSlot,
     last: Option<u64>,
 }
 
-impl TurnClock<'_> {
+impl TurnCharge<'_> {
     /// Charges the time since the last charge to `cell` and the worker.
     #[inline]
     fn charge(&mut self, cell: &Cell) {
@@ -199,7 +199,7 @@ fn run_turn(
     // until `push_global` below. It gets the body as a pointer, not a reference: a
     // reference argument would still be live while the next holder writes the body.
     let body = cell.body.get();
-    let mut clock = TurnClock {
+    let mut clock = TurnCharge {
         node,
         slot,
         last: started,
@@ -220,7 +220,7 @@ fn run_locked(
     weight: i8,
     cell: &Arc<Cell>,
     body: *mut Body<dyn RawService>,
-    clock: &mut TurnClock<'_>,
+    clock: &mut TurnCharge<'_>,
 ) -> bool {
     let addr = cell.addr;
     {
