@@ -40,6 +40,7 @@ local init_thread = nil
 -- tells the host which coroutine runs, for a signal): called straight.
 local profile_state = profile.state or { timed = 1 }
 local c_resume = c.resume
+local c_send = c.send
 
 local function resume(co, ...)
 	running_thread = co
@@ -112,8 +113,11 @@ local function co_create_pooled(f)
 		f(...)
 		while true do
 			local session = request_session[co]
-			if session and session ~= 0 then
-				forgot_response(co, f)
+			if session ~= nil then
+				if session ~= 0 then
+					forgot_response(co, f)
+				end
+				request_session[co] = nil
 			end
 			local tag = request_tag[co]
 			if tag ~= nil then
@@ -122,7 +126,6 @@ local function co_create_pooled(f)
 				end
 				request_tag[co] = nil
 			end
-			request_session[co] = nil
 			request_source[co] = nil
 			f = nil
 			pool[#pool + 1] = co
@@ -280,7 +283,19 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 				c.trace(tag, "resume")
 			end
 			session_wait[session] = nil
-			suspend(co, resume(co, true, msg, sz, session))
+			-- resume and suspend, inlined for the common case: nothing timed, the
+			-- coroutine suspended again and nothing to wake.
+			running_thread = co
+			local ok, command
+			if profile_state.timed == 0 then
+				ok, command = c_resume(co, true, msg, sz, session)
+			else
+				ok, command = profile_resume(co, true, msg, sz, session)
+			end
+			if ok and command == "SUSPEND" and wakeups[1] == nil and errors[1] == nil then
+				return
+			end
+			suspend(co, ok, command)
 		end
 		return
 	end
@@ -335,10 +350,24 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 			skynet.trace()
 		end
 	end
-	if fresh then
-		return suspend(co, resume(co, session, source, p.unpack(msg, sz)))
+	-- resume and suspend, inlined as for a response.
+	running_thread = co
+	local ok, command
+	if profile_state.timed == 0 then
+		if fresh then
+			ok, command = c_resume(co, session, source, p.unpack(msg, sz))
+		else
+			ok, command = c_resume(co, f, true, session, source, p.unpack(msg, sz))
+		end
+	elseif fresh then
+		ok, command = profile_resume(co, session, source, p.unpack(msg, sz))
+	else
+		ok, command = profile_resume(co, f, true, session, source, p.unpack(msg, sz))
 	end
-	return suspend(co, resume(co, f, true, session, source, p.unpack(msg, sz)))
+	if ok and command == "SUSPEND" and wakeups[1] == nil and errors[1] == nil then
+		return
+	end
+	return suspend(co, ok, command)
 end
 
 function skynet.dispatch_message(prototype, msg, sz, session, source)
@@ -436,11 +465,11 @@ function skynet.ret(msg, sz)
 		return false -- a send wants no reply
 	end
 	local source = request_source[running_thread]
-	local r = c.send(source, skynet.PTYPE_RESPONSE, session, msg, sz)
+	local r = c_send(source, 1, session, msg, sz) -- RESPONSE
 	if r then
 		return true
 	elseif r == false then
-		c.send(source, skynet.PTYPE_ERROR, session, "")
+		c_send(source, 7, session, "") -- ERROR
 	end
 	return false
 end

@@ -261,12 +261,11 @@ unsafe fn body_at<'a>(l: *mut lua_State, i: c_int) -> Result<Body<'a>, Msg> {
 
 /// The bytes of a body: a string copied, a `pack` buffer moved out (the send owns it), a
 /// slice of the current message.
-fn take_body(h: &Mutex<Host>, b: &Body<'_>) -> Result<Bytes, Msg> {
+fn take_body(h: &mut Host, b: &Body<'_>) -> Result<Bytes, Msg> {
     match b {
         Body::Empty => Ok(Bytes::new()),
         Body::Str(s) => Ok(Bytes::copy_from_slice(s)),
         Body::Ptr(p, sz) => h
-            .lock()
             .resolve(*p, *sz, true)
             .ok_or_else(|| Msg::from("invalid message pointer")),
     }
@@ -280,14 +279,13 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, Msg>) -> Result<T, Msg> {
 }
 
 fn post(
-    h: &Mutex<Host>,
+    h: &mut Host,
     dest: Addr,
     source: Option<Addr>,
     ptype: Ptype,
     session: Option<i32>,
     body: Bytes,
 ) -> Option<i32> {
-    let mut h = h.lock();
     let session = match session {
         Some(s) => s,
         None => h.new_session(),
@@ -296,7 +294,7 @@ fn post(
         source: source.unwrap_or(h.addr),
         session,
         ptype,
-        payload: crate::payload::outgoing(&mut h, dest, ptype, body),
+        payload: crate::payload::outgoing(h, dest, ptype, body),
     };
     h.node.send(dest, msg).ok().map(|()| session)
 }
@@ -314,8 +312,12 @@ unsafe extern "C-unwind" fn l_send(l: *mut lua_State) -> c_int {
             let body = body_at(l, 4)?;
             let dest = dest_at(l, 1)?;
             guarded(|| {
-                let payload = take_body(h, &body)?;
-                Ok(resolve_dest(h, &dest).and_then(|d| post(h, d, None, ptype, session, payload)))
+                // A name is looked up first (that takes the lock itself), then one lock
+                // for the rest; the body is taken (a `pack` buffer consumed) either way.
+                let dest = resolve_dest(h, &dest);
+                let mut h = h.lock();
+                let payload = take_body(&mut h, &body)?;
+                Ok(dest.and_then(|d| post(&mut h, d, None, ptype, session, payload)))
             })
         })();
         match r {
@@ -340,9 +342,11 @@ unsafe extern "C-unwind" fn l_redirect(l: *mut lua_State) -> c_int {
             let dest = dest_at(l, 1)?;
             guarded(|| {
                 let source = resolve_dest(h, &source).unwrap_or(Addr::SYSTEM);
-                let payload = take_body(h, &body)?;
-                if let Some(d) = resolve_dest(h, &dest) {
-                    post(h, d, Some(source), ptype, Some(session), payload);
+                let dest = resolve_dest(h, &dest);
+                let mut h = h.lock();
+                let payload = take_body(&mut h, &body)?;
+                if let Some(d) = dest {
+                    post(&mut h, d, Some(source), ptype, Some(session), payload);
                 }
                 Ok(())
             })
@@ -615,15 +619,12 @@ unsafe extern "C-unwind" fn l_pack(l: *mut lua_State) -> c_int {
     unsafe {
         let n = ffi::lua_gettop(l);
         let h = host(l);
-        let r = {
-            let mut out = Vec::new();
-            match pack_stack(l, 1, n, &mut out) {
-                Ok(()) => {
-                    let len = out.len();
-                    Ok((h.lock().keep(Bytes::from(out)), len))
-                }
-                Err(m) => Err(m),
+        let r = match with_pack_scratch(|out| pack_stack(l, 1, n, out).map(|()| packed(out))) {
+            Ok(b) => {
+                let len = b.len();
+                Ok((h.lock().keep(b), len))
             }
+            Err(m) => Err(m),
         };
         match r {
             Ok((p, len)) => {
@@ -633,6 +634,35 @@ unsafe extern "C-unwind" fn l_pack(l: *mut lua_State) -> c_int {
             }
             Err(m) => raise(l, &m),
         }
+    }
+}
+
+/// Runs `f` with this thread's packing buffer, emptied (its capacity stays for the next
+/// `pack`: a small message then costs one allocation, its exact-size `Bytes`).
+fn with_pack_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut out) => {
+            out.clear();
+            f(&mut out)
+        }
+        // Not reachable (packing runs no Lua code, so it never re-enters), but a fresh
+        // buffer is as correct.
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// The packed bytes as a buffer of their own: copied when small (one allocation, which
+/// `Bytes` frees without a shared header), else the scratch buffer's storage is moved
+/// out whole (no copy of a large message; the next `pack` grows a new one).
+fn packed(out: &mut Vec<u8>) -> Bytes {
+    const COPY_UP_TO: usize = 4096;
+    if out.len() <= COPY_UP_TO {
+        Bytes::copy_from_slice(out)
+    } else {
+        Bytes::from(std::mem::take(out))
     }
 }
 
