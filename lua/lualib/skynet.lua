@@ -350,28 +350,15 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 			skynet.trace()
 		end
 	end
-	-- resume and suspend, inlined as for a response.
-	running_thread = co
-	local ok, command
-	if profile_state.timed == 0 then
-		if fresh then
-			ok, command = c_resume(co, session, source, p.unpack(msg, sz))
-		else
-			ok, command = c_resume(co, f, true, session, source, p.unpack(msg, sz))
-		end
-	elseif fresh then
-		ok, command = profile_resume(co, session, source, p.unpack(msg, sz))
-	else
-		ok, command = profile_resume(co, f, true, session, source, p.unpack(msg, sz))
+	if fresh then
+		return suspend(co, resume(co, session, source, p.unpack(msg, sz)))
 	end
-	if ok and command == "SUSPEND" and wakeups[1] == nil and errors[1] == nil then
-		return
-	end
-	return suspend(co, ok, command)
+	return suspend(co, resume(co, f, true, session, source, p.unpack(msg, sz)))
 end
 
-function skynet.dispatch_message(prototype, msg, sz, session, source)
-	local ok, err = pcall(raw_dispatch, prototype, msg, sz, session, source)
+-- The end of every dispatch: runs the forks (a handler's, or the wake-ups a failed
+-- coroutine left), then raises the dispatch's error and theirs, if any.
+local function finish_dispatch(ok, err)
 	if ok and forks.t < forks.h then
 		return
 	end
@@ -396,6 +383,24 @@ function skynet.dispatch_message(prototype, msg, sz, session, source)
 	if not ok then
 		error(tostring(err), 0)
 	end
+end
+
+function skynet.dispatch_message(prototype, msg, sz, session, source)
+	local ok, err = pcall(raw_dispatch, prototype, msg, sz, session, source)
+	return finish_dispatch(ok, err)
+end
+
+-- The host's dispatcher (skynet.core.dispatcher, set in skynet.start) does the common
+-- cases of raw_dispatch itself; after its resume, anything but "suspended again with
+-- nothing to wake" comes here, and any other message goes to dispatch_message.
+local function dispatch_resumed(co, ok, command)
+	local fine, err = pcall(suspend, co, ok, command)
+	return finish_dispatch(fine, err)
+end
+
+-- Its only upvalue is running_thread: the dispatcher sets the variable through it.
+local function running_ref()
+	return running_thread
 end
 
 ---------------------------------------------------------------------------------------
@@ -683,7 +688,9 @@ function skynet.init_service(start)
 end
 
 function skynet.start(start_func)
-	c.callback(skynet.dispatch_message)
+	c.callback(c.dispatcher(skynet.dispatch_message, dispatch_resumed, finish_dispatch,
+		running_ref, proto, session_wait, request_session, request_source, request_tag,
+		trace_source, pool, wakeups, errors, profile_state, forks))
 	init_thread = skynet.timeout(0, function()
 		skynet.init_service(start_func)
 		init_thread = nil
@@ -735,8 +742,11 @@ local internal = {
 	wait_session = wait_session,
 	error_dispatch = error_dispatch,
 	wake_errors = wake_errors,
-	reset_forks = function()
-		forks = { h = 1, t = 0 }
+	reset_forks = function() -- in place: the host's dispatcher holds the table
+		for i = forks.h, forks.t do
+			forks[i] = nil
+		end
+		forks.h, forks.t = 1, 0
 	end,
 	init_thread = function()
 		return init_thread

@@ -44,6 +44,7 @@
 mod command;
 pub mod console;
 mod core;
+mod dispatch;
 mod endless;
 mod host;
 mod interop;

@@ -874,6 +874,7 @@ pub(crate) unsafe fn install(l: *mut lua_State, host: *const Mutex<Host>, signal
         (c"active", l_active),
         (c"resume", l_resume),
         (c"callback", l_callback),
+        (c"dispatcher", crate::dispatch::l_dispatcher),
         (c"trash", l_trash),
         (c"tostring", l_tostring),
         (c"pack", l_pack),

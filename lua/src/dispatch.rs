@@ -1,0 +1,366 @@
+//! The common cases of `skynet.dispatch_message` as a raw `lua_CFunction`: a response to
+//! a coroutine waiting in `skynet.call`, and a request on a registered protocol handed to
+//! a pooled coroutine. `skynet.lua` builds it with `skynet.core.dispatcher` from its own
+//! tables and gives it to `skynet.core.callback` in place of `dispatch_message`; the
+//! interpreter then runs only the handler, not the dispatch around it.
+//!
+//! It does exactly what `raw_dispatch` and `dispatch_message` do, in the same order, and
+//! hands everything else to Lua:
+//! - before it changes anything, any case that is not the common one (tracing, a timed
+//!   coroutine, an empty pool, an unknown session, a protocol without a plain table or
+//!   dispatch function, a metatable that could answer a field) goes to `dispatch_message`
+//!   with the message as it came;
+//! - after the resume, anything but "suspended again with nothing to wake" goes to
+//!   skynet.lua's `suspend` (through `dispatch_resumed`: a protected call, then the
+//!   forks, then the error, as `dispatch_message` words it);
+//! - an error from the protocol's `unpack` goes to `finish_dispatch`, as it would out of
+//!   `raw_dispatch`'s protected call; forks a handler left are run by `finish_dispatch`.
+//!
+//! Coroutines are resumed with `lua_resume` here, as `skynet.core.resume` does (the error
+//! object is handed on as it is), and the signal slot is told which one runs.
+
+use std::ffi::{c_int, CStr};
+
+use mlua::ffi::{self, lua_State};
+
+use crate::signal::Signal;
+
+/// The dispatcher's upvalues, in order (`skynet.core.dispatcher`'s arguments, then the
+/// keys it interns).
+mod uv {
+    use std::ffi::c_int;
+    pub(super) const SIGNAL: c_int = 1;
+    pub(super) const FALLBACK: c_int = 2;
+    pub(super) const RESUMED: c_int = 3;
+    pub(super) const FINISH: c_int = 4;
+    pub(super) const RUNNING: c_int = 5;
+    pub(super) const PROTO: c_int = 6;
+    pub(super) const SESSION_WAIT: c_int = 7;
+    pub(super) const REQUEST_SESSION: c_int = 8;
+    pub(super) const REQUEST_SOURCE: c_int = 9;
+    pub(super) const REQUEST_TAG: c_int = 10;
+    pub(super) const TRACE_SOURCE: c_int = 11;
+    pub(super) const POOL: c_int = 12;
+    pub(super) const WAKEUPS: c_int = 13;
+    pub(super) const ERRORS: c_int = 14;
+    pub(super) const PROFILE_STATE: c_int = 15;
+    pub(super) const FORKS: c_int = 16;
+    /// The Lua values given, 2..=16.
+    pub(super) const GIVEN: c_int = 15;
+    pub(super) const K_DISPATCH: c_int = 17;
+    pub(super) const K_TRACE: c_int = 18;
+    pub(super) const K_UNPACK: c_int = 19;
+    pub(super) const K_TIMED: c_int = 20;
+    pub(super) const K_SUSPEND: c_int = 21;
+    pub(super) const K_H: c_int = 22;
+    pub(super) const K_T: c_int = 23;
+    pub(super) const COUNT: c_int = 23;
+}
+
+/// The keys interned as upvalues K_DISPATCH..=K_T.
+const KEYS: &[&CStr] = &[
+    c"dispatch",
+    c"trace",
+    c"unpack",
+    c"timed",
+    c"SUSPEND",
+    c"h",
+    c"t",
+];
+
+/// What the arguments of `dispatcher` must be (functions, then tables).
+const FUNCTIONS: c_int = 4;
+
+fn up(i: c_int) -> c_int {
+    ffi::lua_upvalueindex(i)
+}
+
+/// `dispatcher(dispatch_message, dispatch_resumed, finish_dispatch, running_ref, proto,
+/// session_wait, request_session, request_source, request_tag, trace_source, pool,
+/// wakeups, errors, profile_state, forks)` -> a callback. Not skynet's: `running_ref`
+/// is a function whose only upvalue is skynet.lua's `running_thread`.
+pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
+    // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 2 is the
+    // service's `Signal`, which outlives the state). Type checks are reads; the pushes
+    // and `lua_pushcclosure` may raise (memory) with nothing owned live.
+    unsafe {
+        for i in 1..=uv::GIVEN {
+            let want = if i <= FUNCTIONS {
+                ffi::LUA_TFUNCTION
+            } else {
+                ffi::LUA_TTABLE
+            };
+            if ffi::lua_type(l, i) != want {
+                ffi::lua_pushfstring(l, c"bad argument #%d to 'dispatcher'".as_ptr(), i as c_int);
+                ffi::lua_error(l)
+            }
+        }
+        // running_ref's upvalue 1 must be `running_thread` (upvalue names are kept).
+        let name = ffi::lua_getupvalue(l, 4, 1);
+        let named = !name.is_null() && CStr::from_ptr(name) == c"running_thread";
+        if !name.is_null() {
+            ffi::lua_pop(l, 1);
+        }
+        if !named {
+            ffi::lua_pushstring(l, c"bad argument #4 to 'dispatcher'".as_ptr());
+            ffi::lua_error(l)
+        }
+        ffi::lua_settop(l, uv::GIVEN);
+        if ffi::lua_checkstack(l, uv::COUNT) == 0 {
+            ffi::lua_pushstring(l, c"stack overflow".as_ptr());
+            ffi::lua_error(l)
+        }
+        ffi::lua_pushvalue(l, up(2)); // the signal slot
+        ffi::lua_insert(l, 1);
+        for k in KEYS {
+            ffi::lua_pushstring(l, k.as_ptr());
+        }
+        ffi::lua_pushcclosure(l, l_dispatch, uv::COUNT);
+        1
+    }
+}
+
+/// How the fast path ended.
+enum Fast {
+    /// Handled.
+    Done,
+    /// Not a common case; nothing was changed: `dispatch_message` takes the message.
+    Fallback,
+}
+
+/// The callback: `(prototype, msg, sz, session, source)`.
+unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
+    // SAFETY: called by Lua (the host's `lua_pcall`, or any Lua code calling the callback)
+    // as the closure `l_dispatcher` made; every step's safety is argued where it is done.
+    // Nothing owned by Rust is live in this frame, so a raise skips no destructor.
+    unsafe {
+        ffi::lua_settop(l, 5);
+        let fast = if ffi::lua_checkstack(l, 16) == 0 {
+            Fast::Fallback
+        } else {
+            match integer(l, 1) {
+                Some(1) => response(l),
+                Some(7) | None => Fast::Fallback,
+                Some(p) => request(l, p),
+            }
+        };
+        if let Fast::Fallback = fast {
+            ffi::lua_settop(l, 5);
+            ffi::lua_pushvalue(l, up(uv::FALLBACK));
+            ffi::lua_insert(l, 1);
+            ffi::lua_call(l, 5, 0);
+        }
+        0
+    }
+}
+
+/// The integer at `i`, if it is one (a float with an integer value counts, as in Lua's
+/// comparisons with integers).
+unsafe fn integer(l: *mut lua_State, i: c_int) -> Option<i64> {
+    let mut ok = 0;
+    // SAFETY: `lua_tointegerx` converts no string in place when the type is a number.
+    unsafe {
+        if ffi::lua_type(l, i) != ffi::LUA_TNUMBER {
+            return None;
+        }
+        let v = ffi::lua_tointegerx(l, i, &mut ok);
+        (ok != 0).then_some(v)
+    }
+}
+
+/// Is `profile_state.timed == 0`? (Then skynet.lua resumes with `skynet.core.resume`.)
+unsafe fn nothing_timed(l: *mut lua_State) -> bool {
+    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
+    unsafe {
+        ffi::lua_pushvalue(l, up(uv::K_TIMED));
+        ffi::lua_rawget(l, up(uv::PROFILE_STATE));
+        let r = integer(l, -1) == Some(0);
+        ffi::lua_pop(l, 1);
+        r
+    }
+}
+
+/// `raw_dispatch`'s RESPONSE branch, for a session a coroutine waits on (no trace tag).
+unsafe fn response(l: *mut lua_State) -> Fast {
+    // SAFETY: the stack has room (checked by the caller); reads are raw, so no
+    // metamethod runs; `lua_rawseti` may raise (memory) with nothing owned live.
+    unsafe {
+        let Some(session) = integer(l, 4) else {
+            return Fast::Fallback;
+        };
+        if ffi::lua_rawgeti(l, up(uv::SESSION_WAIT), session) != ffi::LUA_TTHREAD {
+            return Fast::Fallback; // nil (unknown) or "BREAK"
+        }
+        let co_at = ffi::lua_gettop(l);
+        ffi::lua_pushvalue(l, co_at);
+        ffi::lua_rawget(l, up(uv::REQUEST_TAG));
+        let tagged = ffi::lua_toboolean(l, -1) != 0;
+        ffi::lua_pop(l, 1);
+        if tagged || !nothing_timed(l) {
+            return Fast::Fallback;
+        }
+        // From here on, as `raw_dispatch` does.
+        ffi::lua_pushnil(l);
+        ffi::lua_rawseti(l, up(uv::SESSION_WAIT), session);
+        ffi::lua_pushboolean(l, 1);
+        ffi::lua_pushvalue(l, 2);
+        ffi::lua_pushvalue(l, 3);
+        ffi::lua_pushvalue(l, 4);
+        resume(l, co_at, 4);
+        Fast::Done
+    }
+}
+
+/// `raw_dispatch`'s request branch, for a protocol with a dispatch function, no tracing,
+/// and a coroutine in the pool.
+unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
+    // SAFETY: the stack has room (checked by the caller); reads are raw and made only
+    // of tables without a metatable (or of skynet.lua's own tables), so they give what
+    // `raw_dispatch`'s indexing would; the sets may raise (memory) with nothing owned.
+    unsafe {
+        if ffi::lua_rawgeti(l, up(uv::PROTO), prototype) != ffi::LUA_TTABLE {
+            return Fast::Fallback;
+        }
+        let p = ffi::lua_gettop(l); // 6
+        if ffi::lua_getmetatable(l, p) != 0 {
+            return Fast::Fallback;
+        }
+        ffi::lua_pushvalue(l, up(uv::K_DISPATCH));
+        if ffi::lua_rawget(l, p) != ffi::LUA_TFUNCTION {
+            return Fast::Fallback;
+        }
+        let f = ffi::lua_gettop(l); // 7
+        ffi::lua_pushvalue(l, up(uv::K_UNPACK));
+        if ffi::lua_rawget(l, p) != ffi::LUA_TFUNCTION {
+            return Fast::Fallback; // raw_dispatch's error text says what is wrong
+        }
+        let unpack = ffi::lua_gettop(l); // 8
+        ffi::lua_pushvalue(l, up(uv::K_TRACE));
+        let traced = ffi::lua_rawget(l, p) != ffi::LUA_TNIL;
+        ffi::lua_pushvalue(l, 5);
+        let tag_waits = ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL;
+        ffi::lua_pop(l, 2);
+        if traced || tag_waits || !nothing_timed(l) {
+            return Fast::Fallback;
+        }
+        let n = ffi::lua_rawlen(l, up(uv::POOL));
+        let Ok(n) = ffi::lua_Integer::try_from(n) else {
+            return Fast::Fallback;
+        };
+        if n == 0 || ffi::lua_rawgeti(l, up(uv::POOL), n) != ffi::LUA_TTHREAD {
+            return Fast::Fallback; // raw_dispatch makes a coroutine
+        }
+        let co_at = ffi::lua_gettop(l); // 9
+                                        // From here on, as `raw_dispatch` does: take the coroutine, note the request.
+        ffi::lua_pushnil(l);
+        ffi::lua_rawseti(l, up(uv::POOL), n);
+        ffi::lua_pushvalue(l, co_at);
+        ffi::lua_pushvalue(l, 4);
+        ffi::lua_rawset(l, up(uv::REQUEST_SESSION));
+        ffi::lua_pushvalue(l, co_at);
+        ffi::lua_pushvalue(l, 5);
+        ffi::lua_rawset(l, up(uv::REQUEST_SOURCE));
+        // resume(co, f, true, session, source, p.unpack(msg, sz))
+        ffi::lua_pushvalue(l, f);
+        ffi::lua_pushboolean(l, 1);
+        ffi::lua_pushvalue(l, 4);
+        ffi::lua_pushvalue(l, 5);
+        let values = ffi::lua_gettop(l) + 1;
+        ffi::lua_pushvalue(l, unpack);
+        ffi::lua_pushvalue(l, 2);
+        ffi::lua_pushvalue(l, 3);
+        if ffi::lua_pcall(l, 2, ffi::LUA_MULTRET, 0) != ffi::LUA_OK {
+            // finish_dispatch(false, err), as out of raw_dispatch's protected call.
+            ffi::lua_pushvalue(l, up(uv::FINISH));
+            ffi::lua_pushboolean(l, 0);
+            ffi::lua_rotate(l, -3, -1); // err, f, false -> f, false, err
+            ffi::lua_call(l, 2, 0);
+            return Fast::Done;
+        }
+        let narg = ffi::lua_gettop(l) - values + 5; // f, true, session, source and the values
+        resume(l, co_at, narg);
+        Fast::Done
+    }
+}
+
+/// `suspend(co, resume(co, ...))` with the `narg` values at the top of `l` (the coroutine
+/// is at `co_at`, below them): sets `running_thread`, resumes, and when the coroutine
+/// suspended again with nothing to wake, stops there (and runs the forks a handler left,
+/// if any); else hands `(co, ok, command)` to skynet.lua's `dispatch_resumed`.
+unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
+    // SAFETY: `co` is a thread held on `l`'s stack (so alive); `lua_setupvalue` on the
+    // `running_ref` upvalue sets the variable skynet.lua's functions share; the resume is
+    // `skynet.core.resume`'s (`raw::l_resume`): Lua's `lua_resume` catches the
+    // coroutine's errors, and the signal slot is told which thread runs. Calls into Lua
+    // (`dispatch_resumed`, `finish_dispatch`) run with nothing owned live.
+    unsafe {
+        let co = ffi::lua_tothread(l, co_at);
+        ffi::lua_pushvalue(l, co_at);
+        ffi::lua_setupvalue(l, up(uv::RUNNING), 1); // running_thread = co
+        if ffi::lua_checkstack(co, narg) == 0 {
+            ffi::lua_pop(l, narg);
+            return resumed(l, co_at, false, Some(c"too many arguments to resume"));
+        }
+        ffi::lua_xmove(l, co, narg);
+        let sig = &*(ffi::lua_touserdata(l, up(uv::SIGNAL)) as *const Signal);
+        sig.set_active(co);
+        let mut nres: c_int = 0;
+        let status = ffi::lua_resume(co, l, narg, &mut nres);
+        sig.set_active(l);
+        if status != ffi::LUA_OK && status != ffi::LUA_YIELD {
+            ffi::lua_xmove(co, l, 1); // the error object, as it is
+            return resumed(l, co_at, false, None);
+        }
+        if ffi::lua_checkstack(l, nres + 1) == 0 {
+            ffi::lua_pop(co, nres);
+            return resumed(l, co_at, false, Some(c"too many results to resume"));
+        }
+        // The command: the first value yielded (or returned), if any.
+        if nres > 0 {
+            ffi::lua_pushvalue(co, -nres);
+            ffi::lua_xmove(co, l, 1);
+        } else {
+            ffi::lua_pushnil(l);
+        }
+        ffi::lua_pop(co, nres);
+        let command = ffi::lua_gettop(l);
+        let idle = ffi::lua_rawequal(l, command, up(uv::K_SUSPEND)) != 0 && {
+            // wakeups[1] == nil and errors[1] == nil (raw reads: nothing runs)
+            let no_wakeup = ffi::lua_rawgeti(l, up(uv::WAKEUPS), 1) == ffi::LUA_TNIL;
+            let no_error = ffi::lua_rawgeti(l, up(uv::ERRORS), 1) == ffi::LUA_TNIL;
+            no_wakeup && no_error
+        };
+        ffi::lua_settop(l, command);
+        if !idle {
+            return resumed(l, co_at, true, None);
+        }
+        // suspend(co, true, "SUSPEND") with nothing to wake does nothing; then
+        // dispatch_message's `if ok and forks.t < forks.h then return end`.
+        ffi::lua_pushvalue(l, up(uv::K_T));
+        ffi::lua_rawget(l, up(uv::FORKS));
+        ffi::lua_pushvalue(l, up(uv::K_H));
+        ffi::lua_rawget(l, up(uv::FORKS));
+        if ffi::lua_compare(l, -2, -1, ffi::LUA_OPLT) == 0 {
+            ffi::lua_pushvalue(l, up(uv::FINISH));
+            ffi::lua_pushboolean(l, 1);
+            ffi::lua_call(l, 1, 0);
+        }
+    }
+}
+
+/// `dispatch_resumed(co, ok, v)`: `v` is the value at the top of `l` (the command, or
+/// the error object) or, given, a fixed text.
+unsafe fn resumed(l: *mut lua_State, co_at: c_int, ok: bool, why: Option<&CStr>) {
+    // SAFETY: as `resume`: the stack has room for the four values (the caller's check
+    // leaves more than that), and the call runs with nothing owned live.
+    unsafe {
+        if let Some(text) = why {
+            ffi::lua_pushstring(l, text.as_ptr());
+        }
+        ffi::lua_pushvalue(l, up(uv::RESUMED));
+        ffi::lua_pushvalue(l, co_at);
+        ffi::lua_pushboolean(l, c_int::from(ok));
+        ffi::lua_rotate(l, -4, -1); // v, f, co, ok -> f, co, ok, v
+        ffi::lua_call(l, 3, 0);
+    }
+}
