@@ -18,12 +18,12 @@ use mlua::{Lua, Table, Value, Variadic};
 use skynet_runtime::{Addr, Message};
 
 use crate::command;
-use crate::host::Host;
+
 use crate::signal::Signal;
 
 /// The host state of a service, shared by its host functions (each captures one).
-/// Locked only while no Lua code runs, so the lock is never contended or re-entered.
-pub(crate) type HostRef = std::sync::Arc<parking_lot::Mutex<Host>>;
+/// Borrowed only while no Lua code runs, so a borrow is never re-entered.
+pub(crate) type HostRef = std::sync::Arc<crate::host::HostCell>;
 
 /// `error(...)`: the arguments joined with spaces, to the logger.
 fn error(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {

@@ -17,7 +17,7 @@
 //!   runtime's send) runs inside `catch_unwind`, which touches no Lua API.
 //!
 //! Each function finds its service's host state through upvalue 1, a light userdata
-//! pointing at the `Mutex<Host>` of an `Arc` the [`LuaService`](crate::LuaService) keeps
+//! pointing at the [`HostCell`] of an `Arc` the [`LuaService`](crate::LuaService) keeps
 //! until after its Lua state is closed (and `active` its [`Signal`] through upvalue 2).
 
 use std::ffi::{c_int, c_void, CStr};
@@ -26,12 +26,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::Bytes;
 use mlua::ffi::{self, lua_State};
-use parking_lot::Mutex;
 use skynet_runtime::{Addr, Message, Ptype};
 use skynet_seri::wire::{Cursor, Item};
 use skynet_seri::{PackBuf, Packer};
 
-use crate::host::Host;
+use crate::host::{Host, HostCell};
 use crate::signal::Signal;
 
 /// The registry slot (a light userdata key) that holds `skynet.core.callback`'s function.
@@ -109,10 +108,10 @@ unsafe fn raise(l: *mut lua_State, m: &Msg) -> c_int {
 ///
 /// # Safety
 /// `l` runs one of this module's closures, made by [`install`] with the pointer of a
-/// `Mutex<Host>` that outlives the Lua state.
-unsafe fn host<'a>(l: *mut lua_State) -> &'a Mutex<Host> {
+/// `HostCell` that outlives the Lua state.
+unsafe fn host<'a>(l: *mut lua_State) -> &'a HostCell {
     // SAFETY: per the contract.
-    unsafe { &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const Mutex<Host>) }
+    unsafe { &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const HostCell) }
 }
 
 /// The type name of the value at `i`, as Lua spells it.
@@ -183,7 +182,7 @@ unsafe fn dest_at<'a>(l: *mut lua_State, i: c_int) -> Result<Dest<'a>, Msg> {
     }
 }
 
-fn resolve_dest(h: &Mutex<Host>, d: &Dest<'_>) -> Option<Addr> {
+fn resolve_dest(h: &HostCell, d: &Dest<'_>) -> Option<Addr> {
     match d {
         Dest::Handle(a) => *a,
         Dest::Name(n) => {
@@ -863,7 +862,7 @@ unsafe extern "C-unwind" fn l_unpack(l: *mut lua_State) -> c_int {
 /// # Safety
 /// `host` and `signal` outlive the Lua state (the service drops them after closing it);
 /// `l` has a table at its top; called in protected mode (pushes may raise).
-pub(crate) unsafe fn install(l: *mut lua_State, host: *const Mutex<Host>, signal: *const Signal) {
+pub(crate) unsafe fn install(l: *mut lua_State, host: *const HostCell, signal: *const Signal) {
     type F = unsafe extern "C-unwind" fn(*mut lua_State) -> c_int;
     const FUNCS: &[(&CStr, F)] = &[
         (c"send", l_send),

@@ -35,7 +35,7 @@ pub(crate) fn new_state(host: Host) -> mlua::Result<(Lua, HostRef)> {
     }
     let shared = host.shared.clone();
     let signal = shared.signal_slot(host.addr);
-    let h: HostRef = Arc::new(parking_lot::Mutex::new(host));
+    let h: HostRef = Arc::new(crate::host::HostCell::new(host));
     install_package(&lua, &shared, &h, &signal)?;
     Ok((lua, h))
 }
