@@ -13,7 +13,6 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use bytes::Bytes;
 use mlua::{Lua, Table, Value, Variadic};
 use skynet_runtime::{Addr, Message};
 
@@ -100,6 +99,6 @@ pub(crate) fn module(lua: &Lua, h: &HostRef, signal: &Arc<Signal>) -> mlua::Resu
 }
 
 /// The payload a message carries into Lua: the message's own bytes where it has them.
-pub(crate) fn payload_bytes(msg: Message) -> Option<Bytes> {
+pub(crate) fn payload_bytes(msg: Message) -> Option<crate::payload::Packed> {
     crate::payload::incoming(msg.ptype, msg.payload)
 }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use skynet_runtime::{Addr, NodeHandle};
 
 use crate::node::LuaNode;
+use crate::payload::{Packed, Small, SMALL};
 
 /// Something a Lua function asked for that needs the [`RawContext`](skynet_runtime::RawContext),
 /// which only the callback holds: applied in order once the Lua code returns.
@@ -46,11 +47,18 @@ pub(crate) struct Host {
     /// The last session allocated (sessions run 1..=i32::MAX, then wrap to 1).
     session: i32,
     /// The payload of the message being handled: the only memory a message pointer given
-    /// to Lua may point into (checked by [`Host::resolve`]).
-    current: Option<Bytes>,
+    /// to Lua may point into (checked by [`Host::resolve`]). A short one is stored here.
+    current: Option<Packed>,
     /// Buffers made by `skynet.core.pack`, until sent or trashed (few at a time: usually
     /// one, sent at once; searched from the newest).
     packs: Vec<Bytes>,
+    /// Short buffers made by `pack` live here instead (no allocation): slot i holds
+    /// `slot_len[i]` bytes while bit i of `slot_busy` is set.
+    slots: [[u8; SMALL]; SLOTS],
+    slot_len: [u8; SLOTS],
+    slot_busy: u8,
+    /// The last destination found to be a Lua service (skips the set's hashing).
+    last_lua: u32,
     /// `pack` buffers being unpacked (a finalizer could trash one meanwhile); emptied
     /// when a message has been handled.
     pins: Vec<Bytes>,
@@ -82,6 +90,10 @@ impl Host {
             session: 0,
             current: None,
             packs: Vec::new(),
+            slots: [[0; SMALL]; SLOTS],
+            slot_len: [0; SLOTS],
+            slot_busy: 0,
+            last_lua: 0,
             pins: Vec::new(),
             scratch: Vec::new(),
             deferred: Vec::new(),
@@ -105,7 +117,11 @@ impl Host {
 
     /// True if `a` is a Lua service of this node (cached).
     pub(crate) fn is_lua(&mut self, a: Addr) -> bool {
+        if a.0 == self.last_lua && a.0 != 0 {
+            return true;
+        }
         if self.lua_dests.contains(&a.0) {
+            self.last_lua = a.0;
             return true;
         }
         let yes = self.shared.is_lua(a);
@@ -114,18 +130,19 @@ impl Host {
                 self.lua_dests.clear();
             }
             self.lua_dests.insert(a.0);
+            self.last_lua = a.0;
         }
         yes
     }
 
-    /// Sets the message being handled; returns the (pointer, size) Lua sees for it.
-    pub(crate) fn enter_message(&mut self, payload: Option<Bytes>) -> (usize, usize) {
-        let r = match &payload {
-            Some(b) if !b.is_empty() => (b.as_ptr() as usize, b.len()),
-            _ => (0, 0),
-        };
+    /// Sets the message being handled; returns the (pointer, size) Lua sees for it (a
+    /// short one is stored in the host: its address holds until the next message).
+    pub(crate) fn enter_message(&mut self, payload: Option<Packed>) -> (usize, usize) {
         self.current = payload;
-        r
+        match &self.current {
+            Some(p) if p.len() > 0 => (p.as_slice().as_ptr() as usize, p.len()),
+            _ => (0, 0),
+        }
     }
 
     /// Forgets the message handled (its pointer is no longer valid in Lua).
@@ -144,6 +161,39 @@ impl Host {
         p
     }
 
+    /// Keeps packed bytes: in a free slot when short (no allocation), else as a buffer of
+    /// their own. Returns the address Lua gets.
+    pub(crate) fn keep_packed(&mut self, b: &[u8]) -> usize {
+        if b.is_empty() {
+            return 0;
+        }
+        let free = (!self.slot_busy).trailing_zeros() as usize;
+        if let (Some(slot), Some(len)) = (self.slots.get_mut(free), self.slot_len.get_mut(free)) {
+            if let Some(dst) = slot.get_mut(..b.len()) {
+                dst.copy_from_slice(b);
+                *len = b.len() as u8; // <= SMALL: it fit
+                self.slot_busy |= 1 << free;
+                return dst.as_ptr() as usize;
+            }
+        }
+        self.keep(Bytes::copy_from_slice(b))
+    }
+
+    /// The busy slot starting at `ptr`: its index, the slot, and how much of it is filled.
+    fn slot(&self, ptr: usize) -> Option<(usize, &[u8; SMALL], usize)> {
+        let base = self.slots.as_ptr() as usize;
+        let off = ptr.checked_sub(base)?;
+        let i = off / SMALL;
+        if off % SMALL != 0 || i >= SLOTS || self.slot_busy & (1 << i) == 0 {
+            return None;
+        }
+        Some((i, self.slots.get(i)?, usize::from(*self.slot_len.get(i)?)))
+    }
+
+    fn free_slot(&mut self, i: usize) {
+        self.slot_busy &= !(1 << i);
+    }
+
     /// The index in `packs` of the buffer starting at `ptr`.
     fn pack_index(&self, ptr: usize) -> Option<usize> {
         self.packs.iter().rposition(|b| b.as_ptr() as usize == ptr)
@@ -158,6 +208,9 @@ impl Host {
         if self.in_current(ptr, sz) {
             return true;
         }
+        if let Some((_, _, len)) = self.slot(ptr) {
+            return sz <= len;
+        }
         self.pack_index(ptr)
             .and_then(|i| self.packs.get(i))
             .is_some_and(|b| sz <= b.len())
@@ -166,6 +219,7 @@ impl Host {
     fn in_current(&self, ptr: usize, sz: usize) -> bool {
         match &self.current {
             Some(cur) => {
+                let cur = cur.as_slice();
                 let base = cur.as_ptr() as usize;
                 ptr >= base
                     && ptr
@@ -178,14 +232,19 @@ impl Host {
 
     /// Like [`check`](Self::check), for reading the bytes while Lua code may run (a
     /// finalizer): a `pack` buffer is pinned until [`unpin`](Self::unpin) (or the end of
-    /// the message). Some(true) if it pinned, Some(false) if there was no need (the
-    /// current message lives until the callback returns), None for a bad pointer.
-    pub(crate) fn pin(&mut self, ptr: usize, sz: usize) -> Option<bool> {
+    /// the message), a short one copied out (its slot could be reused meanwhile).
+    /// None for a bad pointer.
+    pub(crate) fn pin(&mut self, ptr: usize, sz: usize) -> Option<Pin> {
         if ptr == 0 {
-            return (sz == 0).then_some(false);
+            return (sz == 0).then_some(Pin::Stays);
         }
         if self.in_current(ptr, sz) {
-            return Some(false);
+            return Some(Pin::Stays);
+        }
+        if let Some((_, slot, len)) = self.slot(ptr) {
+            return (sz <= len)
+                .then(|| Small::from_slot(slot, sz).map(Pin::Copied))
+                .flatten();
         }
         let b = self.packs.get(self.pack_index(ptr)?)?;
         if sz > b.len() {
@@ -193,7 +252,7 @@ impl Host {
         }
         let b = b.clone();
         self.pins.push(b);
-        Some(true)
+        Some(Pin::Pinned)
     }
 
     /// Releases the newest pin.
@@ -201,19 +260,38 @@ impl Host {
         self.pins.pop();
     }
 
+    /// The bytes a (pointer, size) from Lua stands for, as [`resolve_packed`] gives them.
+    ///
+    /// [`resolve_packed`]: Self::resolve_packed
+    pub(crate) fn resolve(&mut self, ptr: usize, sz: usize, take: bool) -> Option<Bytes> {
+        self.resolve_packed(ptr, sz, take).map(Packed::into_bytes)
+    }
+
     /// The bytes a (pointer, size) from Lua stands for: inside the current message, or the
     /// start of a buffer from `pack`. `take` moves a `pack` buffer out (a send owns it, as
     /// skynet's DONTCOPY). None for any other pointer: Lua can never make us read memory
-    /// that is not a live buffer.
-    pub(crate) fn resolve(&mut self, ptr: usize, sz: usize, take: bool) -> Option<Bytes> {
+    /// that is not a live buffer. Short bytes come inline.
+    pub(crate) fn resolve_packed(&mut self, ptr: usize, sz: usize, take: bool) -> Option<Packed> {
         if ptr == 0 {
-            return (sz == 0).then(Bytes::new);
+            return (sz == 0).then(|| Packed::Heap(Bytes::new()));
         }
         if let Some(cur) = &self.current {
-            let base = cur.as_ptr() as usize;
-            if ptr >= base && ptr.checked_add(sz)? <= base + cur.len() {
-                return Some(cur.slice(ptr - base..ptr - base + sz));
+            let bytes = cur.as_slice();
+            let base = bytes.as_ptr() as usize;
+            if ptr >= base && ptr.checked_add(sz)? <= base + bytes.len() {
+                let (from, to) = (ptr - base, ptr - base + sz);
+                return match cur {
+                    Packed::Heap(b) => Some(Packed::Heap(b.slice(from..to))),
+                    Packed::Small(_) => Small::new(bytes.get(from..to)?).map(Packed::Small),
+                };
             }
+        }
+        if let Some((i, slot, len)) = self.slot(ptr) {
+            let s = (sz <= len).then(|| Small::from_slot(slot, sz))??;
+            if take {
+                self.free_slot(i);
+            }
+            return Some(Packed::Small(s));
         }
         let i = self.pack_index(ptr)?;
         let b = if take {
@@ -224,13 +302,17 @@ impl Host {
         if sz == b.len() {
             // The whole buffer (the usual case): as it is, no slice (slicing a buffer
             // made from a Vec allocates its shared header).
-            return Some(b);
+            return Some(Packed::Heap(b));
         }
-        (sz < b.len()).then(|| b.slice(..sz))
+        (sz < b.len()).then(|| Packed::Heap(b.slice(..sz)))
     }
 
     /// Frees a buffer from `pack` (`skynet.core.trash`).
     pub(crate) fn trash(&mut self, ptr: usize) -> bool {
+        if let Some((i, _, _)) = self.slot(ptr) {
+            self.free_slot(i);
+            return true;
+        }
         match self.pack_index(ptr) {
             Some(i) => {
                 self.packs.swap_remove(i);
@@ -240,6 +322,19 @@ impl Host {
         }
     }
 }
+
+/// How [`Host::pin`] keeps bytes readable.
+pub(crate) enum Pin {
+    /// They live until the message ends (the current message), or are empty.
+    Stays,
+    /// A `pack` buffer, pinned until [`Host::unpin`].
+    Pinned,
+    /// A short `pack` buffer's bytes, copied.
+    Copied(Small),
+}
+
+/// Short `pack` buffers kept in the host (more at once take an allocation each).
+const SLOTS: usize = 4;
 
 /// The host state of one service behind a borrow flag: what a lock gave (one user at a
 /// time) without its two atomic read-modify-writes, which cost several percent of a
@@ -320,6 +415,34 @@ mod tests {
             .expect("node");
         let shared = crate::node::LuaNode::of(&node.handle());
         Host::new(Addr(1), node.handle(), shared)
+    }
+
+    #[test]
+    fn short_packs_live_in_slots_until_sent_or_trashed() {
+        let mut h = host();
+        let a = h.keep_packed(b"abc");
+        let b = h.keep_packed(&[7; 23]);
+        let long = h.keep_packed(&[1; 24]); // too long for a slot: a buffer of its own
+        assert!(h.check(a, 3) && !h.check(a, 4) && !h.check(a + 1, 0));
+        assert!(h.check(b, 23) && h.check(long, 24));
+        assert!(matches!(h.pin(a, 2), Some(Pin::Copied(s)) if s.as_slice() == b"ab"));
+        // Taken by a send: inline, and the slot is free again.
+        let sent = h.resolve_packed(a, 3, true).expect("live");
+        assert!(matches!(&sent, Packed::Small(_)) && sent.as_slice() == b"abc");
+        assert!(!h.check(a, 1) && h.resolve_packed(a, 3, true).is_none());
+        assert!(h.trash(b) && !h.trash(b));
+        // Five at once: four slots, then an allocation.
+        let ptrs: Vec<usize> = (0..5u8).map(|i| h.keep_packed(&[i; 5])).collect();
+        for (i, p) in ptrs.iter().enumerate() {
+            assert_eq!(h.resolve(*p, 5, true).as_deref(), Some(&[i as u8; 5][..]));
+        }
+        // A short current message: Lua's pointer is into the host.
+        let (p, n) = h.enter_message(Small::new(b"hello").map(Packed::Small));
+        assert_eq!(n, 5);
+        assert!(h.check(p + 1, 4) && !h.check(p + 1, 5));
+        assert_eq!(h.resolve(p + 1, 3, false).as_deref(), Some(&b"ell"[..]));
+        h.leave_message();
+        assert!(!h.check(p, 1));
     }
 
     #[test]

@@ -30,7 +30,8 @@ use skynet_runtime::{Addr, Message, Ptype};
 use skynet_seri::wire::{Cursor, Item};
 use skynet_seri::{PackBuf, Packer};
 
-use crate::host::{Host, HostCell};
+use crate::host::{Host, HostCell, Pin};
+use crate::payload::{Packed, Small};
 use crate::signal::Signal;
 
 /// The registry slot (a light userdata key) that holds `skynet.core.callback`'s function.
@@ -260,12 +261,15 @@ unsafe fn body_at<'a>(l: *mut lua_State, i: c_int) -> Result<Body<'a>, Msg> {
 
 /// The bytes of a body: a string copied, a `pack` buffer moved out (the send owns it), a
 /// slice of the current message.
-fn take_body(h: &mut Host, b: &Body<'_>) -> Result<Bytes, Msg> {
+fn take_body(h: &mut Host, b: &Body<'_>) -> Result<Packed, Msg> {
     match b {
-        Body::Empty => Ok(Bytes::new()),
-        Body::Str(s) => Ok(Bytes::copy_from_slice(s)),
+        Body::Empty => Ok(Packed::Heap(Bytes::new())),
+        Body::Str(s) => Ok(match Small::new(s) {
+            Some(small) => Packed::Small(small),
+            None => Packed::Heap(Bytes::copy_from_slice(s)),
+        }),
         Body::Ptr(p, sz) => h
-            .resolve(*p, *sz, true)
+            .resolve_packed(*p, *sz, true)
             .ok_or_else(|| Msg::from("invalid message pointer")),
     }
 }
@@ -283,7 +287,7 @@ fn post(
     source: Option<Addr>,
     ptype: Ptype,
     session: Option<i32>,
-    body: Bytes,
+    body: Packed,
 ) -> Option<i32> {
     let session = match session {
         Some(s) => s,
@@ -618,13 +622,18 @@ unsafe extern "C-unwind" fn l_pack(l: *mut lua_State) -> c_int {
     unsafe {
         let n = ffi::lua_gettop(l);
         let h = host(l);
-        let r = match with_pack_scratch(|out| pack_stack(l, 1, n, out).map(|()| packed(out))) {
-            Ok(b) => {
-                let len = b.len();
-                Ok((h.lock().keep(b), len))
-            }
-            Err(m) => Err(m),
-        };
+        let r = with_pack_scratch(|out| {
+            pack_stack(l, 1, n, out)?;
+            let len = out.len();
+            let p = if len <= COPY_UP_TO {
+                h.lock().keep_packed(out)
+            } else {
+                // A large message: the buffer's storage is moved out whole (no copy; the
+                // next `pack` grows a new one).
+                h.lock().keep(Bytes::from(std::mem::take(out)))
+            };
+            Ok((p, len))
+        });
         match r {
             Ok((p, len)) => {
                 ffi::lua_pushlightuserdata(l, p as *mut c_void);
@@ -653,17 +662,10 @@ fn with_pack_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
     })
 }
 
-/// The packed bytes as a buffer of their own: copied when small (one allocation, which
-/// `Bytes` frees without a shared header), else the scratch buffer's storage is moved
-/// out whole (no copy of a large message; the next `pack` grows a new one).
-fn packed(out: &mut Vec<u8>) -> Bytes {
-    const COPY_UP_TO: usize = 4096;
-    if out.len() <= COPY_UP_TO {
-        Bytes::copy_from_slice(out)
-    } else {
-        Bytes::from(std::mem::take(out))
-    }
-}
+/// Packed messages up to this size are copied out of the scratch buffer (into a slot of
+/// the host when short, else one exact allocation that `Bytes` frees without a shared
+/// header).
+const COPY_UP_TO: usize = 4096;
 
 /// `packstring(...)` -> string.
 unsafe extern "C-unwind" fn l_packstring(l: *mut lua_State) -> c_int {
@@ -799,10 +801,12 @@ impl Reader<'_> {
 /// `unpack(msg, sz)` or `unpack(string)` -> values.
 unsafe extern "C-unwind" fn l_unpack(l: *mut lua_State) -> c_int {
     // SAFETY: the input is a string held at stack index 1, the current message (kept by
-    // the host until the callback returns) or a `pack` buffer pinned in the host (a
-    // finalizer run by a collection step could trash it meanwhile); pinning leaves nothing
-    // owned here, so a raise while pushing skips no destructor.
+    // the host until the callback returns), a `pack` buffer pinned in the host (a
+    // finalizer run by a collection step could trash it meanwhile) or a short one's bytes
+    // copied into `copy` (plain bytes on this frame); pinning leaves nothing owned here,
+    // so a raise while pushing skips no destructor.
     unsafe {
+        let copy: Small;
         let (p, len, pinned) = match ffi::lua_type(l, 1) {
             ffi::LUA_TNONE | ffi::LUA_TNIL => return 0,
             ffi::LUA_TSTRING => {
@@ -817,7 +821,13 @@ unsafe extern "C-unwind" fn l_unpack(l: *mut lua_State) -> c_int {
                 };
                 let r = host(l).lock().pin(p, sz);
                 match r {
-                    Some(pinned) => (p as *const u8, sz, pinned),
+                    Some(Pin::Stays) => (p as *const u8, sz, false),
+                    Some(Pin::Pinned) => (p as *const u8, sz, true),
+                    Some(Pin::Copied(small)) => {
+                        copy = small;
+                        let b = copy.as_slice();
+                        (b.as_ptr(), b.len(), false)
+                    }
                     None => return raise(l, &Msg::from("invalid message pointer")),
                 }
             }
