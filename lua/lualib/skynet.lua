@@ -78,6 +78,10 @@ local wakeups = {} -- tokens woken, in order
 local errors = {} -- sessions to fail, in order
 local unresponded = {} -- response closure -> address, until used
 local forks = { h = 1, t = 0 }
+-- [1] is true whenever wakeups, errors or forks may hold something (set by whatever
+-- queues there; cleared by the host's dispatcher once it found all three empty): the
+-- dispatcher reads this one slot after a message instead of the three queues.
+local queued = { false }
 local trace_source = {}
 
 ---------------------------------------------------------------------------------------
@@ -263,10 +267,12 @@ local function error_dispatch(session, source)
 		for s, addr in pairs(watching) do
 			if addr == source then
 				errors[#errors + 1] = s
+				queued[1] = true
 			end
 		end
 	else
 		errors[#errors + 1] = session
+		queued[1] = true
 	end
 end
 
@@ -544,6 +550,7 @@ function skynet.fork(func, ...)
 	local t = forks.t + 1
 	forks.t = t
 	forks[t] = co
+	queued[1] = true
 	return co
 end
 
@@ -611,6 +618,7 @@ end
 function skynet.wakeup(token)
 	if sleeping[token] then
 		tinsert(wakeups, token)
+		queued[1] = true
 		return true
 	end
 end
@@ -690,7 +698,7 @@ end
 function skynet.start(start_func)
 	c.callback(c.dispatcher(skynet.dispatch_message, dispatch_resumed, finish_dispatch,
 		running_ref, proto, session_wait, request_session, request_source, request_tag,
-		trace_source, pool, wakeups, errors, profile_state, forks))
+		trace_source, pool, wakeups, errors, profile_state, forks, queued))
 	init_thread = skynet.timeout(0, function()
 		skynet.init_service(start_func)
 		init_thread = nil

@@ -45,16 +45,17 @@ mod uv {
     pub(super) const ERRORS: c_int = 14;
     pub(super) const PROFILE_STATE: c_int = 15;
     pub(super) const FORKS: c_int = 16;
-    /// The Lua values given, 2..=16.
-    pub(super) const GIVEN: c_int = 15;
-    pub(super) const K_DISPATCH: c_int = 17;
-    pub(super) const K_TRACE: c_int = 18;
-    pub(super) const K_UNPACK: c_int = 19;
-    pub(super) const K_TIMED: c_int = 20;
-    pub(super) const K_SUSPEND: c_int = 21;
-    pub(super) const K_H: c_int = 22;
-    pub(super) const K_T: c_int = 23;
-    pub(super) const COUNT: c_int = 23;
+    pub(super) const QUEUED: c_int = 17;
+    /// The Lua values given, 2..=17.
+    pub(super) const GIVEN: c_int = 16;
+    pub(super) const K_DISPATCH: c_int = 18;
+    pub(super) const K_TRACE: c_int = 19;
+    pub(super) const K_UNPACK: c_int = 20;
+    pub(super) const K_TIMED: c_int = 21;
+    pub(super) const K_SUSPEND: c_int = 22;
+    pub(super) const K_H: c_int = 23;
+    pub(super) const K_T: c_int = 24;
+    pub(super) const COUNT: c_int = 24;
 }
 
 /// The keys interned as upvalues K_DISPATCH..=K_T.
@@ -77,8 +78,9 @@ fn up(i: c_int) -> c_int {
 
 /// `dispatcher(dispatch_message, dispatch_resumed, finish_dispatch, running_ref, proto,
 /// session_wait, request_session, request_source, request_tag, trace_source, pool,
-/// wakeups, errors, profile_state, forks)` -> a callback. Not skynet's: `running_ref`
-/// is a function whose only upvalue is skynet.lua's `running_thread`.
+/// wakeups, errors, profile_state, forks, queued)` -> a callback. Not skynet's:
+/// `running_ref` is a function whose only upvalue is skynet.lua's `running_thread`;
+/// `queued[1]` is true whenever wakeups, errors or forks may hold something.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 2 is the
     // service's `Signal`, which outlives the state). Type checks are reads; the pushes
@@ -324,17 +326,25 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
         }
         ffi::lua_pop(co, nres);
         let command = ffi::lua_gettop(l);
-        let idle = ffi::lua_rawequal(l, command, up(uv::K_SUSPEND)) != 0 && {
-            // wakeups[1] == nil and errors[1] == nil (raw reads: nothing runs)
-            let no_wakeup = ffi::lua_rawgeti(l, up(uv::WAKEUPS), 1) == ffi::LUA_TNIL;
-            let no_error = ffi::lua_rawgeti(l, up(uv::ERRORS), 1) == ffi::LUA_TNIL;
-            no_wakeup && no_error
-        };
-        ffi::lua_settop(l, command);
-        if !idle {
+        if ffi::lua_rawequal(l, command, up(uv::K_SUSPEND)) == 0 {
             return resumed(l, co_at, true, None);
         }
-        // suspend(co, true, "SUSPEND") with nothing to wake does nothing; then
+        // Nothing queued anywhere (the usual case): suspend(co, true, "SUSPEND") does
+        // nothing, nor does dispatch_message after it.
+        ffi::lua_rawgeti(l, up(uv::QUEUED), 1);
+        let maybe_queued = ffi::lua_toboolean(l, -1) != 0;
+        ffi::lua_settop(l, command);
+        if !maybe_queued {
+            return;
+        }
+        // wakeups[1] == nil and errors[1] == nil (raw reads: nothing runs), else suspend
+        // wakes them.
+        let no_wakeup = ffi::lua_rawgeti(l, up(uv::WAKEUPS), 1) == ffi::LUA_TNIL;
+        let no_error = ffi::lua_rawgeti(l, up(uv::ERRORS), 1) == ffi::LUA_TNIL;
+        ffi::lua_settop(l, command);
+        if !(no_wakeup && no_error) {
+            return resumed(l, co_at, true, None);
+        }
         // dispatch_message's `if ok and forks.t < forks.h then return end`.
         ffi::lua_pushvalue(l, up(uv::K_T));
         ffi::lua_rawget(l, up(uv::FORKS));
@@ -344,7 +354,11 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
             ffi::lua_pushvalue(l, up(uv::FINISH));
             ffi::lua_pushboolean(l, 1);
             ffi::lua_call(l, 1, 0);
+            return;
         }
+        // All three are empty: so says the flag again.
+        ffi::lua_pushboolean(l, 0);
+        ffi::lua_rawseti(l, up(uv::QUEUED), 1);
     }
 }
 
