@@ -23,6 +23,7 @@ use std::ffi::{c_int, CStr};
 
 use mlua::ffi::{self, lua_State};
 
+use crate::host::HostCell;
 use crate::signal::Signal;
 
 /// The dispatcher's upvalues, in order (`skynet.core.dispatcher`'s arguments, then the
@@ -55,7 +56,9 @@ mod uv {
     pub(super) const K_SUSPEND: c_int = 22;
     pub(super) const K_H: c_int = 23;
     pub(super) const K_T: c_int = 24;
-    pub(super) const COUNT: c_int = 24;
+    /// The service's `HostCell` (light userdata).
+    pub(super) const HOST: c_int = 25;
+    pub(super) const COUNT: c_int = 25;
 }
 
 /// The keys interned as upvalues K_DISPATCH..=K_T.
@@ -117,6 +120,7 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
         for k in KEYS {
             ffi::lua_pushstring(l, k.as_ptr());
         }
+        ffi::lua_pushvalue(l, up(1)); // the host state
         ffi::lua_pushcclosure(l, l_dispatch, uv::COUNT);
         1
     }
@@ -268,16 +272,33 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         ffi::lua_pushvalue(l, 4);
         ffi::lua_pushvalue(l, 5);
         let values = ffi::lua_gettop(l) + 1;
-        ffi::lua_pushvalue(l, unpack);
-        ffi::lua_pushvalue(l, 2);
-        ffi::lua_pushvalue(l, 3);
-        if ffi::lua_pcall(l, 2, ffi::LUA_MULTRET, 0) != ffi::LUA_OK {
-            // finish_dispatch(false, err), as out of raw_dispatch's protected call.
-            ffi::lua_pushvalue(l, up(uv::FINISH));
-            ffi::lua_pushboolean(l, 0);
-            ffi::lua_rotate(l, -3, -1); // err, f, false -> f, false, err
-            ffi::lua_call(l, 2, 0);
-            return Fast::Done;
+        if ffi::lua_tocfunction(l, unpack)
+            .is_some_and(|u| std::ptr::fn_addr_eq(u, crate::raw::l_unpack as ffi::lua_CFunction))
+        {
+            // skynet.core.unpack itself (this state's: the same host): its work done
+            // here, with no call. Its error goes where the call's would.
+            let host = &*(ffi::lua_touserdata(l, up(uv::HOST)) as *const HostCell);
+            if let Err(m) = crate::raw::unpack_args(l, host, 2) {
+                ffi::lua_settop(l, values - 1);
+                ffi::lua_pushvalue(l, up(uv::FINISH));
+                ffi::lua_pushboolean(l, 0);
+                let b = m.bytes();
+                ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
+                ffi::lua_call(l, 2, 0);
+                return Fast::Done;
+            }
+        } else {
+            ffi::lua_pushvalue(l, unpack);
+            ffi::lua_pushvalue(l, 2);
+            ffi::lua_pushvalue(l, 3);
+            if ffi::lua_pcall(l, 2, ffi::LUA_MULTRET, 0) != ffi::LUA_OK {
+                // finish_dispatch(false, err), as out of raw_dispatch's protected call.
+                ffi::lua_pushvalue(l, up(uv::FINISH));
+                ffi::lua_pushboolean(l, 0);
+                ffi::lua_rotate(l, -3, -1); // err, f, false -> f, false, err
+                ffi::lua_call(l, 2, 0);
+                return Fast::Done;
+            }
         }
         let narg = ffi::lua_gettop(l) - values + 5; // f, true, session, source and the values
         resume(l, co_at, narg);

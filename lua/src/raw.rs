@@ -62,7 +62,7 @@ impl Msg {
         m
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or(&[])
     }
 }
@@ -110,7 +110,7 @@ unsafe fn raise(l: *mut lua_State, m: &Msg) -> c_int {
 /// # Safety
 /// `l` runs one of this module's closures, made by [`install`] with the pointer of a
 /// `HostCell` that outlives the Lua state.
-unsafe fn host<'a>(l: *mut lua_State) -> &'a HostCell {
+pub(crate) unsafe fn host<'a>(l: *mut lua_State) -> &'a HostCell {
     // SAFETY: per the contract.
     unsafe { &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const HostCell) }
 }
@@ -799,27 +799,43 @@ impl Reader<'_> {
 }
 
 /// `unpack(msg, sz)` or `unpack(string)` -> values.
-unsafe extern "C-unwind" fn l_unpack(l: *mut lua_State) -> c_int {
-    // SAFETY: the input is a string held at stack index 1, the current message (kept by
-    // the host until the callback returns), a `pack` buffer pinned in the host (a
+pub(crate) unsafe extern "C-unwind" fn l_unpack(l: *mut lua_State) -> c_int {
+    // SAFETY: per `unpack_args`'s contract (this is a closure made by `install`); the
+    // error is raised with nothing owned live.
+    unsafe {
+        match unpack_args(l, host(l), 1) {
+            Ok(n) => n,
+            Err(m) => raise(l, &m),
+        }
+    }
+}
+
+/// `unpack`'s work: the message at stack index `at` (a string, or a pointer with its
+/// size at `at + 1`) unpacked onto the top of the stack; the count of values pushed, or
+/// the error to raise (the stack may then hold some of the values).
+///
+/// # Safety
+/// `l` is running a C function (so its stack may grow), `h` is its service's host, and
+/// the caller holds no owned Rust value (pushing may raise a memory error).
+#[inline(always)]
+pub(crate) unsafe fn unpack_args(l: *mut lua_State, h: &HostCell, at: c_int) -> Result<c_int, Msg> {
+    // SAFETY: the input is a string held at stack index `at`, the current message (kept
+    // by the host until the callback returns), a `pack` buffer pinned in the host (a
     // finalizer run by a collection step could trash it meanwhile) or a short one's bytes
     // copied into `copy` (plain bytes on this frame); pinning leaves nothing owned here,
     // so a raise while pushing skips no destructor.
     unsafe {
         let copy: Small;
-        let (p, len, pinned) = match ffi::lua_type(l, 1) {
-            ffi::LUA_TNONE | ffi::LUA_TNIL => return 0,
+        let (p, len, pinned) = match ffi::lua_type(l, at) {
+            ffi::LUA_TNONE | ffi::LUA_TNIL => return Ok(0),
             ffi::LUA_TSTRING => {
-                let s = string_at(l, 1);
+                let s = string_at(l, at);
                 (s.as_ptr(), s.len(), false)
             }
             ffi::LUA_TLIGHTUSERDATA => {
-                let p = ffi::lua_touserdata(l, 1) as usize;
-                let sz = match size_at(l, 2) {
-                    Ok(sz) => sz,
-                    Err(m) => return raise(l, &m),
-                };
-                let r = host(l).lock().pin(p, sz);
+                let p = ffi::lua_touserdata(l, at) as usize;
+                let sz = size_at(l, at + 1)?;
+                let r = h.lock().pin(p, sz);
                 match r {
                     Some(Pin::Stays) => (p as *const u8, sz, false),
                     Some(Pin::Pinned) => (p as *const u8, sz, true),
@@ -828,13 +844,10 @@ unsafe extern "C-unwind" fn l_unpack(l: *mut lua_State) -> c_int {
                         let b = copy.as_slice();
                         (b.as_ptr(), b.len(), false)
                     }
-                    None => return raise(l, &Msg::from("invalid message pointer")),
+                    None => return Err(Msg::from("invalid message pointer")),
                 }
             }
-            _ => {
-                let m = msg!("invalid param {}", type_name(l, 1));
-                return raise(l, &m);
-            }
+            _ => return Err(msg!("invalid param {}", type_name(l, at))),
         };
         let data: &[u8] = if len == 0 {
             &[]
@@ -857,12 +870,12 @@ unsafe extern "C-unwind" fn l_unpack(l: *mut lua_State) -> c_int {
             }
         }
         if pinned {
-            host(l).lock().unpin();
+            h.lock().unpin();
         }
-        if let Some(e) = err {
-            return raise(l, &e.msg());
+        match err {
+            Some(e) => Err(e.msg()),
+            None => Ok(ffi::lua_gettop(l) - base),
         }
-        ffi::lua_gettop(l) - base
     }
 }
 

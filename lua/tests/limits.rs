@@ -176,3 +176,49 @@ fn callback_errors_that_are_not_strings_are_logged() {
     assert_eq!(table_errors, 1, "{lines:#?}");
     node.shutdown();
 }
+
+#[test]
+fn a_request_that_does_not_unpack_fails_that_message_only() {
+    let (node, log) = util::node(&[]);
+    let svc = node.newservice("snlua", &["limits"]).expect("starts");
+    // Bytes that are not skynet.pack's (a long string header with no body), short
+    // enough to stay in the runtime's message, then a long one.
+    for (i, bytes) in [&b"\x44\x05"[..], &[0x44u8; 100][..]]
+        .into_iter()
+        .enumerate()
+    {
+        let msg = skynet_runtime::Message {
+            source: skynet_runtime::Addr::SYSTEM,
+            session: 0,
+            ptype: skynet_runtime::Ptype::LUA,
+            payload: skynet_runtime::Payload::Bytes(bytes::Bytes::copy_from_slice(bytes)),
+        };
+        node.handle().send(svc, msg).expect("sends");
+        let deadline = std::time::Instant::now() + util::LONG;
+        let count = || {
+            log.lines()
+                .iter()
+                .filter(|l| l.contains("error : Invalid serialize stream"))
+                .count()
+        };
+        while count() <= i && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(count(), i + 1, "{:#?}", log.lines());
+        // The service goes on (the next request gets a pooled coroutine again).
+        let r = util::call(&node, svc, vec!["ping".into()]);
+        assert_eq!(r, Ok(vec![LuaValue::from("pong")]));
+    }
+    // From a Lua service (here itself): the bytes travel inline.
+    let r = util::call(&node, svc, vec!["badsend".into()]);
+    assert_eq!(r, Ok(vec![LuaValue::from("sent")]));
+    assert!(log
+        .wait_for(
+            &["0 msgsz = 2] error : Invalid serialize stream"],
+            util::LONG
+        )
+        .is_some());
+    let r = util::call(&node, svc, vec!["ping".into()]);
+    assert_eq!(r, Ok(vec![LuaValue::from("pong")]));
+    node.shutdown();
+}

@@ -35,6 +35,12 @@ function CMD.spin()
 	end
 end
 
+-- Sends itself bytes that do not unpack (short: they travel inline), then answers.
+function CMD.badsend()
+	skynet.rawsend(skynet.self(), "lua", "\x44\x05")
+	return "sent"
+end
+
 function CMD.traceback()
 	local function inner() error("deep error") end
 	local ok, tb = xpcall(inner, debug.traceback)
