@@ -140,15 +140,14 @@ unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
     // as the closure `l_dispatcher` made; every step's safety is argued where it is done.
     // Nothing owned by Rust is live in this frame, so a raise skips no destructor.
     unsafe {
+        // Lua gives a C function LUA_MINSTACK (20) free slots above its arguments: more
+        // than the fast path pushes (at most 11 of its own; unpacked values are checked
+        // for as they are pushed).
         ffi::lua_settop(l, 5);
-        let fast = if ffi::lua_checkstack(l, 16) == 0 {
-            Fast::Fallback
-        } else {
-            match integer(l, 1) {
-                Some(1) => response(l),
-                Some(7) | None => Fast::Fallback,
-                Some(p) => request(l, p),
-            }
+        let fast = match integer(l, 1) {
+            Some(1) => response(l),
+            Some(7) | None => Fast::Fallback,
+            Some(p) => request(l, p),
         };
         if let Fast::Fallback = fast {
             ffi::lua_settop(l, 5);
@@ -188,7 +187,7 @@ unsafe fn nothing_timed(l: *mut lua_State) -> bool {
 
 /// `raw_dispatch`'s RESPONSE branch, for a session a coroutine waits on (no trace tag).
 unsafe fn response(l: *mut lua_State) -> Fast {
-    // SAFETY: the stack has room (checked by the caller); reads are raw, so no
+    // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`); reads are raw, so no
     // metamethod runs; `lua_rawseti` may raise (memory) with nothing owned live.
     unsafe {
         let Some(session) = integer(l, 4) else {
@@ -220,7 +219,7 @@ unsafe fn response(l: *mut lua_State) -> Fast {
 /// `raw_dispatch`'s request branch, for a protocol with a dispatch function, no tracing,
 /// and a coroutine in the pool.
 unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
-    // SAFETY: the stack has room (checked by the caller); reads are raw and made only
+    // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`); reads are raw and made only
     // of tables without a metatable (or of skynet.lua's own tables), so they give what
     // `raw_dispatch`'s indexing would; the sets may raise (memory) with nothing owned.
     unsafe {
@@ -338,23 +337,28 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
             ffi::lua_pop(co, nres);
             return resumed(l, co_at, false, Some(c"too many results to resume"));
         }
-        // The command: the first value yielded (or returned), if any.
-        if nres > 0 {
-            ffi::lua_pushvalue(co, -nres);
-            ffi::lua_xmove(co, l, 1);
-        } else {
-            ffi::lua_pushnil(l);
-        }
-        ffi::lua_pop(co, nres);
-        let command = ffi::lua_gettop(l);
-        if ffi::lua_rawequal(l, command, up(uv::K_SUSPEND)) == 0 {
+        // The command: the first value yielded (or returned), if any. "SUSPEND" is a
+        // short string, so interned: the same object as the key's.
+        let suspended = nres > 0
+            && ffi::lua_type(co, -nres) == ffi::LUA_TSTRING
+            && ffi::lua_topointer(co, -nres) == ffi::lua_topointer(l, up(uv::K_SUSPEND));
+        if !suspended {
+            if nres > 0 {
+                ffi::lua_pushvalue(co, -nres);
+                ffi::lua_xmove(co, l, 1);
+            } else {
+                ffi::lua_pushnil(l);
+            }
+            ffi::lua_pop(co, nres);
             return resumed(l, co_at, true, None);
         }
+        ffi::lua_pop(co, nres);
         // Nothing queued anywhere (the usual case): suspend(co, true, "SUSPEND") does
         // nothing, nor does dispatch_message after it.
+        let top = ffi::lua_gettop(l);
         ffi::lua_rawgeti(l, up(uv::QUEUED), 1);
         let maybe_queued = ffi::lua_toboolean(l, -1) != 0;
-        ffi::lua_settop(l, command);
+        ffi::lua_settop(l, top);
         if !maybe_queued {
             return;
         }
@@ -362,8 +366,9 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
         // wakes them.
         let no_wakeup = ffi::lua_rawgeti(l, up(uv::WAKEUPS), 1) == ffi::LUA_TNIL;
         let no_error = ffi::lua_rawgeti(l, up(uv::ERRORS), 1) == ffi::LUA_TNIL;
-        ffi::lua_settop(l, command);
+        ffi::lua_settop(l, top);
         if !(no_wakeup && no_error) {
+            ffi::lua_pushvalue(l, up(uv::K_SUSPEND)); // the command
             return resumed(l, co_at, true, None);
         }
         // dispatch_message's `if ok and forks.t < forks.h then return end`.
