@@ -36,6 +36,12 @@ local skynet = {
 local running_thread = nil
 local init_thread = nil
 
+-- skynet.running. Its only upvalue is running_thread: the host's dispatcher sets the
+-- variable through it.
+local function running()
+	return running_thread
+end
+
 -- While skynet.profile times no coroutine, its resume is skynet.core.resume (which also
 -- tells the host which coroutine runs, for a signal): called straight.
 local profile_state = profile.state or { timed = 1 }
@@ -78,8 +84,8 @@ local errors = {} -- sessions to fail, in order
 local unresponded = {} -- response closure -> address, until used
 local forks = { h = 1, t = 0 }
 -- [1] is true whenever wakeups, errors or forks may hold something (set by whatever
--- queues there; cleared by the host's dispatcher once it found all three empty): the
--- dispatcher reads this one slot after a message instead of the three queues.
+-- queues there; recomputed at the end of finish_dispatch): the host's dispatcher reads
+-- this one slot after a message instead of the three queues.
 local queued = { false }
 local trace_source = {}
 
@@ -288,19 +294,7 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 				c.trace(tag, "resume")
 			end
 			session_wait[session] = nil
-			-- resume and suspend, inlined for the common case: nothing timed, the
-			-- coroutine suspended again and nothing to wake.
-			running_thread = co
-			local ok, command
-			if profile_state.timed == 0 then
-				ok, command = c_resume(co, true, msg, sz, session)
-			else
-				ok, command = profile_resume(co, true, msg, sz, session)
-			end
-			if ok and command == "SUSPEND" and wakeups[1] == nil and errors[1] == nil then
-				return
-			end
-			suspend(co, ok, command)
+			suspend(co, resume(co, true, msg, sz, session))
 		end
 		return
 	end
@@ -361,10 +355,18 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 	return suspend(co, resume(co, f, true, session, source, p.unpack(msg, sz)))
 end
 
--- The end of every dispatch: runs the forks (a handler's, or the wake-ups a failed
--- coroutine left), then raises the dispatch's error and theirs, if any.
-local function finish_dispatch(ok, err)
+-- The end of every dispatch: for the host's dispatcher (skynet.core.dispatcher, set in
+-- skynet.start), first suspend's work after its resume of `co` (`ok, err`: the resume's
+-- result); then runs the forks (a handler's, or the wake-ups a failed coroutine left),
+-- notes whether anything is still queued, and raises the dispatch's error and theirs, if
+-- any. (The dispatcher does the common cases of raw_dispatch itself; every other message
+-- goes to dispatch_message.)
+local function finish_dispatch(ok, err, co)
+	if co then
+		ok, err = pcall(suspend, co, ok, err)
+	end
 	if ok and forks.t < forks.h then
+		queued[1] = wakeups[1] ~= nil or errors[1] ~= nil
 		return
 	end
 	while true do
@@ -385,28 +387,18 @@ local function finish_dispatch(ok, err)
 			end
 		end
 	end
+	queued[1] = wakeups[1] ~= nil or errors[1] ~= nil
 	if not ok then
 		error(tostring(err), 0)
 	end
 end
 
-function skynet.dispatch_message(prototype, msg, sz, session, source)
+local function dispatch_message(prototype, msg, sz, session, source)
 	local ok, err = pcall(raw_dispatch, prototype, msg, sz, session, source)
 	return finish_dispatch(ok, err)
 end
+skynet.dispatch_message = dispatch_message
 
--- The host's dispatcher (skynet.core.dispatcher, set in skynet.start) does the common
--- cases of raw_dispatch itself; after its resume, anything but "suspended again with
--- nothing to wake" comes here, and any other message goes to dispatch_message.
-local function dispatch_resumed(co, ok, command)
-	local fine, err = pcall(suspend, co, ok, command)
-	return finish_dispatch(fine, err)
-end
-
--- Its only upvalue is running_thread: the dispatcher sets the variable through it.
-local function running_ref()
-	return running_thread
-end
 
 ---------------------------------------------------------------------------------------
 -- Calls, sends, replies
@@ -694,10 +686,19 @@ function skynet.init_service(start)
 	end
 end
 
+-- The host's dispatcher: dispatch_message's common cases in C (built here, once, so
+-- that no function that lives on keeps these names as upvalues).
+local dispatcher = c.dispatcher(dispatch_message, finish_dispatch, running, proto,
+	session_wait, request_session, request_source, request_tag, trace_source, pool,
+	profile_state, queued)
+
 function skynet.start(start_func)
-	c.callback(c.dispatcher(skynet.dispatch_message, dispatch_resumed, finish_dispatch,
-		running_ref, proto, session_wait, request_session, request_source, request_tag,
-		trace_source, pool, wakeups, errors, profile_state, forks, queued))
+	-- Unless dispatch_message was replaced: then every message goes to the replacement.
+	if skynet.dispatch_message == dispatch_message then
+		c.callback(dispatcher)
+	else
+		c.callback(skynet.dispatch_message)
+	end
 	init_thread = skynet.timeout(0, function()
 		skynet.init_service(start_func)
 		init_thread = nil
@@ -714,9 +715,7 @@ function skynet.dispatch(typename, func)
 	return p and p.dispatch
 end
 
-function skynet.running()
-	return running_thread
-end
+skynet.running = running
 
 -- For skynet.coroutine and skynet.debug.
 skynet.suspend_internal = function(co, ...)

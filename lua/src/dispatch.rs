@@ -10,11 +10,11 @@
 //!   coroutine, an empty pool, an unknown session, a protocol without a plain table or
 //!   dispatch function, a metatable that could answer a field) goes to `dispatch_message`
 //!   with the message as it came;
-//! - after the resume, anything but "suspended again with nothing to wake" goes to
-//!   skynet.lua's `suspend` (through `dispatch_resumed`: a protected call, then the
-//!   forks, then the error, as `dispatch_message` words it);
+//! - after the resume, anything but "suspended again with nothing queued" goes to
+//!   skynet.lua's `finish_dispatch` with the coroutine: `suspend` in a protected call,
+//!   then the forks, then the error, as `dispatch_message` words it;
 //! - an error from the protocol's `unpack` goes to `finish_dispatch`, as it would out of
-//!   `raw_dispatch`'s protected call; forks a handler left are run by `finish_dispatch`.
+//!   `raw_dispatch`'s protected call.
 //!
 //! Coroutines are resumed with `lua_resume` here, as `skynet.core.resume` does (the error
 //! object is handed on as it is), and the signal slot is told which one runs.
@@ -32,58 +32,38 @@ mod uv {
     use std::ffi::c_int;
     pub(super) const SIGNAL: c_int = 1;
     pub(super) const FALLBACK: c_int = 2;
-    pub(super) const RESUMED: c_int = 3;
-    pub(super) const FINISH: c_int = 4;
-    pub(super) const RUNNING: c_int = 5;
-    pub(super) const PROTO: c_int = 6;
-    pub(super) const SESSION_WAIT: c_int = 7;
-    pub(super) const REQUEST_SESSION: c_int = 8;
-    pub(super) const REQUEST_SOURCE: c_int = 9;
-    pub(super) const REQUEST_TAG: c_int = 10;
-    pub(super) const TRACE_SOURCE: c_int = 11;
-    pub(super) const POOL: c_int = 12;
-    pub(super) const WAKEUPS: c_int = 13;
-    pub(super) const ERRORS: c_int = 14;
-    pub(super) const PROFILE_STATE: c_int = 15;
-    pub(super) const FORKS: c_int = 16;
-    pub(super) const QUEUED: c_int = 17;
-    /// The Lua values given, 2..=17.
-    pub(super) const GIVEN: c_int = 16;
-    pub(super) const K_DISPATCH: c_int = 18;
-    pub(super) const K_TRACE: c_int = 19;
-    pub(super) const K_UNPACK: c_int = 20;
-    pub(super) const K_TIMED: c_int = 21;
-    pub(super) const K_SUSPEND: c_int = 22;
-    pub(super) const K_H: c_int = 23;
-    pub(super) const K_T: c_int = 24;
+    pub(super) const FINISH: c_int = 3;
+    pub(super) const RUNNING: c_int = 4;
+    pub(super) const PROTO: c_int = 5;
+    pub(super) const SESSION_WAIT: c_int = 6;
+    pub(super) const REQUEST_SESSION: c_int = 7;
+    pub(super) const REQUEST_SOURCE: c_int = 8;
+    pub(super) const REQUEST_TAG: c_int = 9;
+    pub(super) const TRACE_SOURCE: c_int = 10;
+    pub(super) const POOL: c_int = 11;
+    pub(super) const PROFILE_STATE: c_int = 12;
+    pub(super) const QUEUED: c_int = 13;
+    /// The Lua values given, 2..=13.
+    pub(super) const GIVEN: c_int = 12;
+    /// "SUSPEND", interned.
+    pub(super) const K_SUSPEND: c_int = 14;
     /// The service's `HostCell` (light userdata).
-    pub(super) const HOST: c_int = 25;
-    pub(super) const COUNT: c_int = 25;
+    pub(super) const HOST: c_int = 15;
+    pub(super) const COUNT: c_int = 15;
 }
 
-/// The keys interned as upvalues K_DISPATCH..=K_T.
-const KEYS: &[&CStr] = &[
-    c"dispatch",
-    c"trace",
-    c"unpack",
-    c"timed",
-    c"SUSPEND",
-    c"h",
-    c"t",
-];
-
 /// What the arguments of `dispatcher` must be (functions, then tables).
-const FUNCTIONS: c_int = 4;
+const FUNCTIONS: c_int = 3;
 
 fn up(i: c_int) -> c_int {
     ffi::lua_upvalueindex(i)
 }
 
-/// `dispatcher(dispatch_message, dispatch_resumed, finish_dispatch, running_ref, proto,
-/// session_wait, request_session, request_source, request_tag, trace_source, pool,
-/// wakeups, errors, profile_state, forks, queued)` -> a callback. Not skynet's:
-/// `running_ref` is a function whose only upvalue is skynet.lua's `running_thread`;
-/// `queued[1]` is true whenever wakeups, errors or forks may hold something.
+/// `dispatcher(dispatch_message, finish_dispatch, running, proto, session_wait,
+/// request_session, request_source, request_tag, trace_source, pool, profile_state,
+/// queued)` -> a callback. Not skynet's: `running` is a function whose only upvalue is
+/// skynet.lua's `running_thread`; `queued[1]` is true whenever wakeups, errors or forks
+/// may hold something.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 2 is the
     // service's `Signal`, which outlives the state). Type checks are reads; the pushes
@@ -100,14 +80,14 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
                 ffi::lua_error(l)
             }
         }
-        // running_ref's upvalue 1 must be `running_thread` (upvalue names are kept).
-        let name = ffi::lua_getupvalue(l, 4, 1);
+        // running's upvalue 1 must be `running_thread` (upvalue names are kept).
+        let name = ffi::lua_getupvalue(l, 3, 1);
         let named = !name.is_null() && CStr::from_ptr(name) == c"running_thread";
         if !name.is_null() {
             ffi::lua_pop(l, 1);
         }
         if !named {
-            ffi::lua_pushstring(l, c"bad argument #4 to 'dispatcher'".as_ptr());
+            ffi::lua_pushstring(l, c"bad argument #3 to 'dispatcher'".as_ptr());
             ffi::lua_error(l)
         }
         ffi::lua_settop(l, uv::GIVEN);
@@ -117,9 +97,7 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
         }
         ffi::lua_pushvalue(l, up(2)); // the signal slot
         ffi::lua_insert(l, 1);
-        for k in KEYS {
-            ffi::lua_pushstring(l, k.as_ptr());
-        }
+        ffi::lua_pushstring(l, c"SUSPEND".as_ptr());
         ffi::lua_pushvalue(l, up(1)); // the host state
         ffi::lua_pushcclosure(l, l_dispatch, uv::COUNT);
         1
@@ -177,8 +155,7 @@ unsafe fn integer(l: *mut lua_State, i: c_int) -> Option<i64> {
 unsafe fn nothing_timed(l: *mut lua_State) -> bool {
     // SAFETY: a raw read of a table upvalue; the pushed value is popped.
     unsafe {
-        ffi::lua_pushvalue(l, up(uv::K_TIMED));
-        ffi::lua_rawget(l, up(uv::PROFILE_STATE));
+        ffi::lua_getfield(l, up(uv::PROFILE_STATE), c"timed".as_ptr()); // no metatable
         let r = integer(l, -1) == Some(0);
         ffi::lua_pop(l, 1);
         r
@@ -230,18 +207,15 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         if ffi::lua_getmetatable(l, p) != 0 {
             return Fast::Fallback;
         }
-        ffi::lua_pushvalue(l, up(uv::K_DISPATCH));
-        if ffi::lua_rawget(l, p) != ffi::LUA_TFUNCTION {
+        if ffi::lua_getfield(l, p, c"dispatch".as_ptr()) != ffi::LUA_TFUNCTION {
             return Fast::Fallback;
         }
         let f = ffi::lua_gettop(l); // 7
-        ffi::lua_pushvalue(l, up(uv::K_UNPACK));
-        if ffi::lua_rawget(l, p) != ffi::LUA_TFUNCTION {
+        if ffi::lua_getfield(l, p, c"unpack".as_ptr()) != ffi::LUA_TFUNCTION {
             return Fast::Fallback; // raw_dispatch's error text says what is wrong
         }
         let unpack = ffi::lua_gettop(l); // 8
-        ffi::lua_pushvalue(l, up(uv::K_TRACE));
-        let traced = ffi::lua_rawget(l, p) != ffi::LUA_TNIL;
+        let traced = ffi::lua_getfield(l, p, c"trace".as_ptr()) != ffi::LUA_TNIL;
         ffi::lua_pushvalue(l, 5);
         let tag_waits = ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL;
         ffi::lua_pop(l, 2);
@@ -359,48 +333,29 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
         ffi::lua_rawgeti(l, up(uv::QUEUED), 1);
         let maybe_queued = ffi::lua_toboolean(l, -1) != 0;
         ffi::lua_settop(l, top);
-        if !maybe_queued {
-            return;
-        }
-        // wakeups[1] == nil and errors[1] == nil (raw reads: nothing runs), else suspend
-        // wakes them.
-        let no_wakeup = ffi::lua_rawgeti(l, up(uv::WAKEUPS), 1) == ffi::LUA_TNIL;
-        let no_error = ffi::lua_rawgeti(l, up(uv::ERRORS), 1) == ffi::LUA_TNIL;
-        ffi::lua_settop(l, top);
-        if !(no_wakeup && no_error) {
+        if maybe_queued {
+            // Something may wait: suspend(co, true, "SUSPEND") wakes it, the forks run,
+            // and skynet.lua notes what is still queued.
             ffi::lua_pushvalue(l, up(uv::K_SUSPEND)); // the command
-            return resumed(l, co_at, true, None);
+            resumed(l, co_at, true, None);
         }
-        // dispatch_message's `if ok and forks.t < forks.h then return end`.
-        ffi::lua_pushvalue(l, up(uv::K_T));
-        ffi::lua_rawget(l, up(uv::FORKS));
-        ffi::lua_pushvalue(l, up(uv::K_H));
-        ffi::lua_rawget(l, up(uv::FORKS));
-        if ffi::lua_compare(l, -2, -1, ffi::LUA_OPLT) == 0 {
-            ffi::lua_pushvalue(l, up(uv::FINISH));
-            ffi::lua_pushboolean(l, 1);
-            ffi::lua_call(l, 1, 0);
-            return;
-        }
-        // All three are empty: so says the flag again.
-        ffi::lua_pushboolean(l, 0);
-        ffi::lua_rawseti(l, up(uv::QUEUED), 1);
     }
 }
 
-/// `dispatch_resumed(co, ok, v)`: `v` is the value at the top of `l` (the command, or
-/// the error object) or, given, a fixed text.
+/// `finish_dispatch(ok, v, co)`: suspend's work after the resume of `co` (`v` the
+/// command, or the error object), then the forks. `v` is the value at the top of `l` or,
+/// given, a fixed text.
 unsafe fn resumed(l: *mut lua_State, co_at: c_int, ok: bool, why: Option<&CStr>) {
-    // SAFETY: as `resume`: the stack has room for the four values (the caller's check
-    // leaves more than that), and the call runs with nothing owned live.
+    // SAFETY: as `resume`: the stack has room for the four values (see `l_dispatch`),
+    // and the call runs with nothing owned live.
     unsafe {
         if let Some(text) = why {
             ffi::lua_pushstring(l, text.as_ptr());
         }
-        ffi::lua_pushvalue(l, up(uv::RESUMED));
-        ffi::lua_pushvalue(l, co_at);
+        ffi::lua_pushvalue(l, up(uv::FINISH));
         ffi::lua_pushboolean(l, c_int::from(ok));
-        ffi::lua_rotate(l, -4, -1); // v, f, co, ok -> f, co, ok, v
+        ffi::lua_rotate(l, -3, -1); // v, f, ok -> f, ok, v
+        ffi::lua_pushvalue(l, co_at);
         ffi::lua_call(l, 3, 0);
     }
 }

@@ -333,8 +333,9 @@ pub(crate) enum Pin {
     Copied(Small),
 }
 
-/// Short `pack` buffers kept in the host (more at once take an allocation each).
-const SLOTS: usize = 4;
+/// Short `pack` buffers kept in the host (more at once take an allocation each; usually
+/// one is live, sent at once).
+const SLOTS: usize = 2;
 
 /// The host state of one service behind a borrow flag: what a lock gave (one user at a
 /// time) without its two atomic read-modify-writes, which cost several percent of a
@@ -431,7 +432,7 @@ mod tests {
         assert!(matches!(&sent, Packed::Small(_)) && sent.as_slice() == b"abc");
         assert!(!h.check(a, 1) && h.resolve_packed(a, 3, true).is_none());
         assert!(h.trash(b) && !h.trash(b));
-        // Five at once: four slots, then an allocation.
+        // Five at once: two slots, then allocations.
         let ptrs: Vec<usize> = (0..5u8).map(|i| h.keep_packed(&[i; 5])).collect();
         for (i, p) in ptrs.iter().enumerate() {
             assert_eq!(h.resolve(*p, 5, true).as_deref(), Some(&[i as u8; 5][..]));
