@@ -1,8 +1,10 @@
 -- skynet: the Lua service API, this project's own implementation of skynet's documented
 -- API (same names, arguments, results, error texts and ordering), on the host modules
 -- skynet.core and skynet.profile. The service is the scheduler of its own coroutines:
--- every message reaches skynet.dispatch_message through skynet.core.callback, and every
--- coroutine is resumed here, in Lua.
+-- every message reaches the host's dispatcher (skynet.core.dispatcher: the common cases
+-- of dispatch_message in C) or skynet.dispatch_message through skynet.core.callback, and
+-- every coroutine is resumed here or by that dispatcher, with Lua's own resume (error
+-- objects are handed on as they are).
 
 local c = require "skynet.core"
 local profile = require "skynet.profile"

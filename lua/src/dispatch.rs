@@ -245,13 +245,13 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         ffi::lua_pushvalue(l, 4);
         ffi::lua_pushvalue(l, 5);
         let values = ffi::lua_gettop(l) + 1;
-        if ffi::lua_tocfunction(l, unpack)
-            .is_some_and(|u| std::ptr::fn_addr_eq(u, crate::raw::l_unpack as ffi::lua_CFunction))
-        {
+        if ffi::lua_tocfunction(l, unpack).is_some_and(|u| {
+            std::ptr::fn_addr_eq(u, crate::rawpack::l_unpack as ffi::lua_CFunction)
+        }) {
             // skynet.core.unpack itself (this state's: the same host): its work done
             // here, with no call. Its error goes where the call's would.
             let host = &*(ffi::lua_touserdata(l, up(uv::HOST)) as *const HostCell);
-            if let Err(m) = crate::raw::unpack_args(l, host, 2) {
+            if let Err(m) = crate::rawpack::unpack_args(l, host, 2) {
                 ffi::lua_settop(l, values - 1);
                 ffi::lua_pushvalue(l, up(uv::FINISH));
                 ffi::lua_pushboolean(l, 0);

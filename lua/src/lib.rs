@@ -52,6 +52,7 @@ mod lualib;
 mod node;
 mod payload;
 mod raw;
+mod rawpack;
 mod service;
 mod signal;
 mod socket;
