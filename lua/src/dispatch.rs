@@ -26,8 +26,8 @@ use mlua::ffi::{self, lua_State};
 use crate::host::HostCell;
 use crate::signal::Signal;
 
-/// The dispatcher's upvalues, in order (`skynet.core.dispatcher`'s arguments, then the
-/// keys it interns).
+/// The dispatcher's upvalues, in order (the signal slot, `skynet.core.dispatcher`'s
+/// arguments, the interned "SUSPEND", the host state).
 mod uv {
     use std::ffi::c_int;
     pub(super) const SIGNAL: c_int = 1;
@@ -80,13 +80,12 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
                 ffi::lua_error(l)
             }
         }
-        // running's upvalue 1 must be `running_thread` (upvalue names are kept).
-        let name = ffi::lua_getupvalue(l, 3, 1);
-        let named = !name.is_null() && CStr::from_ptr(name) == c"running_thread";
-        if !name.is_null() {
-            ffi::lua_pop(l, 1);
-        }
-        if !named {
+        // `running` has exactly one upvalue (`running_thread`; not checked by name: the
+        // library's upvalue names could be stripped one day).
+        let one = !ffi::lua_getupvalue(l, 3, 1).is_null();
+        let two = !ffi::lua_getupvalue(l, 3, 2).is_null();
+        ffi::lua_pop(l, c_int::from(one) + c_int::from(two));
+        if !one || two {
             ffi::lua_pushstring(l, c"bad argument #3 to 'dispatcher'".as_ptr());
             ffi::lua_error(l)
         }
