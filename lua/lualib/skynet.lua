@@ -78,7 +78,7 @@ end
 local session_wait = {} -- session -> coroutine waiting for it, or "BREAK" (woken early)
 local request_session = {} -- coroutine -> session of the request it handles (0: a send)
 local request_source = {} -- coroutine -> address of that request's sender
-local request_tag = {} -- coroutine -> trace tag
+local request_tag = {} -- coroutine -> trace tag (false: a protocol never traced)
 local watching = {} -- session of a call in flight -> callee address
 local sleeping = {} -- token -> session of a sleep or wait
 local wakeups = {} -- tokens woken, in order
@@ -87,8 +87,21 @@ local unresponded = {} -- response closure -> address, until used
 local forks = { h = 1, t = 0 }
 -- [1] is true whenever wakeups, errors or forks may hold something (set by whatever
 -- queues there; recomputed at the end of finish_dispatch): the host's dispatcher reads
--- this one slot after a message instead of the three queues.
-local queued = { false }
+-- this one slot after a message instead of the three queues. [2] is `tagged`.
+local queued = { false, false }
+-- True once request_tag has held anything (every new key goes through its metatable,
+-- which sets this): until then the per-message paths (call, ret, a request's end) do not
+-- look in it.
+local tagged = false
+setmetatable(request_tag, {
+	__newindex = function(t, co, tag)
+		if tag ~= nil then
+			tagged = true
+			queued[2] = true
+		end
+		rawset(t, co, tag)
+	end,
+})
 local trace_source = {}
 
 ---------------------------------------------------------------------------------------
@@ -130,12 +143,14 @@ local function co_create_pooled(f)
 				end
 				request_session[co] = nil
 			end
-			local tag = request_tag[co]
-			if tag ~= nil then
-				if tag then
-					c.trace(tag, "end")
+			if tagged then
+				local tag = request_tag[co]
+				if tag ~= nil then
+					if tag then
+						c.trace(tag, "end")
+					end
+					request_tag[co] = nil
 				end
-				request_tag[co] = nil
 			end
 			request_source[co] = nil
 			f = nil
@@ -427,7 +442,7 @@ function skynet.rawsend(addr, typename, msg, sz)
 end
 
 function skynet.call(addr, typename, ...)
-	local tag = request_tag[running_thread]
+	local tag = tagged and request_tag[running_thread]
 	if tag then
 		c.trace(tag, "call", 2)
 		c.send(addr, skynet.PTYPE_TRACE, 0, tag)
@@ -453,7 +468,7 @@ end
 
 function skynet.ret(msg, sz)
 	msg = msg or ""
-	local tag = request_tag[running_thread]
+	local tag = tagged and request_tag[running_thread]
 	if tag then
 		c.trace(tag, "response")
 	end

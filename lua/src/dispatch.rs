@@ -63,7 +63,7 @@ fn up(i: c_int) -> c_int {
 /// request_session, request_source, request_tag, trace_source, pool, profile_state,
 /// queued)` -> a callback. Not skynet's: `running` is a function whose only upvalue is
 /// skynet.lua's `running_thread`; `queued[1]` is true whenever wakeups, errors or forks
-/// may hold something.
+/// may hold something, `queued[2]` once `request_tag` has held anything.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 2 is the
     // service's `Signal`, which outlives the state). Type checks are reads; the pushes
@@ -173,10 +173,14 @@ unsafe fn response(l: *mut lua_State) -> Fast {
             return Fast::Fallback; // nil (unknown) or "BREAK"
         }
         let co_at = ffi::lua_gettop(l);
-        ffi::lua_pushvalue(l, co_at);
-        ffi::lua_rawget(l, up(uv::REQUEST_TAG));
+        // request_tag[co], once request_tag has held anything (queued[2]: `tagged`).
+        ffi::lua_rawgeti(l, up(uv::QUEUED), 2);
+        if ffi::lua_toboolean(l, -1) != 0 {
+            ffi::lua_pushvalue(l, co_at);
+            ffi::lua_rawget(l, up(uv::REQUEST_TAG));
+        }
         let tagged = ffi::lua_toboolean(l, -1) != 0;
-        ffi::lua_pop(l, 1);
+        ffi::lua_settop(l, co_at);
         if tagged || !nothing_timed(l) {
             return Fast::Fallback;
         }
