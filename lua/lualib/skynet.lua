@@ -87,8 +87,9 @@ local unresponded = {} -- response closure -> address, until used
 local forks = { h = 1, t = 0 }
 -- [1] is true whenever wakeups, errors or forks may hold something (set by whatever
 -- queues there; recomputed at the end of finish_dispatch): the host's dispatcher reads
--- this one slot after a message instead of the three queues. [2] is `tagged`.
-local queued = { false, false }
+-- this one slot after a message instead of the three queues. [2] is `tagged`; [3] is
+-- true once trace_source has held anything (until then the dispatcher does not look).
+local queued = { false, false, false }
 -- True once request_tag has held anything (every new key goes through its metatable,
 -- which sets this): until then the per-message paths (call, ret, a request's end) do not
 -- look in it.
@@ -323,6 +324,7 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 	if p == nil then
 		if prototype == skynet.PTYPE_TRACE then
 			trace_source[source] = c.tostring(msg, sz)
+			queued[3] = true
 		elseif session ~= 0 then
 			c.send(source, skynet.PTYPE_ERROR, session, "")
 		else

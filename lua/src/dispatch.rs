@@ -63,7 +63,8 @@ fn up(i: c_int) -> c_int {
 /// request_session, request_source, request_tag, trace_source, pool, profile_state,
 /// queued)` -> a callback. Not skynet's: `running` is a function whose only upvalue is
 /// skynet.lua's `running_thread`; `queued[1]` is true whenever wakeups, errors or forks
-/// may hold something, `queued[2]` once `request_tag` has held anything.
+/// may hold something, `queued[2]` once `request_tag` has held anything, `queued[3]` once
+/// `trace_source` has.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 2 is the
     // service's `Signal`, which outlives the state). Type checks are reads; the pushes
@@ -219,9 +220,14 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         }
         let unpack = ffi::lua_gettop(l); // 8
         let traced = ffi::lua_getfield(l, p, c"trace".as_ptr()) != ffi::LUA_TNIL;
-        ffi::lua_pushvalue(l, 5);
-        let tag_waits = ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL;
-        ffi::lua_pop(l, 2);
+        // trace_source[source], once trace_source has held anything (queued[3]).
+        ffi::lua_rawgeti(l, up(uv::QUEUED), 3);
+        let mut tag_waits = ffi::lua_toboolean(l, -1) != 0;
+        if tag_waits {
+            ffi::lua_pushvalue(l, 5);
+            tag_waits = ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL;
+        }
+        ffi::lua_settop(l, unpack);
         if traced || tag_waits || !nothing_timed(l) {
             return Fast::Fallback;
         }
