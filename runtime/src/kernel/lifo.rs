@@ -3,15 +3,15 @@
 //! inside one long message must not strand the service it woke (the monitor moves it to
 //! the global queue).
 
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::Arc;
 
 use crate::kernel::cell::Cell;
+use crate::kernel::runnable::Runnable;
 
-/// One service, or none; owned by whoever swaps it out. Every non-null pointer in it came
-/// from `Arc::into_raw` and is turned back into its `Arc` exactly once, by the swap that takes
-/// it out (or by `Drop`). Only its worker puts; anyone may take. Aligned to its own cache
+/// One service, or none; owned by whoever swaps it out. Every non-null pointer in it is a
+/// [`Runnable`] put there (a run token handed over), taken out exactly once, by the swap
+/// that takes it out. Only its worker puts; anyone may take. Aligned to its own cache
 /// lines: the workers' slots sit side by side in the run queue, and each worker writes its
 /// own on every schedule.
 #[repr(align(128))]
@@ -33,38 +33,43 @@ impl<S: ?Sized> LifoSlot<S> {
     /// take), so a plain store does (a call's ping-pong finds it empty: no atomic
     /// read-modify-write on that path).
     #[inline]
-    pub(crate) fn put(&self, cell: Arc<Cell<S>>) -> Option<Arc<Cell<S>>> {
-        let new = Arc::into_raw(cell).cast_mut();
+    pub(crate) fn put(&self, cell: Runnable<S>) -> Option<Runnable<S>> {
+        let new = cell.as_ptr().cast_mut();
         if self.cell.load(Ordering::Relaxed).is_null() {
             self.cell.store(new, Ordering::Release);
             return None;
         }
-        let old = self.cell.swap(new, Ordering::AcqRel);
-        // SAFETY: a non-null pointer in the slot came from `Arc::into_raw` (here) and the
-        // swap made this call its only owner.
-        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+        Self::entry(self.cell.swap(new, Ordering::AcqRel))
     }
 
     /// Takes the service out of the slot, if any.
     #[inline]
-    pub(crate) fn take(&self) -> Option<Arc<Cell<S>>> {
+    pub(crate) fn take(&self) -> Option<Runnable<S>> {
         if self.cell.load(Ordering::Relaxed).is_null() {
             return None;
         }
-        let old = self.cell.swap(ptr::null_mut(), Ordering::AcqRel);
-        // SAFETY: as in `put`: the swap transferred the one reference the slot held.
-        (!old.is_null()).then(|| unsafe { Arc::from_raw(old) })
+        Self::entry(self.cell.swap(ptr::null_mut(), Ordering::AcqRel))
     }
 
     /// Takes the service out if it is `cell`.
-    pub(crate) fn take_if(&self, cell: &Arc<Cell<S>>) -> Option<Arc<Cell<S>>> {
-        let want = Arc::as_ptr(cell).cast_mut();
+    pub(crate) fn take_if(&self, cell: *const Cell<S>) -> Option<Runnable<S>> {
         self.cell
-            .compare_exchange(want, ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                cell.cast_mut(),
+                ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .ok()
-            // SAFETY: the exchange took the slot's reference (its pointer came from
-            // `Arc::into_raw` in `put`).
-            .map(|p| unsafe { Arc::from_raw(p) })
+            .and_then(Self::entry)
+    }
+
+    /// The entry a swap took out (null: none).
+    #[inline]
+    fn entry(p: *mut Cell<S>) -> Option<Runnable<S>> {
+        // SAFETY: a non-null pointer in the slot is a `Runnable` that `put` stored, and the
+        // swap that returned it made its caller that entry's only owner.
+        NonNull::new(p).map(|p| unsafe { Runnable::from_slot(p) })
     }
 
     /// True when a service waits in the slot.
@@ -74,23 +79,18 @@ impl<S: ?Sized> LifoSlot<S> {
     }
 }
 
-impl<S: ?Sized> Drop for LifoSlot<S> {
-    fn drop(&mut self) {
-        drop(self.take());
-    }
-}
-
-// SAFETY: the slot holds an `Arc<Cell<S>>` (behind a raw pointer) and hands it between
-// threads only as that `Arc`: it is as `Send`/`Sync` as the `Arc` is.
-unsafe impl<S: ?Sized> Send for LifoSlot<S> where Arc<Cell<S>>: Send {}
+// SAFETY: the slot holds a `Runnable<S>` (behind a raw pointer) and hands it between
+// threads only as that entry: it is as `Send`/`Sync` as the entry is `Send`.
+unsafe impl<S: ?Sized> Send for LifoSlot<S> where Runnable<S>: Send {}
 // SAFETY: as above; all access is through atomic swaps.
-unsafe impl<S: ?Sized> Sync for LifoSlot<S> where Arc<Cell<S>>: Send + Sync {}
+unsafe impl<S: ?Sized> Sync for LifoSlot<S> where Runnable<S>: Send {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::base::Addr;
     use crate::kernel::cell::LaunchNotify;
+    use std::sync::Arc;
 
     fn cell(n: u32) -> Arc<Cell<u8>> {
         Arc::new(Cell::new(
@@ -102,43 +102,45 @@ mod tests {
         ))
     }
 
-    /// Exercises every `unsafe` path: references are neither lost nor doubled, across
+    fn entry(c: &Arc<Cell<u8>>) -> Runnable<u8> {
+        // SAFETY: the test stands for the token's holder; `c` outlives every entry.
+        unsafe { Runnable::new(c) }
+    }
+
+    /// Exercises every `unsafe` path: entries are neither lost nor doubled, across
     /// threads too.
     #[test]
-    fn references_move_through_the_slot_exactly_once() {
+    fn entries_move_through_the_slot_exactly_once() {
         let slot = LifoSlot::<u8>::default();
         let (a, b) = (cell(1), cell(2));
-        assert!(slot.put(a.clone()).is_none());
-        assert_eq!(Arc::strong_count(&a), 2);
-        let out = slot.put(b.clone()).expect("a was there");
-        assert!(Arc::ptr_eq(&out, &a));
-        drop(out);
-        assert_eq!(Arc::strong_count(&a), 1);
-        assert!(slot.take_if(&a).is_none());
+        assert!(slot.put(entry(&a)).is_none());
+        let out = slot.put(entry(&b)).expect("a was there");
+        assert_eq!(out.as_ptr(), Arc::as_ptr(&a));
+        assert!(slot.take_if(Arc::as_ptr(&a)).is_none());
         assert!(slot.is_occupied());
-        assert!(Arc::ptr_eq(&slot.take_if(&b).expect("b"), &b));
+        let got = slot.take_if(Arc::as_ptr(&b)).expect("b");
+        assert_eq!(got.as_ptr(), Arc::as_ptr(&b));
         assert!(slot.take().is_none());
-        assert_eq!(Arc::strong_count(&b), 1);
-        // Dropped with a service inside: its reference is released.
-        slot.put(b.clone());
-        drop(slot);
-        assert_eq!(Arc::strong_count(&b), 1);
-        // Two threads racing put and take: every reference comes back.
+        assert!(!slot.is_occupied());
+        // Two threads racing put and take: every entry put comes out once (displaced by
+        // the next put, taken, or left in the slot at the end).
         let slot = Arc::new(LifoSlot::<u8>::default());
-        let c = cell(3);
+        const PUTS: usize = 10_000;
+        let cells: Arc<Vec<_>> = Arc::new((0..4).map(cell).collect());
         let t = {
-            let (slot, c) = (slot.clone(), c.clone());
+            let (slot, cells) = (slot.clone(), cells.clone());
             std::thread::spawn(move || {
-                for _ in 0..10_000 {
-                    drop(slot.put(c.clone()));
-                }
+                (0..PUTS)
+                    .filter(|i| slot.put(entry(&cells[i % 4])).is_some())
+                    .count()
             })
         };
-        for _ in 0..10_000 {
-            drop(slot.take());
+        let mut taken = 0;
+        while !t.is_finished() {
+            taken += usize::from(slot.take().is_some());
         }
-        t.join().expect("no panic");
-        drop(slot.take());
-        assert_eq!(Arc::strong_count(&c), 1);
+        let displaced = t.join().expect("no panic");
+        taken += usize::from(slot.take().is_some());
+        assert_eq!(displaced + taken, PUTS);
     }
 }

@@ -33,6 +33,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::base::{Addr, Message};
 use crate::kernel::cell::Cell;
 use crate::kernel::lifo::LifoSlot;
+use crate::kernel::runnable::Runnable;
 
 /// What the kernel holds in a cell: the service body type of the layer above. The raw
 /// service layer implements it once, for `dyn RawService`.
@@ -53,7 +54,7 @@ const DEFER_LIMIT: usize = 32;
 
 /// The node-wide queue of runnable services.
 pub(crate) struct RunQueue<S: ?Sized> {
-    global: Mutex<VecDeque<Arc<Cell<S>>>>,
+    global: Mutex<VecDeque<Runnable<S>>>,
     /// Length of `global`, readable without the lock.
     len: AtomicUsize,
     /// Parked workers, read without the lock by pushers to decide whether to notify.
@@ -175,7 +176,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// Makes a service runnable. From one of our workers it takes the LIFO slot (the service
     /// that was there moves to the global queue); from anywhere else it goes to the global
     /// queue and wakes a parked worker.
-    pub(crate) fn schedule(&self, cell: Arc<Cell<S>>) {
+    pub(crate) fn schedule(&self, cell: Runnable<S>) {
         let mine = self.my_index();
         let displaced = match mine.and_then(|i| self.lifos.get(i)) {
             Some(slot) => Ok(slot.put(cell)),
@@ -236,7 +237,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
 
     /// Moves `cell` out of the calling worker's LIFO slot to the global queue, if it is there
     /// and a worker is parked to take it.
-    pub(crate) fn spill_lifo(&self, cell: &Arc<Cell<S>>) {
+    pub(crate) fn spill_lifo(&self, cell: *const Cell<S>) {
         if self.sleeping.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -250,7 +251,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     }
 
     /// Appends to the global queue and wakes one parked worker if any.
-    pub(crate) fn push_global(&self, cell: Arc<Cell<S>>) {
+    pub(crate) fn push_global(&self, cell: Runnable<S>) {
         {
             let mut g = self.global.lock();
             g.push_back(cell);
@@ -337,7 +338,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
                 .is_some_and(LifoSlot::is_occupied)
     }
 
-    fn pop_global(&self) -> Option<Arc<Cell<S>>> {
+    fn pop_global(&self) -> Option<Runnable<S>> {
         if self.len.load(Ordering::SeqCst) == 0 {
             return None;
         }
@@ -350,7 +351,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     /// The next service for this worker, parking while there is none. `lifo_runs` counts the
     /// consecutive slot runs; `parked` is set when the worker slept on the way. Returns None
     /// when the queue is stopped.
-    pub(crate) fn next(&self, lifo_runs: &mut u32, parked: &mut bool) -> Option<Arc<Cell<S>>> {
+    pub(crate) fn next(&self, lifo_runs: &mut u32, parked: &mut bool) -> Option<Runnable<S>> {
         let mine = self.my_index().and_then(|i| self.lifos.get(i));
         loop {
             if let Some(cell) = mine.and_then(LifoSlot::take) {
@@ -392,7 +393,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
 
     /// Drops the calling worker's local state (on worker exit), returning its LIFO slot's
     /// service.
-    pub(crate) fn leave_worker(&self) -> Option<Arc<Cell<S>>> {
+    pub(crate) fn leave_worker(&self) -> Option<Runnable<S>> {
         let index = self.my_index()?;
         // The caches' cells are dropped on this worker's own thread (see `WorkerCaches`).
         let dropped = self
