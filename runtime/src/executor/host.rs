@@ -11,7 +11,7 @@
 //!                                   └─ everything else ─► inbox ─► main task ─► dispatch
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -244,7 +244,7 @@ impl<S: Service> RawService for AsyncHost<S> {
             local: OwnerCell::new(Local {
                 inbox: VecDeque::new(),
                 main_idle: false,
-                pending: HashMap::default(),
+                pending: Default::default(),
                 callbacks: Slab::new(),
             }),
             exit_flag: AtomicBool::new(false),
@@ -385,9 +385,7 @@ impl<S: Service> RawService for AsyncHost<S> {
                 if l.inbox.is_empty() && l.inbox.capacity() > 0 {
                     l.inbox = VecDeque::new();
                 }
-                if l.pending.is_empty() && l.pending.capacity() > 0 {
-                    l.pending = HashMap::default();
-                }
+                l.pending.release_idle();
                 if l.callbacks.is_empty() && l.callbacks.capacity() > 0 {
                     l.callbacks = Slab::new();
                 }
