@@ -2,10 +2,19 @@
 //! thread), in shared memory so another thread can take a service out of it: a worker stuck
 //! inside one long message must not strand the service it woke (the monitor moves it to
 //! the global queue).
+//!
+//! The worker takes from its slot once per turn, and the monitor almost never. So the
+//! worker takes with a plain load and store, and the monitor pays for the handshake
+//! ([`LifoSlot::steal`]): it raises `stealing`, runs a barrier on every thread of the
+//! process (`barrier.rs`), and takes only if the worker is then still inside the callback
+//! it was stuck in. A worker that left it before the barrier shows it (the monitor backs
+//! off); one that leaves after the barrier sees `stealing` and takes with a swap. Where
+//! the barrier is not available, the worker always swaps.
 
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
+use crate::kernel::barrier;
 use crate::kernel::cell::Cell;
 use crate::kernel::runnable::Runnable;
 
@@ -17,12 +26,18 @@ use crate::kernel::runnable::Runnable;
 #[repr(align(128))]
 pub(crate) struct LifoSlot<S: ?Sized> {
     cell: AtomicPtr<Cell<S>>,
+    /// Another thread is taking the service out (see the module doc).
+    stealing: AtomicBool,
+    /// The worker may take with a plain load and store (the barrier is available).
+    plain_takes: bool,
 }
 
 impl<S: ?Sized> Default for LifoSlot<S> {
     fn default() -> Self {
         LifoSlot {
             cell: AtomicPtr::new(ptr::null_mut()),
+            stealing: AtomicBool::new(false),
+            plain_takes: barrier::available(),
         }
     }
 }
@@ -42,7 +57,44 @@ impl<S: ?Sized> LifoSlot<S> {
         Self::entry(self.cell.swap(new, Ordering::AcqRel))
     }
 
-    /// Takes the service out of the slot, if any.
+    /// Takes the service out, from the slot's own worker, outside its callbacks: a plain
+    /// load and store unless another thread is stealing (see the module doc).
+    #[inline]
+    pub(crate) fn take_own(&self) -> Option<Runnable<S>> {
+        let p = self.cell.load(Ordering::Relaxed);
+        if p.is_null() {
+            return None;
+        }
+        // Acquire: after a steal that ended, its swap is seen.
+        if !self.plain_takes || self.stealing.load(Ordering::Acquire) {
+            return Self::entry(self.cell.swap(ptr::null_mut(), Ordering::AcqRel));
+        }
+        // Nobody else takes now: a thief would have raised `stealing` before its barrier,
+        // and this worker, outside a callback, would see it (the module doc). `p` was put
+        // by this worker (only it puts), so there is nothing to acquire.
+        self.cell.store(ptr::null_mut(), Ordering::Relaxed);
+        Self::entry(p)
+    }
+
+    /// Takes the service out from another thread while the slot's worker is stuck inside
+    /// one callback; `still_inside` says, after the barrier, whether it still is (else the
+    /// worker may be taking with plain accesses, and nothing is taken).
+    pub(crate) fn steal(&self, still_inside: impl FnOnce() -> bool) -> Option<Runnable<S>> {
+        if !self.plain_takes {
+            return self.take();
+        }
+        self.stealing.store(true, Ordering::SeqCst);
+        let taken = if barrier::barrier_all() && still_inside() {
+            self.take()
+        } else {
+            None
+        };
+        self.stealing.store(false, Ordering::Release);
+        taken
+    }
+
+    /// Takes the service out of the slot, if any (with a swap: the worker at exit, or a
+    /// thief under [`steal`](Self::steal)'s handshake).
     #[inline]
     pub(crate) fn take(&self) -> Option<Runnable<S>> {
         if self.cell.load(Ordering::Relaxed).is_null() {
@@ -90,6 +142,7 @@ mod tests {
     use super::*;
     use crate::base::Addr;
     use crate::kernel::cell::LaunchNotify;
+    use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
     fn cell(n: u32) -> Arc<Cell<u8>> {
@@ -142,5 +195,57 @@ mod tests {
         let displaced = t.join().expect("no panic");
         taken += usize::from(slot.take().is_some());
         assert_eq!(displaced + taken, PUTS);
+    }
+
+    /// The worker's plain takes against a thief's steals: a worker thread enters and leaves
+    /// "callbacks" (a version, odd inside), puts an entry inside each and takes after each
+    /// with `take_own`, while another thread steals whenever it sees the worker inside.
+    /// Every entry comes out exactly once (a double take would count twice).
+    #[test]
+    fn plain_takes_and_steals_never_take_twice() {
+        use std::sync::atomic::AtomicU64;
+        const ROUNDS: usize = 200_000;
+        let slot = Arc::new(LifoSlot::<u8>::default());
+        let version = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let cells: Arc<Vec<_>> = Arc::new((0..4).map(cell).collect());
+        let worker = {
+            let (slot, version, cells) = (slot.clone(), version.clone(), cells.clone());
+            std::thread::spawn(move || {
+                let mut out = 0;
+                for i in 0..ROUNDS {
+                    version.store(version.load(Ordering::Relaxed) + 1, Ordering::Release);
+                    out += usize::from(slot.put(entry(&cells[i % 4])).is_some());
+                    if i % 16 == 0 {
+                        // A longer callback now and then: the thief gets in.
+                        for _ in 0..2_000 {
+                            std::hint::spin_loop();
+                        }
+                    }
+                    version.store(version.load(Ordering::Relaxed) + 1, Ordering::Release);
+                    out += usize::from(slot.take_own().is_some());
+                }
+                out
+            })
+        };
+        let thief = {
+            let (slot, version, done) = (slot.clone(), version.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut stolen = 0;
+                while !done.load(Ordering::Relaxed) {
+                    let v = version.load(Ordering::Acquire);
+                    if v % 2 == 1 {
+                        let inside = || version.load(Ordering::Acquire) == v;
+                        stolen += usize::from(slot.steal(inside).is_some());
+                    }
+                }
+                stolen
+            })
+        };
+        let out = worker.join().expect("no panic");
+        done.store(true, Ordering::Relaxed);
+        let stolen = thief.join().expect("no panic");
+        let left = usize::from(slot.take().is_some());
+        assert_eq!(out + stolen + left, ROUNDS);
     }
 }

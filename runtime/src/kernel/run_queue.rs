@@ -354,7 +354,7 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
     pub(crate) fn next(&self, lifo_runs: &mut u32, parked: &mut bool) -> Option<Runnable<S>> {
         let mine = self.my_index().and_then(|i| self.lifos.get(i));
         loop {
-            if let Some(cell) = mine.and_then(LifoSlot::take) {
+            if let Some(cell) = mine.and_then(LifoSlot::take_own) {
                 if *lifo_runs < LIFO_BUDGET || self.len.load(Ordering::Relaxed) == 0 {
                     *lifo_runs += 1;
                     return Some(cell);
@@ -415,9 +415,14 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
 
     /// Moves the service waiting in worker `index`'s LIFO slot to the global queue (the
     /// monitor does it for a worker stuck inside one message, so the service it woke does
-    /// not wait for that message to end). True if there was one.
-    pub(crate) fn rescue_lifo(&self, index: usize) -> bool {
-        match self.lifos.get(index).and_then(LifoSlot::take) {
+    /// not wait for that message to end). `still_inside` tells whether that worker is still
+    /// inside the message (see `LifoSlot::steal`). True if a service was moved.
+    pub(crate) fn rescue_lifo(&self, index: usize, still_inside: impl FnOnce() -> bool) -> bool {
+        match self
+            .lifos
+            .get(index)
+            .and_then(|slot| slot.steal(still_inside))
+        {
             Some(cell) => {
                 self.push_global(cell);
                 true
