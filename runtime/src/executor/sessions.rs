@@ -42,10 +42,13 @@ pub(crate) struct Slot {
     pub(crate) reply: Option<Message>,
 }
 
-/// Sessions being waited on: one inline, the rest in a map.
+/// Sessions being waited on: one in a slot of its own, the rest in a map.
 #[derive(Default)]
 pub(crate) struct Sessions {
-    first: Option<(i32, Slot)>,
+    /// The first slot: boxed, so a service that never calls pays one pointer for it (an
+    /// inline slot was 88 bytes in every service); kept between calls (no allocation per
+    /// call) and given back when the service goes idle. Session 0: free.
+    first: Option<Box<(i32, Slot)>>,
     rest: IdMap<i32, Slot>,
 }
 
@@ -57,16 +60,18 @@ impl Sessions {
         if self.contains(session) {
             return Err(slot);
         }
-        if self.first.is_none() {
-            self.first = Some((session, slot));
-        } else {
-            self.rest.insert(session, slot);
+        match &mut self.first {
+            Some(first) if first.0 == 0 => **first = (session, slot),
+            Some(_) => {
+                self.rest.insert(session, slot);
+            }
+            None => self.first = Some(Box::new((session, slot))),
         }
         Ok(())
     }
 
     fn contains(&self, session: i32) -> bool {
-        matches!(&self.first, Some((s, _)) if *s == session)
+        matches!(&self.first, Some(first) if first.0 == session)
             || (!self.rest.is_empty() && self.rest.contains_key(&session))
     }
 
@@ -74,7 +79,7 @@ impl Sessions {
     #[inline]
     pub(crate) fn get_mut(&mut self, session: i32) -> Option<&mut Slot> {
         match &mut self.first {
-            Some((s, slot)) if *s == session => Some(slot),
+            Some(first) if first.0 == session && session != 0 => Some(&mut first.1),
             _ if self.rest.is_empty() => None,
             _ => self.rest.get_mut(&session),
         }
@@ -83,15 +88,21 @@ impl Sessions {
     /// Stops waiting on `session`; its slot, if it was waited on.
     #[inline]
     pub(crate) fn remove(&mut self, session: i32) -> Option<Slot> {
-        match &self.first {
-            Some((s, _)) if *s == session => self.first.take().map(|(_, slot)| slot),
+        match &mut self.first {
+            Some(first) if first.0 == session && session != 0 => {
+                first.0 = 0;
+                Some(std::mem::take(&mut first.1))
+            }
             _ if self.rest.is_empty() => None,
             _ => self.rest.remove(&session),
         }
     }
 
-    /// Gives back the map's memory when nothing waits in it (an idle service).
+    /// Gives back the memory of the slots nothing waits in (an idle service).
     pub(crate) fn release_idle(&mut self) {
+        if matches!(&self.first, Some(first) if first.0 == 0) {
+            self.first = None;
+        }
         if self.rest.is_empty() && self.rest.capacity() > 0 {
             self.rest = IdMap::default();
         }
