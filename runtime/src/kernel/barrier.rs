@@ -1,7 +1,8 @@
 //! A memory barrier run on every thread of the process at once, from one thread: Linux's
 //! `membarrier` (private expedited). It lets a hot path on one side of a handshake use plain
 //! loads and stores where the rare other side pays for both (a worker's LIFO slot and the
-//! monitor that may rescue a service from it: see `lifo.rs`).
+//! monitor that may rescue a service from it: see `lifo.rs`; a host crate's flag raised
+//! from another thread, as the Lua host's `signal`). Public as `skynet_runtime::barrier`.
 //!
 //! Elsewhere than Linux on x86-64 and AArch64, or where the kernel refuses, it is not
 //! [`available`] and callers keep their atomic read-modify-writes.
@@ -43,7 +44,7 @@ mod sys {
 }
 
 /// Registers the process for [`barrier_all`] (once); true when it is usable.
-pub(crate) fn available() -> bool {
+pub fn available() -> bool {
     match STATE.load(Ordering::Acquire) {
         1 => true,
         2 => false,
@@ -68,7 +69,7 @@ pub(crate) fn available() -> bool {
 /// a store any of them made before it is visible to the caller afterwards, and a load any
 /// of them makes after it sees what the caller stored before the call. False (and no
 /// barrier) when not [`available`].
-pub(crate) fn barrier_all() -> bool {
+pub fn barrier_all() -> bool {
     if !available() {
         return false;
     }

@@ -6,7 +6,7 @@
 //! the service interfaces built on it: the raw layer instantiates it once, for
 //! `dyn RawService`.
 
-pub(crate) mod barrier;
+pub mod barrier;
 pub(crate) mod cell;
 pub(crate) mod counters;
 pub(crate) mod lifo;
