@@ -17,6 +17,7 @@ use crate::core::{self, HostRef};
 use crate::host::{Deferred, Host, Notify};
 use crate::node::{LuaNode, Script};
 use crate::signal::Signal;
+use crate::vm::LuaState;
 use crate::{raw, state};
 
 /// A Lua service: `LuaService::new(["name", "arg1", ...])` runs script `name` (found over
@@ -29,7 +30,7 @@ pub struct LuaService {
     notify: Option<Notify>,
     /// The Lua state. Declared before `host` and `signal`: dropped first, as its raw
     /// functions point at them.
-    lua: Option<Lua>,
+    lua: Option<LuaState>,
     /// The host state the Lua state's functions share (locked only between Lua calls).
     host: Option<HostRef>,
     /// Where a signal finds the running coroutine, and the main thread's `lua_State`
@@ -93,21 +94,10 @@ impl LuaService {
             return Err("no Lua state".into());
         };
         if shared.memlimit > 0 {
-            let _ = lua.set_memory_limit(shared.memlimit);
+            lua.set_memory_limit(shared.memlimit);
         }
-        // The main thread (the registry's LUA_RIDX_MAINTHREAD), for the callback.
-        // SAFETY: exec_raw runs the closure in protected mode; reading the registry slot
-        // and popping it leaves the stack as found.
-        let main = unsafe {
-            let mut main = 0usize;
-            lua.exec_raw::<()>((), |l| {
-                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_MAINTHREAD);
-                main = ffi::lua_tothread(l, -1) as usize;
-                ffi::lua_pop(l, 1);
-            })
-            .map_err(|e| e.to_string())?;
-            main
-        };
+        // The main thread, for the callback.
+        let main = lua.main() as usize;
         if main == 0 {
             return Err("no main thread".into());
         }
@@ -177,7 +167,7 @@ impl LuaService {
     /// Lua 5.5's own count leaves out the buffers of long strings built by `string.rep`
     /// and the like, which it takes over as external strings).
     fn heap_bytes(&self) -> usize {
-        self.lua.as_ref().map_or(0, Lua::used_memory)
+        self.lua.as_ref().map_or(0, LuaState::used_memory)
     }
 
     /// Tells the runtime, and a Lua parent waiting in `newservice`, how init ended.
@@ -295,10 +285,10 @@ fn run_main(
 }
 
 /// skynet's `skynet.memlimit`: a limit left in the registry by the main script.
-fn apply_memlimit(lua: &Lua) {
+fn apply_memlimit(lua: &LuaState) {
     if let Ok(Some(n)) = lua.named_registry_value::<Option<i64>>("memlimit") {
         if n > 0 {
-            let _ = lua.set_memory_limit(n as usize);
+            lua.set_memory_limit(n as usize);
             log::info!("Set memory limit to {:.2} M", n as f64 / (1024.0 * 1024.0));
         }
     }

@@ -8,31 +8,22 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::Mutex;
 
 use mlua::chunk::ChunkMode;
-use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
+use mlua::{Function, Lua, Table, Value};
 
 use crate::core::HostRef;
 use crate::host::Host;
 use crate::node::LuaNode;
 use crate::signal::Signal;
+use crate::vm::LuaState;
 use crate::{core, lualib};
 
 /// A new Lua state for the service `host` describes, and the host state its functions share.
-pub(crate) fn new_state(host: Host) -> mlua::Result<(Lua, HostRef)> {
-    // SAFETY: `unsafe_new_with` is unsafe only because the debug library (and C module
-    // loading) can break the sandbox mlua otherwise promises. skynet's library needs
-    // `debug` (tracebacks, getinfo, the registry for memlimit), as skynet itself runs
-    // with it; and no C module can be loaded: the C searchers are removed below, and
-    // `package.loadlib` with them. Exercised by every test that runs a Lua service
-    // (`tests/basics.rs`), including one that uses `debug.traceback` and `getinfo`.
-    // `io`, `os` and `utf8` open on first use (`raw::install_lazy_libs`).
-    let eager = StdLib::ALL ^ (StdLib::IO | StdLib::OS | StdLib::UTF8);
-    let lua = unsafe { Lua::unsafe_new_with(eager, LuaOptions::new()) };
-    // SAFETY: the state lacks those three libraries; exec_raw runs the closure in
-    // protected mode, and it leaves the stack as found. Exercised by every test (the
-    // library's own tests use `os`, `io` and `utf8` through the stubs).
-    unsafe {
-        lua.exec_raw::<()>((), |l| crate::raw::install_lazy_libs(l))?;
-    }
+pub(crate) fn new_state(host: Host) -> mlua::Result<(LuaState, HostRef)> {
+    // The debug library is open (skynet's library needs it: tracebacks, getinfo, the
+    // registry for memlimit), as skynet itself runs with it; no C module can be loaded:
+    // the C searchers are removed below, and `package.loadlib` with them. `io`, `os` and
+    // `utf8` open on first use (`raw::install_lazy_libs`).
+    let lua = LuaState::new()?;
     let shared = host.shared.clone();
     let signal = shared.signal_slot(host.addr);
     let h: HostRef = Arc::new(parking_lot::Mutex::new(host));
