@@ -55,6 +55,7 @@ mod raw;
 mod service;
 mod signal;
 mod socket;
+mod stdlib;
 mod state;
 mod strip;
 mod trace;

@@ -121,17 +121,13 @@ pub(crate) fn set_memory_limit(lua: &Lua, limit: usize) -> mlua::Result<()> {
     }
 }
 
-/// Opens the eager libraries: base, package, coroutine, table, string, math, debug.
+/// Opens base and package; the other libraries open on first use ([`crate::stdlib`],
+/// `raw::install_lazy_libs`).
 unsafe extern "C-unwind" fn open_libs(l: *mut lua_State) -> c_int {
     type F = unsafe extern "C-unwind" fn(*mut lua_State) -> c_int;
     const LIBS: &[(&CStr, F)] = &[
         (c"_G", ffi::luaopen_base),
         (c"package", ffi::luaopen_package),
-        (c"coroutine", ffi::luaopen_coroutine),
-        (c"table", ffi::luaopen_table),
-        (c"string", ffi::luaopen_string),
-        (c"math", ffi::luaopen_math),
-        (c"debug", ffi::luaopen_debug),
     ];
     // SAFETY: called by `lua_pcall` on a fresh state; each require leaves one value,
     // popped.
@@ -140,6 +136,7 @@ unsafe extern "C-unwind" fn open_libs(l: *mut lua_State) -> c_int {
             ffi::luaL_requiref(l, name.as_ptr(), *open, 1);
             ffi::lua_pop(l, 1);
         }
+        crate::stdlib::install(l);
         crate::raw::install_lazy_libs(l);
     }
     0
