@@ -31,6 +31,14 @@ pub(crate) fn new_state(host: Host) -> mlua::Result<(LuaState, HostRef)> {
     Ok((lua, h))
 }
 
+/// The modules written in Rust, found through `package.preload` as skynet's C modules.
+const HOST_MODULES: &[&str] = &[
+    "skynet.core",
+    "skynet.codecache",
+    "skynet.socketdriver",
+    "skynet.netpack",
+];
+
 fn install_package(
     lua: &Lua,
     shared: &Arc<LuaNode>,
@@ -42,28 +50,23 @@ fn install_package(
     package.set("cpath", shared.lua_cpath.as_str())?;
     package.set("loadlib", Value::Nil)?;
     let preload: Table = package.get("preload")?;
-    crate::socket::preload(lua, &preload, h)?; // skynet.socketdriver, skynet.netpack
-    let h = h.clone();
-    let sig = signal.clone();
-    preload.set(
-        "skynet.core",
-        lua.create_function(move |lua, _: mlua::MultiValue| core::module(lua, &h, &sig))?,
-    )?;
-    let s = shared.clone();
-    preload.set(
-        "skynet.codecache",
-        lua.create_function(move |lua, _: mlua::MultiValue| codecache(lua, &s))?,
-    )?;
+    // One loader for every host module (a preload loader is called with the module's
+    // name): one mlua function per state instead of one per module.
+    let (hl, sig, s) = (h.clone(), signal.clone(), shared.clone());
+    let loader = lua.create_function(move |lua, (name, _): (String, mlua::MultiValue)| {
+        Ok(match name.as_str() {
+            "skynet.core" => Value::Table(core::module(lua, &hl, &sig)?),
+            "skynet.codecache" => Value::Table(codecache(lua, &s)?),
+            "skynet.socketdriver" => Value::Table(crate::socket::socketdriver(lua, &hl)?),
+            "skynet.netpack" => Value::Table(crate::socket::netpack(lua, &hl)?),
+            other => load_embedded(lua, &s, other, true)?.call::<Value>(other)?,
+        })
+    })?;
+    for name in HOST_MODULES {
+        preload.raw_set(*name, &loader)?;
+    }
     for (name, _) in lualib::PRELOADED {
-        let name = name.to_string();
-        let s = shared.clone();
-        preload.set(
-            name.clone(),
-            lua.create_function(move |lua, _: mlua::MultiValue| {
-                let f = load_embedded(lua, &s, &name, true)?;
-                f.call::<Value>(name.as_str())
-            })?,
-        )?;
+        preload.raw_set(*name, &loader)?;
     }
     // searchers: 1 preload, 2 lua_path, then ours; the C searchers go.
     let searchers: Table = package.get("searchers")?;
