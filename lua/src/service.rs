@@ -106,10 +106,10 @@ impl LuaService {
         let script = shared.find_script(&name)?;
         signal.set_active(main as *mut mlua::ffi::lua_State);
         // As snlua: no collection while the scripts load (they allocate mostly what they
-        // keep), then the generational collector, entered with a full collection. (Left
-        // incremental until the start function has run, the collector began a cycle at
-        // once, only for the full collection to redo it: ~8% of a spawn.)
-        lua.gc_stop();
+        // keep; the collector is stopped since the state was made), then the
+        // generational collector, entered with a full collection. (Left incremental until
+        // the start function has run, the collector began a cycle at once, only for the
+        // full collection to redo it: ~8% of a spawn.)
         let r = run_main(lua, &shared, &name, &script, &self.args[1..]);
         lua.gc_restart();
         // SAFETY: `main` is the main thread of `lua`, which runs no code now; LUA_GCGEN

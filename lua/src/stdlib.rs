@@ -300,6 +300,7 @@ mod tests {
     #[test]
     fn stubs_fill_on_read_and_on_pairs() {
         let s = LuaState::new().expect("a state");
+        s.gc_restart();
         let ok: bool = s
             .load(
                 r#"

@@ -34,8 +34,9 @@ impl std::ops::Deref for LuaState {
 }
 
 impl LuaState {
-    /// A new state with the standard libraries a service needs open (`io`, `os` and
-    /// `utf8` open on first use), as mlua's `Lua` without owning it.
+    /// A new state with the standard libraries a service needs open (most of them fill
+    /// in on first use), as mlua's `Lua` without owning it. Its collector is stopped:
+    /// `gc_restart` once the scripts it starts with have loaded.
     pub(crate) fn new() -> mlua::Result<LuaState> {
         let arena = Box::into_raw(Arena::new());
         // SAFETY: `arena` is a live arena that only this state will use; the allocator
@@ -46,6 +47,12 @@ impl LuaState {
             // SAFETY: from Box::into_raw above; the failed state holds nothing of it.
             drop(unsafe { Box::from_raw(arena) });
             return Err(mlua::Error::MemoryError("cannot create a Lua state".into()));
+        }
+        // No collection while the state is set up (it allocates only what it keeps):
+        // `LuaService::start` restarts the collector once the scripts have loaded.
+        // SAFETY: a new state running nothing; LUA_GCSTOP never raises.
+        unsafe {
+            ffi::lua_gc(main, ffi::LUA_GCSTOP);
         }
         // From here on the state is closed by LuaState's drop, whatever fails.
         // SAFETY: `main` is the new state, running nothing; `open_libs` runs in protected
@@ -167,6 +174,7 @@ mod tests {
     #[test]
     fn a_state_counts_limits_and_closes() {
         let s = LuaState::new().expect("a state");
+        s.gc_restart();
         let base = s.used_memory();
         assert!(base > 1000, "{base}");
         s.load("big = string.rep('x', 100000)")
