@@ -142,8 +142,8 @@ unsafe fn push(l: *mut lua_State, f: Field) -> bool {
     true
 }
 
-/// Opens library `LIB` for real and copies it into the stub at index 1; drops the
-/// stub's metatable.
+/// Opens library `LIB` for real and copies into the stub at index 1 every field it does
+/// not have yet (one the program set stays); drops the stub's metatable.
 ///
 /// # Safety
 /// Called from a Lua C function with the stub at index 1 and room on the stack.
@@ -151,13 +151,20 @@ unsafe fn open_whole<const LIB: usize>(l: *mut lua_State) {
     // SAFETY: per the contract; the opener may raise (memory), with nothing owned here.
     unsafe {
         let top = ffi::lua_gettop(l);
+        ffi::luaL_checkstack(l, 6, std::ptr::null());
         ffi::lua_pushcfunction(l, LIBS[LIB].1);
         ffi::lua_call(l, 0, 1);
         ffi::lua_pushnil(l);
         while ffi::lua_next(l, -2) != 0 {
             ffi::lua_pushvalue(l, -2);
-            ffi::lua_insert(l, -2);
-            ffi::lua_rawset(l, 1);
+            if ffi::lua_rawget(l, 1) == ffi::LUA_TNIL {
+                ffi::lua_pop(l, 1);
+                ffi::lua_pushvalue(l, -2);
+                ffi::lua_insert(l, -2);
+                ffi::lua_rawset(l, 1);
+            } else {
+                ffi::lua_pop(l, 2);
+            }
         }
         ffi::lua_settop(l, top);
         ffi::lua_pushnil(l);
@@ -308,8 +315,11 @@ mod tests {
                 assert(string.format("%d", 3) == "3" and rawget(string, "format"))
                 assert(("x"):rep(3) == "xxx" and ("10" + 1) == 11)
                 assert(math.pi > 3 and math.maxinteger > 0 and math.type(1) == "integer")
+                local mine = function() return 0 end
+                math.floor = mine
                 local r = math.random(1, 10) -- opens math whole (its generator)
                 assert(r >= 1 and r <= 10 and getmetatable(math) == nil)
+                assert(math.floor == mine and math.ceil(1.5) == 2)
                 local n = 0
                 for k, v in pairs(table) do n = n + 1 end
                 assert(n >= 7 and getmetatable(table) == nil and table.concat({1, 2}) == "12")
