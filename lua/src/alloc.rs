@@ -21,8 +21,13 @@ const GRAIN: usize = 8;
 /// The largest size served from the arena's blocks.
 const SMALL: usize = 512;
 const CLASSES: usize = SMALL / GRAIN;
-/// The size of a block the small objects are carved from.
+/// The size of a block the small objects are carved from; blocks are aligned to it, so
+/// an object's block is its address with the low bits cleared.
 const BLOCK: usize = 16 * 1024;
+/// A block starts with the next block of its state's list and the bytes live in it.
+const HEADER: usize = 16;
+/// Blocks are cut from regions of this size (from the process allocator).
+const REGION: usize = 64 * BLOCK;
 
 /// A Lua state's memory: small objects by size class, the count and the limit.
 pub(crate) struct Arena {
@@ -45,9 +50,76 @@ fn class_of(size: usize) -> usize {
     (size - 1) / GRAIN
 }
 
-fn block_layout() -> Layout {
-    // BLOCK and ALIGN are nonzero, ALIGN a power of two and BLOCK a multiple of it.
-    Layout::from_size_align(BLOCK, ALIGN).unwrap_or(Layout::new::<[u64; BLOCK / 8]>())
+/// The process's free blocks: given back by closed states and by idle ones, and the rest
+/// of the newest region. Regions are never returned to the system; what an idle state
+/// gives back is returned to the kernel page by page (`MADV_DONTNEED`).
+struct Pool {
+    free: Vec<usize>,
+    next: usize,
+    end: usize,
+}
+
+static POOL: std::sync::Mutex<Pool> = std::sync::Mutex::new(Pool {
+    free: Vec::new(),
+    next: 0,
+    end: 0,
+});
+
+fn pool() -> std::sync::MutexGuard<'static, Pool> {
+    // Every change under the lock is one push, pop or pair of stores: a panic elsewhere
+    // cannot leave it half done.
+    POOL.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A free block (BLOCK bytes aligned to BLOCK), or null.
+fn get_block() -> *mut u8 {
+    let mut p = pool();
+    if let Some(b) = p.free.pop() {
+        return b as *mut u8;
+    }
+    if p.next == p.end {
+        let Ok(layout) = Layout::from_size_align(REGION, BLOCK) else {
+            return ptr::null_mut();
+        };
+        // SAFETY: a nonzero size.
+        let r = unsafe { alloc::alloc(layout) };
+        if r.is_null() {
+            return r;
+        }
+        p.next = r as usize;
+        p.end = r as usize + REGION;
+    }
+    let b = p.next;
+    p.next += BLOCK;
+    b as *mut u8
+}
+
+/// Tells the kernel the pages of an unused block may go (they read as zeros later).
+#[cfg(target_os = "linux")]
+fn discard(b: *mut u8) {
+    unsafe extern "C" {
+        fn madvise(addr: *mut c_void, len: usize, advice: std::ffi::c_int) -> std::ffi::c_int;
+    }
+    const MADV_DONTNEED: std::ffi::c_int = 4;
+    // SAFETY: `b..b + BLOCK` is a block of a region this process owns, page-aligned
+    // (BLOCK-aligned), that nothing uses now; DONTNEED only drops its pages.
+    unsafe {
+        madvise(b.cast(), BLOCK, MADV_DONTNEED);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn discard(_: *mut u8) {}
+
+/// The live-byte count in the header of the block holding `p`.
+///
+/// # Safety
+/// `p` points into a block of an arena.
+#[inline]
+unsafe fn live_of(p: *mut u8) -> *mut usize {
+    let b = (p as usize) & !(BLOCK - 1);
+    (b + 8) as *mut usize
 }
 
 impl Arena {
@@ -68,13 +140,76 @@ impl Arena {
         self.used
     }
 
+    /// Gives back every block with nothing live in it (their free entries leave the free
+    /// lists; the pages go back to the kernel). Returns how many bytes.
+    pub(crate) fn release_empty(&mut self) -> usize {
+        let mut empty = Vec::new();
+        let mut kept: *mut u8 = ptr::null_mut();
+        let mut b = self.blocks;
+        while !b.is_null() {
+            // SAFETY: `b` is a block of this arena: its header holds the next block and
+            // its live bytes.
+            let (next, live) =
+                unsafe { (b.cast::<*mut u8>().read(), b.add(8).cast::<usize>().read()) };
+            if live == 0 {
+                empty.push(b as usize);
+            } else {
+                // SAFETY: as above; the kept blocks are relinked in reverse order.
+                unsafe { b.cast::<*mut u8>().write(kept) };
+                kept = b;
+            }
+            b = next;
+        }
+        self.blocks = kept;
+        if empty.is_empty() {
+            return 0;
+        }
+        empty.sort_unstable();
+        let gone = |p: *mut u8| empty.binary_search(&((p as usize) & !(BLOCK - 1))).is_ok();
+        for c in 0..CLASSES {
+            let mut keep: *mut u8 = ptr::null_mut();
+            let mut p = self.free[c];
+            while !p.is_null() {
+                // SAFETY: `p` is a free block of class `c`: its first word is the next.
+                let next = unsafe { p.cast::<*mut u8>().read() };
+                if !gone(p) {
+                    // SAFETY: as above (relinked in reverse order).
+                    unsafe { p.cast::<*mut u8>().write(keep) };
+                    keep = p;
+                }
+                p = next;
+            }
+            self.free[c] = keep;
+        }
+        if !self.end.is_null() && gone(self.end.wrapping_sub(1)) {
+            self.bump = ptr::null_mut();
+            self.end = ptr::null_mut();
+        }
+        for b in &empty {
+            discard(*b as *mut u8);
+        }
+        let n = empty.len() * BLOCK;
+        pool().free.extend(empty);
+        n
+    }
+
     /// Sets the limit (0: none); returns the previous one.
     pub(crate) fn set_limit(&mut self, limit: usize) -> usize {
         std::mem::replace(&mut self.limit, limit)
     }
 
-    /// A small block of class `c`, or null if the process is out of memory.
+    /// A small block of class `c` for Lua, or null if the process is out of memory.
     fn take(&mut self, c: usize) -> *mut u8 {
+        let p = self.carve(c);
+        if !p.is_null() {
+            // SAFETY: `p` lies in one of this arena's blocks.
+            unsafe { *live_of(p) += (c + 1) * GRAIN };
+        }
+        p
+    }
+
+    /// A small block of class `c`, from its free list or the newest block.
+    fn carve(&mut self, c: usize) -> *mut u8 {
         let head = self.free[c];
         if !head.is_null() {
             // SAFETY: a free block of this class holds the next free block's address in
@@ -102,8 +237,7 @@ impl Arena {
 
     /// A new block to carve from; the rest of the current one goes to a free list.
     fn grow(&mut self) -> bool {
-        // SAFETY: the layout has a nonzero size.
-        let b = unsafe { alloc::alloc(block_layout()) };
+        let b = get_block();
         if b.is_null() {
             return false;
         }
@@ -116,12 +250,13 @@ impl Arena {
             self.bump = unsafe { self.bump.add(n) };
             rest -= n;
         }
-        // SAFETY: `b` is a fresh block of BLOCK bytes, 8-aligned: its first word links
-        // the list of blocks, the rest is carved.
+        // SAFETY: `b` is a block of BLOCK bytes no one else uses, BLOCK-aligned: its
+        // header links the list of blocks and counts its live bytes, the rest is carved.
         unsafe {
             b.cast::<*mut u8>().write(self.blocks);
+            b.add(8).cast::<usize>().write(0);
             self.blocks = b;
-            self.bump = b.add(GRAIN);
+            self.bump = b.add(HEADER);
             self.end = b.add(BLOCK);
         }
         true
@@ -199,7 +334,10 @@ impl Arena {
     /// `p` is a live block of exactly `size` bytes from this arena.
     unsafe fn release(&mut self, p: *mut u8, size: usize) {
         if size <= SMALL {
-            self.give(p, class_of(size));
+            let c = class_of(size);
+            // SAFETY: `p` lies in one of this arena's blocks.
+            unsafe { *live_of(p) -= (c + 1) * GRAIN };
+            self.give(p, c);
         } else if let Ok(l) = Layout::from_size_align(size, ALIGN) {
             // SAFETY: allocated by `fresh` or `realloc` with this layout.
             unsafe { alloc::dealloc(p, l) };
@@ -208,17 +346,16 @@ impl Arena {
 }
 
 impl Drop for Arena {
-    /// Frees the blocks (the state is closed: every small object in them is dead; the
-    /// large ones Lua freed itself).
+    /// Gives the blocks back to the pool (the state is closed: every small object in
+    /// them is dead; the large ones Lua freed itself).
     fn drop(&mut self) {
+        let mut p = pool();
         let mut b = self.blocks;
         while !b.is_null() {
             // SAFETY: `b` is a block from `grow`, its first word the next block.
-            unsafe {
-                let next = b.cast::<*mut u8>().read();
-                alloc::dealloc(b, block_layout());
-                b = next;
-            }
+            let next = unsafe { b.cast::<*mut u8>().read() };
+            p.free.push(b as usize);
+            b = next;
         }
     }
 }
@@ -296,6 +433,43 @@ mod tests {
                 a.realloc(*p, *n, 0);
             }
             assert_eq!(a.used(), 0);
+        }
+    }
+
+    #[test]
+    fn empty_blocks_go_back_and_the_rest_stays_usable() {
+        let mut a = Arena::new();
+        // SAFETY: as above.
+        unsafe {
+            let keep = a.realloc(ptr::null_mut(), 0, 40);
+            let ps: Vec<_> = (0..20000)
+                .map(|i| (a.realloc(ptr::null_mut(), 0, 8 + i % 200), 8 + i % 200))
+                .collect();
+            for (p, n) in &ps {
+                a.realloc(*p, *n, 0);
+            }
+            assert_eq!(a.used(), 40);
+            let n = a.release_empty();
+            assert!(n >= 100 * BLOCK, "{n}");
+            assert_eq!(a.release_empty(), 0);
+            keep.write_bytes(1, 40);
+            let ps: Vec<_> = (0..5000)
+                .map(|i| (a.realloc(ptr::null_mut(), 0, 8 + i % 300), 8 + i % 300))
+                .collect();
+            for (i, (p, n)) in ps.iter().enumerate() {
+                p.write_bytes(i as u8, *n);
+            }
+            for (i, (p, n)) in ps.iter().enumerate() {
+                assert_eq!(p.add(n - 1).read(), i as u8);
+                a.realloc(*p, *n, 0);
+            }
+            assert_eq!(keep.add(39).read(), 1);
+            a.realloc(keep, 40, 0);
+            assert!(a.release_empty() > 0);
+            assert!(a.blocks.is_null() && a.bump.is_null());
+            let p = a.realloc(ptr::null_mut(), 0, 16);
+            assert!(!p.is_null());
+            a.realloc(p, 16, 0);
         }
     }
 

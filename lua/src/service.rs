@@ -409,13 +409,15 @@ impl RawService for LuaService {
     }
 
     /// Idle (and cold): a full collection, unless the heap grew by less than an eighth
-    /// (and 4 KiB) since the last one: a launch ends with one already (`settle`).
+    /// (and 4 KiB) since the last one: a launch ends with one already (`settle`); then
+    /// the arena's blocks left empty go back (to other states, their pages to the kernel).
     fn release_idle(&mut self) {
         if let Some(lua) = self.lua.as_ref() {
             let used = lua.used_memory();
             if used > self.gc_mark + (self.gc_mark / 8).max(4096) {
                 let _ = lua.gc_collect();
                 self.gc_mark = lua.used_memory();
+                lua.release_empty();
             }
         }
     }
