@@ -5,10 +5,11 @@
 //! What a Lua function asked of the runtime that needs the raw context (timers, exit, the
 //! end of init) is applied when the callback returns.
 
+use std::ffi::CStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{ffi, Lua, Value};
+use mlua::{ffi, Lua};
 use skynet_runtime::{
     Addr, CallError, ExitReason, InitStatus, Message, Payload, Ptype, RawContext, RawService,
 };
@@ -254,22 +255,40 @@ fn run_main(
     script: &Script,
     args: &[String],
 ) -> mlua::Result<()> {
-    let g = lua.globals();
-    g.set("SERVICE_NAME", name)?;
-    g.set("LUA_PATH", shared.lua_path.as_str())?;
-    g.set("LUA_CPATH", shared.lua_cpath.as_str())?;
-    g.set("LUA_SERVICE", shared.luaservice.as_str())?;
-    if let Some(p) = &shared.preload {
-        g.set("LUA_PRELOAD", p.as_str())?;
+    let globals: [(&CStr, Option<&str>); 5] = [
+        (c"SERVICE_NAME", Some(name)),
+        (c"LUA_PATH", Some(shared.lua_path.as_str())),
+        (c"LUA_CPATH", Some(shared.lua_cpath.as_str())),
+        (c"LUA_SERVICE", Some(shared.luaservice.as_str())),
+        (c"LUA_PRELOAD", shared.preload.as_deref()),
+    ];
+    // The globals skynet's loader sets, and skynet.profile's timing resume in place of
+    // coroutine.resume and .wrap, as in snlua. With the C API: through mlua each step
+    // was a protected call of its own.
+    // SAFETY: exec_raw runs the closure in protected mode (errors, from `require` too,
+    // come back as this call's error) with LUA_MINSTACK free slots, of which three are
+    // used at once; the stack is restored after. `coroutine` is checked to be a table
+    // before it is written (the profile module may return anything).
+    unsafe {
+        lua.exec_raw::<()>((), |l| {
+            for (k, v) in globals {
+                if let Some(v) = v {
+                    ffi::lua_pushlstring(l, v.as_ptr().cast(), v.len());
+                    ffi::lua_setglobal(l, k.as_ptr());
+                }
+            }
+            ffi::lua_getglobal(l, c"require".as_ptr());
+            ffi::lua_pushstring(l, c"skynet.profile".as_ptr());
+            ffi::lua_call(l, 1, 1); // 1: the profile module
+            if ffi::lua_getglobal(l, c"coroutine".as_ptr()) == ffi::LUA_TTABLE {
+                ffi::lua_getfield(l, 1, c"resume".as_ptr());
+                ffi::lua_setfield(l, 2, c"resume".as_ptr());
+                ffi::lua_getfield(l, 1, c"wrap".as_ptr());
+                ffi::lua_setfield(l, 2, c"wrap".as_ptr());
+            }
+            ffi::lua_settop(l, 0);
+        })?;
     }
-    // skynet.profile's timing resume stands in for coroutine.resume, as in snlua.
-    let profile: mlua::Table = lua
-        .globals()
-        .get::<mlua::Function>("require")?
-        .call("skynet.profile")?;
-    let co: mlua::Table = g.get("coroutine")?;
-    co.set("resume", profile.get::<Value>("resume")?)?;
-    co.set("wrap", profile.get::<Value>("wrap")?)?;
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Some(p) = &shared.preload {
         state::load_file(lua, shared, p)?

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::Mutex;
 
 use mlua::chunk::ChunkMode;
-use mlua::{Function, Lua, Table, Value};
+use mlua::{ffi, Function, Lua, Table, Value};
 
 use crate::core::HostRef;
 use crate::host::Host;
@@ -45,11 +45,6 @@ fn install_package(
     h: &HostRef,
     signal: &Arc<Signal>,
 ) -> mlua::Result<()> {
-    let package: Table = lua.globals().get("package")?;
-    package.set("path", shared.lua_path.as_str())?;
-    package.set("cpath", shared.lua_cpath.as_str())?;
-    package.set("loadlib", Value::Nil)?;
-    let preload: Table = package.get("preload")?;
     // One loader for every host module (a preload loader is called with the module's
     // name): one mlua function per state instead of one per module.
     let (hl, sig, s) = (h.clone(), signal.clone(), shared.clone());
@@ -62,15 +57,6 @@ fn install_package(
             other => load_embedded(lua, &s, other, true)?.call::<Value>(other)?,
         })
     })?;
-    for name in HOST_MODULES {
-        preload.raw_set(*name, &loader)?;
-    }
-    for (name, _) in lualib::PRELOADED {
-        preload.raw_set(*name, &loader)?;
-    }
-    // searchers: 1 preload, 2 lua_path, then ours; the C searchers go.
-    let searchers: Table = package.get("searchers")?;
-    let lua_searcher: Value = searchers.raw_get(2)?;
     let s = shared.clone();
     let embedded = lua.create_function(move |lua, name: String| {
         if lualib::find(&name).is_none() {
@@ -83,12 +69,57 @@ fn install_package(
         let where_ = lua.create_string(format!(":embedded:{name}"))?;
         Ok((Value::Function(f), Value::String(where_)))
     })?;
-    let fresh = lua.create_table()?;
-    fresh.raw_set(1, searchers.raw_get::<Value>(1)?)?;
-    fresh.raw_set(2, lua_searcher)?;
-    fresh.raw_set(3, embedded)?;
-    package.set("searchers", fresh)?;
-    Ok(())
+    wire_package(lua, shared, loader, embedded)
+}
+
+/// `package.path` and `cpath` from the config, no `loadlib`, `loader` as the preload of
+/// every host module, and the searchers: preload, `lua_path`, then `embedded` (the C
+/// searchers go). With the C API: through mlua, each of these steps was a protected call.
+fn wire_package(
+    lua: &Lua,
+    shared: &LuaNode,
+    loader: Function,
+    embedded: Function,
+) -> mlua::Result<()> {
+    let path = shared.lua_path.as_bytes();
+    let cpath = shared.lua_cpath.as_bytes();
+    // SAFETY: exec_raw runs the closure in protected mode (a failed allocation is an
+    // error returned here) on a stack holding `loader` at 1 and `embedded` at 2, with
+    // LUA_MINSTACK free slots, of which at most five are used at once; the stack is
+    // restored after. `package` is checked to be a table before it is indexed (a
+    // non-table `preload` or `searchers` would raise, in protected mode).
+    unsafe {
+        lua.exec_raw::<()>((loader, embedded), |l| {
+            if ffi::lua_getglobal(l, c"package".as_ptr()) != ffi::LUA_TTABLE {
+                return;
+            }
+            ffi::lua_pushlstring(l, path.as_ptr().cast(), path.len());
+            ffi::lua_setfield(l, 3, c"path".as_ptr());
+            ffi::lua_pushlstring(l, cpath.as_ptr().cast(), cpath.len());
+            ffi::lua_setfield(l, 3, c"cpath".as_ptr());
+            ffi::lua_pushnil(l);
+            ffi::lua_setfield(l, 3, c"loadlib".as_ptr());
+            ffi::lua_getfield(l, 3, c"preload".as_ptr()); // 4
+            let names = HOST_MODULES
+                .iter()
+                .chain(lualib::PRELOADED.iter().map(|(n, _)| n));
+            for n in names {
+                ffi::lua_pushlstring(l, n.as_ptr().cast(), n.len());
+                ffi::lua_pushvalue(l, 1);
+                ffi::lua_settable(l, 4);
+            }
+            ffi::lua_getfield(l, 3, c"searchers".as_ptr()); // 5
+            ffi::lua_createtable(l, 3, 0); // 6
+            ffi::lua_geti(l, 5, 1);
+            ffi::lua_rawseti(l, 6, 1);
+            ffi::lua_geti(l, 5, 2);
+            ffi::lua_rawseti(l, 6, 2);
+            ffi::lua_pushvalue(l, 2);
+            ffi::lua_rawseti(l, 6, 3);
+            ffi::lua_setfield(l, 3, c"searchers".as_ptr());
+            ffi::lua_settop(l, 2);
+        })
+    }
 }
 
 /// The embedded module `name` (or a preloaded host module) as a function, compiled once
