@@ -299,6 +299,11 @@ impl Arena {
         } else {
             let q = self.fresh(nsize);
             if q.is_null() {
+                if nsize <= osize {
+                    // Lua assumes a shrink never fails; only an exhausted process gets
+                    // here (no new block), and mlua's allocator aborts then too.
+                    alloc::handle_alloc_error(Layout::new::<[u64; BLOCK / 8]>());
+                }
                 return q;
             }
             if !p.is_null() {
