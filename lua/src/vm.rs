@@ -197,6 +197,10 @@ mod tests {
         s.load("local t = {} for i = 1, 1e4 do t[i] = {} end")
             .exec()
             .expect("runs");
+        // a finalizer that allocates while the state closes
+        s.load("setmetatable({}, {__gc = function() local t = {} for i = 1, 100 do t[i] = {i} end end})")
+            .exec()
+            .expect("runs");
         let f: mlua::Function = s
             .load("return function(x) return x .. os.date('%Y') end")
             .eval()
