@@ -164,7 +164,7 @@ impl LuaService {
         }
     }
 
-    /// The Lua heap in bytes: what the allocator holds (mlua counts every allocation;
+    /// The Lua heap in bytes: what the state's arena holds (it sees every allocation;
     /// Lua 5.5's own count leaves out the buffers of long strings built by `string.rep`
     /// and the like, which it takes over as external strings).
     fn heap_bytes(&self) -> usize {
