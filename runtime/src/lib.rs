@@ -49,10 +49,10 @@ mod time; // 1: timer wheel and thread, timestamps // 6: Node, NodeBuilder, moni
 
 pub use base::{Addr, CallError, DebugPing, Error, Message, NameError, NoSession, ParseAddrError};
 pub use base::{Payload, Ptype, SendError, Target};
-pub use kernel::barrier;
 pub use config::{Config, ConfigError};
 pub use executor::{Call, Context, Interceptor, Queue, QueueGuard, QueueLock, Responder};
 pub use executor::{Service, Sleep, YieldNow};
+pub use kernel::barrier;
 pub use kernel::{DrainWake, ExitHook, RuntimeMetrics, ServiceInfo, ShutdownHook};
 pub use node::{Node, NodeBuilder};
 pub use raw::{ExitReason, InitStatus, NodeHandle, RawContext, RawService, ServiceRef, WakeBatch};
