@@ -798,6 +798,9 @@ setmetatable(skynet, {
 
 -- Run by the host when the service is killed: fails everything that waits on it.
 debug.getregistry().skynet_on_exit = function()
+	if next(request_session) == nil and next(unresponded) == nil and next(watching) == nil then
+		return -- nothing waits on it (and the lazy half need not load to say so)
+	end
 	load_lazy()
 	return internal.fail_waiters()
 end

@@ -227,7 +227,7 @@ fn run(lua: &Lua, h: &HostRef, cmd: &str, parm: Option<&str>) -> mlua::Result<Op
         "MEMLIMIT" => {
             let n: usize = parm.and_then(|p| p.parse().ok()).unwrap_or(0);
             drop(h);
-            lua.set_memory_limit(n)?;
+            crate::vm::set_memory_limit(lua, n)?;
             Ok(None)
         }
         other => Err(mlua::Error::runtime(format!("unknown command {other}"))),

@@ -41,6 +41,7 @@
 
 #![deny(missing_docs)]
 
+mod alloc;
 mod command;
 pub mod console;
 mod core;
@@ -57,8 +58,10 @@ mod service;
 mod signal;
 mod socket;
 mod state;
+mod stdlib;
 mod strip;
 mod trace;
+mod vm;
 
 pub use interop::{args, call, reply, ret, send, LuaLauncher, LAUNCHER};
 pub use node::{LuaNode, Script, DEFAULT_LUASERVICE, DEFAULT_LUA_PATH};

@@ -5,10 +5,11 @@
 //! What a Lua function asked of the runtime that needs the raw context (timers, exit, the
 //! end of init) is applied when the callback returns.
 
+use std::ffi::CStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{ffi, Lua, Value};
+use mlua::{ffi, Lua};
 use skynet_runtime::{
     Addr, CallError, ExitReason, InitStatus, Message, Payload, Ptype, RawContext, RawService,
 };
@@ -17,6 +18,7 @@ use crate::core::{self, HostRef};
 use crate::host::{Deferred, Host, Notify};
 use crate::node::{LuaNode, Script};
 use crate::signal::Signal;
+use crate::vm::LuaState;
 use crate::{raw, state};
 
 /// A Lua service: `LuaService::new(["name", "arg1", ...])` runs script `name` (found over
@@ -29,7 +31,7 @@ pub struct LuaService {
     notify: Option<Notify>,
     /// The Lua state. Declared before `host` and `signal`: dropped first, as its raw
     /// functions point at them.
-    lua: Option<Lua>,
+    lua: Option<LuaState>,
     /// The host state the Lua state's functions share (locked only between Lua calls).
     host: Option<HostRef>,
     /// Where a signal finds the running coroutine, and the main thread's `lua_State`
@@ -93,21 +95,10 @@ impl LuaService {
             return Err("no Lua state".into());
         };
         if shared.memlimit > 0 {
-            let _ = lua.set_memory_limit(shared.memlimit);
+            lua.set_memory_limit(shared.memlimit);
         }
-        // The main thread (the registry's LUA_RIDX_MAINTHREAD), for the callback.
-        // SAFETY: exec_raw runs the closure in protected mode; reading the registry slot
-        // and popping it leaves the stack as found.
-        let main = unsafe {
-            let mut main = 0usize;
-            lua.exec_raw::<()>((), |l| {
-                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_MAINTHREAD);
-                main = ffi::lua_tothread(l, -1) as usize;
-                ffi::lua_pop(l, 1);
-            })
-            .map_err(|e| e.to_string())?;
-            main
-        };
+        // The main thread, for the callback.
+        let main = lua.main() as usize;
         if main == 0 {
             return Err("no main thread".into());
         }
@@ -116,10 +107,10 @@ impl LuaService {
         let script = shared.find_script(&name)?;
         signal.set_active(main as *mut mlua::ffi::lua_State);
         // As snlua: no collection while the scripts load (they allocate mostly what they
-        // keep), then the generational collector, entered with a full collection. (Left
-        // incremental until the start function has run, the collector began a cycle at
-        // once, only for the full collection to redo it: ~8% of a spawn.)
-        lua.gc_stop();
+        // keep; the collector is stopped since the state was made), then the
+        // generational collector, entered with a full collection. (Left incremental until
+        // the start function has run, the collector began a cycle at once, only for the
+        // full collection to redo it: ~8% of a spawn.)
         let r = run_main(lua, &shared, &name, &script, &self.args[1..]);
         lua.gc_restart();
         // SAFETY: `main` is the main thread of `lua`, which runs no code now; LUA_GCGEN
@@ -173,11 +164,11 @@ impl LuaService {
         }
     }
 
-    /// The Lua heap in bytes: what the allocator holds (mlua counts every allocation;
+    /// The Lua heap in bytes: what the state's arena holds (it sees every allocation;
     /// Lua 5.5's own count leaves out the buffers of long strings built by `string.rep`
     /// and the like, which it takes over as external strings).
     fn heap_bytes(&self) -> usize {
-        self.lua.as_ref().map_or(0, Lua::used_memory)
+        self.lua.as_ref().map_or(0, LuaState::used_memory)
     }
 
     /// Tells the runtime, and a Lua parent waiting in `newservice`, how init ended.
@@ -264,22 +255,40 @@ fn run_main(
     script: &Script,
     args: &[String],
 ) -> mlua::Result<()> {
-    let g = lua.globals();
-    g.set("SERVICE_NAME", name)?;
-    g.set("LUA_PATH", shared.lua_path.as_str())?;
-    g.set("LUA_CPATH", shared.lua_cpath.as_str())?;
-    g.set("LUA_SERVICE", shared.luaservice.as_str())?;
-    if let Some(p) = &shared.preload {
-        g.set("LUA_PRELOAD", p.as_str())?;
+    let globals: [(&CStr, Option<&str>); 5] = [
+        (c"SERVICE_NAME", Some(name)),
+        (c"LUA_PATH", Some(shared.lua_path.as_str())),
+        (c"LUA_CPATH", Some(shared.lua_cpath.as_str())),
+        (c"LUA_SERVICE", Some(shared.luaservice.as_str())),
+        (c"LUA_PRELOAD", shared.preload.as_deref()),
+    ];
+    // The globals skynet's loader sets, and skynet.profile's timing resume in place of
+    // coroutine.resume and .wrap, as in snlua. With the C API: through mlua each step
+    // was a protected call of its own.
+    // SAFETY: exec_raw runs the closure in protected mode (errors, from `require` too,
+    // come back as this call's error) with LUA_MINSTACK free slots, of which three are
+    // used at once; the stack is restored after. `coroutine` is checked to be a table
+    // before it is written (the profile module may return anything).
+    unsafe {
+        lua.exec_raw::<()>((), |l| {
+            for (k, v) in globals {
+                if let Some(v) = v {
+                    ffi::lua_pushlstring(l, v.as_ptr().cast(), v.len());
+                    ffi::lua_setglobal(l, k.as_ptr());
+                }
+            }
+            ffi::lua_getglobal(l, c"require".as_ptr());
+            ffi::lua_pushstring(l, c"skynet.profile".as_ptr());
+            ffi::lua_call(l, 1, 1); // 1: the profile module
+            if ffi::lua_getglobal(l, c"coroutine".as_ptr()) == ffi::LUA_TTABLE {
+                ffi::lua_getfield(l, 1, c"resume".as_ptr());
+                ffi::lua_setfield(l, 2, c"resume".as_ptr());
+                ffi::lua_getfield(l, 1, c"wrap".as_ptr());
+                ffi::lua_setfield(l, 2, c"wrap".as_ptr());
+            }
+            ffi::lua_settop(l, 0);
+        })?;
     }
-    // skynet.profile's timing resume stands in for coroutine.resume, as in snlua.
-    let profile: mlua::Table = lua
-        .globals()
-        .get::<mlua::Function>("require")?
-        .call("skynet.profile")?;
-    let co: mlua::Table = g.get("coroutine")?;
-    co.set("resume", profile.get::<Value>("resume")?)?;
-    co.set("wrap", profile.get::<Value>("wrap")?)?;
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Some(p) = &shared.preload {
         state::load_file(lua, shared, p)?
@@ -295,10 +304,10 @@ fn run_main(
 }
 
 /// skynet's `skynet.memlimit`: a limit left in the registry by the main script.
-fn apply_memlimit(lua: &Lua) {
+fn apply_memlimit(lua: &LuaState) {
     if let Ok(Some(n)) = lua.named_registry_value::<Option<i64>>("memlimit") {
         if n > 0 {
-            let _ = lua.set_memory_limit(n as usize);
+            lua.set_memory_limit(n as usize);
             log::info!("Set memory limit to {:.2} M", n as f64 / (1024.0 * 1024.0));
         }
     }
@@ -419,13 +428,15 @@ impl RawService for LuaService {
     }
 
     /// Idle (and cold): a full collection, unless the heap grew by less than an eighth
-    /// (and 4 KiB) since the last one: a launch ends with one already (`settle`).
+    /// (and 4 KiB) since the last one: a launch ends with one already (`settle`); then
+    /// the arena's blocks left empty go back (to other states, their pages to the kernel).
     fn release_idle(&mut self) {
         if let Some(lua) = self.lua.as_ref() {
             let used = lua.used_memory();
             if used > self.gc_mark + (self.gc_mark / 8).max(4096) {
                 let _ = lua.gc_collect();
                 self.gc_mark = lua.used_memory();
+                lua.release_empty();
             }
         }
     }

@@ -18,21 +18,6 @@ use skynet_net::Driver;
 
 use crate::core::HostRef;
 
-/// Registers `skynet.socketdriver` and `skynet.netpack` in `package.preload`.
-pub(crate) fn preload(lua: &Lua, preload: &Table, h: &HostRef) -> mlua::Result<()> {
-    let hd = h.clone();
-    preload.set(
-        "skynet.socketdriver",
-        lua.create_function(move |lua, _: mlua::MultiValue| socketdriver(lua, &hd))?,
-    )?;
-    let hn = h.clone();
-    preload.set(
-        "skynet.netpack",
-        lua.create_function(move |lua, _: mlua::MultiValue| netpack(lua, &hn))?,
-    )?;
-    Ok(())
-}
-
 /// A socket id from Lua.
 fn socket_id(v: &Value) -> mlua::Result<i32> {
     let n = match v {
@@ -99,7 +84,7 @@ fn arg(args: &mlua::MultiValue, i: usize) -> Value {
 }
 
 /// `skynet.socketdriver`: send, lsend, close, shutdown, nodelay.
-fn socketdriver(lua: &Lua, h: &HostRef) -> mlua::Result<Table> {
+pub(crate) fn socketdriver(lua: &Lua, h: &HostRef) -> mlua::Result<Table> {
     let driver = Driver::new(&h.lock().node);
     let t = lua.create_table()?;
     for (name, low) in [("send", false), ("lsend", true)] {
@@ -145,7 +130,7 @@ fn socketdriver(lua: &Lua, h: &HostRef) -> mlua::Result<Table> {
 }
 
 /// `skynet.netpack`: pack, tostring.
-fn netpack(lua: &Lua, h: &HostRef) -> mlua::Result<Table> {
+pub(crate) fn netpack(lua: &Lua, h: &HostRef) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     let hp = h.clone();
     t.set(

@@ -8,31 +8,22 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::Mutex;
 
 use mlua::chunk::ChunkMode;
-use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
+use mlua::{ffi, Function, Lua, Table, Value};
 
 use crate::core::HostRef;
 use crate::host::Host;
 use crate::node::LuaNode;
 use crate::signal::Signal;
+use crate::vm::LuaState;
 use crate::{core, lualib};
 
 /// A new Lua state for the service `host` describes, and the host state its functions share.
-pub(crate) fn new_state(host: Host) -> mlua::Result<(Lua, HostRef)> {
-    // SAFETY: `unsafe_new_with` is unsafe only because the debug library (and C module
-    // loading) can break the sandbox mlua otherwise promises. skynet's library needs
-    // `debug` (tracebacks, getinfo, the registry for memlimit), as skynet itself runs
-    // with it; and no C module can be loaded: the C searchers are removed below, and
-    // `package.loadlib` with them. Exercised by every test that runs a Lua service
-    // (`tests/basics.rs`), including one that uses `debug.traceback` and `getinfo`.
-    // `io`, `os` and `utf8` open on first use (`raw::install_lazy_libs`).
-    let eager = StdLib::ALL ^ (StdLib::IO | StdLib::OS | StdLib::UTF8);
-    let lua = unsafe { Lua::unsafe_new_with(eager, LuaOptions::new()) };
-    // SAFETY: the state lacks those three libraries; exec_raw runs the closure in
-    // protected mode, and it leaves the stack as found. Exercised by every test (the
-    // library's own tests use `os`, `io` and `utf8` through the stubs).
-    unsafe {
-        lua.exec_raw::<()>((), |l| crate::raw::install_lazy_libs(l))?;
-    }
+pub(crate) fn new_state(host: Host) -> mlua::Result<(LuaState, HostRef)> {
+    // The debug library is open (skynet's library needs it: tracebacks, getinfo, the
+    // registry for memlimit), as skynet itself runs with it; no C module can be loaded:
+    // the C searchers are removed below, and `package.loadlib` with them. `io`, `os` and
+    // `utf8` open on first use (`raw::install_lazy_libs`).
+    let lua = LuaState::new()?;
     let shared = host.shared.clone();
     let signal = shared.signal_slot(host.addr);
     let h: HostRef = Arc::new(crate::host::HostCell::new(host));
@@ -40,43 +31,32 @@ pub(crate) fn new_state(host: Host) -> mlua::Result<(Lua, HostRef)> {
     Ok((lua, h))
 }
 
+/// The modules written in Rust, found through `package.preload` as skynet's C modules.
+const HOST_MODULES: &[&str] = &[
+    "skynet.core",
+    "skynet.codecache",
+    "skynet.socketdriver",
+    "skynet.netpack",
+];
+
 fn install_package(
     lua: &Lua,
     shared: &Arc<LuaNode>,
     h: &HostRef,
     signal: &Arc<Signal>,
 ) -> mlua::Result<()> {
-    let package: Table = lua.globals().get("package")?;
-    package.set("path", shared.lua_path.as_str())?;
-    package.set("cpath", shared.lua_cpath.as_str())?;
-    package.set("loadlib", Value::Nil)?;
-    let preload: Table = package.get("preload")?;
-    crate::socket::preload(lua, &preload, h)?; // skynet.socketdriver, skynet.netpack
-    let h = h.clone();
-    let sig = signal.clone();
-    preload.set(
-        "skynet.core",
-        lua.create_function(move |lua, _: mlua::MultiValue| core::module(lua, &h, &sig))?,
-    )?;
-    let s = shared.clone();
-    preload.set(
-        "skynet.codecache",
-        lua.create_function(move |lua, _: mlua::MultiValue| codecache(lua, &s))?,
-    )?;
-    for (name, _) in lualib::PRELOADED {
-        let name = name.to_string();
-        let s = shared.clone();
-        preload.set(
-            name.clone(),
-            lua.create_function(move |lua, _: mlua::MultiValue| {
-                let f = load_embedded(lua, &s, &name, true)?;
-                f.call::<Value>(name.as_str())
-            })?,
-        )?;
-    }
-    // searchers: 1 preload, 2 lua_path, then ours; the C searchers go.
-    let searchers: Table = package.get("searchers")?;
-    let lua_searcher: Value = searchers.raw_get(2)?;
+    // One loader for every host module (a preload loader is called with the module's
+    // name): one mlua function per state instead of one per module.
+    let (hl, sig, s) = (h.clone(), signal.clone(), shared.clone());
+    let loader = lua.create_function(move |lua, (name, _): (String, mlua::MultiValue)| {
+        Ok(match name.as_str() {
+            "skynet.core" => Value::Table(core::module(lua, &hl, &sig)?),
+            "skynet.codecache" => Value::Table(codecache(lua, &s)?),
+            "skynet.socketdriver" => Value::Table(crate::socket::socketdriver(lua, &hl)?),
+            "skynet.netpack" => Value::Table(crate::socket::netpack(lua, &hl)?),
+            other => load_embedded(lua, &s, other, true)?.call::<Value>(other)?,
+        })
+    })?;
     let s = shared.clone();
     let embedded = lua.create_function(move |lua, name: String| {
         if lualib::find(&name).is_none() {
@@ -89,12 +69,57 @@ fn install_package(
         let where_ = lua.create_string(format!(":embedded:{name}"))?;
         Ok((Value::Function(f), Value::String(where_)))
     })?;
-    let fresh = lua.create_table()?;
-    fresh.raw_set(1, searchers.raw_get::<Value>(1)?)?;
-    fresh.raw_set(2, lua_searcher)?;
-    fresh.raw_set(3, embedded)?;
-    package.set("searchers", fresh)?;
-    Ok(())
+    wire_package(lua, shared, loader, embedded)
+}
+
+/// `package.path` and `cpath` from the config, no `loadlib`, `loader` as the preload of
+/// every host module, and the searchers: preload, `lua_path`, then `embedded` (the C
+/// searchers go). With the C API: through mlua, each of these steps was a protected call.
+fn wire_package(
+    lua: &Lua,
+    shared: &LuaNode,
+    loader: Function,
+    embedded: Function,
+) -> mlua::Result<()> {
+    let path = shared.lua_path.as_bytes();
+    let cpath = shared.lua_cpath.as_bytes();
+    // SAFETY: exec_raw runs the closure in protected mode (a failed allocation is an
+    // error returned here) on a stack holding `loader` at 1 and `embedded` at 2, with
+    // LUA_MINSTACK free slots, of which at most five are used at once; the stack is
+    // restored after. `package` is checked to be a table before it is indexed (a
+    // non-table `preload` or `searchers` would raise, in protected mode).
+    unsafe {
+        lua.exec_raw::<()>((loader, embedded), |l| {
+            if ffi::lua_getglobal(l, c"package".as_ptr()) != ffi::LUA_TTABLE {
+                return;
+            }
+            ffi::lua_pushlstring(l, path.as_ptr().cast(), path.len());
+            ffi::lua_setfield(l, 3, c"path".as_ptr());
+            ffi::lua_pushlstring(l, cpath.as_ptr().cast(), cpath.len());
+            ffi::lua_setfield(l, 3, c"cpath".as_ptr());
+            ffi::lua_pushnil(l);
+            ffi::lua_setfield(l, 3, c"loadlib".as_ptr());
+            ffi::lua_getfield(l, 3, c"preload".as_ptr()); // 4
+            let names = HOST_MODULES
+                .iter()
+                .chain(lualib::PRELOADED.iter().map(|(n, _)| n));
+            for n in names {
+                ffi::lua_pushlstring(l, n.as_ptr().cast(), n.len());
+                ffi::lua_pushvalue(l, 1);
+                ffi::lua_settable(l, 4);
+            }
+            ffi::lua_getfield(l, 3, c"searchers".as_ptr()); // 5
+            ffi::lua_createtable(l, 3, 0); // 6
+            ffi::lua_geti(l, 5, 1);
+            ffi::lua_rawseti(l, 6, 1);
+            ffi::lua_geti(l, 5, 2);
+            ffi::lua_rawseti(l, 6, 2);
+            ffi::lua_pushvalue(l, 2);
+            ffi::lua_rawseti(l, 6, 3);
+            ffi::lua_setfield(l, 3, c"searchers".as_ptr());
+            ffi::lua_settop(l, 2);
+        })
+    }
 }
 
 /// The embedded module `name` (or a preloaded host module) as a function, compiled once

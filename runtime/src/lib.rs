@@ -52,6 +52,7 @@ pub use base::{Payload, Ptype, SendError, Target};
 pub use config::{Config, ConfigError};
 pub use executor::{Call, Context, Interceptor, Queue, QueueGuard, QueueLock, Responder};
 pub use executor::{Service, Sleep, YieldNow};
+pub use kernel::barrier;
 pub use kernel::{DrainWake, ExitHook, RuntimeMetrics, ServiceInfo, ShutdownHook};
 pub use node::{Node, NodeBuilder};
 pub use raw::{ExitReason, InitStatus, NodeHandle, RawContext, RawService, ServiceRef, WakeBatch};

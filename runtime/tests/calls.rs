@@ -537,3 +537,54 @@ fn a_context_used_by_another_service_is_detached() {
     // Both services still work.
     assert_eq!(node.call(inc, 1u64).unwrap().take::<u64>().unwrap(), 2);
 }
+
+/// Makes a call without awaiting it, answers with the `Call` itself, and exits.
+struct CallMaker {
+    target: Addr,
+}
+impl Service for CallMaker {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        let call = ctx.call(self.target, 1u64);
+        let _ = ctx.ret(call);
+        ctx.exit();
+    }
+}
+
+/// Awaits a `Call` it was sent and answers with what came of it.
+struct CallPoller;
+impl Service for CallPoller {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        let Ok(call) = msg.take::<skynet_runtime::Call>() else {
+            return;
+        };
+        let r = call.await.map(|_| ());
+        let _ = ctx.ret(r);
+    }
+}
+
+/// A `Call` future that outlives the service that made it, awaited by another service,
+/// fails with `Detached` (it reaches its maker's state only on its maker's own thread while
+/// the maker runs), and dropping one unpolled touches nothing.
+#[test]
+fn a_call_awaited_by_another_service_after_its_maker_exited_is_detached() {
+    let node = node();
+    let inc = node.launch(Inc).unwrap();
+    let maker = node.launch(CallMaker { target: inc }).unwrap();
+    let call = node
+        .call(maker, ())
+        .unwrap()
+        .take::<skynet_runtime::Call>()
+        .unwrap();
+    let dropped = node
+        .call(node.launch(CallMaker { target: inc }).unwrap(), ())
+        .unwrap();
+    drop(dropped);
+    let poller = node.launch(CallPoller).unwrap();
+    let r = node
+        .call(poller, call)
+        .unwrap()
+        .take::<Result<(), CallError>>()
+        .unwrap();
+    assert_eq!(r, Err(CallError::Detached));
+    assert_eq!(node.call(inc, 1u64).unwrap().take::<u64>().unwrap(), 2);
+}

@@ -216,6 +216,46 @@ impl Service for Mutual {
     }
 }
 
+/// Sends "go" to two services at once, each as a call from its own fork, and reports both
+/// outcomes.
+struct Crosser {
+    a: Addr,
+    b: Addr,
+    out: crossbeam_channel::Sender<Result<(), CallError>>,
+}
+impl Service for Crosser {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        for peer in [self.a, self.b] {
+            let (c, out) = (ctx.clone(), self.out.clone());
+            ctx.fork(async move {
+                let r = c.call(peer, "go").await.map(|_| ());
+                let _ = out.send(r);
+            });
+        }
+    }
+}
+
+/// G10 under a race: two services told to call each other at the same moment, from two
+/// workers, store their wait-for edges and read each other's with sequentially consistent
+/// atomics, so at least one of them sees the cycle when it sends, and no call hangs.
+#[test]
+fn crossing_calls_never_hang() {
+    let node = node();
+    let a = node.launch(Mutual { peer: None }).unwrap();
+    let b = node.launch(Mutual { peer: None }).unwrap();
+    node.call(a, b).unwrap();
+    node.call(b, a).unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let crosser = node.launch(Crosser { a, b, out: tx }).unwrap();
+    for round in 0..300 {
+        node.send(crosser, ()).unwrap();
+        for _ in 0..2 {
+            let r = rx.recv_timeout(LONG);
+            assert!(r.is_ok(), "round {round}: a call hangs");
+        }
+    }
+}
+
 /// G10: two services that call each other from dispatch would deadlock; the call that
 /// closes the cycle fails at once with Deadlock naming both addresses, and it is logged.
 #[test]

@@ -598,3 +598,52 @@ fn a_service_woken_by_a_long_turn_runs_beside_it() {
         "the woken service ran only after the long turn"
     );
 }
+
+/// Records every message it gets, and how: through `handle` (true) or taken from its turn
+/// with `next_message_if` (false), which it does for every message whose session is not a
+/// multiple of 10.
+struct Batcher {
+    seen: crossbeam_channel::Sender<(i32, bool)>,
+}
+impl skynet_runtime::RawService for Batcher {
+    fn handle(&mut self, ctx: &mut skynet_runtime::RawContext<'_>, msg: Message) {
+        let _ = self.seen.send((msg.session, true));
+        while let Some(m) = ctx.next_message_if(|m| m.session % 10 != 0) {
+            let _ = self.seen.send((m.session, false));
+        }
+    }
+}
+
+/// A raw service may take its turn's next messages in one callback
+/// (`RawContext::next_message_if`): every message arrives once, in order; one its filter
+/// refuses comes through `handle` as usual; and each counts as handled.
+#[test]
+fn a_callback_takes_the_next_messages_of_its_turn_in_order() {
+    const N: i32 = 5_000;
+    let (node, _lines) = node_with_log(2);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let batcher = node
+        .handle()
+        .launch_raw(Box::new(Batcher { seen: tx }), "batcher")
+        .unwrap();
+    let handle = node.handle();
+    for session in 1..=N {
+        let msg = Message::value(Addr::SYSTEM, session, skynet_runtime::Ptype::TEXT, ());
+        handle.send(batcher, msg).unwrap();
+    }
+    for want in 1..=N {
+        let (session, via_handle) = recv(&rx, LONG);
+        assert_eq!(session, want, "in order, each once");
+        if session % 10 == 0 {
+            assert!(
+                via_handle,
+                "{session}: refused by the filter, so handled alone"
+            );
+        }
+    }
+    let deadline = Instant::now() + LONG;
+    while handle.service_info(batcher).map(|i| i.processed) != Some(N as u64) {
+        assert!(Instant::now() < deadline, "every message counts as handled");
+        std::thread::yield_now();
+    }
+}

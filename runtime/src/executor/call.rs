@@ -8,7 +8,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use crate::base::{Addr, CallError, Message, Payload, Ptype};
-use crate::executor::shared::HostShared;
+use crate::executor::shared::{HostPtr, HostShared};
 use crate::kernel::{CallStart, TimerEntry};
 use crate::raw::worker::current_worker;
 use crate::time::TimerId;
@@ -27,7 +27,7 @@ use crate::time::TimerId;
 /// ```
 #[must_use = "a call does nothing until awaited"]
 pub struct Call {
-    shared: Arc<HostShared>,
+    host: HostPtr,
     dest: Addr,
     request: Option<(Ptype, Payload)>,
     timeout: Option<Duration>,
@@ -41,7 +41,7 @@ pub struct Call {
 
 impl Call {
     pub(crate) fn new(
-        shared: Arc<HostShared>,
+        shared: &Arc<HostShared>,
         dest: Addr,
         ptype: Ptype,
         payload: Payload,
@@ -49,7 +49,7 @@ impl Call {
     ) -> Call {
         let timeout = shared.node.call_timeout();
         Call {
-            shared,
+            host: HostPtr::new(shared),
             dest,
             request: Some((ptype, payload)),
             timeout,
@@ -62,9 +62,9 @@ impl Call {
     }
 
     /// A call that fails with `error` when awaited, having sent nothing.
-    pub(crate) fn failed(shared: Arc<HostShared>, error: CallError) -> Call {
+    pub(crate) fn failed(shared: &Arc<HostShared>, error: CallError) -> Call {
         Call {
-            shared,
+            host: HostPtr::new(shared),
             dest: Addr::SYSTEM,
             request: None,
             timeout: None,
@@ -89,9 +89,8 @@ impl Call {
         self
     }
 
-    fn start(&mut self, cx: &TaskContext<'_>) -> Option<CallError> {
+    fn start(&mut self, sh: &HostShared, cx: &TaskContext<'_>) -> Option<CallError> {
         let (ptype, payload) = self.request.take()?;
-        let sh = &self.shared;
         let Some(session) = sh.register_polled(cx) else {
             return Some(CallError::Detached); // polled outside its service
         };
@@ -111,13 +110,13 @@ impl Call {
             Ok(()) => {}
             Err(CallStart::Cycle(cycle)) => {
                 sh.cancel_wait(session);
-                self.clear_waiting();
+                self.clear_waiting(sh);
                 log::error!("{}", CallError::Deadlock(cycle.clone()));
                 return Some(CallError::Deadlock(cycle));
             }
             Err(CallStart::Failed(e)) => {
                 sh.cancel_wait(session);
-                self.clear_waiting();
+                self.clear_waiting(sh);
                 return Some(e.reason);
             }
         }
@@ -136,26 +135,24 @@ impl Call {
         None
     }
 
-    fn clear_waiting(&self) {
+    fn clear_waiting(&self, sh: &HostShared) {
         if self.main {
             // Only this service's tasks write its `waiting_on` (on its worker): a load and a
             // store, no read-modify-write. Another call of the main task (a join of two
             // calls) may have replaced it: then it is that call's to clear.
-            let waiting = &self.shared.cell.waiting_on;
+            let waiting = &sh.cell.waiting_on;
             if waiting.load(Ordering::Relaxed) == self.dest.0 {
                 waiting.store(0, Ordering::Release);
             }
         }
     }
 
-    fn finish(&mut self, reply: Message) -> Result<Message, CallError> {
+    fn finish(&mut self, sh: &HostShared, reply: Message) -> Result<Message, CallError> {
         self.done = true;
-        self.shared
-            .node
-            .note_calls(current_worker(&self.shared.node), -1);
-        self.clear_waiting();
+        sh.node.note_calls(current_worker(&sh.node), -1);
+        self.clear_waiting(sh);
         if let Some(t) = self.timer.take() {
-            self.shared.node.timers.cancel(t);
+            sh.node.timers.cancel(t);
         }
         if reply.ptype != Ptype::ERROR {
             return Ok(reply);
@@ -182,26 +179,39 @@ impl Future for Call {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let r = this.poll_call(cx);
+        if let Some(e) = this.failed.take() {
+            this.done = true;
+            if let Some(sh) = this.host.get() {
+                sh.node.counters.call_error(&e);
+            }
+            return Poll::Ready(Err(e));
+        }
+        let host = this.host; // a copy: the borrow below is not of `this`
+        let Some(sh) = host.get() else {
+            // Polled outside its service (see `HostPtr`): it cannot call from here.
+            this.done = true;
+            return Poll::Ready(Err(CallError::Detached));
+        };
+        let r = this.poll_call(sh, cx);
         if let Poll::Ready(Err(e)) = &r {
-            this.shared.node.counters.call_error(e);
+            sh.node.counters.call_error(e);
         }
         r
     }
 }
 
 impl Call {
-    fn poll_call(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Message, CallError>> {
+    fn poll_call(
+        &mut self,
+        sh: &HostShared,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Result<Message, CallError>> {
         let this = self;
-        if let Some(e) = this.failed.take() {
-            this.done = true;
-            return Poll::Ready(Err(e));
-        }
         if this.done {
             return Poll::Ready(Err(CallError::Detached));
         }
         if this.request.is_some() {
-            if let Some(err) = this.start(cx) {
+            if let Some(err) = this.start(sh, cx) {
                 this.done = true;
                 return Poll::Ready(Err(err));
             }
@@ -209,8 +219,8 @@ impl Call {
             // another worker, re-polls this future.
             return Poll::Pending;
         }
-        match this.shared.poll_reply(this.session, cx) {
-            Poll::Ready(reply) => Poll::Ready(this.finish(reply)),
+        match sh.poll_reply(this.session, cx) {
+            Poll::Ready(reply) => Poll::Ready(this.finish(sh, reply)),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -218,15 +228,20 @@ impl Call {
 
 impl Drop for Call {
     fn drop(&mut self) {
-        if self.session != 0 && !self.done {
-            self.shared
-                .node
-                .note_calls(current_worker(&self.shared.node), -1);
-            self.shared.cancel_wait(self.session);
+        if self.session == 0 || self.done {
+            return;
+        }
+        // Dropped by its own service (the usual case: a cancelled wait). Anywhere else
+        // (see `HostPtr`) the session's entry stays until its reply or timeout fills it,
+        // and the service's exit frees it.
+        let host = self.host;
+        if let Some(sh) = host.get() {
+            sh.node.note_calls(current_worker(&sh.node), -1);
+            sh.cancel_wait(self.session);
             if let Some(t) = self.timer.take() {
-                self.shared.node.timers.cancel(t);
+                sh.node.timers.cancel(t);
             }
-            self.clear_waiting();
+            self.clear_waiting(sh);
         }
     }
 }

@@ -90,10 +90,9 @@ impl Context {
         ptype: Ptype,
         payload: Payload,
     ) -> Call {
-        let shared = self.shared.clone();
         match self.shared.node.target(dest.into()) {
-            Ok(dest) => Call::new(shared, dest, ptype, payload, self.main),
-            Err(e) => Call::failed(shared, e),
+            Ok(dest) => Call::new(&self.shared, dest, ptype, payload, self.main),
+            Err(e) => Call::failed(&self.shared, e),
         }
     }
 

@@ -9,6 +9,7 @@ pub(crate) mod host;
 pub(crate) mod launch;
 pub(crate) mod queue;
 pub(crate) mod service;
+pub(crate) mod sessions;
 pub(crate) mod shared;
 
 pub use call::{Call, Responder, Sleep, YieldNow};

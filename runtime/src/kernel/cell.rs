@@ -37,7 +37,7 @@ pub(crate) struct Body<S: ?Sized> {
     pub(crate) svc: Option<Box<S>>,
     pub(crate) started: bool,
     /// Messages taken from the mailbox's shared queue and not handled yet (oldest first);
-    /// see [`Mailbox::pop_batch`](crate::kernel::mailbox::Mailbox::pop_batch).
+    /// see [`Mailbox::refill`](crate::kernel::mailbox::Mailbox::refill).
     pub(crate) pending: std::collections::VecDeque<Message>,
 }
 
@@ -79,10 +79,12 @@ pub(crate) struct Cell<S: ?Sized> {
 /// creates the mailbox with it set, or the push that finds it clear) holds the service's
 /// **run token** and is the only one allowed to touch the body, until it hands the token
 /// over: to the run queue (whose taker, one worker, holds it next) or back to the mailbox
-/// by clearing the flag (under the mailbox's lock, when the mailbox is empty). So at most
-/// one thread holds it, and each hand-over is a release/acquire pair (the mailbox's lock,
-/// the run queue's lock or its LIFO slot's atomics): the next holder sees every write of
-/// the last. A lock here was never contended, and cost two atomic read-modify-writes per
+/// by clearing the flag (one compare-exchange, refused while messages are queued: see
+/// [`Mailbox::try_idle`](crate::kernel::mailbox::Mailbox::try_idle)). So at most one thread
+/// holds it, and each hand-over is a release/acquire pair (the flag, the run queue's lock or
+/// its LIFO slot's atomics): the next holder sees every write of the last. While the run
+/// queue holds the token, its entry is a bare pointer (see
+/// [`Runnable`](crate::kernel::runnable::Runnable)). A lock here was never contended, and cost two atomic read-modify-writes per
 /// turn.
 pub(crate) struct BodyCell<S: ?Sized>(UnsafeCell<Body<S>>);
 
@@ -145,6 +147,13 @@ impl<S: ?Sized> Cell<S> {
     /// run token: it must put the service in the run queue.
     #[inline]
     pub(crate) fn push(&self, msg: Message) -> Result<Pushed, Message> {
+        if self.mailbox.try_claim() {
+            // SAFETY: the claim set the scheduled flag, so this thread holds the run token
+            // (see `BodyCell`) until the caller schedules the service; the mailbox was idle,
+            // hence empty, so this message is the oldest.
+            unsafe { (*self.body.get()).pending.push_back(msg) };
+            return Ok(Pushed::Schedule);
+        }
         match self.mailbox.push(msg)? {
             Admit::Queued(len) => Ok(Pushed::Queued(len)),
             Admit::Claimed(msg) => {

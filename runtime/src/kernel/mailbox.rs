@@ -27,7 +27,7 @@ pub const OVERLOAD_THRESHOLD: usize = 1024;
 const SWAP_KEEP: usize = 4;
 
 /// Largest buffer (in messages) a busy mailbox recycles between its shared queue and its
-/// batch (see `pop_batch`): 4 MiB of messages. A bigger one, left by a flood that outran
+/// batch (see `refill`): 4 MiB of messages. A bigger one, left by a flood that outran
 /// its receiver, is freed at the swap rather than kept twice.
 const SWAP_RECYCLE: usize = 1 << 16;
 
@@ -50,11 +50,27 @@ pub(crate) enum Pushed {
     Queued(usize),
 }
 
+/// What [`Mailbox::refill`] decided for a turn.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Batch {
+    /// Messages to handle now from the front of the body's buffer (0: none waits).
+    pub(crate) n: usize,
+    /// The queue length that crossed an overload threshold, if one did.
+    pub(crate) overload: Option<usize>,
+    /// The drain watch fired (and is disarmed).
+    pub(crate) drained: bool,
+}
+
 /// [`Mailbox::state`]: the service is in the run queue or being run (its run token is
 /// held).
 const SCHEDULED: u8 = 1;
 /// [`Mailbox::state`]: no more messages are accepted (the service retired).
 const CLOSED: u8 = 2;
+/// [`Mailbox::state`]: the token's holder must take the lock before it goes idle: messages
+/// wait in the shared queue, a drain watch is armed, an overload threshold is raised, or
+/// the shared queue holds a buffer to give back. Set under the lock (by a push, a watch or
+/// a refill), cleared only by the holder under the lock.
+const ATTN: u8 = 4;
 
 struct Inner {
     queue: VecDeque<Message>,
@@ -73,12 +89,14 @@ struct Inner {
 #[repr(align(64))]
 pub(crate) struct Mailbox {
     inner: Mutex<Inner>,
-    /// [`SCHEDULED`] and [`CLOSED`]. Set to 0 (idle) only under `inner`'s lock with the
-    /// shared queue empty, and the queue only grows under that lock while it is not 0; so
-    /// 0 means empty, and a push that finds 0 may claim the run token with one
-    /// compare-exchange, without the lock (a call to an idle service, the common case,
-    /// costs one atomic operation here instead of a lock and an unlock). Only the token's
-    /// holder clears [`SCHEDULED`] or sets [`CLOSED`].
+    /// [`SCHEDULED`], [`CLOSED`] and [`ATTN`]. The token's holder hands the token back with
+    /// one compare-exchange from exactly [`SCHEDULED`] to 0, without the lock; it fails
+    /// while [`ATTN`] is set, and a push that queues sets [`ATTN`] (under the lock) unless
+    /// it is set already. So 0 means idle with an empty shared queue, and a push that
+    /// finds 0 claims the run token with one compare-exchange, without the lock: a call to
+    /// an idle service and its receiver's going idle again cost one atomic operation each.
+    /// The hand-back is the holder's last touch of the service: after it, another worker
+    /// may run the service, retire it and free it.
     state: AtomicU8,
     /// Messages in the body's `pending` buffer when it was last refilled or found empty
     /// (for `len`, an upper bound between refills). Written once per batch, not once per
@@ -113,27 +131,52 @@ impl Mailbox {
     /// mailbox is empty, so that message is the oldest; its receiver then starts its turn
     /// without taking this lock again.
     pub(crate) fn push(&self, msg: Message) -> Result<Admit, Message> {
-        if self.state.load(Ordering::Relaxed) == 0 && self.claim() {
+        if self.try_claim() {
             return Ok(Admit::Claimed(msg));
         }
         let mut inner = self.inner.lock();
-        // Under the lock nobody clears SCHEDULED nor sets CLOSED; a claim may still set
-        // SCHEDULED, hence the compare-exchange below.
-        match self.state.load(Ordering::Relaxed) {
-            0 if self.claim() => {
-                drop(inner);
-                Ok(Admit::Claimed(msg))
-            }
-            state if state & CLOSED != 0 => Err(msg),
-            _ => {
-                inner.queue.push_back(msg);
-                Ok(Admit::Queued(inner.queue.len()))
+        // Under the lock nobody clears ATTN nor sets CLOSED; a claim may still set
+        // SCHEDULED and the holder may clear it, hence the compare-exchanges.
+        loop {
+            match self.state.load(Ordering::Relaxed) {
+                0 => {
+                    if self.claim() {
+                        drop(inner);
+                        return Ok(Admit::Claimed(msg));
+                    }
+                }
+                state if state & CLOSED != 0 => return Err(msg),
+                state => {
+                    // Marked before the message goes in: the holder, refused its hand-back,
+                    // takes this lock to refill and so finds the message.
+                    if state & ATTN != 0 || self.mark(state) {
+                        inner.queue.push_back(msg);
+                        return Ok(Admit::Queued(inner.queue.len()));
+                    }
+                }
             }
         }
     }
 
+    /// Claims the run token of an idle mailbox without the lock (the first step of
+    /// [`push`](Self::push), for a caller that places the message itself: no message moves
+    /// through a return value on the common path).
+    #[inline]
+    pub(crate) fn try_claim(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == 0 && self.claim()
+    }
+
+    /// Sets [`ATTN`] on a scheduled mailbox whose state is `seen` (the caller holds the
+    /// lock); false when the state changed meanwhile (the holder went idle).
+    #[inline]
+    fn mark(&self, seen: u8) -> bool {
+        self.state
+            .compare_exchange(seen, seen | ATTN, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
     /// Takes the run token of an idle service. Acquire: the last holder's writes to the
-    /// body (released when it cleared the flag) are visible to the new holder.
+    /// body (released when it handed the token back) are visible to the new holder.
     #[inline]
     fn claim(&self) -> bool {
         let won = self
@@ -146,60 +189,52 @@ impl Mailbox {
         won
     }
 
-    /// Hands the run token back (the caller holds `inner`'s lock and found the shared queue
-    /// empty). Release: see [`claim`](Self::claim).
-    #[inline]
-    fn unschedule(&self) {
-        self.state.store(0, Ordering::Release);
-    }
-
     /// Decides a turn: how many messages from the front of `pending` (the body's buffer)
     /// to handle now, by skynet's weight rule, `len >> weight` (at least one; weight -1 means
-    /// exactly one). When `pending` is empty it is first refilled with everything in the
-    /// shared queue (one lock, one swap); the overload check runs then, on that length.
-    /// Returns 0 when both are empty: the scheduled flag is then cleared and the caller must
-    /// forget the service until a push schedules it again. `drained` is set when a refill
-    /// (or an empty queue) satisfied the drain watch, which is cleared (one shot). With
-    /// `keep`, an empty mailbox stays scheduled (the caller keeps the run token: it is about
-    /// to retire the service). With `cold`, an empty shared queue gives back its buffer.
-    /// Clearing the flag hands the run token back: it is the last thing done here, and the
-    /// caller must not touch the body after a 0.
+    /// exactly one). When `pending` is empty and the state says the lock is needed
+    /// ([`ATTN`]) it is first refilled with everything in the shared queue (one lock, one
+    /// swap); the overload check and the drain watch run then. `n` is 0 when nothing
+    /// waits: the caller still holds the run token and gives it back with
+    /// [`try_idle`](Self::try_idle). With `cold`, an empty shared queue gives back its
+    /// buffer.
     ///
     /// # Safety
-    /// `pending` is the body's buffer and the caller holds the run token; no reference to
-    /// the body is used by the caller after a hand-back (a 0 without `keep`).
-    pub(crate) unsafe fn pop_batch(
+    /// `pending` is the body's buffer and the caller holds the run token.
+    pub(crate) unsafe fn refill(
         &self,
         pending: *mut VecDeque<Message>,
         weight: i8,
-        drained: &mut bool,
-        keep: bool,
         cold: bool,
-    ) -> (usize, Option<usize>) {
-        // SAFETY: per the contract; this reference is last used before the flag is cleared.
+    ) -> Batch {
+        // SAFETY: per the contract (the token is ours and stays ours here).
         let pending = unsafe { &mut *pending };
-        let mut overload = None;
+        let mut batch = Batch::default();
         if pending.is_empty() {
+            if self.state.load(Ordering::Relaxed) & ATTN == 0 {
+                return batch; // nothing queued; a push that comes now refuses the hand-back
+            }
             let mut inner = self.inner.lock();
             let len = inner.queue.len();
             let watch = self.drain_watch.load(Ordering::Relaxed);
             if watch != 0 && len < watch {
                 self.drain_watch.store(0, Ordering::Relaxed);
-                *drained = true;
+                batch.drained = true;
             }
             if len == 0 {
                 self.pending_len.store(0, Ordering::Relaxed);
-                let spare = Self::idle_buffers(&mut inner.queue, pending, cold);
                 inner.overload_at = OVERLOAD_THRESHOLD;
-                if !keep {
-                    self.unschedule();
-                }
+                let limit = if cold { 0 } else { SWAP_KEEP };
+                let spare =
+                    (inner.queue.capacity() > limit).then(|| std::mem::take(&mut inner.queue));
+                // Nothing left for the lock: the watch fired (0 < any watch), the
+                // threshold is reset and the buffer given back.
+                self.state.store(SCHEDULED, Ordering::Relaxed);
                 drop(inner);
                 drop(spare); // freed outside the lock (a flood's buffer may be unmapped)
-                return (0, None);
+                return batch;
             }
             while len > inner.overload_at {
-                overload = Some(len);
+                batch.overload = Some(len);
                 inner.overload_at *= 2;
             }
             // Swap the whole queue out: O(1). The mailbox gets `pending`'s (empty) buffer
@@ -207,88 +242,80 @@ impl Mailbox {
             // senders fill one that has the flood's size already (growing a fresh one by
             // doubling cost copies and, past malloc's mmap threshold, a page fault per
             // page of every new buffer: `bench send` spent a fifth of its time there). An
-            // idle service gives both back (`idle_buffers`), and a flood's oversized buffer
-            // is not recycled (`SWAP_RECYCLE`).
+            // idle service gives it back (the refill that finds the queue empty), and a
+            // flood's oversized buffer is not recycled (`SWAP_RECYCLE`).
             let spare = if pending.capacity() > SWAP_RECYCLE {
                 std::mem::take(pending)
             } else {
                 VecDeque::new()
             };
             std::mem::swap(&mut inner.queue, pending);
+            // The queue is empty now; the lock is still needed before going idle while a
+            // watch is armed, a threshold raised or a buffer is to be given back.
+            let attn = self.drain_watch.load(Ordering::Relaxed) != 0
+                || inner.overload_at != OVERLOAD_THRESHOLD
+                || inner.queue.capacity() > if cold { 0 } else { SWAP_KEEP };
+            let state = if attn { SCHEDULED | ATTN } else { SCHEDULED };
+            self.state.store(state, Ordering::Relaxed);
             drop(inner);
             drop(spare);
             self.pending_len.store(pending.len(), Ordering::Relaxed);
         }
         let len = pending.len();
-        let n = if weight < 0 {
+        batch.n = if weight < 0 {
             1
         } else {
             (len >> weight).max(1)
         };
-        (n, overload)
+        batch
+    }
+
+    /// Hands the run token back when nothing waits: true when it did (the service is idle
+    /// now, and the caller must not touch it again: this is the caller's last access to
+    /// the service, which another worker may run, retire and free from here on). False
+    /// when something needs the holder first (messages queued, see [`ATTN`]): the caller
+    /// keeps the token and goes on ([`refill`](Self::refill)). The body's empty buffer is
+    /// given back first if it is bigger than an idle service keeps (any, with `cold`).
+    ///
+    /// # Safety
+    /// `pending` is the body's buffer, empty, and the caller holds the run token; the
+    /// caller uses no reference to the service after a true.
+    pub(crate) unsafe fn try_idle(&self, pending: *mut VecDeque<Message>, cold: bool) -> bool {
+        {
+            // SAFETY: per the contract; this reference ends before the hand-back.
+            let pending = unsafe { &mut *pending };
+            debug_assert!(pending.is_empty());
+            let limit = if cold { 0 } else { SWAP_KEEP };
+            if pending.capacity() > limit {
+                *pending = VecDeque::new();
+            }
+        }
+        self.pending_len.store(0, Ordering::Relaxed);
+        // Release: the next holder (a claim, Acquire) sees every write of this one.
+        self.state
+            .compare_exchange(SCHEDULED, 0, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Arms a one-shot drain watch: the next refill of the receiver's batch that finds at
-    /// most `below` messages sets `drained` in [`pop_batch`](Self::pop_batch). Set under
-    /// the queue's lock, so a refill cannot slip between a sender's look at the length and
-    /// the watch. True when it is already that short (the caller should not wait).
+    /// most `below` messages sets `drained` in [`refill`](Self::refill). Set under the
+    /// queue's lock, with [`ATTN`] so the receiver cannot go idle without looking at it;
+    /// a refill cannot slip between a sender's look at the length and the watch. True when
+    /// it is already that short (the caller should not wait).
     pub(crate) fn watch_drain(&self, below: usize) -> bool {
         let inner = self.inner.lock();
-        if inner.queue.len() + self.pending_hint() <= below {
-            return true;
-        }
-        self.drain_watch.store(below + 1, Ordering::Relaxed);
-        false
-    }
-
-    /// Ends a turn: true when messages wait (the service stays scheduled and must be put
-    /// back in the run queue); false when empty (the service is unscheduled now, its run
-    /// token handed back: the caller must not touch the body after). With `cold`, an
-    /// empty shared queue gives back its buffer.
-    ///
-    /// # Safety
-    /// As for [`pop_batch`](Self::pop_batch): `pending` is the body's buffer, the caller
-    /// holds the run token, and uses no reference to the body after a false.
-    pub(crate) unsafe fn end_turn(&self, pending: *mut VecDeque<Message>, cold: bool) -> bool {
-        // SAFETY: per the contract; this reference is last used before the flag is cleared.
-        let pending = unsafe { &mut *pending };
-        if !pending.is_empty() {
-            return true;
-        }
-        self.pending_len.store(0, Ordering::Relaxed);
-        let mut inner = self.inner.lock();
-        if inner.queue.is_empty() {
-            let spare = Self::idle_buffers(&mut inner.queue, pending, cold);
-            inner.overload_at = OVERLOAD_THRESHOLD;
-            self.unschedule();
-            drop(inner);
-            drop(spare);
-            false
-        } else {
-            true
-        }
-    }
-
-    /// A service going idle keeps no big buffer from its last flood (and a cold one none at
-    /// all): the ones to free are returned, to be dropped outside the lock. Both queues are
-    /// empty; `pending` is the body's, so this runs before the run token is handed back.
-    fn idle_buffers(
-        queue: &mut VecDeque<Message>,
-        pending: &mut VecDeque<Message>,
-        cold: bool,
-    ) -> Option<[VecDeque<Message>; 2]> {
-        let limit = if cold { 0 } else { SWAP_KEEP };
-        if queue.capacity() <= limit && pending.capacity() <= limit {
-            return None; // the common case: nothing to free, nothing to drop
-        }
-        let take = |q: &mut VecDeque<Message>| {
-            if q.capacity() > limit {
-                std::mem::take(q)
-            } else {
-                VecDeque::new()
+        loop {
+            let state = self.state.load(Ordering::Relaxed);
+            if state == 0 || inner.queue.len() + self.pending_hint() <= below {
+                return true; // idle (so empty), or short enough
             }
-        };
-        Some([take(queue), take(pending)])
+            self.drain_watch.store(below + 1, Ordering::Relaxed);
+            if state & ATTN != 0 || self.mark(state) {
+                return false;
+            }
+            // The holder went idle meanwhile: look again.
+            self.drain_watch.store(0, Ordering::Relaxed);
+        }
     }
 
     /// Closes the mailbox and returns every message still in its shared queue (the body's
@@ -319,21 +346,29 @@ mod tests {
     use super::*;
     use crate::{Addr, Ptype};
 
-    /// `pop_batch` on the test's own buffer (standing for the body; one thread touches it).
+    /// A refill on the test's own buffer (standing for the body; one thread touches it),
+    /// then, when nothing waits and not `keep`, the hand-back (refilling again if refused).
     fn pop(
         mb: &Mailbox,
         out: &mut VecDeque<Message>,
         weight: i8,
         keep: bool,
     ) -> (usize, Option<usize>) {
-        // SAFETY: `out` is this thread's own buffer; nothing else reaches it.
-        unsafe { mb.pop_batch(out, weight, &mut false, keep, false) }
+        loop {
+            // SAFETY: `out` is this thread's own buffer; nothing else reaches it.
+            let b = unsafe { mb.refill(out, weight, false) };
+            // SAFETY: as above.
+            if b.n > 0 || keep || unsafe { mb.try_idle(out, false) } {
+                return (b.n, b.overload);
+            }
+        }
     }
 
-    /// `end_turn` on the test's own buffer.
+    /// The end of a turn on the test's own buffer: true while messages wait (the token is
+    /// kept), false when it was handed back.
     fn end(mb: &Mailbox, out: &mut VecDeque<Message>) -> bool {
         // SAFETY: as in `pop`.
-        unsafe { mb.end_turn(out, false) }
+        !out.is_empty() || !unsafe { mb.try_idle(out, false) }
     }
 
     fn msg(i: i32) -> Message {

@@ -6,12 +6,14 @@
 //! the service interfaces built on it: the raw layer instantiates it once, for
 //! `dyn RawService`.
 
+pub mod barrier;
 pub(crate) mod cell;
 pub(crate) mod counters;
 pub(crate) mod lifo;
 pub(crate) mod mailbox;
 pub(crate) mod metrics;
 pub(crate) mod run_queue;
+pub(crate) mod runnable;
 pub(crate) mod slot;
 pub(crate) mod state;
 pub(crate) mod unique;
@@ -22,6 +24,7 @@ pub(crate) use cell::{
 };
 pub use metrics::RuntimeMetrics;
 pub(crate) use run_queue::Hosted;
+pub(crate) use runnable::Runnable;
 pub(crate) use slot::WorkerSlot;
 pub(crate) use state::{wake_message, CallStart, Factory, Kernel, TimerEntry};
 pub use state::{ExitHook, ServiceInfo, ShutdownHook};

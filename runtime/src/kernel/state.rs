@@ -22,6 +22,7 @@ use crate::kernel::cell::{Cell, LaunchNotify, KILL_NONE};
 use crate::kernel::counters::Counters;
 use crate::kernel::mailbox::Pushed;
 use crate::kernel::run_queue::{Hosted, RunQueue, LIFO_SPILL};
+use crate::kernel::runnable::Runnable;
 use crate::kernel::slot::WorkerSlot;
 use crate::kernel::unique::Uniques;
 use crate::time::{TimerId, TimerThread, TurnClock};
@@ -287,13 +288,15 @@ impl<S: Hosted + ?Sized> Kernel<S> {
     pub(crate) fn push(&self, cell: &Arc<Cell<S>>, msg: Message) -> Result<usize, SendError> {
         match cell.push(msg) {
             Ok(Pushed::Schedule) => {
-                self.run_queue.schedule(cell.clone());
+                // SAFETY: the push claimed the run token, which goes to the run queue with
+                // this entry; the mailbox was not closed, so the cell is still registered.
+                self.run_queue.schedule(unsafe { Runnable::new(cell) });
                 Ok(1)
             }
             Ok(Pushed::Queued(len)) => {
                 if len >= LIFO_SPILL {
                     // Piling up in a busy worker's slot: let an idle worker take it.
-                    self.run_queue.spill_lifo(cell);
+                    self.run_queue.spill_lifo(Arc::as_ptr(cell));
                 }
                 Ok(len)
             }
@@ -322,8 +325,10 @@ impl<S: Hosted + ?Sized> Kernel<S> {
     ) -> Result<Addr, CallError> {
         let cell = self.spawn_unqueued(svc, type_name, system, launch)?;
         let addr = cell.addr;
-        // The mailbox starts "scheduled"; this is its one entry into the run queue.
-        self.run_queue.push_global(cell);
+        // The mailbox starts "scheduled": the creator holds the run token, and this is its
+        // one entry into the run queue.
+        // SAFETY: the token is handed over with the entry; the cell was just registered.
+        self.run_queue.push_global(unsafe { Runnable::new(&cell) });
         Ok(addr)
     }
 

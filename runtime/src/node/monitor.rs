@@ -70,7 +70,9 @@ pub(crate) fn run_monitor(
             }
             // Inside one message since the last sample at least: the service it woke last
             // (its LIFO slot) runs on another worker rather than after that message.
-            node.run_queue.rescue_lifo(index);
+            let version = *version;
+            node.run_queue
+                .rescue_lifo(index, || slot.version.load(Ordering::Acquire) == version);
             if *reported || now.duration_since(*since) < threshold {
                 continue;
             }

@@ -5,10 +5,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::base::{Addr, CallError, Ptype};
-use crate::kernel::{Body, WorkerSlot, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
+use crate::kernel::{Body, Runnable, WorkerSlot, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
 use crate::raw::log_route as logger;
 use crate::raw::sched_policy;
-use crate::raw::service::{Cell, ExitReason, InitStatus, NodeInner, RawContext, RawService};
+use crate::raw::service::{Cell, ExitReason, Feed, InitStatus, NodeInner, RawContext, RawService};
 
 /// skynet's weight table: worker i takes `len >> weight` messages per turn (-1: one).
 const WEIGHTS: [i8; 32] = [
@@ -61,7 +61,7 @@ pub(crate) fn worker_main(
     let mut clock: Option<u64> = None;
     loop {
         let mut parked = false;
-        let Some(cell) = node.run_queue.next(&mut lifo_runs, &mut parked) else {
+        let Some(entry) = node.run_queue.next(&mut lifo_runs, &mut parked) else {
             break;
         };
         let started = match clock {
@@ -69,10 +69,10 @@ pub(crate) fn worker_main(
             Some(t) if !parked => Some(t),
             _ => Some(node.turn_clock.ticks()),
         };
-        clock = run_turn(&node, &node.workers[index], weight, cell, started);
+        clock = run_turn(&node, &node.workers[index], weight, entry, started);
     }
-    if let Some(cell) = node.run_queue.leave_worker() {
-        node.run_queue.push_global(cell);
+    if let Some(entry) = node.run_queue.leave_worker() {
+        node.run_queue.push_global(entry);
     }
     logger::leave_node();
 }
@@ -132,17 +132,21 @@ fn start(
 pub(crate) fn start_here(node: &Arc<NodeInner>, cell: Arc<Cell>) {
     let _entered = logger::EnteredNode::enter(node);
     // A cell made by `spawn_unqueued` starts scheduled and is in no run queue: its creator,
-    // the caller, holds the run token (see `BodyCell`) until `end_turn` or `push_global`
+    // the caller, holds the run token (see `BodyCell`) until `try_idle` or `push_global`
     // below hands it over, and the body is not touched after.
     let body = cell.body.get();
     // SAFETY: this thread holds the run token (above); the reference ends with `start`.
     if !start(node, None, &cell, unsafe { &mut *body }) {
         return;
     }
-    // SAFETY: the token is still ours; `body` is the cell's and not used after.
-    let more = unsafe { cell.mailbox.end_turn(&raw mut (*body).pending, false) };
-    if more {
-        node.run_queue.push_global(cell);
+    // SAFETY: the token is still ours; `body` is the cell's and not used after a hand-back.
+    let idle = unsafe {
+        (*body).pending.is_empty() && cell.mailbox.try_idle(&raw mut (*body).pending, false)
+    };
+    if !idle {
+        // SAFETY: the token goes to the run queue with the entry; the service did not
+        // retire (`start`), so it is still registered.
+        node.run_queue.push_global(unsafe { Runnable::new(&cell) });
     }
 }
 
@@ -186,18 +190,21 @@ impl TurnCharge<'_> {
     }
 }
 
-/// Runs one turn of `cell`, begun at `started` (None: not profiling); returns when it ended.
+/// Runs one turn of the service `entry` stands for, begun at `started` (None: not
+/// profiling); returns when it ended.
 fn run_turn(
     node: &Arc<NodeInner>,
     slot: &WorkerSlot,
     weight: i8,
-    cell: Arc<Cell>,
+    entry: Runnable<dyn RawService>,
     started: Option<u64>,
 ) -> Option<u64> {
-    // The cell came from the run queue, so this worker holds its run token (see
-    // `BodyCell`); `run_locked` hands it back only as its last step, or keeps it (true)
-    // until `push_global` below. It gets the body as a pointer, not a reference: a
-    // reference argument would still be live while the next holder writes the body.
+    // SAFETY: the entry came from the run queue, so this worker holds the service's run
+    // token; `cell` is used only by `run_locked`, which returns false once it handed the
+    // token back or retired the service, and then neither `cell` nor `entry` is touched.
+    let cell = unsafe { entry.enter() };
+    // `run_locked` gets the body as a pointer, not a reference: a reference argument would
+    // still be live while the next holder writes the body.
     let body = cell.body.get();
     let mut clock = TurnCharge {
         node,
@@ -205,15 +212,16 @@ fn run_turn(
         last: started,
     };
     if run_locked(node, slot, weight, &cell, body, &mut clock) {
-        node.run_queue.push_global(cell);
+        node.run_queue.push_global(entry); // the token goes with it
     }
     clock.last
 }
 
 /// Returns true when the service still has work and must go back to the run queue (the
 /// caller keeps the run token until it queues the service). False when the token was handed
-/// back or the service retired: then the body must not be touched again. `body` is the
-/// cell's body; the caller holds the run token.
+/// back or the service retired: then the service must not be touched again. `cell` is
+/// the caller's view of the service (see [`Runnable::enter`]), `body` its body; the caller
+/// holds the run token.
 fn run_locked(
     node: &Arc<NodeInner>,
     slot: &WorkerSlot,
@@ -227,7 +235,7 @@ fn run_locked(
         // SAFETY: the token is ours (the caller's contract); the reference ends here.
         let b = unsafe { &mut *body };
         if b.svc.is_none() {
-            return false; // retired while queued
+            return false; // retired (a retired service is never queued again)
         }
         if !b.started && !start(node, Some(slot), cell, b) {
             return false; // retired (an init is not charged to the turn)
@@ -252,65 +260,65 @@ fn run_locked(
             }
         }
         let cold = is_cold(cell);
-        let mut drained = false;
-        // A refill may find the mailbox empty and hand the token back: the turn is charged
-        // first. A cold service, or one being drained at shutdown, keeps the token when it
-        // is found empty (`keep`), to give back its buffers or retire first.
-        let keep = cold || kill == KILL_DRAIN;
-        if b.pending.is_empty() && !keep {
-            clock.charge(cell);
-        }
-        // SAFETY: the token is ours; `b` is not used after a hand-back (a 0 without `keep`).
-        let (n, overload) = unsafe {
-            cell.mailbox
-                .pop_batch(&raw mut b.pending, weight, &mut drained, keep, cold)
-        };
-        if drained {
-            // (The cell itself stays alive after a hand-back: this turn holds an `Arc`.)
+        // SAFETY: the token is ours, and stays ours through a refill.
+        let batch = unsafe { cell.mailbox.refill(&raw mut b.pending, weight, cold) };
+        if batch.drained {
             if let Some(wake) = cell.drain_wake.lock().take() {
                 wake();
             }
         }
-        if let Some(len) = overload {
+        if let Some(len) = batch.overload {
             log::warn!("service {addr} may overload, message queue length = {len}");
             node.counters
                 .overload_warnings
                 .fetch_add(1, Ordering::Relaxed);
         }
-        if n == 0 {
-            if !keep {
-                return false; // unscheduled by the refill: the token is handed back
-            }
+        if batch.n == 0 {
+            // Nothing waits. The turn is charged before the token may go; a service being
+            // drained at shutdown retires now; a cold one gives back its buffers.
             clock.charge(cell);
             if kill == KILL_DRAIN {
                 retire(node, cell, b, ExitReason::Shutdown);
                 return false;
             }
-            release_idle(b); // cold
-                             // SAFETY: the token is ours; `b` is not used after a hand-back (false).
-            if unsafe { cell.mailbox.end_turn(&raw mut b.pending, cold) } {
-                continue; // a message came meanwhile: the token stays ours
+            if cold {
+                release_idle(b);
             }
-            return false; // unscheduled: the token is handed back
+            // SAFETY: the token is ours; `b` is not used after a hand-back (true).
+            if unsafe { cell.mailbox.try_idle(&raw mut b.pending, cold) } {
+                return false; // handed back: the last touch of the service
+            }
+            continue; // a message came meanwhile: the token stays ours
         }
-        let Some(svc) = b.svc.as_mut() else {
+        let Body { svc, pending, .. } = b;
+        let Some(svc) = svc.as_mut() else {
             return false;
         };
         let mut ended = None;
-        for _ in 0..n {
-            let Some(msg) = b.pending.pop_front() else {
+        let mut left = batch.n;
+        while left > 0 {
+            left -= 1;
+            let Some(msg) = pending.pop_front() else {
                 break;
             };
             let mut ctx = RawContext::new(node, cell);
+            // The callback may take more of this turn's messages (`next_message_if`).
+            ctx.feed = Some(Feed {
+                pending: &mut *pending,
+                slot,
+                taken: 0,
+            });
             let r = if msg.ptype == Ptype::WAKE {
                 guarded(Some(slot), addr, || svc.wake(&mut ctx))
             } else {
                 guarded(Some(slot), addr, || svc.handle(&mut ctx, msg))
             };
+            let taken = ctx.feed.take().map_or(0, |f| f.taken);
+            left = left.saturating_sub(usize::try_from(taken).unwrap_or(usize::MAX));
             // Written only by the run token's holder: no read-modify-write needed.
             let done = cell.processed.load(Ordering::Relaxed);
             cell.processed
-                .store(done.wrapping_add(1), Ordering::Relaxed);
+                .store(done.wrapping_add(1 + taken), Ordering::Relaxed);
             if let Err(p) = r {
                 ended = Some(ExitReason::Panicked(p));
                 break;
@@ -330,13 +338,16 @@ fn run_locked(
         }
         if node.run_queue.others_waiting() {
             // Back of the queue if more is waiting; otherwise it is simply done.
+            clock.charge(cell);
+            if !b.pending.is_empty() {
+                return true;
+            }
             let cold = is_cold(cell);
-            if cold && b.pending.is_empty() {
+            if cold {
                 release_idle(b);
             }
-            clock.charge(cell);
             // SAFETY: the token is ours; `b` is not used after (either way we return).
-            return unsafe { cell.mailbox.end_turn(&raw mut b.pending, cold) };
+            return !unsafe { cell.mailbox.try_idle(&raw mut b.pending, cold) };
         }
     }
 }
@@ -352,7 +363,7 @@ fn is_cold(cell: &Cell) -> bool {
 }
 
 /// Gives back the spare capacity of a cold service's empty buffers (its mailbox's shared
-/// queue is freed by `pop_batch`/`end_turn`): 10,000 quiet agents otherwise pin ~0.7 KB
+/// queue is freed by `refill`): 10,000 quiet agents otherwise pin ~0.7 KB
 /// each. Done while the worker still holds the run token, just before it hands it back
 /// (at the end of a turn, a message may still be queued meanwhile: then this was early,
 /// and harmless).
@@ -373,6 +384,10 @@ pub(crate) fn retire(
     body: &mut Body<dyn RawService>,
     reason: ExitReason,
 ) {
+    // The handle table's `Arc` goes in `unregister` below, and the worker's view of the
+    // cell is borrowed (see `Runnable::enter`): this one keeps the cell, and `body` in it,
+    // alive to the end.
+    let cell = &Arc::clone(cell);
     let addr = cell.addr;
     let err = match &reason {
         ExitReason::Panicked(_) => CallError::Panicked(addr),
