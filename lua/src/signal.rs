@@ -9,13 +9,14 @@
 //! the main thread around each callback and nothing (0) between callbacks.
 
 use std::sync::atomic::{
-    compiler_fence, AtomicBool, AtomicU8, AtomicUsize,
-    Ordering::{Acquire, Relaxed, Release, SeqCst},
+    compiler_fence, AtomicBool, AtomicUsize,
+    Ordering::{Acquire, Relaxed, SeqCst},
 };
 
 use parking_lot::Mutex;
 
 use mlua::ffi;
+use skynet_runtime::barrier;
 
 /// The running coroutine of one Lua service, for a signal from another thread.
 ///
@@ -71,12 +72,11 @@ impl Signal {
     pub(crate) fn raise(&self) -> bool {
         let _one = self.raisers.lock();
         self.raising.store(true, SeqCst);
-        if asymmetric() {
-            // Every worker executes a full barrier now (see the type's comment). It
-            // cannot fail once registered (the kernel checked the command then).
-            membarrier::private_expedited();
-        }
-        let active = self.active.load(SeqCst);
+        // Every worker executes a full barrier now (see the type's comment). It cannot fail
+        // once registered (the kernel checked the command then); if it ever did, no hook
+        // is set: the signal is not delivered rather than delivered to a dead thread.
+        let ordered = !asymmetric() || barrier::barrier_all();
+        let active = if ordered { self.active.load(SeqCst) } else { 0 };
         if active != 0 {
             // SAFETY: `active` is a thread of this service's Lua state that is running or
             // is in the chain of resumes that leads to the running one (the main thread,
@@ -115,81 +115,11 @@ unsafe extern "C-unwind" fn signal_hook(l: *mut ffi::lua_State, _ar: *mut ffi::l
     }
 }
 
-/// 0: not known yet, 1: workers need no barrier (the membarrier is registered), 2: they do.
-static MODE: AtomicU8 = AtomicU8::new(0);
-
-/// Are switches ordered by the signaller's membarrier? Decided (and registered) once,
-/// on the first switch of the process; the registration is done before any worker
-/// relies on it (the answer is published with Release after it).
+/// Are switches ordered by the signaller's process-wide barrier (`skynet_runtime::barrier`,
+/// registered on its first use)?
 #[inline]
 fn asymmetric() -> bool {
-    match MODE.load(Acquire) {
-        1 => true,
-        2 => false,
-        _ => decide(),
-    }
-}
-
-#[cold]
-fn decide() -> bool {
-    static ONCE: Mutex<()> = Mutex::new(());
-    let _one = ONCE.lock();
-    match MODE.load(Acquire) {
-        0 => {
-            let yes = membarrier::register();
-            MODE.store(if yes { 1 } else { 2 }, Release);
-            yes
-        }
-        m => m == 1,
-    }
-}
-
-#[cfg(target_os = "linux")]
-mod membarrier {
-    use std::ffi::{c_int, c_long};
-
-    const CMD_PRIVATE_EXPEDITED: c_int = 1 << 3;
-    const CMD_REGISTER_PRIVATE_EXPEDITED: c_int = 1 << 4;
-
-    #[cfg(target_arch = "x86_64")]
-    const SYS_MEMBARRIER: c_long = 324;
-    #[cfg(target_arch = "aarch64")]
-    const SYS_MEMBARRIER: c_long = 283;
-
-    extern "C" {
-        fn syscall(num: c_long, ...) -> c_long;
-    }
-
-    /// Registers the process for private expedited membarriers; false if the kernel
-    /// has none (older than 4.14, or a sandbox that forbids the call).
-    pub(super) fn register() -> bool {
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-        {
-            // SAFETY: membarrier(2) with a command and zero flags reads and writes no
-            // memory of ours; an unknown system call just fails (ENOSYS).
-            let r = unsafe { syscall(SYS_MEMBARRIER, CMD_REGISTER_PRIVATE_EXPEDITED, 0 as c_int) };
-            r == 0
-        }
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        false
-    }
-
-    /// A full memory barrier on every running thread of the process.
-    pub(super) fn private_expedited() {
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-        // SAFETY: as `register`; called only after it succeeded.
-        unsafe {
-            syscall(SYS_MEMBARRIER, CMD_PRIVATE_EXPEDITED, 0 as c_int);
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod membarrier {
-    pub(super) fn register() -> bool {
-        false
-    }
-    pub(super) fn private_expedited() {}
+    barrier::available()
 }
 
 #[cfg(test)]
@@ -200,8 +130,7 @@ mod tests {
     fn switches_and_signals_agree_in_either_mode() {
         let s = Signal::default();
         assert!(!s.raise(), "nothing runs");
-        let decided = asymmetric();
-        assert_eq!(MODE.load(Relaxed), if decided { 1 } else { 2 });
+        assert_eq!(asymmetric(), asymmetric(), "decided once");
         // A fake state pointer: `raise` sets a hook on it, so it must be a real state.
         let lua = mlua::Lua::new();
         // SAFETY: exec_raw hands the closure the state's own lua_State; the hook set by
