@@ -148,11 +148,6 @@ impl<S: Service> AsyncHost<S> {
         let ended = {
             let _guard = FastGuard(FAST_HOST.with(|h| h.replace(Arc::as_ptr(shared) as usize)));
             FAST_DIRTY.with(|d| d.set(false));
-            // The main task may take this turn's next messages itself (see `NextMessage`),
-            // once the init outcome went out.
-            let _feed = self
-                .init_reported
-                .then(|| FeedGuard::enter(std::ptr::from_mut(ctx).cast()));
             match self.main.as_mut() {
                 Some((fut, waker)) => {
                     let mut cx = TaskContext::from_waker(waker);
@@ -208,44 +203,6 @@ impl<S: Service> AsyncHost<S> {
     }
 }
 
-thread_local! {
-    /// The raw context of the callback polling a main task on the lock-free path, erased
-    /// (null: none): its `NextMessage` takes the turn's next messages through it.
-    static FEED: std::cell::Cell<*mut ()> = const { std::cell::Cell::new(std::ptr::null_mut()) };
-}
-
-/// Publishes a callback's `RawContext` to `NextMessage` until dropped.
-struct FeedGuard(*mut ());
-
-impl FeedGuard {
-    fn enter(ctx: *mut ()) -> FeedGuard {
-        FeedGuard(FEED.with(|f| f.replace(ctx)))
-    }
-}
-
-impl Drop for FeedGuard {
-    fn drop(&mut self) {
-        FEED.with(|f| f.set(self.0));
-    }
-}
-
-/// The next message of the worker's turn, if it is one for `dispatch` (no reply, debug
-/// ping or error, no protocol intercepted) and the turn may go on: taken here, one poll of
-/// the main task runs a whole batch instead of one callback per message.
-fn take_from_turn(shared: &HostShared) -> Option<Message> {
-    let ctx = FEED.with(|f| f.get());
-    if ctx.is_null() || shared.has_intercepts.load(Ordering::Relaxed) {
-        return None;
-    }
-    // SAFETY: `FEED` is set only by `poll_main_fast`, to the `RawContext` of the callback
-    // it runs in, for the duration of its poll of the main task (the guard restores it
-    // before the poll's caller uses the context again); this runs inside that poll, on the
-    // same thread, and nothing else uses the context meanwhile. The context's lifetime is
-    // erased: the reference does not outlive this call.
-    let ctx = unsafe { &mut *ctx.cast::<RawContext<'_>>() };
-    ctx.next_message_if(|m| !matches!(m.ptype, Ptype::RESPONSE | Ptype::ERROR | Ptype::DEBUG))
-}
-
 /// Resolves with the next message for `dispatch`.
 struct NextMessage<'a> {
     ctx: &'a Context,
@@ -260,15 +217,12 @@ impl Future for NextMessage<'_> {
         // `AsyncHost::handle` poll, on the worker running the service, holding no other
         // borrow of `local` while they poll.
         unsafe {
-            if !exiting {
-                if let Some(m) = shared.local.with(|l| l.inbox.pop_front()) {
-                    return Poll::Ready(m);
-                }
-                if let Some(m) = take_from_turn(shared) {
-                    return Poll::Ready(m);
-                }
-            }
             shared.local.with(|l| {
+                if !exiting {
+                    if let Some(m) = l.inbox.pop_front() {
+                        return Poll::Ready(m);
+                    }
+                }
                 // The host re-queues MAIN when a message arrives; no waker needed.
                 l.main_idle = true;
                 Poll::Pending

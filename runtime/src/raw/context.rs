@@ -1,11 +1,10 @@
 //! [`RawContext`]: what a [`RawService`](crate::raw::RawService) callback can do.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::base::{Addr, Message, NameError, Payload, Ptype, SendError};
-use crate::kernel::{TimerEntry, KILL_DRAIN, KILL_KILLED, KILL_NONE};
+use crate::kernel::{TimerEntry, KILL_KILLED};
 use crate::raw::service::{Cell, NodeInner, RawContext};
 use crate::time::TimerId;
 
@@ -15,37 +14,7 @@ impl<'a> RawContext<'a> {
             node,
             cell,
             exit: false,
-            feed: None,
         }
-    }
-
-    /// Takes the next message of this worker's turn, if `wanted` accepts it and the turn
-    /// may go on with it: nothing else waits to run, no kill or exit is pending, and it is
-    /// not an internal wake-up. A service that handles a run of messages alike (the async
-    /// executor's `dispatch` loop) takes them in one callback instead of one callback each;
-    /// each counts as handled, in order, as if it had been its own callback. None outside a
-    /// worker's turn.
-    pub fn next_message_if(&mut self, wanted: impl FnOnce(&Message) -> bool) -> Option<Message> {
-        if self.exit {
-            return None;
-        }
-        let feed = self.feed.as_mut()?;
-        let next = feed.pending.front()?;
-        if next.ptype == Ptype::WAKE || !wanted(next) {
-            return None;
-        }
-        if !matches!(
-            self.cell.kill.load(Ordering::Relaxed),
-            KILL_NONE | KILL_DRAIN
-        ) || self.node.run_queue.others_waiting()
-        {
-            return None;
-        }
-        feed.taken += 1;
-        // One callback per message, as the monitor sees it: a long run is not a stuck one.
-        feed.slot.leave();
-        feed.slot.enter(self.cell.addr);
-        feed.pending.pop_front()
     }
 
     /// This service's address.

@@ -79,16 +79,4 @@ pub struct RawContext<'a> {
     pub(crate) node: &'a Arc<NodeInner>,
     pub(crate) cell: &'a Arc<Cell>,
     pub(crate) exit: bool,
-    /// The rest of the worker's turn, when the callback may take more of its messages (see
-    /// [`RawContext::next_message_if`]).
-    pub(crate) feed: Option<Feed<'a>>,
-}
-
-/// The messages of the worker's turn after the one being handled (the body's batch), and
-/// the worker's slot to show the monitor each one taken.
-pub(crate) struct Feed<'a> {
-    pub(crate) pending: &'a mut std::collections::VecDeque<Message>,
-    pub(crate) slot: &'a kernel::WorkerSlot,
-    /// Messages taken so far.
-    pub(crate) taken: u64,
 }

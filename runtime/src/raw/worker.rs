@@ -8,7 +8,7 @@ use crate::base::{Addr, CallError, Ptype};
 use crate::kernel::{Body, Runnable, WorkerSlot, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
 use crate::raw::log_route as logger;
 use crate::raw::sched_policy;
-use crate::raw::service::{Cell, ExitReason, Feed, InitStatus, NodeInner, RawContext, RawService};
+use crate::raw::service::{Cell, ExitReason, InitStatus, NodeInner, RawContext, RawService};
 
 /// skynet's weight table: worker i takes `len >> weight` messages per turn (-1: one).
 const WEIGHTS: [i8; 32] = [
@@ -290,35 +290,24 @@ fn run_locked(
             }
             continue; // a message came meanwhile: the token stays ours
         }
-        let Body { svc, pending, .. } = b;
-        let Some(svc) = svc.as_mut() else {
+        let Some(svc) = b.svc.as_mut() else {
             return false;
         };
         let mut ended = None;
-        let mut left = batch.n;
-        while left > 0 {
-            left -= 1;
-            let Some(msg) = pending.pop_front() else {
+        for _ in 0..batch.n {
+            let Some(msg) = b.pending.pop_front() else {
                 break;
             };
             let mut ctx = RawContext::new(node, cell);
-            // The callback may take more of this turn's messages (`next_message_if`).
-            ctx.feed = Some(Feed {
-                pending: &mut *pending,
-                slot,
-                taken: 0,
-            });
             let r = if msg.ptype == Ptype::WAKE {
                 guarded(Some(slot), addr, || svc.wake(&mut ctx))
             } else {
                 guarded(Some(slot), addr, || svc.handle(&mut ctx, msg))
             };
-            let taken = ctx.feed.take().map_or(0, |f| f.taken);
-            left = left.saturating_sub(usize::try_from(taken).unwrap_or(usize::MAX));
             // Written only by the run token's holder: no read-modify-write needed.
             let done = cell.processed.load(Ordering::Relaxed);
             cell.processed
-                .store(done.wrapping_add(1 + taken), Ordering::Relaxed);
+                .store(done.wrapping_add(1), Ordering::Relaxed);
             if let Err(p) = r {
                 ended = Some(ExitReason::Panicked(p));
                 break;
