@@ -76,8 +76,10 @@ end
 -- Bookkeeping of sessions and coroutines
 
 local session_wait = {} -- session -> coroutine waiting for it, or "BREAK" (woken early)
-local request_session = {} -- coroutine -> session of the request it handles (0: a send)
-local request_source = {} -- coroutine -> address of that request's sender
+-- coroutine -> its request record, while it handles a request: [1] the session (0: a
+-- send; nil once answered), [2] the sender. One lookup finds both; a pooled coroutine
+-- keeps its record (made at its first request) for the next one.
+local requests = {}
 local request_tag = {} -- coroutine -> trace tag (false: a protocol never traced)
 local watching = {} -- session of a call in flight -> callee address
 local sleeping = {} -- token -> session of a sleep or wait
@@ -110,26 +112,45 @@ local trace_source = {}
 
 local pool = setmetatable({}, { __mode = "kv" })
 
-local function forgot_response(co, f)
-	local session = request_session[co]
+local function forgot_response(r, f)
+	local session = r[1]
 	if session and session ~= 0 then
 		local info = debug.getinfo(f, "S")
 		skynet.error(sformat("Maybe forgot response session %s from %s : %s:%d", session,
-			skynet.address(request_source[co]), info.source, info.linedefined))
+			skynet.address(r[2]), info.source, info.linedefined))
 		-- Better than skynet: the caller gets an error instead of waiting forever.
-		c.send(request_source[co], skynet.PTYPE_ERROR, session, "")
+		c.send(r[2], skynet.PTYPE_ERROR, session, "")
 	end
 end
 
+-- The request record of `co`, made (and noted in `requests`) if it has none.
+local function request_record(co)
+	local r = requests[co]
+	if r == nil then
+		r = {}
+		requests[co] = r
+	end
+	return r
+end
+
 -- A new pooled coroutine running f. After f returns it waits in the pool; `start` takes
--- its next function: `now` with the arguments in the same resume (a request), or else
--- the arguments in a later resume (a fork, a timeout).
-local function co_create_pooled(f)
-	local co
-	local function start(nf, now, ...)
+-- its next function: `now` with the arguments in the same resume (a request: its session
+-- and source first, noted in the coroutine's request record), or else the arguments in a
+-- later resume (a fork, a timeout). A fresh coroutine for a request (`session` given) is
+-- noted as handling it.
+local function co_create_pooled(f, session, source)
+	local co, rec
+	local function start(nf, now, session, source, ...)
 		f = nf
 		if now then
-			nf(...)
+			local r = rec
+			if r == nil then
+				r = request_record(co)
+				rec = r
+			end
+			r[1], r[2] = session, source
+			requests[co] = r
+			nf(session, source, ...)
 		else
 			nf(co_yield())
 		end
@@ -137,12 +158,17 @@ local function co_create_pooled(f)
 	co = co_create(function(...)
 		f(...)
 		while true do
-			local session = request_session[co] -- an integer or nil (`if session` tests
-			if session then -- faster than `~= nil`)
-				if session ~= 0 then
-					forgot_response(co, f)
+			local r = rec
+			if r and r[2] then -- this run handled a request
+				local session = r[1] -- an integer or nil (`if session` tests faster than
+				if session then -- `~= nil`)
+					if session ~= 0 then
+						forgot_response(r, f)
+					end
+					r[1] = nil
 				end
-				request_session[co] = nil
+				r[2] = nil
+				requests[co] = nil
 			end
 			if tagged then
 				local tag = request_tag[co]
@@ -153,12 +179,15 @@ local function co_create_pooled(f)
 					request_tag[co] = nil
 				end
 			end
-			request_source[co] = nil
 			f = nil
 			pool[#pool + 1] = co
 			start(co_yield "SUSPEND")
 		end
 	end)
+	if session then
+		rec = request_record(co)
+		rec[1], rec[2] = session, source
+	end
 	return co
 end
 
@@ -223,18 +252,22 @@ end
 
 function suspend(co, ok, command)
 	if not ok then
-		local session = request_session[co]
+		local r = requests[co]
+		local session = r and r[1]
 		if session then -- a fork has none
 			if session ~= 0 then
 				local tag = request_tag[co]
 				if tag then
 					c.trace(tag, "error")
 				end
-				c.send(request_source[co], skynet.PTYPE_ERROR, session, "")
+				c.send(r[2], skynet.PTYPE_ERROR, session, "")
 			end
-			request_session[co] = nil
+			r[1] = nil
 		end
-		request_source[co] = nil
+		if r then
+			r[2] = nil
+			requests[co] = nil
+		end
 		request_tag[co] = nil
 		skynet.fork(function() end) -- runs the wake-ups the failed coroutine left
 		local tb = traceback(co, tostring(command))
@@ -350,10 +383,11 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 	end
 	local fresh = co == nil
 	if fresh then
-		co = co_create_pooled(f)
+		co = co_create_pooled(f, session, source)
+	else
+		local r = request_record(co) -- the coroutine's start notes the same again
+		r[1], r[2] = session, source
 	end
-	request_session[co] = session
-	request_source[co] = source
 	if p.trace == false then
 		trace_source[source] = nil
 		request_tag[co] = false
@@ -470,22 +504,24 @@ end
 
 function skynet.ret(msg, sz)
 	msg = msg or ""
-	local tag = tagged and request_tag[running_thread]
+	local co = running_thread
+	local tag = tagged and request_tag[co]
 	if tag then
 		c.trace(tag, "response")
 	end
-	local session = request_session[running_thread]
+	local r = requests[co]
+	local session = r and r[1]
 	if not session then -- an integer or nil
 		error "No session"
 	end
-	request_session[running_thread] = nil
+	r[1] = nil
 	if session == 0 then
 		if sz ~= nil then
 			c.trash(msg, sz)
 		end
 		return false -- a send wants no reply
 	end
-	local source = request_source[running_thread]
+	local source = r[2]
 	local r = c.send(source, 1, session, msg, sz) -- RESPONSE
 	if r then
 		return true
@@ -500,19 +536,26 @@ function skynet.retpack(...)
 end
 
 function skynet.ignoreret()
-	request_session[running_thread] = nil
+	local r = requests[running_thread]
+	if r then
+		r[1] = nil
+	end
 end
 
 function skynet.context()
-	local co = running_thread
-	return request_session[co], request_source[co]
+	local r = requests[running_thread]
+	if r then
+		return r[1], r[2]
+	end
+	return nil, nil
 end
 
 function skynet.response(pack)
 	pack = pack or skynet.pack
-	local session = assert(request_session[running_thread], "no session")
-	request_session[running_thread] = nil
-	local source = request_source[running_thread]
+	local r = requests[running_thread]
+	local session = assert(r and r[1], "no session")
+	r[1] = nil
+	local source = r[2]
 	if session == 0 then
 		return function() end -- a send wants no reply
 	end
@@ -708,7 +751,7 @@ end
 -- The host's dispatcher: dispatch_message's common cases in C (built here, once, so
 -- that no function that lives on keeps these names as upvalues).
 local dispatcher = c.dispatcher(dispatch_message, finish_dispatch, running, proto,
-	session_wait, request_session, request_source, request_tag, trace_source, pool,
+	session_wait, request_tag, trace_source, pool,
 	profile_state, queued)
 
 function skynet.start(start_func)
@@ -759,8 +802,7 @@ local internal = {
 	c = c,
 	proto = proto,
 	session_wait = session_wait,
-	request_session = request_session,
-	request_source = request_source,
+	requests = requests,
 	request_tag = request_tag,
 	watching = watching,
 	unresponded = unresponded,
@@ -798,7 +840,14 @@ setmetatable(skynet, {
 
 -- Run by the host when the service is killed: fails everything that waits on it.
 debug.getregistry().skynet_on_exit = function()
-	if next(request_session) == nil and next(unresponded) == nil and next(watching) == nil then
+	local answers = false
+	for _, r in pairs(requests) do
+		if r[1] ~= nil then
+			answers = true
+			break
+		end
+	end
+	if not answers and next(unresponded) == nil and next(watching) == nil then
 		return -- nothing waits on it (and the lazy half need not load to say so)
 	end
 	load_lazy()

@@ -36,26 +36,24 @@ mod uv {
     pub(super) const RUNNING: c_int = 4;
     pub(super) const PROTO: c_int = 5;
     pub(super) const SESSION_WAIT: c_int = 6;
-    pub(super) const REQUEST_SESSION: c_int = 7;
-    pub(super) const REQUEST_SOURCE: c_int = 8;
-    pub(super) const REQUEST_TAG: c_int = 9;
-    pub(super) const TRACE_SOURCE: c_int = 10;
-    pub(super) const POOL: c_int = 11;
-    pub(super) const PROFILE_STATE: c_int = 12;
-    pub(super) const QUEUED: c_int = 13;
-    /// The Lua values given, 2..=13.
-    pub(super) const GIVEN: c_int = 12;
+    pub(super) const REQUEST_TAG: c_int = 7;
+    pub(super) const TRACE_SOURCE: c_int = 8;
+    pub(super) const POOL: c_int = 9;
+    pub(super) const PROFILE_STATE: c_int = 10;
+    pub(super) const QUEUED: c_int = 11;
+    /// The Lua values given, 2..=11.
+    pub(super) const GIVEN: c_int = 10;
     /// "SUSPEND", interned.
-    pub(super) const K_SUSPEND: c_int = 14;
+    pub(super) const K_SUSPEND: c_int = 12;
     /// The service's `HostCell` (light userdata).
-    pub(super) const HOST: c_int = 15;
+    pub(super) const HOST: c_int = 13;
     /// The field names read per message, interned (`lua_getfield` with a C string
     /// looks it up in the string cache with a `strcmp`: ~3% of a call for four of them).
-    pub(super) const K_DISPATCH: c_int = 16;
-    pub(super) const K_UNPACK: c_int = 17;
-    pub(super) const K_TRACE: c_int = 18;
-    pub(super) const K_TIMED: c_int = 19;
-    pub(super) const COUNT: c_int = 19;
+    pub(super) const K_DISPATCH: c_int = 14;
+    pub(super) const K_UNPACK: c_int = 15;
+    pub(super) const K_TRACE: c_int = 16;
+    pub(super) const K_TIMED: c_int = 17;
+    pub(super) const COUNT: c_int = 17;
 }
 
 /// What the arguments of `dispatcher` must be (functions, then tables).
@@ -66,9 +64,10 @@ fn up(i: c_int) -> c_int {
 }
 
 /// `dispatcher(dispatch_message, finish_dispatch, running, proto, session_wait,
-/// request_session, request_source, request_tag, trace_source, pool, profile_state,
-/// queued)` -> a callback. Not skynet's: `running` is a function whose only upvalue is
-/// skynet.lua's `running_thread`; `queued[1]` is true whenever wakeups, errors or forks
+/// request_tag, trace_source, pool, profile_state, queued)` -> a callback. Not skynet's:
+/// `running` is a function whose only upvalue is skynet.lua's `running_thread`; the pooled
+/// coroutine notes the request's session and source itself (its `start`, in skynet.lua,
+/// gets them first); `queued[1]` is true whenever wakeups, errors or forks
 /// may hold something, `queued[2]` once `request_tag` has held anything, `queued[3]` once
 /// `trace_source` has.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
@@ -252,15 +251,10 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
             return Fast::Fallback; // raw_dispatch makes a coroutine
         }
         let co_at = ffi::lua_gettop(l); // 9
-                                        // From here on, as `raw_dispatch` does: take the coroutine, note the request.
+                                        // From here on, as `raw_dispatch` does: take the coroutine (its `start` notes the
+                                        // request's session and source in its record before the handler runs).
         ffi::lua_pushnil(l);
         ffi::lua_rawseti(l, up(uv::POOL), n);
-        ffi::lua_pushvalue(l, co_at);
-        ffi::lua_pushvalue(l, 4);
-        ffi::lua_rawset(l, up(uv::REQUEST_SESSION));
-        ffi::lua_pushvalue(l, co_at);
-        ffi::lua_pushvalue(l, 5);
-        ffi::lua_rawset(l, up(uv::REQUEST_SOURCE));
         // resume(co, f, true, session, source, p.unpack(msg, sz))
         ffi::lua_pushvalue(l, f);
         ffi::lua_pushboolean(l, 1);

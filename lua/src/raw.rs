@@ -32,14 +32,6 @@ use crate::host::{Host, HostCell};
 use crate::payload::{Packed, Small};
 use crate::signal::Signal;
 
-/// The registry slot (a light userdata key) that holds `skynet.core.callback`'s function.
-static CALLBACK_KEY: u8 = 0;
-
-/// The registry key of the callback.
-pub(crate) fn callback_key() -> *const c_void {
-    std::ptr::addr_of!(CALLBACK_KEY).cast()
-}
-
 /// An error message in a fixed buffer: no heap, so nothing to drop when Lua longjmps.
 pub(crate) struct Msg {
     buf: [u8; 112],
@@ -462,8 +454,12 @@ unsafe extern "C-unwind" fn l_callback(l: *mut lua_State) -> c_int {
         }
         let forward = ffi::lua_toboolean(l, 2) != 0;
         host(l).lock().forward = forward;
+        let slot = host(l).lock().callback_ref;
+        if slot == ffi::LUA_NOREF {
+            return raise(l, &msg!("callback: no registry slot"));
+        }
         ffi::lua_settop(l, 1);
-        ffi::lua_rawsetp(l, ffi::LUA_REGISTRYINDEX, callback_key());
+        ffi::lua_rawseti(l, ffi::LUA_REGISTRYINDEX, ffi::lua_Integer::from(slot));
         0
     }
 }
@@ -537,8 +533,13 @@ pub(crate) unsafe fn install(l: *mut lua_State, host: *const HostCell, signal: *
         (c"packstring", crate::rawpack::l_packstring),
         (c"unpack", crate::rawpack::l_unpack),
     ];
-    // SAFETY: per the contract.
+    // SAFETY: per the contract; `luaL_ref` pops the placeholder it stores (`false`: a
+    // nil would get no slot) and may raise (memory) with nothing owned live; the host is
+    // locked only after it returned.
     unsafe {
+        ffi::lua_pushboolean(l, 0);
+        let slot = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+        (*host).lock().callback_ref = slot;
         for (name, f) in FUNCS {
             ffi::lua_pushlightuserdata(l, host as *mut c_void);
             ffi::lua_pushlightuserdata(l, signal as *mut c_void);
