@@ -46,12 +46,12 @@ end
 
 -- While skynet.profile times no coroutine, its resume is skynet.core.resume (which also
 -- tells the host which coroutine runs, for a signal): called straight.
-local profile_state = profile.state or { timed = 1 }
+local profile_state = profile.state or { 1 } -- [1]: how many coroutines are timed
 local c_resume = c.resume
 
 local function resume(co, ...)
 	running_thread = co
-	if profile_state.timed == 0 then
+	if profile_state[1] == 0 then
 		return c_resume(co, ...)
 	end
 	return profile_resume(co, ...)
@@ -91,7 +91,8 @@ local forks = { h = 1, t = 0 }
 -- queues there; recomputed at the end of finish_dispatch): the host's dispatcher reads
 -- this one slot after a message instead of the three queues. [2] is `tagged`; [3] is
 -- true once trace_source has held anything (until then the dispatcher does not look).
-local queued = { false, false, false }
+-- Unset is nil, not false: the dispatcher then needs only the slot's type.
+local queued = { nil, nil, nil }
 -- True once request_tag has held anything (every new key goes through its metatable,
 -- which sets this): until then the per-message paths (call, ret, a request's end) do not
 -- look in it.
@@ -419,7 +420,7 @@ local function finish_dispatch(ok, err, co)
 		ok, err = pcall(suspend, co, ok, err)
 	end
 	if ok and forks.t < forks.h then
-		queued[1] = wakeups[1] ~= nil or errors[1] ~= nil
+		queued[1] = wakeups[1] ~= nil or errors[1] ~= nil or nil
 		return
 	end
 	while true do
@@ -440,7 +441,7 @@ local function finish_dispatch(ok, err, co)
 			end
 		end
 	end
-	queued[1] = wakeups[1] ~= nil or errors[1] ~= nil
+	queued[1] = wakeups[1] ~= nil or errors[1] ~= nil or nil
 	if not ok then
 		error(tostring(err), 0)
 	end

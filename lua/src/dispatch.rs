@@ -52,8 +52,7 @@ mod uv {
     pub(super) const K_DISPATCH: c_int = 14;
     pub(super) const K_UNPACK: c_int = 15;
     pub(super) const K_TRACE: c_int = 16;
-    pub(super) const K_TIMED: c_int = 17;
-    pub(super) const COUNT: c_int = 17;
+    pub(super) const COUNT: c_int = 16;
 }
 
 /// What the arguments of `dispatcher` must be (functions, then tables).
@@ -104,7 +103,7 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
         ffi::lua_insert(l, 1);
         ffi::lua_pushstring(l, c"SUSPEND".as_ptr());
         ffi::lua_pushvalue(l, up(1)); // the host state
-        for key in [c"dispatch", c"unpack", c"trace", c"timed"] {
+        for key in [c"dispatch", c"unpack", c"trace"] {
             ffi::lua_pushstring(l, key.as_ptr());
         }
         ffi::lua_pushcclosure(l, l_dispatch, uv::COUNT);
@@ -159,15 +158,27 @@ unsafe fn integer(l: *mut lua_State, i: c_int) -> Option<i64> {
     }
 }
 
-/// Is `profile_state.timed == 0`? (Then skynet.lua resumes with `skynet.core.resume`.)
+/// Is `profile_state[1]` (how many coroutines `skynet.profile` times) 0? (Then
+/// skynet.lua resumes with `skynet.core.resume`.)
 unsafe fn nothing_timed(l: *mut lua_State) -> bool {
     // SAFETY: a raw read of a table upvalue; the pushed value is popped.
     unsafe {
-        ffi::lua_pushvalue(l, up(uv::K_TIMED));
-        ffi::lua_rawget(l, up(uv::PROFILE_STATE));
+        ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 1);
         let r = integer(l, -1) == Some(0);
         ffi::lua_pop(l, 1);
         r
+    }
+}
+
+/// Is `queued[i]` set? (Unset is nil: one read, no conversion; anything but nil and
+/// false counts, as Lua's `if` would.)
+unsafe fn flag(l: *mut lua_State, i: ffi::lua_Integer) -> bool {
+    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
+    unsafe {
+        let t = ffi::lua_rawgeti(l, up(uv::QUEUED), i);
+        let set = t != ffi::LUA_TNIL && (t != ffi::LUA_TBOOLEAN || ffi::lua_toboolean(l, -1) != 0);
+        ffi::lua_pop(l, 1);
+        set
     }
 }
 
@@ -184,14 +195,16 @@ unsafe fn response(l: *mut lua_State) -> Fast {
         }
         let co_at = ffi::lua_gettop(l);
         // request_tag[co], once request_tag has held anything (queued[2]: `tagged`).
-        ffi::lua_rawgeti(l, up(uv::QUEUED), 2);
-        if ffi::lua_toboolean(l, -1) != 0 {
+        if flag(l, 2) {
             ffi::lua_pushvalue(l, co_at);
             ffi::lua_rawget(l, up(uv::REQUEST_TAG));
+            let tagged = ffi::lua_toboolean(l, -1) != 0;
+            ffi::lua_settop(l, co_at);
+            if tagged {
+                return Fast::Fallback;
+            }
         }
-        let tagged = ffi::lua_toboolean(l, -1) != 0;
-        ffi::lua_settop(l, co_at);
-        if tagged || !nothing_timed(l) {
+        if !nothing_timed(l) {
             return Fast::Fallback;
         }
         // From here on, as `raw_dispatch` does.
@@ -233,12 +246,10 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         ffi::lua_pushvalue(l, up(uv::K_TRACE));
         let traced = ffi::lua_rawget(l, p) != ffi::LUA_TNIL;
         // trace_source[source], once trace_source has held anything (queued[3]).
-        ffi::lua_rawgeti(l, up(uv::QUEUED), 3);
-        let mut tag_waits = ffi::lua_toboolean(l, -1) != 0;
-        if tag_waits {
+        let tag_waits = flag(l, 3) && {
             ffi::lua_pushvalue(l, 5);
-            tag_waits = ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL;
-        }
+            ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL
+        };
         ffi::lua_settop(l, unpack);
         if traced || tag_waits || !nothing_timed(l) {
             return Fast::Fallback;
@@ -345,11 +356,7 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
         ffi::lua_pop(co, nres);
         // Nothing queued anywhere (the usual case): suspend(co, true, "SUSPEND") does
         // nothing, nor does dispatch_message after it.
-        let top = ffi::lua_gettop(l);
-        ffi::lua_rawgeti(l, up(uv::QUEUED), 1);
-        let maybe_queued = ffi::lua_toboolean(l, -1) != 0;
-        ffi::lua_settop(l, top);
-        if maybe_queued {
+        if flag(l, 1) {
             // Something may wait: suspend(co, true, "SUSPEND") wakes it, the forks run,
             // and skynet.lua notes what is still queued.
             ffi::lua_pushvalue(l, up(uv::K_SUSPEND)); // the command

@@ -137,16 +137,13 @@ pub(crate) unsafe fn string_at<'a>(l: *mut lua_State, i: c_int) -> &'a [u8] {
     }
 }
 
-/// An integer argument (an integer, or a float with an exact integer value).
-unsafe fn integer_at(l: *mut lua_State, i: c_int) -> Option<i64> {
+/// The integer value of the number at `i` (an integer, or a float with an exact integer
+/// value; its type already checked: one API call, not two), if it has one.
+unsafe fn number_integer(l: *mut lua_State, i: c_int) -> Option<i64> {
     let mut ok = 0;
-    // SAFETY: `lua_tointegerx` does not convert strings in place and never raises.
-    let v = unsafe {
-        if ffi::lua_type(l, i) != ffi::LUA_TNUMBER {
-            return None;
-        }
-        ffi::lua_tointegerx(l, i, &mut ok)
-    };
+    // SAFETY: the caller saw a number at `i`: `lua_tointegerx` converts no string and
+    // never raises.
+    let v = unsafe { ffi::lua_tointegerx(l, i, &mut ok) };
     (ok != 0).then_some(v)
 }
 
@@ -161,7 +158,7 @@ unsafe fn dest_at<'a>(l: *mut lua_State, i: c_int) -> Result<Dest<'a>, Msg> {
     unsafe {
         match ffi::lua_type(l, i) {
             ffi::LUA_TNUMBER => Ok(Dest::Handle(
-                integer_at(l, i)
+                number_integer(l, i)
                     .and_then(|v| u32::try_from(v).ok())
                     .map(Addr),
             )),
@@ -191,7 +188,7 @@ unsafe fn ptype_at(l: *mut lua_State, i: c_int) -> Result<Ptype, Msg> {
         if ffi::lua_type(l, i) != ffi::LUA_TNUMBER {
             return Err(msg!("protocol type expected, got {}", type_name(l, i)));
         }
-        match integer_at(l, i) {
+        match number_integer(l, i) {
             Some(v) => u8::try_from(v)
                 .ok()
                 .filter(|t| *t < Ptype::RESERVED)
@@ -207,7 +204,7 @@ unsafe fn session_at(l: *mut lua_State, i: c_int) -> Result<Option<i32>, Msg> {
     unsafe {
         match ffi::lua_type(l, i) {
             ffi::LUA_TNONE | ffi::LUA_TNIL => Ok(None),
-            ffi::LUA_TNUMBER => integer_at(l, i)
+            ffi::LUA_TNUMBER => number_integer(l, i)
                 .and_then(|v| i32::try_from(v).ok())
                 .map(Some)
                 .ok_or_else(|| Msg::from("invalid session")),
@@ -222,7 +219,7 @@ pub(crate) unsafe fn size_at(l: *mut lua_State, i: c_int) -> Result<usize, Msg> 
         if ffi::lua_type(l, i) != ffi::LUA_TNUMBER {
             return Err(msg!("size expected, got {}", type_name(l, i)));
         }
-        integer_at(l, i)
+        number_integer(l, i)
             .and_then(|v| usize::try_from(v).ok())
             .ok_or_else(|| Msg::from("invalid size"))
     }
