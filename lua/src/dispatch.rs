@@ -163,8 +163,11 @@ unsafe fn integer(l: *mut lua_State, i: c_int) -> Option<i64> {
 unsafe fn nothing_timed(l: *mut lua_State) -> bool {
     // SAFETY: a raw read of a table upvalue; the pushed value is popped.
     unsafe {
-        ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 1);
-        let r = integer(l, -1) == Some(0);
+        // `lua_rawgeti` gives the type: no `lua_type` call.
+        let mut ok = 0;
+        let r = ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 1) == ffi::LUA_TNUMBER
+            && ffi::lua_tointegerx(l, -1, &mut ok) == 0
+            && ok != 0;
         ffi::lua_pop(l, 1);
         r
     }
