@@ -55,6 +55,17 @@ function CMD.recorded(what)
 	return table.unpack(r, 1, r.n)
 end
 
+-- Never answers: the request's end tells the caller (an error; "Maybe forgot response").
+function CMD.forget()
+	return "NORET"
+end
+
+-- Waits for ever: a kill tells the caller (the request record is still held).
+function CMD.hold()
+	skynet.wait()
+	return "NORET"
+end
+
 -- Answers through skynet.response: once it is taken, context has no session.
 function CMD.context_after_response()
 	local resp = skynet.response()
