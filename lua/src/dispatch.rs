@@ -309,6 +309,11 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
     }
 }
 
+/// Free slots `l` surely has after a resume: `l_dispatch` got `LUA_MINSTACK` slots
+/// above its arguments (at least 20 in all, even called from Lua with none); the
+/// coroutine sits at index 9 at most, and `resumed` pushes four more.
+const L_ROOM: c_int = ffi::LUA_MINSTACK - 9 - 4;
+
 /// `suspend(co, resume(co, ...))` with the `narg` values at the top of `l` (the coroutine
 /// is at `co_at`, below them): sets `running_thread`, resumes, and when the coroutine
 /// suspended again with nothing to wake, stops there (and runs the forks a handler left,
@@ -337,7 +342,10 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
             ffi::lua_xmove(co, l, 1); // the error object, as it is
             return resumed(l, co_at, false, None);
         }
-        if ffi::lua_checkstack(l, nres + 1) == 0 {
+        // `lua_checkstack` fails only when the stack must grow and cannot; below `L_ROOM`
+        // it never has to, so the call (kept for `l_resume`'s error on a huge yield) is
+        // skipped. Only one of the values is ever moved to `l`.
+        if nres + 1 > L_ROOM && ffi::lua_checkstack(l, nres + 1) == 0 {
             ffi::lua_pop(co, nres);
             return resumed(l, co_at, false, Some(c"too many results to resume"));
         }

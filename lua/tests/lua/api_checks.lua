@@ -106,6 +106,9 @@ function T.context()
 		skynet.yield()
 	end
 	eq(held, false, "a held request fails when its service is killed")
+	-- a handler yielding many values to the dispatcher fails that message only
+	skynet.send(helper, "lua", "yield_many")
+	eq(skynet.call(helper, "lua", "add", 1, 2), 3, "the service goes on after many yielded values")
 	skynet.kill(helper)
 	return "ok"
 end
