@@ -752,7 +752,7 @@ end
 -- The host's dispatcher: dispatch_message's common cases in C (built here, once, so
 -- that no function that lives on keeps these names as upvalues).
 local dispatcher = c.dispatcher(dispatch_message, finish_dispatch, running, proto,
-	session_wait, request_tag, trace_source, pool,
+	session_wait, requests, request_tag, trace_source, pool,
 	profile_state, queued)
 
 function skynet.start(start_func)

@@ -36,23 +36,24 @@ mod uv {
     pub(super) const RUNNING: c_int = 4;
     pub(super) const PROTO: c_int = 5;
     pub(super) const SESSION_WAIT: c_int = 6;
-    pub(super) const REQUEST_TAG: c_int = 7;
-    pub(super) const TRACE_SOURCE: c_int = 8;
-    pub(super) const POOL: c_int = 9;
-    pub(super) const PROFILE_STATE: c_int = 10;
-    pub(super) const QUEUED: c_int = 11;
-    /// The Lua values given, 2..=11.
-    pub(super) const GIVEN: c_int = 10;
+    pub(super) const REQUESTS: c_int = 7;
+    pub(super) const REQUEST_TAG: c_int = 8;
+    pub(super) const TRACE_SOURCE: c_int = 9;
+    pub(super) const POOL: c_int = 10;
+    pub(super) const PROFILE_STATE: c_int = 11;
+    pub(super) const QUEUED: c_int = 12;
+    /// The Lua values given, 2..=12.
+    pub(super) const GIVEN: c_int = 11;
     /// "SUSPEND", interned.
-    pub(super) const K_SUSPEND: c_int = 12;
+    pub(super) const K_SUSPEND: c_int = 13;
     /// The service's `HostCell` (light userdata).
-    pub(super) const HOST: c_int = 13;
+    pub(super) const HOST: c_int = 14;
     /// The field names read per message, interned (`lua_getfield` with a C string
     /// looks it up in the string cache with a `strcmp`: ~3% of a call for four of them).
-    pub(super) const K_DISPATCH: c_int = 14;
-    pub(super) const K_UNPACK: c_int = 15;
-    pub(super) const K_TRACE: c_int = 16;
-    pub(super) const COUNT: c_int = 16;
+    pub(super) const K_DISPATCH: c_int = 15;
+    pub(super) const K_UNPACK: c_int = 16;
+    pub(super) const K_TRACE: c_int = 17;
+    pub(super) const COUNT: c_int = 17;
 }
 
 /// What the arguments of `dispatcher` must be (functions, then tables).
@@ -62,11 +63,12 @@ fn up(i: c_int) -> c_int {
     ffi::lua_upvalueindex(i)
 }
 
-/// `dispatcher(dispatch_message, finish_dispatch, running, proto, session_wait,
+/// `dispatcher(dispatch_message, finish_dispatch, running, proto, session_wait, requests,
 /// request_tag, trace_source, pool, profile_state, queued)` -> a callback. Not skynet's:
 /// `running` is a function whose only upvalue is skynet.lua's `running_thread`; the pooled
 /// coroutine notes the request's session and source itself (its `start`, in skynet.lua,
-/// gets them first); `queued[1]` is true whenever wakeups, errors or forks
+/// gets them first), unless Lua code runs or the message fails before it starts: then the
+/// dispatcher notes them in `requests` first, as `raw_dispatch` would; `queued[1]` is true whenever wakeups, errors or forks
 /// may hold something, `queued[2]` once `request_tag` has held anything, `queued[3]` once
 /// `trace_source` has.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
@@ -283,6 +285,7 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
             let host = &*(ffi::lua_touserdata(l, up(uv::HOST)) as *const HostCell);
             if let Err(m) = crate::rawpack::unpack_args(l, host, 2) {
                 ffi::lua_settop(l, values - 1);
+                note_request(l, co_at);
                 ffi::lua_pushvalue(l, up(uv::FINISH));
                 ffi::lua_pushboolean(l, 0);
                 let b = m.bytes();
@@ -291,6 +294,8 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
                 return Fast::Done;
             }
         } else {
+            // Lua code runs: the request is noted first, as in `raw_dispatch`.
+            note_request(l, co_at);
             ffi::lua_pushvalue(l, unpack);
             ffi::lua_pushvalue(l, 2);
             ffi::lua_pushvalue(l, 3);
@@ -306,6 +311,26 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         let narg = ffi::lua_gettop(l) - values + 5; // f, true, session, source and the values
         resume(l, co_at, narg);
         Fast::Done
+    }
+}
+
+/// `requests[co] = { session, source }` for the coroutine at `co_at` (the request at
+/// stack indices 4 and 5), as `raw_dispatch` notes a request before it unpacks it: the
+/// coroutine's `start` adopts this record (or notes the request in its own). Taken only
+/// when Lua code runs before the coroutine starts (a protocol's own `unpack`) or the
+/// message fails to unpack, so that a request left so is answered at exit as before.
+unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
+    // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`; three slots here);
+    // `requests` is skynet.lua's plain table (raw set); the table creation and the sets
+    // may raise (memory) with nothing owned live.
+    unsafe {
+        ffi::lua_pushvalue(l, co_at);
+        ffi::lua_createtable(l, 2, 0);
+        ffi::lua_pushvalue(l, 4);
+        ffi::lua_rawseti(l, -2, 1);
+        ffi::lua_pushvalue(l, 5);
+        ffi::lua_rawseti(l, -2, 2);
+        ffi::lua_rawset(l, up(uv::REQUESTS));
     }
 }
 

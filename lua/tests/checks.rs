@@ -127,7 +127,11 @@ fn trace_tags_follow_calls_and_log_each_step() {
 /// values to the dispatcher fails that message only.
 #[test]
 fn context_gives_the_request_session_and_source() {
-    run_in("api_checks", "context", &["Unknown command : 1"]);
+    run_in(
+        "api_checks",
+        "context",
+        &["Unknown command : 1", "Invalid serialize stream"],
+    );
 }
 
 /// skynet.uniqtask groups pending tasks by stack (skynet's head lines), as the debug

@@ -106,6 +106,19 @@ function T.context()
 		skynet.yield()
 	end
 	eq(held, false, "a held request fails when its service is killed")
+	-- so does a request that did not unpack (noted before its unpack, as in skynet)
+	local bad = skynet.newservice("api_helper")
+	local failed = "unset"
+	skynet.fork(function() failed = pcall(skynet.rawcall, bad, "lua", "\x44\x05") end)
+	skynet.yield()
+	skynet.kill(bad)
+	for _ = 1, 100 do
+		if failed ~= "unset" then
+			break
+		end
+		skynet.yield()
+	end
+	eq(failed, false, "a request that did not unpack fails when its service is killed")
 	-- a handler yielding many values to the dispatcher fails that message only
 	skynet.send(helper, "lua", "yield_many")
 	eq(skynet.call(helper, "lua", "add", 1, 2), 3, "the service goes on after many yielded values")
