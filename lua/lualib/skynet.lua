@@ -46,12 +46,12 @@ end
 
 -- While skynet.profile times no coroutine, its resume is skynet.core.resume (which also
 -- tells the host which coroutine runs, for a signal): called straight.
-local profile_state = profile.state or { timed = 1 }
+local profile_state = profile.state or { 1 } -- [1]: how many coroutines are timed
 local c_resume = c.resume
 
 local function resume(co, ...)
 	running_thread = co
-	if profile_state.timed == 0 then
+	if profile_state[1] == 0 then
 		return c_resume(co, ...)
 	end
 	return profile_resume(co, ...)
@@ -76,8 +76,10 @@ end
 -- Bookkeeping of sessions and coroutines
 
 local session_wait = {} -- session -> coroutine waiting for it, or "BREAK" (woken early)
-local request_session = {} -- coroutine -> session of the request it handles (0: a send)
-local request_source = {} -- coroutine -> address of that request's sender
+-- coroutine -> its request record, while it handles a request: [1] the session (0: a
+-- send; nil once answered), [2] the sender. One lookup finds both; a pooled coroutine
+-- keeps its record (made at its first request) for the next one.
+local requests = {}
 local request_tag = {} -- coroutine -> trace tag (false: a protocol never traced)
 local watching = {} -- session of a call in flight -> callee address
 local sleeping = {} -- token -> session of a sleep or wait
@@ -89,7 +91,8 @@ local forks = { h = 1, t = 0 }
 -- queues there; recomputed at the end of finish_dispatch): the host's dispatcher reads
 -- this one slot after a message instead of the three queues. [2] is `tagged`; [3] is
 -- true once trace_source has held anything (until then the dispatcher does not look).
-local queued = { false, false, false }
+-- Unset is nil, not false: the dispatcher then needs only the slot's type.
+local queued = { nil, nil, nil }
 -- True once request_tag has held anything (every new key goes through its metatable,
 -- which sets this): until then the per-message paths (call, ret, a request's end) do not
 -- look in it.
@@ -110,26 +113,45 @@ local trace_source = {}
 
 local pool = setmetatable({}, { __mode = "kv" })
 
-local function forgot_response(co, f)
-	local session = request_session[co]
+local function forgot_response(r, f)
+	local session = r[1]
 	if session and session ~= 0 then
 		local info = debug.getinfo(f, "S")
 		skynet.error(sformat("Maybe forgot response session %s from %s : %s:%d", session,
-			skynet.address(request_source[co]), info.source, info.linedefined))
+			skynet.address(r[2]), info.source, info.linedefined))
 		-- Better than skynet: the caller gets an error instead of waiting forever.
-		c.send(request_source[co], skynet.PTYPE_ERROR, session, "")
+		c.send(r[2], skynet.PTYPE_ERROR, session, "")
 	end
 end
 
+-- The request record of `co`, made (and noted in `requests`) if it has none.
+local function request_record(co)
+	local r = requests[co]
+	if r == nil then
+		r = {}
+		requests[co] = r
+	end
+	return r
+end
+
 -- A new pooled coroutine running f. After f returns it waits in the pool; `start` takes
--- its next function: `now` with the arguments in the same resume (a request), or else
--- the arguments in a later resume (a fork, a timeout).
-local function co_create_pooled(f)
-	local co
-	local function start(nf, now, ...)
+-- its next function: `now` with the arguments in the same resume (a request: its session
+-- and source first, noted in the coroutine's request record), or else the arguments in a
+-- later resume (a fork, a timeout). A fresh coroutine for a request (`session` given) is
+-- noted as handling it.
+local function co_create_pooled(f, session, source)
+	local co, rec
+	local function start(nf, now, session, source, ...)
 		f = nf
 		if now then
-			nf(...)
+			local r = rec
+			if r == nil then
+				r = request_record(co)
+				rec = r
+			end
+			r[1], r[2] = session, source
+			requests[co] = r
+			nf(session, source, ...)
 		else
 			nf(co_yield())
 		end
@@ -137,12 +159,17 @@ local function co_create_pooled(f)
 	co = co_create(function(...)
 		f(...)
 		while true do
-			local session = request_session[co] -- an integer or nil (`if session` tests
-			if session then -- faster than `~= nil`)
-				if session ~= 0 then
-					forgot_response(co, f)
+			local r = rec
+			if r and r[2] then -- this run handled a request
+				local session = r[1] -- an integer or nil (`if session` tests faster than
+				if session then -- `~= nil`)
+					if session ~= 0 then
+						forgot_response(r, f)
+					end
+					r[1] = nil
 				end
-				request_session[co] = nil
+				r[2] = nil
+				requests[co] = nil
 			end
 			if tagged then
 				local tag = request_tag[co]
@@ -153,12 +180,15 @@ local function co_create_pooled(f)
 					request_tag[co] = nil
 				end
 			end
-			request_source[co] = nil
 			f = nil
 			pool[#pool + 1] = co
 			start(co_yield "SUSPEND")
 		end
 	end)
+	if session then
+		rec = request_record(co)
+		rec[1], rec[2] = session, source
+	end
 	return co
 end
 
@@ -223,18 +253,22 @@ end
 
 function suspend(co, ok, command)
 	if not ok then
-		local session = request_session[co]
+		local r = requests[co]
+		local session = r and r[1]
 		if session then -- a fork has none
 			if session ~= 0 then
 				local tag = request_tag[co]
 				if tag then
 					c.trace(tag, "error")
 				end
-				c.send(request_source[co], skynet.PTYPE_ERROR, session, "")
+				c.send(r[2], skynet.PTYPE_ERROR, session, "")
 			end
-			request_session[co] = nil
+			r[1] = nil
 		end
-		request_source[co] = nil
+		if r then
+			r[2] = nil
+			requests[co] = nil
+		end
 		request_tag[co] = nil
 		skynet.fork(function() end) -- runs the wake-ups the failed coroutine left
 		local tb = traceback(co, tostring(command))
@@ -350,10 +384,11 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 	end
 	local fresh = co == nil
 	if fresh then
-		co = co_create_pooled(f)
+		co = co_create_pooled(f, session, source)
+	else
+		local r = request_record(co) -- the coroutine's start notes the same again
+		r[1], r[2] = session, source
 	end
-	request_session[co] = session
-	request_source[co] = source
 	if p.trace == false then
 		trace_source[source] = nil
 		request_tag[co] = false
@@ -385,7 +420,7 @@ local function finish_dispatch(ok, err, co)
 		ok, err = pcall(suspend, co, ok, err)
 	end
 	if ok and forks.t < forks.h then
-		queued[1] = wakeups[1] ~= nil or errors[1] ~= nil
+		queued[1] = wakeups[1] ~= nil or errors[1] ~= nil or nil
 		return
 	end
 	while true do
@@ -406,7 +441,7 @@ local function finish_dispatch(ok, err, co)
 			end
 		end
 	end
-	queued[1] = wakeups[1] ~= nil or errors[1] ~= nil
+	queued[1] = wakeups[1] ~= nil or errors[1] ~= nil or nil
 	if not ok then
 		error(tostring(err), 0)
 	end
@@ -470,22 +505,24 @@ end
 
 function skynet.ret(msg, sz)
 	msg = msg or ""
-	local tag = tagged and request_tag[running_thread]
+	local co = running_thread
+	local tag = tagged and request_tag[co]
 	if tag then
 		c.trace(tag, "response")
 	end
-	local session = request_session[running_thread]
+	local r = requests[co]
+	local session = r and r[1]
 	if not session then -- an integer or nil
 		error "No session"
 	end
-	request_session[running_thread] = nil
+	r[1] = nil
 	if session == 0 then
 		if sz ~= nil then
 			c.trash(msg, sz)
 		end
 		return false -- a send wants no reply
 	end
-	local source = request_source[running_thread]
+	local source = r[2]
 	local r = c.send(source, 1, session, msg, sz) -- RESPONSE
 	if r then
 		return true
@@ -500,19 +537,26 @@ function skynet.retpack(...)
 end
 
 function skynet.ignoreret()
-	request_session[running_thread] = nil
+	local r = requests[running_thread]
+	if r then
+		r[1] = nil
+	end
 end
 
 function skynet.context()
-	local co = running_thread
-	return request_session[co], request_source[co]
+	local r = requests[running_thread]
+	if r then
+		return r[1], r[2]
+	end
+	return nil, nil
 end
 
 function skynet.response(pack)
 	pack = pack or skynet.pack
-	local session = assert(request_session[running_thread], "no session")
-	request_session[running_thread] = nil
-	local source = request_source[running_thread]
+	local r = requests[running_thread]
+	local session = assert(r and r[1], "no session")
+	r[1] = nil
+	local source = r[2]
 	if session == 0 then
 		return function() end -- a send wants no reply
 	end
@@ -708,7 +752,7 @@ end
 -- The host's dispatcher: dispatch_message's common cases in C (built here, once, so
 -- that no function that lives on keeps these names as upvalues).
 local dispatcher = c.dispatcher(dispatch_message, finish_dispatch, running, proto,
-	session_wait, request_session, request_source, request_tag, trace_source, pool,
+	session_wait, requests, request_tag, trace_source, pool,
 	profile_state, queued)
 
 function skynet.start(start_func)
@@ -759,8 +803,7 @@ local internal = {
 	c = c,
 	proto = proto,
 	session_wait = session_wait,
-	request_session = request_session,
-	request_source = request_source,
+	requests = requests,
 	request_tag = request_tag,
 	watching = watching,
 	unresponded = unresponded,
@@ -798,7 +841,14 @@ setmetatable(skynet, {
 
 -- Run by the host when the service is killed: fails everything that waits on it.
 debug.getregistry().skynet_on_exit = function()
-	if next(request_session) == nil and next(unresponded) == nil and next(watching) == nil then
+	local answers = false
+	for _, r in pairs(requests) do
+		if r[1] ~= nil then
+			answers = true
+			break
+		end
+	end
+	if not answers and next(unresponded) == nil and next(watching) == nil then
 		return -- nothing waits on it (and the lazy half need not load to say so)
 	end
 	load_lazy()

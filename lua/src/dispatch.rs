@@ -36,26 +36,24 @@ mod uv {
     pub(super) const RUNNING: c_int = 4;
     pub(super) const PROTO: c_int = 5;
     pub(super) const SESSION_WAIT: c_int = 6;
-    pub(super) const REQUEST_SESSION: c_int = 7;
-    pub(super) const REQUEST_SOURCE: c_int = 8;
-    pub(super) const REQUEST_TAG: c_int = 9;
-    pub(super) const TRACE_SOURCE: c_int = 10;
-    pub(super) const POOL: c_int = 11;
-    pub(super) const PROFILE_STATE: c_int = 12;
-    pub(super) const QUEUED: c_int = 13;
-    /// The Lua values given, 2..=13.
-    pub(super) const GIVEN: c_int = 12;
+    pub(super) const REQUESTS: c_int = 7;
+    pub(super) const REQUEST_TAG: c_int = 8;
+    pub(super) const TRACE_SOURCE: c_int = 9;
+    pub(super) const POOL: c_int = 10;
+    pub(super) const PROFILE_STATE: c_int = 11;
+    pub(super) const QUEUED: c_int = 12;
+    /// The Lua values given, 2..=12.
+    pub(super) const GIVEN: c_int = 11;
     /// "SUSPEND", interned.
-    pub(super) const K_SUSPEND: c_int = 14;
+    pub(super) const K_SUSPEND: c_int = 13;
     /// The service's `HostCell` (light userdata).
-    pub(super) const HOST: c_int = 15;
+    pub(super) const HOST: c_int = 14;
     /// The field names read per message, interned (`lua_getfield` with a C string
     /// looks it up in the string cache with a `strcmp`: ~3% of a call for four of them).
-    pub(super) const K_DISPATCH: c_int = 16;
-    pub(super) const K_UNPACK: c_int = 17;
-    pub(super) const K_TRACE: c_int = 18;
-    pub(super) const K_TIMED: c_int = 19;
-    pub(super) const COUNT: c_int = 19;
+    pub(super) const K_DISPATCH: c_int = 15;
+    pub(super) const K_UNPACK: c_int = 16;
+    pub(super) const K_TRACE: c_int = 17;
+    pub(super) const COUNT: c_int = 17;
 }
 
 /// What the arguments of `dispatcher` must be (functions, then tables).
@@ -65,10 +63,12 @@ fn up(i: c_int) -> c_int {
     ffi::lua_upvalueindex(i)
 }
 
-/// `dispatcher(dispatch_message, finish_dispatch, running, proto, session_wait,
-/// request_session, request_source, request_tag, trace_source, pool, profile_state,
-/// queued)` -> a callback. Not skynet's: `running` is a function whose only upvalue is
-/// skynet.lua's `running_thread`; `queued[1]` is true whenever wakeups, errors or forks
+/// `dispatcher(dispatch_message, finish_dispatch, running, proto, session_wait, requests,
+/// request_tag, trace_source, pool, profile_state, queued)` -> a callback. Not skynet's:
+/// `running` is a function whose only upvalue is skynet.lua's `running_thread`; the pooled
+/// coroutine notes the request's session and source itself (its `start`, in skynet.lua,
+/// gets them first), unless Lua code runs or the message fails before it starts: then the
+/// dispatcher notes them in `requests` first, as `raw_dispatch` would; `queued[1]` is true whenever wakeups, errors or forks
 /// may hold something, `queued[2]` once `request_tag` has held anything, `queued[3]` once
 /// `trace_source` has.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
@@ -105,7 +105,7 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
         ffi::lua_insert(l, 1);
         ffi::lua_pushstring(l, c"SUSPEND".as_ptr());
         ffi::lua_pushvalue(l, up(1)); // the host state
-        for key in [c"dispatch", c"unpack", c"trace", c"timed"] {
+        for key in [c"dispatch", c"unpack", c"trace"] {
             ffi::lua_pushstring(l, key.as_ptr());
         }
         ffi::lua_pushcclosure(l, l_dispatch, uv::COUNT);
@@ -160,15 +160,30 @@ unsafe fn integer(l: *mut lua_State, i: c_int) -> Option<i64> {
     }
 }
 
-/// Is `profile_state.timed == 0`? (Then skynet.lua resumes with `skynet.core.resume`.)
+/// Is `profile_state[1]` (how many coroutines `skynet.profile` times) 0? (Then
+/// skynet.lua resumes with `skynet.core.resume`.)
 unsafe fn nothing_timed(l: *mut lua_State) -> bool {
     // SAFETY: a raw read of a table upvalue; the pushed value is popped.
     unsafe {
-        ffi::lua_pushvalue(l, up(uv::K_TIMED));
-        ffi::lua_rawget(l, up(uv::PROFILE_STATE));
-        let r = integer(l, -1) == Some(0);
+        // `lua_rawgeti` gives the type: no `lua_type` call.
+        let mut ok = 0;
+        let r = ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 1) == ffi::LUA_TNUMBER
+            && ffi::lua_tointegerx(l, -1, &mut ok) == 0
+            && ok != 0;
         ffi::lua_pop(l, 1);
         r
+    }
+}
+
+/// Is `queued[i]` set? (Unset is nil: one read, no conversion; anything but nil and
+/// false counts, as Lua's `if` would.)
+unsafe fn flag(l: *mut lua_State, i: ffi::lua_Integer) -> bool {
+    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
+    unsafe {
+        let t = ffi::lua_rawgeti(l, up(uv::QUEUED), i);
+        let set = t != ffi::LUA_TNIL && (t != ffi::LUA_TBOOLEAN || ffi::lua_toboolean(l, -1) != 0);
+        ffi::lua_pop(l, 1);
+        set
     }
 }
 
@@ -185,14 +200,16 @@ unsafe fn response(l: *mut lua_State) -> Fast {
         }
         let co_at = ffi::lua_gettop(l);
         // request_tag[co], once request_tag has held anything (queued[2]: `tagged`).
-        ffi::lua_rawgeti(l, up(uv::QUEUED), 2);
-        if ffi::lua_toboolean(l, -1) != 0 {
+        if flag(l, 2) {
             ffi::lua_pushvalue(l, co_at);
             ffi::lua_rawget(l, up(uv::REQUEST_TAG));
+            let tagged = ffi::lua_toboolean(l, -1) != 0;
+            ffi::lua_settop(l, co_at);
+            if tagged {
+                return Fast::Fallback;
+            }
         }
-        let tagged = ffi::lua_toboolean(l, -1) != 0;
-        ffi::lua_settop(l, co_at);
-        if tagged || !nothing_timed(l) {
+        if !nothing_timed(l) {
             return Fast::Fallback;
         }
         // From here on, as `raw_dispatch` does.
@@ -234,12 +251,10 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         ffi::lua_pushvalue(l, up(uv::K_TRACE));
         let traced = ffi::lua_rawget(l, p) != ffi::LUA_TNIL;
         // trace_source[source], once trace_source has held anything (queued[3]).
-        ffi::lua_rawgeti(l, up(uv::QUEUED), 3);
-        let mut tag_waits = ffi::lua_toboolean(l, -1) != 0;
-        if tag_waits {
+        let tag_waits = flag(l, 3) && {
             ffi::lua_pushvalue(l, 5);
-            tag_waits = ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL;
-        }
+            ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL
+        };
         ffi::lua_settop(l, unpack);
         if traced || tag_waits || !nothing_timed(l) {
             return Fast::Fallback;
@@ -252,15 +267,10 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
             return Fast::Fallback; // raw_dispatch makes a coroutine
         }
         let co_at = ffi::lua_gettop(l); // 9
-                                        // From here on, as `raw_dispatch` does: take the coroutine, note the request.
+                                        // From here on, as `raw_dispatch` does: take the coroutine (its `start` notes the
+                                        // request's session and source in its record before the handler runs).
         ffi::lua_pushnil(l);
         ffi::lua_rawseti(l, up(uv::POOL), n);
-        ffi::lua_pushvalue(l, co_at);
-        ffi::lua_pushvalue(l, 4);
-        ffi::lua_rawset(l, up(uv::REQUEST_SESSION));
-        ffi::lua_pushvalue(l, co_at);
-        ffi::lua_pushvalue(l, 5);
-        ffi::lua_rawset(l, up(uv::REQUEST_SOURCE));
         // resume(co, f, true, session, source, p.unpack(msg, sz))
         ffi::lua_pushvalue(l, f);
         ffi::lua_pushboolean(l, 1);
@@ -275,6 +285,7 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
             let host = &*(ffi::lua_touserdata(l, up(uv::HOST)) as *const HostCell);
             if let Err(m) = crate::rawpack::unpack_args(l, host, 2) {
                 ffi::lua_settop(l, values - 1);
+                note_request(l, co_at);
                 ffi::lua_pushvalue(l, up(uv::FINISH));
                 ffi::lua_pushboolean(l, 0);
                 let b = m.bytes();
@@ -283,6 +294,8 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
                 return Fast::Done;
             }
         } else {
+            // Lua code runs: the request is noted first, as in `raw_dispatch`.
+            note_request(l, co_at);
             ffi::lua_pushvalue(l, unpack);
             ffi::lua_pushvalue(l, 2);
             ffi::lua_pushvalue(l, 3);
@@ -300,6 +313,31 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         Fast::Done
     }
 }
+
+/// `requests[co] = { session, source }` for the coroutine at `co_at` (the request at
+/// stack indices 4 and 5), as `raw_dispatch` notes a request before it unpacks it: the
+/// coroutine's `start` adopts this record (or notes the request in its own). Taken only
+/// when Lua code runs before the coroutine starts (a protocol's own `unpack`) or the
+/// message fails to unpack, so that a request left so is answered at exit as before.
+unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
+    // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`; three slots here);
+    // `requests` is skynet.lua's plain table (raw set); the table creation and the sets
+    // may raise (memory) with nothing owned live.
+    unsafe {
+        ffi::lua_pushvalue(l, co_at);
+        ffi::lua_createtable(l, 2, 0);
+        ffi::lua_pushvalue(l, 4);
+        ffi::lua_rawseti(l, -2, 1);
+        ffi::lua_pushvalue(l, 5);
+        ffi::lua_rawseti(l, -2, 2);
+        ffi::lua_rawset(l, up(uv::REQUESTS));
+    }
+}
+
+/// Free slots `l` surely has after a resume: `l_dispatch` got `LUA_MINSTACK` slots
+/// above its arguments (at least 20 in all, even called from Lua with none); the
+/// coroutine sits at index 9 at most, and `resumed` pushes four more.
+const L_ROOM: c_int = ffi::LUA_MINSTACK - 9 - 4;
 
 /// `suspend(co, resume(co, ...))` with the `narg` values at the top of `l` (the coroutine
 /// is at `co_at`, below them): sets `running_thread`, resumes, and when the coroutine
@@ -329,7 +367,10 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
             ffi::lua_xmove(co, l, 1); // the error object, as it is
             return resumed(l, co_at, false, None);
         }
-        if ffi::lua_checkstack(l, nres + 1) == 0 {
+        // `lua_checkstack` fails only when the stack must grow and cannot; below `L_ROOM`
+        // it never has to, so the call (kept for `l_resume`'s error on a huge yield) is
+        // skipped. Only one of the values is ever moved to `l`.
+        if nres + 1 > L_ROOM && ffi::lua_checkstack(l, nres + 1) == 0 {
             ffi::lua_pop(co, nres);
             return resumed(l, co_at, false, Some(c"too many results to resume"));
         }
@@ -351,11 +392,7 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
         ffi::lua_pop(co, nres);
         // Nothing queued anywhere (the usual case): suspend(co, true, "SUSPEND") does
         // nothing, nor does dispatch_message after it.
-        let top = ffi::lua_gettop(l);
-        ffi::lua_rawgeti(l, up(uv::QUEUED), 1);
-        let maybe_queued = ffi::lua_toboolean(l, -1) != 0;
-        ffi::lua_settop(l, top);
-        if maybe_queued {
+        if flag(l, 1) {
             // Something may wait: suspend(co, true, "SUSPEND") wakes it, the forks run,
             // and skynet.lua notes what is still queued.
             ffi::lua_pushvalue(l, up(uv::K_SUSPEND)); // the command

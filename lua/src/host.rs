@@ -67,6 +67,9 @@ pub(crate) struct Host {
     pub(crate) deferred: Vec<Deferred>,
     /// `skynet.core.callback`'s forward mode (the message is not freed: here, nothing to do).
     pub(crate) forward: bool,
+    /// The registry slot (an integer key: no pointer hashing per message) that holds
+    /// `skynet.core.callback`'s function; `LUA_NOREF` until `raw::install` takes one.
+    pub(crate) callback_ref: std::ffi::c_int,
     /// Who waits for this service's init (set by a Lua `newservice`).
     pub(crate) notify: Option<Notify>,
     /// Init has been reported (done or failed).
@@ -99,6 +102,7 @@ impl Host {
             deferred: Vec::new(),
             lua_dests: std::collections::HashSet::new(),
             forward: false,
+            callback_ref: mlua::ffi::LUA_NOREF,
             notify: None,
             init_reported: false,
             mem_warning: MEMORY_WARNING,

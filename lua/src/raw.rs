@@ -32,14 +32,6 @@ use crate::host::{Host, HostCell};
 use crate::payload::{Packed, Small};
 use crate::signal::Signal;
 
-/// The registry slot (a light userdata key) that holds `skynet.core.callback`'s function.
-static CALLBACK_KEY: u8 = 0;
-
-/// The registry key of the callback.
-pub(crate) fn callback_key() -> *const c_void {
-    std::ptr::addr_of!(CALLBACK_KEY).cast()
-}
-
 /// An error message in a fixed buffer: no heap, so nothing to drop when Lua longjmps.
 pub(crate) struct Msg {
     buf: [u8; 112],
@@ -145,16 +137,13 @@ pub(crate) unsafe fn string_at<'a>(l: *mut lua_State, i: c_int) -> &'a [u8] {
     }
 }
 
-/// An integer argument (an integer, or a float with an exact integer value).
-unsafe fn integer_at(l: *mut lua_State, i: c_int) -> Option<i64> {
+/// The integer value of the number at `i` (an integer, or a float with an exact integer
+/// value; its type already checked: one API call, not two), if it has one.
+unsafe fn number_integer(l: *mut lua_State, i: c_int) -> Option<i64> {
     let mut ok = 0;
-    // SAFETY: `lua_tointegerx` does not convert strings in place and never raises.
-    let v = unsafe {
-        if ffi::lua_type(l, i) != ffi::LUA_TNUMBER {
-            return None;
-        }
-        ffi::lua_tointegerx(l, i, &mut ok)
-    };
+    // SAFETY: the caller saw a number at `i`: `lua_tointegerx` converts no string and
+    // never raises.
+    let v = unsafe { ffi::lua_tointegerx(l, i, &mut ok) };
     (ok != 0).then_some(v)
 }
 
@@ -169,7 +158,7 @@ unsafe fn dest_at<'a>(l: *mut lua_State, i: c_int) -> Result<Dest<'a>, Msg> {
     unsafe {
         match ffi::lua_type(l, i) {
             ffi::LUA_TNUMBER => Ok(Dest::Handle(
-                integer_at(l, i)
+                number_integer(l, i)
                     .and_then(|v| u32::try_from(v).ok())
                     .map(Addr),
             )),
@@ -199,7 +188,7 @@ unsafe fn ptype_at(l: *mut lua_State, i: c_int) -> Result<Ptype, Msg> {
         if ffi::lua_type(l, i) != ffi::LUA_TNUMBER {
             return Err(msg!("protocol type expected, got {}", type_name(l, i)));
         }
-        match integer_at(l, i) {
+        match number_integer(l, i) {
             Some(v) => u8::try_from(v)
                 .ok()
                 .filter(|t| *t < Ptype::RESERVED)
@@ -215,7 +204,7 @@ unsafe fn session_at(l: *mut lua_State, i: c_int) -> Result<Option<i32>, Msg> {
     unsafe {
         match ffi::lua_type(l, i) {
             ffi::LUA_TNONE | ffi::LUA_TNIL => Ok(None),
-            ffi::LUA_TNUMBER => integer_at(l, i)
+            ffi::LUA_TNUMBER => number_integer(l, i)
                 .and_then(|v| i32::try_from(v).ok())
                 .map(Some)
                 .ok_or_else(|| Msg::from("invalid session")),
@@ -230,7 +219,7 @@ pub(crate) unsafe fn size_at(l: *mut lua_State, i: c_int) -> Result<usize, Msg> 
         if ffi::lua_type(l, i) != ffi::LUA_TNUMBER {
             return Err(msg!("size expected, got {}", type_name(l, i)));
         }
-        integer_at(l, i)
+        number_integer(l, i)
             .and_then(|v| usize::try_from(v).ok())
             .ok_or_else(|| Msg::from("invalid size"))
     }
@@ -462,8 +451,12 @@ unsafe extern "C-unwind" fn l_callback(l: *mut lua_State) -> c_int {
         }
         let forward = ffi::lua_toboolean(l, 2) != 0;
         host(l).lock().forward = forward;
+        let slot = host(l).lock().callback_ref;
+        if slot == ffi::LUA_NOREF {
+            return raise(l, &msg!("callback: no registry slot"));
+        }
         ffi::lua_settop(l, 1);
-        ffi::lua_rawsetp(l, ffi::LUA_REGISTRYINDEX, callback_key());
+        ffi::lua_rawseti(l, ffi::LUA_REGISTRYINDEX, ffi::lua_Integer::from(slot));
         0
     }
 }
@@ -537,8 +530,13 @@ pub(crate) unsafe fn install(l: *mut lua_State, host: *const HostCell, signal: *
         (c"packstring", crate::rawpack::l_packstring),
         (c"unpack", crate::rawpack::l_unpack),
     ];
-    // SAFETY: per the contract.
+    // SAFETY: per the contract; `luaL_ref` pops the placeholder it stores (`false`: a
+    // nil would get no slot) and may raise (memory) with nothing owned live; the host is
+    // locked only after it returned.
     unsafe {
+        ffi::lua_pushboolean(l, 0);
+        let slot = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+        (*host).lock().callback_ref = slot;
         for (name, f) in FUNCS {
             ffi::lua_pushlightuserdata(l, host as *mut c_void);
             ffi::lua_pushlightuserdata(l, signal as *mut c_void);

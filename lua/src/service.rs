@@ -336,20 +336,24 @@ impl RawService for LuaService {
         };
         let (ptype, session, source) = (msg.ptype, msg.session, msg.source);
         let wants_reply = msg.wants_reply();
-        let (ptr, sz) = h.lock().enter_message(core::payload_bytes(msg));
+        let (ptr, sz, slot) = {
+            let mut h = h.lock();
+            let (ptr, sz) = h.enter_message(core::payload_bytes(msg));
+            (ptr, sz, h.callback_ref)
+        };
         let l = *main as *mut ffi::lua_State;
         signal.set_active(l);
         // SAFETY: `l` is the main thread of this service's state (`self.lua`, alive: it is
         // borrowed above), and no Lua code of it runs now (this worker is the only one
         // handling the service's messages, and mlua is not inside a call). The stack is
-        // left as found: the top is restored on every path. `lua_rawgetp` and the pushes
+        // left as found: the top is restored on every path. `lua_rawgeti` and the pushes
         // cannot raise (the stack was checked); `lua_pcall` catches every error.
         // Exercised by every test that sends a Lua service a message.
         let r = unsafe {
             let top = ffi::lua_gettop(l);
             if ffi::lua_checkstack(l, 8) == 0 {
                 Err(Some("stack overflow".to_string()))
-            } else if ffi::lua_rawgetp(l, ffi::LUA_REGISTRYINDEX, raw::callback_key())
+            } else if ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::lua_Integer::from(slot))
                 != ffi::LUA_TFUNCTION
             {
                 ffi::lua_settop(l, top);

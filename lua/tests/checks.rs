@@ -122,10 +122,16 @@ fn trace_tags_follow_calls_and_log_each_step() {
     );
 }
 
-/// skynet.context in calls, sends, after response / ignoreret, and in forks.
+/// skynet.context in calls, sends, after response / ignoreret, and in forks; a request
+/// never answered or held by a killed service fails its call; a handler that yields many
+/// values to the dispatcher fails that message only.
 #[test]
 fn context_gives_the_request_session_and_source() {
-    run_in("api_checks", "context", &[]);
+    run_in(
+        "api_checks",
+        "context",
+        &["Unknown command : 1", "Invalid serialize stream"],
+    );
 }
 
 /// skynet.uniqtask groups pending tasks by stack (skynet's head lines), as the debug

@@ -7,8 +7,7 @@ return function(skynet, internal)
 	local c = internal.c
 	local proto = internal.proto
 	local session_wait = internal.session_wait
-	local request_session = internal.request_session
-	local request_source = internal.request_source
+	local requests = internal.requests
 	local request_tag = internal.request_tag
 	local watching = internal.watching
 	local unresponded = internal.unresponded
@@ -174,14 +173,14 @@ return function(skynet, internal)
 	-- promised, and (with ERROR 0) the services it was calling. Also run by the host when
 	-- the service is killed.
 	local function fail_waiters()
-		for co, session in pairs(request_session) do
-			local source = request_source[co]
-			if session ~= 0 and source then
+		for _, r in pairs(requests) do
+			local session, source = r[1], r[2]
+			if session and session ~= 0 and source then
 				c.send(source, skynet.PTYPE_ERROR, session, "")
 			end
 		end
-		for co in pairs(request_session) do
-			request_session[co] = nil
+		for _, r in pairs(requests) do
+			r[1] = nil
 		end
 		for resp in pairs(unresponded) do
 			resp(false)

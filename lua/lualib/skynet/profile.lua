@@ -18,8 +18,9 @@ local profile = {}
 local timing = setmetatable({}, { __mode = "k" })
 
 -- How many coroutines are timed: while none is, a resume does not look (and skynet.lua
--- calls skynet.core.resume straight: `profile.state` is not skynet's).
-local state = { timed = 0 }
+-- calls skynet.core.resume straight: `profile.state` is not skynet's). The count is
+-- state[1]: an array slot, read by the host's dispatcher on every message.
+local state = { 0 }
 profile.state = state
 
 function profile.start(co)
@@ -28,7 +29,7 @@ function profile.start(co)
 		error("profile.start() twice for the same coroutine")
 	end
 	timing[co] = { total = 0, since = hpc() }
-	state.timed = state.timed + 1
+	state[1] = state[1] + 1
 end
 
 function profile.stop(co)
@@ -38,7 +39,7 @@ function profile.stop(co)
 		error("Call profile.start() before profile.stop()")
 	end
 	timing[co] = nil
-	state.timed = state.timed - 1
+	state[1] = state[1] - 1
 	local total = t.total
 	if t.since then
 		total = total + (hpc() - t.since)
@@ -56,7 +57,7 @@ local function finish(t, ...)
 end
 
 function profile.resume(co, ...)
-	if state.timed == 0 then
+	if state[1] == 0 then
 		return c_resume(co, ...)
 	end
 	local t = timing[co]

@@ -87,6 +87,41 @@ function T.context()
 	s, a = skynet.context()
 	eq(s > 0, true, "the run request has a session")
 	eq(math.type(a), "integer", "and a source")
+	-- a request never answered fails its call when the handler ends; the coroutine's
+	-- record is reused for the next request
+	eq(pcall(skynet.call, helper, "lua", "forget"), false, "a forgotten response fails")
+	session, source = skynet.call(helper, "lua", "context")
+	eq(source, skynet.self(), "context source after a forgotten response")
+	eq(session > 0, true, "and a session")
+	-- a request held when its service is killed fails its call
+	local holder = skynet.newservice("api_helper")
+	local held = "unset"
+	skynet.fork(function() held = pcall(skynet.call, holder, "lua", "hold") end)
+	skynet.yield()
+	skynet.kill(holder)
+	for _ = 1, 100 do
+		if held ~= "unset" then
+			break
+		end
+		skynet.yield()
+	end
+	eq(held, false, "a held request fails when its service is killed")
+	-- so does a request that did not unpack (noted before its unpack, as in skynet)
+	local bad = skynet.newservice("api_helper")
+	local failed = "unset"
+	skynet.fork(function() failed = pcall(skynet.rawcall, bad, "lua", "\x44\x05") end)
+	skynet.yield()
+	skynet.kill(bad)
+	for _ = 1, 100 do
+		if failed ~= "unset" then
+			break
+		end
+		skynet.yield()
+	end
+	eq(failed, false, "a request that did not unpack fails when its service is killed")
+	-- a handler yielding many values to the dispatcher fails that message only
+	skynet.send(helper, "lua", "yield_many")
+	eq(skynet.call(helper, "lua", "add", 1, 2), 3, "the service goes on after many yielded values")
 	skynet.kill(helper)
 	return "ok"
 end

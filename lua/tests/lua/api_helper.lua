@@ -55,6 +55,23 @@ function CMD.recorded(what)
 	return table.unpack(r, 1, r.n)
 end
 
+-- A send whose handler yields many values to the dispatcher (not a command: the message
+-- fails with "Unknown command", the service goes on).
+function CMD.yield_many()
+	coroutine.yield(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+end
+
+-- Never answers: the request's end tells the caller (an error; "Maybe forgot response").
+function CMD.forget()
+	return "NORET"
+end
+
+-- Waits for ever: a kill tells the caller (the request record is still held).
+function CMD.hold()
+	skynet.wait()
+	return "NORET"
+end
+
 -- Answers through skynet.response: once it is taken, context has no session.
 function CMD.context_after_response()
 	local resp = skynet.response()
