@@ -602,6 +602,14 @@ unsafe extern "C-unwind" fn l_open_lazy(l: *mut lua_State) -> c_int {
         ffi::lua_call(l, 0, 1); // the library, at 3
         ffi::lua_pushnil(l);
         while ffi::lua_next(l, 3) != 0 {
+            // A field the program set in the stub stays (as `stdlib.rs` does).
+            ffi::lua_pushvalue(l, -2);
+            let set = ffi::lua_rawget(l, 1) != ffi::LUA_TNIL;
+            ffi::lua_pop(l, 1);
+            if set {
+                ffi::lua_pop(l, 1); // the library's value; the key stays for `lua_next`
+                continue;
+            }
             ffi::lua_pushvalue(l, -2);
             ffi::lua_insert(l, -2);
             ffi::lua_rawset(l, 1);

@@ -177,6 +177,23 @@ fn seed() -> u32 {
 mod tests {
     use super::*;
 
+    /// `io`, `os` and `utf8` open on first read, and a field the program set in one
+    /// before that stays.
+    #[test]
+    fn a_lazily_opened_library_keeps_what_the_program_set() {
+        let s = LuaState::new().expect("a state");
+        let r: (String, bool, String, bool) = s
+            .load(
+                "os.exit = 'mine'; utf8.char = 'kept'\n\
+                 local opened = type(os.time()) == 'number'\n\
+                 local pattern = utf8.charpattern ~= nil\n\
+                 return os.exit, opened, utf8.char, pattern",
+            )
+            .eval()
+            .expect("runs");
+        assert_eq!(r, ("mine".to_string(), true, "kept".to_string(), true));
+    }
+
     #[test]
     fn a_state_counts_limits_and_closes() {
         let s = LuaState::new().expect("a state");
