@@ -80,8 +80,11 @@ pub(crate) enum Outcome {
     Done,
     /// Queue these (in-flight already counted).
     Queue(Vec<Bytes>),
-    /// Not a stream socket we know: send the request as usual (nothing counted).
+    /// A live id, but not a stream socket workers write to (not started yet, a listener,
+    /// UDP): send the request as usual (nothing counted).
     Unknown(Vec<Bytes>),
+    /// No live socket has this id (never opened, or closed and forgotten): nothing to do.
+    Invalid,
 }
 
 /// Writes `bufs` now if the socket is idle; otherwise (or for what the socket did not take)
@@ -91,7 +94,10 @@ pub(crate) fn try_write<B>(map: &DirectMap, id: SocketId, bufs: B) -> Outcome
 where
     B: AsRef<[Bytes]> + Into<Vec<Bytes>>,
 {
-    let Some(shared) = map.read().get(&id).cloned().flatten() else {
+    let Some(shared) = (match map.read().get(&id) {
+        None => return Outcome::Invalid,
+        Some(entry) => entry.clone(),
+    }) else {
         return Outcome::Unknown(bufs.into());
     };
     let mut st = shared.state.lock();

@@ -285,7 +285,8 @@ impl Driver {
     }
 
     /// Sends bytes (high priority): written at once from the caller's thread when nothing
-    /// is queued for the socket, queued on the socket thread otherwise.
+    /// is queued for the socket, queued on the socket thread otherwise. False when no live
+    /// socket has the id (never opened, or closed and forgotten), as skynet's send.
     pub fn send(&self, id: SocketId, data: Bytes) -> bool {
         self.send_direct(id, [data])
     }
@@ -295,11 +296,12 @@ impl Driver {
         let Ok(srv) = self.srv() else { return false };
         // Counted in flight, so no direct write overtakes it.
         let counted = match srv.direct.read().get(&id) {
+            None => return false, // no live socket has this id
             Some(Some(shared)) => {
                 shared.state.lock().inflight += 1;
                 true
             }
-            _ => false,
+            Some(None) => false,
         };
         self.req(Request::Send {
             id,
@@ -333,6 +335,8 @@ impl Driver {
                 low: false,
                 counted: false,
             }),
+            // skynet's `socket_server_send` refuses an invalid id the same way (-1).
+            Outcome::Invalid => false,
         }
     }
 

@@ -542,7 +542,8 @@ pub async fn block(ctx: &Context, id: SocketId) -> bool {
         .is_ok()
 }
 
-/// Queues bytes for the socket; false if the socket server is gone.
+/// Queues bytes for the socket; false if no live socket has the id (never opened, or
+/// closed and forgotten) or the socket server is gone.
 pub fn write(ctx: &Context, id: SocketId, data: impl Into<Bytes>) -> bool {
     Driver::of(ctx).send(id, data.into())
 }
