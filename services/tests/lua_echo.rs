@@ -23,9 +23,14 @@ fn lua_echo_node() -> (Node, SocketAddr, Lines) {
          agent = \"agent\"\nluaservice = \"{0}\"\nlua_path = \"{0}\"\n",
         examples_lua()
     );
+    node_with_watchdog(&text)
+}
+
+/// A node from `text` with the watchdog (and its gate) started, and the gate's address.
+fn node_with_watchdog(text: &str) -> (Node, SocketAddr, Lines) {
     let lines = Lines::default();
     let node = skynet_services::register_standard(Node::builder())
-        .config(Config::parse(&text, None).expect("test config parses"))
+        .config(Config::parse(text, None).expect("test config parses"))
         .logger(lines.logger())
         .build()
         .expect("node starts");
@@ -180,14 +185,7 @@ fn a_failing_lua_agent_closes_its_client_only() {
              agent = \"{agent}\"\nluaservice = \"{}/?.lua\"\n",
             dir.display()
         );
-        let lines = Lines::default();
-        let node = skynet_services::register_standard(Node::builder())
-            .config(Config::parse(&text, None).expect("test config parses"))
-            .logger(lines.logger())
-            .build()
-            .expect("node starts");
-        node.newservice("watchdog", &[]).expect("watchdog starts");
-        let addr = addr_of(&node, "gate_address");
+        let (node, addr, lines) = node_with_watchdog(&text);
         for _ in 0..2 {
             let mut c = connect(addr);
             assert!(closed_by_server(&mut c), "{agent}: the client is closed");

@@ -93,35 +93,30 @@ function T.context()
 	session, source = skynet.call(helper, "lua", "context")
 	eq(source, skynet.self(), "context source after a forgotten response")
 	eq(session > 0, true, "and a session")
+	-- A request to a new helper, then the helper killed: what the call gave (waiting for
+	-- its answer however long a loaded machine takes: the test's own deadline bounds it).
+	local function outcome_when_killed(call, ...)
+		local me, victim, got = coroutine.running(), skynet.newservice("api_helper"), "unset"
+		local args = table.pack(...)
+		skynet.fork(function()
+			got = pcall(call, victim, "lua", table.unpack(args, 1, args.n))
+			skynet.wakeup(me)
+		end)
+		skynet.yield()
+		skynet.kill(victim)
+		if got == "unset" then
+			skynet.wait(me)
+		end
+		return got
+	end
 	-- a request held when its service is killed fails its call
-	-- (each waits for its answer, however long a loaded machine takes: the test's own
-	-- deadline bounds it)
-	local me = coroutine.running()
-	local holder = skynet.newservice("api_helper")
-	local held = "unset"
-	skynet.fork(function()
-		held = pcall(skynet.call, holder, "lua", "hold")
-		skynet.wakeup(me)
-	end)
-	skynet.yield()
-	skynet.kill(holder)
-	if held == "unset" then
-		skynet.wait(me)
-	end
-	eq(held, false, "a held request fails when its service is killed")
+	eq(outcome_when_killed(skynet.call, "hold"), false, "a held request fails when its service is killed")
 	-- so does a request that did not unpack (noted before its unpack, as in skynet)
-	local bad = skynet.newservice("api_helper")
-	local failed = "unset"
-	skynet.fork(function()
-		failed = pcall(skynet.rawcall, bad, "lua", "\x44\x05")
-		skynet.wakeup(me)
-	end)
-	skynet.yield()
-	skynet.kill(bad)
-	if failed == "unset" then
-		skynet.wait(me)
-	end
-	eq(failed, false, "a request that did not unpack fails when its service is killed")
+	eq(
+		outcome_when_killed(skynet.rawcall, "\x44\x05"),
+		false,
+		"a request that did not unpack fails when its service is killed"
+	)
 	-- a handler yielding many values to the dispatcher fails that message only
 	skynet.send(helper, "lua", "yield_many")
 	eq(skynet.call(helper, "lua", "add", 1, 2), 3, "the service goes on after many yielded values")

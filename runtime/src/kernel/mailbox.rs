@@ -26,6 +26,16 @@ pub const OVERLOAD_THRESHOLD: usize = 1024;
 /// Largest buffer (in messages) an idle mailbox keeps.
 const SWAP_KEEP: usize = 4;
 
+/// Largest buffer (in messages) an idle mailbox keeps: none for a cold service.
+#[inline]
+fn idle_keep(cold: bool) -> usize {
+    if cold {
+        0
+    } else {
+        SWAP_KEEP
+    }
+}
+
 /// Largest buffer (in messages) a busy mailbox recycles between its shared queue and its
 /// batch (see `refill`): 4 MiB of messages. A bigger one, left by a flood that outran
 /// its receiver, is freed at the swap rather than kept twice.
@@ -223,7 +233,7 @@ impl Mailbox {
             if len == 0 {
                 self.pending_len.store(0, Ordering::Relaxed);
                 inner.overload_at = OVERLOAD_THRESHOLD;
-                let limit = if cold { 0 } else { SWAP_KEEP };
+                let limit = idle_keep(cold);
                 let spare =
                     (inner.queue.capacity() > limit).then(|| std::mem::take(&mut inner.queue));
                 // Nothing left for the lock: the watch fired (0 < any watch), the
@@ -254,7 +264,7 @@ impl Mailbox {
             // watch is armed, a threshold raised or a buffer is to be given back.
             let attn = self.drain_watch.load(Ordering::Relaxed) != 0
                 || inner.overload_at != OVERLOAD_THRESHOLD
-                || inner.queue.capacity() > if cold { 0 } else { SWAP_KEEP };
+                || inner.queue.capacity() > idle_keep(cold);
             let state = if attn { SCHEDULED | ATTN } else { SCHEDULED };
             self.state.store(state, Ordering::Relaxed);
             drop(inner);
@@ -285,7 +295,7 @@ impl Mailbox {
             // SAFETY: per the contract; this reference ends before the hand-back.
             let pending = unsafe { &mut *pending };
             debug_assert!(pending.is_empty());
-            let limit = if cold { 0 } else { SWAP_KEEP };
+            let limit = idle_keep(cold);
             if pending.capacity() > limit {
                 *pending = VecDeque::new();
             }
