@@ -83,6 +83,12 @@
 
 #define TESTBIT		7
 
+/* skynet-rs: bit 7 (used only by ltests.c's TESTBIT, not built here)
+** marks an object of a frozen template state (see lshared.c): gray and
+** old forever, so no other state ever marks, sweeps, frees or writes it */
+#define SHAREDBIT	7
+#define isshared(x)	testbit((x)->marked, SHAREDBIT)
+
 
 
 #define WHITEBITS	bit2mask(WHITE0BIT, WHITE1BIT)

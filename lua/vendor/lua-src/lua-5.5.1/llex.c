@@ -79,7 +79,8 @@ void luaX_init (lua_State *L) {
   for (i=0; i<NUM_RESERVED; i++) {
     TString *ts = luaS_new(L, luaX_tokens[i]);
     luaC_fix(L, obj2gco(ts));  /* reserved words are never collected */
-    ts->extra = cast_byte(i+1);  /* reserved word */
+    if (!isshared(ts))  /* skynet-rs: a shared one is set already, read-only */
+      ts->extra = cast_byte(i+1);  /* reserved word */
   }
 }
 
@@ -191,7 +192,8 @@ void luaX_setinput (lua_State *L, LexState *ls, ZIO *z, TString *source,
 #if LUA_COMPAT_GLOBAL
   /* compatibility mode: "global" is not a reserved word */
   ls->glbn = luaS_newliteral(L, "global");  /* get "global" string */
-  ls->glbn->extra = 0;  /* mark it as not reserved */
+  if (!isshared(ls->glbn))  /* skynet-rs: lua_sharedfreeze cleared it */
+    ls->glbn->extra = 0;  /* mark it as not reserved */
 #endif
   luaZ_resizebuffer(ls->L, ls->buff, LUA_MINBUFFER);  /* initialize buffer */
 }

@@ -360,6 +360,7 @@ LUA_API lua_State *lua_newstate (lua_Alloc f, void *ud, unsigned seed) {
   g->gcstp = GCSTPGC;  /* no GC while building state */
   g->strt.size = g->strt.nuse = 0;
   g->strt.hash = NULL;
+  g->sharedstrt = luaS_sharedtable(seed);  /* skynet-rs: see lshared.c */
   setnilvalue(&g->l_registry);
   g->panic = NULL;
   g->gcstate = GCSpause;

@@ -332,6 +332,9 @@ typedef struct global_State {
   l_mem GCmarked;  /* number of objects marked in a GC cycle */
   l_mem GCmajorminor;  /* auxiliary counter to control major-minor shifts */
   stringtable strt;  /* hash table for strings */
+  /* skynet-rs: the frozen template's string table when this state was made
+     with its seed after it was frozen (else NULL); read-only, see lshared.c */
+  const stringtable *sharedstrt;
   TValue l_registry;
   TValue nilvalue;  /* a nil value */
   unsigned int seed;  /* randomized seed for hashes */

@@ -218,6 +218,18 @@ static TString *internshrstr (lua_State *L, const char *str, size_t l) {
   unsigned int h = luaS_hash(str, l, g->seed);
   TString **list = &tb->hash[lmod(h, tb->size)];
   lua_assert(str != NULL);  /* otherwise 'memcmp'/'memcpy' are undefined */
+  /* skynet-rs: a string the frozen template holds is that one (same seed,
+     so same hash). No state's own table holds a string the shared table
+     holds: every state looks here first, and the shared table is frozen
+     before a state using it is made. A shared string is never dead. */
+  if (g->sharedstrt != NULL) {
+    const stringtable *st = g->sharedstrt;
+    for (ts = st->hash[lmod(h, st->size)]; ts != NULL; ts = ts->u.hnext) {
+      if (l == cast_uint(ts->shrlen) &&
+          (memcmp(str, getshrstr(ts), l * sizeof(char)) == 0))
+        return ts;
+    }
+  }
   for (ts = *list; ts != NULL; ts = ts->u.hnext) {
     if (l == cast_uint(ts->shrlen) &&
         (memcmp(str, getshrstr(ts), l * sizeof(char)) == 0)) {

@@ -69,5 +69,8 @@ LUAI_FUNC TString *luaS_newextlstr (lua_State *L,
 		const char *s, size_t len, lua_Alloc falloc, void *ud);
 LUAI_FUNC size_t luaS_sizelngstr (size_t len, int kind);
 LUAI_FUNC TString *luaS_normstr (lua_State *L, TString *ts);
+/* skynet-rs: the frozen template's string table if 'seed' is its seed
+   (defined in lshared.c) */
+LUAI_FUNC const stringtable *luaS_sharedtable (unsigned seed);
 
 #endif
