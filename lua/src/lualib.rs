@@ -65,3 +65,17 @@ pub(crate) fn find(name: &str) -> Option<&'static str> {
 pub(crate) fn chunkname(name: &str) -> String {
     format!("@embedded/{}.lua", name.replace('.', "/"))
 }
+
+/// Every embedded chunk, as (chunk name, source): the modules, the preloaded host modules
+/// and the services (the chunk names their loaders use).
+pub(crate) fn all_chunks() -> impl Iterator<Item = (String, &'static str)> {
+    MODULES
+        .iter()
+        .chain(PRELOADED)
+        .map(|(n, src)| (chunkname(n), *src))
+        .chain(
+            SERVICES
+                .iter()
+                .map(|(n, src)| (format!("@embedded/service/{n}.lua"), *src)),
+        )
+}

@@ -158,6 +158,18 @@ fn static_chunks() -> &'static Mutex<StaticChunks> {
 /// library is only the function headers, constants and debug names: this is how a Lua
 /// service stays small without skynet's patched, proto-sharing Lua.
 pub(crate) fn load_static(lua: &Lua, src: &'static str, chunkname: &str) -> mlua::Result<Function> {
+    // Shared: a closure over the template's prototype (`vm::shared`), when the state
+    // uses the template (every `LuaState` does once the template could be made).
+    // SAFETY: exec_raw runs the closure in protected mode with a free stack slot; it
+    // leaves the closure, or nothing (then the value is nil).
+    let v: Value = unsafe {
+        lua.exec_raw((), |l| {
+            crate::vm::shared::clone_chunk(l, chunkname);
+        })?
+    };
+    if let Value::Function(f) = v {
+        return Ok(f);
+    }
     let (code, len) = {
         let mut chunks = static_chunks().lock();
         match chunks.get(chunkname) {

@@ -2,7 +2,8 @@
 //! allocator and the standard libraries skynet's library needs, then handed to mlua (as
 //! a state mlua does not own: this type closes it, then frees the arena).
 
-use std::ffi::{c_int, CStr};
+use std::collections::HashMap;
+use std::ffi::{c_int, c_void, CStr, CString};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -39,10 +40,13 @@ impl LuaState {
     /// `gc_restart` once the scripts it starts with have loaded.
     pub(crate) fn new() -> mlua::Result<LuaState> {
         let arena = Box::into_raw(Arena::new());
+        // Every state hashes with the template's seed: that is what lets it find the
+        // template's strings (and so run the template's prototypes, see `shared`).
+        let seed = shared::template().map_or_else(seed, |t| t.seed);
         // SAFETY: `arena` is a live arena that only this state will use; the allocator
         // follows Lua's contract (tests in `alloc`). A null state (out of memory) frees
         // the arena and fails.
-        let main = unsafe { ffi::lua_newstate(alloc::lua_alloc, arena.cast(), seed()) };
+        let main = unsafe { ffi::lua_newstate(alloc::lua_alloc, arena.cast(), seed) };
         if main.is_null() {
             // SAFETY: from Box::into_raw above; the failed state holds nothing of it.
             drop(unsafe { Box::from_raw(arena) });
@@ -173,6 +177,149 @@ fn seed() -> u32 {
     (z ^ (z >> 31)) as u32
 }
 
+/// Function prototypes shared between states: the embedded library's chunks, loaded once
+/// into a process-wide *template* state which is then frozen (the patched Lua of
+/// `lua/vendor`, `lshared.c`). A state gets such a chunk as a new closure over the
+/// template's prototype (`lua_sharedclone`): no undump, no copy of its functions,
+/// constants or strings.
+pub(crate) mod shared {
+    use super::*;
+
+    // The patched Lua's additions (lua/vendor/lua-src/lua-5.5.1/lshared.c).
+    extern "C-unwind" {
+        fn lua_sharedfreeze(l: *mut lua_State) -> c_int;
+        fn lua_sharedproto(l: *mut lua_State, idx: c_int) -> *const c_void;
+        fn lua_sharedclone(l: *mut lua_State, proto: *const c_void) -> c_int;
+    }
+
+    /// A prototype of the frozen template: read-only and alive for the rest of the process.
+    #[derive(Clone, Copy)]
+    struct Proto(*const c_void);
+    // SAFETY: a frozen prototype is never written, collected or freed (lshared.c), so
+    // any thread may read it; the pointer itself is only handed to `lua_sharedclone`.
+    unsafe impl Send for Proto {}
+    // SAFETY: as for Send: shared read-only data.
+    unsafe impl Sync for Proto {}
+
+    /// The frozen template: the seed every state hashes with, and the prototypes of the
+    /// embedded chunks by chunk name.
+    pub(crate) struct Template {
+        pub(crate) seed: u32,
+        protos: HashMap<String, Proto>,
+    }
+
+    /// The template, made on first use (None when it could not be made: out of memory,
+    /// or a chunk failed to compile; states then load the chunks themselves).
+    pub(crate) fn template() -> Option<&'static Template> {
+        static T: OnceLock<Option<Template>> = OnceLock::new();
+        T.get_or_init(make).as_ref()
+    }
+
+    /// Pushes a new closure over the shared chunk `chunkname` onto `l` (a state made
+    /// after the template, with its seed); false (nothing pushed) when there is none.
+    ///
+    /// # Safety
+    /// `l` is a live thread with a free stack slot, in protected mode (a failed
+    /// allocation raises).
+    pub(crate) unsafe fn clone_chunk(l: *mut lua_State, chunkname: &str) -> bool {
+        let Some(p) = template().and_then(|t| t.protos.get(chunkname)) else {
+            return false;
+        };
+        // SAFETY: by the caller's contract; `p` is a frozen prototype (from
+        // `lua_sharedproto`), and the call checks that `l` uses the template's strings.
+        unsafe { lua_sharedclone(l, p.0) == 1 }
+    }
+
+    /// Compiles a chunk the way states loaded it before sharing (text, dumped, local
+    /// names dropped): the bytecode the template loads.
+    fn compile(src: &str, chunkname: &str) -> Option<Vec<u8>> {
+        let lua = Lua::new();
+        let f = lua
+            .load(src)
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .set_name(chunkname)
+            .into_function()
+            .ok()?;
+        let bytes = f.dump(false);
+        Some(crate::strip::drop_local_names(&bytes).unwrap_or(bytes))
+    }
+
+    /// Opens every standard library in the template, so their names (and the strings
+    /// they make) are shared.
+    unsafe extern "C-unwind" fn open_all(l: *mut lua_State) -> c_int {
+        // SAFETY: called by `lua_pcall` on the template.
+        unsafe { ffi::luaL_openlibs(l) };
+        0
+    }
+
+    fn make() -> Option<Template> {
+        let chunks: Vec<(String, Vec<u8>)> = crate::lualib::all_chunks()
+            .map(|(name, src)| compile(src, &name).map(|b| (name, b)))
+            .collect::<Option<_>>()?;
+        // The template's arena lives as long as the process (the template is never closed).
+        let arena = Box::into_raw(Arena::new());
+        let seed = seed();
+        // SAFETY: a live arena only this state uses (as in `LuaState::new`).
+        let l = unsafe { ffi::lua_newstate(alloc::lua_alloc, arena.cast(), seed) };
+        if l.is_null() {
+            // SAFETY: from Box::into_raw above; the failed state holds nothing of it.
+            drop(unsafe { Box::from_raw(arena) });
+            return None;
+        }
+        let names: Vec<CString> = chunks
+            .iter()
+            .map(|(n, _)| CString::new(n.as_str()).ok())
+            .collect::<Option<_>>()?;
+        // SAFETY: `l` is a new main thread only this function uses. Each call below
+        // that may raise runs in protected mode (`lua_pcall`, and `luaL_loadbufferx`'s
+        // own protection); the chunks stay on the stack (roots) until their prototypes
+        // are frozen. On failure the state is left unclosed and unused (a one-off leak).
+        unsafe {
+            ffi::lua_pushcfunction(l, open_all);
+            if ffi::lua_pcall(l, 0, 0, 0) != ffi::LUA_OK
+                || ffi::lua_checkstack(l, chunks.len() as c_int + 1) == 0
+            {
+                return None;
+            }
+            for ((_, code), name) in chunks.iter().zip(&names) {
+                let rc = ffi::luaL_loadbufferx(
+                    l,
+                    code.as_ptr().cast(),
+                    code.len(),
+                    name.as_ptr(),
+                    c"b".as_ptr(),
+                );
+                if rc != ffi::LUA_OK {
+                    return None;
+                }
+            }
+            ffi::lua_pushcfunction(l, freeze);
+            if ffi::lua_pcall(l, 0, 1, 0) != ffi::LUA_OK || ffi::lua_toboolean(l, -1) == 0 {
+                return None;
+            }
+            let mut protos = HashMap::new();
+            for (i, (name, _)) in chunks.into_iter().enumerate() {
+                let p = lua_sharedproto(l, i as c_int + 1);
+                if p.is_null() {
+                    return None;
+                }
+                protos.insert(name, Proto(p));
+            }
+            Some(Template { seed, protos })
+        }
+    }
+
+    /// Freezes the template (see lshared.c); returns true when it was.
+    unsafe extern "C-unwind" fn freeze(l: *mut lua_State) -> c_int {
+        // SAFETY: called by `lua_pcall` on the template, once (the OnceLock).
+        unsafe {
+            let ok = lua_sharedfreeze(l) == 0;
+            ffi::lua_pushboolean(l, c_int::from(ok));
+        }
+        1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +371,156 @@ mod tests {
             .expect("f");
         assert!(f.call::<String>("y").expect("call").starts_with('y'));
         drop(s);
+    }
+
+    /// The embedded `skynet.queue` chunk, cloned from the template into `s`.
+    fn queue_chunk(s: &Lua) -> mlua::Function {
+        let src = crate::lualib::find("skynet.queue").expect("embedded");
+        crate::state::load_static(s, src, &crate::lualib::chunkname("skynet.queue")).expect("loads")
+    }
+
+    /// A state gets the embedded chunks from the template; a state mlua makes (another
+    /// seed, another string table) cannot clone them.
+    #[test]
+    fn embedded_chunks_come_from_the_template() {
+        let t = shared::template().expect("the template");
+        let s = LuaState::new().expect("a state");
+        let f = queue_chunk(&s);
+        s.globals().set("f", f).expect("set");
+        let (src, what, dumped): (String, String, bool) = s
+            .load(
+                "local i = debug.getinfo(f, 'S')\n\
+                 local g = load(string.dump(f), '=dumped', 'b')\n\
+                 return i.source, i.what, type(g) == 'function'",
+            )
+            .eval()
+            .expect("runs");
+        assert_eq!(
+            (src.as_str(), what.as_str(), dumped),
+            ("@embedded/skynet/queue.lua", "main", true)
+        );
+        // SAFETY: exec_raw gives a protected call with a free slot.
+        let cloned = |lua: &Lua| -> bool {
+            unsafe {
+                lua.exec_raw::<bool>((), |l| {
+                    let ok = shared::clone_chunk(l, "@embedded/skynet/queue.lua");
+                    if ok {
+                        ffi::lua_pop(l, 1);
+                    }
+                    ffi::lua_pushboolean(l, c_int::from(ok));
+                })
+                .expect("runs")
+            }
+        };
+        assert!(cloned(&s));
+        assert!(!cloned(&Lua::new()), "another seed must not clone");
+        assert_ne!(t.seed, 0);
+    }
+
+    /// What one state of `shared_prototypes_are_safe_across_threads` runs: the cloned
+    /// queue chunk with a `skynet` set from Rust (its `require "skynet"` must find the
+    /// key the C API made: the same string as the chunk's constant), metatables and
+    /// keys from Lua constants, the C API and strings built at run time, tracebacks
+    /// through the library, full and generational collections, and a memory error.
+    fn exercise(round: usize) -> mlua::Result<()> {
+        let s = LuaState::new()?;
+        s.gc_restart();
+        let loaded: mlua::Table = s.load("return package.loaded").eval()?;
+        let sk = s.create_table()?;
+        sk.set("wait", s.create_function(|_, ()| Ok(()))?)?;
+        loaded.set("skynet", sk)?; // lua_setfield-made key "skynet"
+        let q: mlua::Function = queue_chunk(&s).call(())?;
+        s.globals().set("newqueue", q)?;
+        let rust_keys = s.create_table()?;
+        for k in ["insert", "format", "__index", "wakeup", "skynet"] {
+            rust_keys.set(k, k.len())?;
+        }
+        s.globals().set("rk", rust_keys)?;
+        s.globals().set("round", round)?;
+        s.load(
+            r#"
+            local cs = newqueue()
+            assert(cs(function(a, b) return a + b end, 1, 2) == 3)
+            local ok, err = pcall(cs, function() error("boom") end)
+            assert(not ok and err:find("boom", 1, true), err)
+            assert(err:find("embedded/skynet/queue.lua", 1, true), err) -- traceback
+            -- keys from the C API, Lua constants and strings built now are one string
+            assert(rk.insert == 6 and rk.format == 6 and rk.__index == 7)
+            assert(rk[string.rep("in", 1) .. "sert"] == 6)
+            assert(rk[("wake"):rep(1) .. "up"] == 6 and rk[table.concat({"sky", "net"})] == 6)
+            local mt = {}
+            mt[string.rep("_", 2) .. "index"] = function(_, k) return k .. "!" end
+            local t = setmetatable({}, mt)
+            assert(t.format == "format!" and t[string.format("%s", "insert")] == "insert!")
+            local keep = {}
+            for i = 1, 2000 do
+                keep[i % 200 + 1] = { tostring(i), string.format("%d:%s", i, "insert") }
+                if i % 500 == 0 then collectgarbage(round % 2 == 0 and "collect" or "step") end
+            end
+            collectgarbage("generational")
+            for i = 1, 2000 do keep[i % 300 + 1] = { string.rep("x", i % 50), i } end
+            collectgarbage("collect")
+            collectgarbage("incremental")
+            local weak = setmetatable({}, { __mode = "k" })
+            weak["insert"] = 1; weak[{}] = 2
+            collectgarbage("collect")
+            assert(weak.insert == 1)
+            local tb = cs(debug.traceback, "here")
+            assert(tb:find("embedded/skynet/queue.lua", 1, true), tb)
+            "#,
+        )
+        .exec()?;
+        s.set_memory_limit(s.used_memory() + 20_000);
+        let e = s
+            .load("local t = {} for i = 1, 1e6 do t[i] = {} end")
+            .exec()
+            .expect_err("over the limit");
+        assert!(matches!(e, mlua::Error::MemoryError(_)), "{e:?}");
+        s.set_memory_limit(0);
+        let same: bool = s
+            .load(
+                "local ok, e = pcall(function() local t = {} for i = 1, 1e6 do t[i] = {} end end)\n\
+                 return ok",
+            )
+            .eval()?;
+        assert!(same);
+        Ok(())
+    }
+
+    /// Many states on several threads share the template's prototypes and strings while
+    /// they run, collect (full, incremental steps, generational) and close at different
+    /// times.
+    #[test]
+    fn shared_prototypes_are_safe_across_threads() {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for round in 0..25 {
+                        exercise(t * 100 + round).expect("the state runs");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("no panic");
+        }
+    }
+
+    /// A memory error's message is the template's string, and Lua code sees it as the
+    /// string it builds.
+    #[test]
+    fn the_memory_error_message_is_shared_and_equal() {
+        let s = LuaState::new().expect("a state");
+        s.gc_restart();
+        s.set_memory_limit(s.used_memory() + 30_000);
+        let r: (bool, bool) = s
+            .load(
+                "local ok, e = pcall(function() local t = {} for i = 1, 1e6 do t[i] = {} end end)\n\
+                 collectgarbage()\n\
+                 return ok, e == ('not enough ' .. 'memory')",
+            )
+            .eval()
+            .expect("runs");
+        assert_eq!(r, (false, true));
     }
 }
