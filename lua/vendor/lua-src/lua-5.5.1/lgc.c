@@ -281,9 +281,8 @@ void luaC_barrierback_ (lua_State *L, GCObject *o) {
 
 void luaC_fix (lua_State *L, GCObject *o) {
   global_State *g = G(L);
-  /* skynet-rs: a shared string (a new state's reserved words, tag-method
-     names and memory-error message are the template's) is in no list of
-     this state and already fixed */
+  /* skynet-rs: a shared string (a new state's memory-error message is the
+     template's) is in no list of this state and already fixed */
   if (isshared(o))
     return;
   lua_assert(g->allgc == o);  /* object must be 1st in 'allgc' list! */

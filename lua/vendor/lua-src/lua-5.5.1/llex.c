@@ -74,13 +74,15 @@ static void save (LexState *ls, int c) {
 
 void luaX_init (lua_State *L) {
   int i;
-  TString *e = luaS_newliteral(L, LUA_ENV);  /* create env name */
+  TString *e;
+  if (G(L)->sharedstrt != NULL)  /* skynet-rs: the template's strings, */
+    return;  /* found by every lookup, are fixed and flagged (read-only) */
+  e = luaS_newliteral(L, LUA_ENV);  /* create env name */
   luaC_fix(L, obj2gco(e));  /* never collect this name */
   for (i=0; i<NUM_RESERVED; i++) {
     TString *ts = luaS_new(L, luaX_tokens[i]);
     luaC_fix(L, obj2gco(ts));  /* reserved words are never collected */
-    if (!isshared(ts))  /* skynet-rs: a shared one is set already, read-only */
-      ts->extra = cast_byte(i+1);  /* reserved word */
+    ts->extra = cast_byte(i+1);  /* reserved word */
   }
 }
 

@@ -38,9 +38,11 @@
 #include "ltable.h"
 
 
-/* the published string table and the seed it was hashed with */
+/* the published string table, the seed it was hashed with, and the
+   template's global state (its fixed strings: tag-method names) */
 static const stringtable *sharedstrt = NULL;
 static unsigned sharedseed = 0;
+static const global_State *sharedg = NULL;
 
 
 /*
@@ -55,6 +57,15 @@ const stringtable *luaS_sharedtable (unsigned seed) {
   const stringtable *t = sharedstrt;  /* publish before other threads start */
 #endif
   return (t != NULL && seed == sharedseed) ? t : NULL;
+}
+
+
+/*
+** The template's global state; valid once a state got a table from
+** 'luaS_sharedtable' (set before the table is published).
+*/
+const global_State *luaS_sharedglobal (void) {
+  return sharedg;
 }
 
 
@@ -99,6 +110,7 @@ LUA_API int lua_sharedfreeze (lua_State *L) {
   freezelist(g->tobefnz);
   freezelist(g->fixedgc);
   sharedseed = g->seed;
+  sharedg = g;
 #if defined(__GNUC__) || defined(__clang__)
   __atomic_store_n(&sharedstrt, &g->strt, __ATOMIC_RELEASE);
 #else

@@ -72,5 +72,7 @@ LUAI_FUNC TString *luaS_normstr (lua_State *L, TString *ts);
 /* skynet-rs: the frozen template's string table if 'seed' is its seed
    (defined in lshared.c) */
 LUAI_FUNC const stringtable *luaS_sharedtable (unsigned seed);
+/* skynet-rs: the frozen template's global state (once one is published) */
+LUAI_FUNC const global_State *luaS_sharedglobal (void);
 
 #endif

@@ -46,6 +46,12 @@ void luaT_init (lua_State *L) {
     "__concat", "__call", "__close"
   };
   int i;
+  if (G(L)->sharedstrt != NULL) {  /* skynet-rs: the template's names (what */
+    const global_State *sg = luaS_sharedglobal();  /* lookups would find) */
+    for (i=0; i<TM_N; i++)
+      G(L)->tmname[i] = sg->tmname[i];
+    return;
+  }
   for (i=0; i<TM_N; i++) {
     G(L)->tmname[i] = luaS_new(L, luaT_eventname[i]);
     luaC_fix(L, obj2gco(G(L)->tmname[i]));  /* never collect these names */
