@@ -147,8 +147,13 @@ unsafe extern "C-unwind" fn open_libs(l: *mut lua_State) -> c_int {
         (c"package", ffi::luaopen_package),
     ];
     // SAFETY: called by `lua_pcall` on a fresh state; each require leaves one value,
-    // popped.
+    // popped. The globals table is replaced before anything refers to it.
     unsafe {
+        // The globals made at once with room for what every service puts there (35
+        // names: base, the library stubs, `package`): filled one by one from empty it
+        // was rehashed seven times.
+        ffi::lua_createtable(l, 0, 64);
+        ffi::lua_rawseti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
         for (name, open) in LIBS {
             ffi::luaL_requiref(l, name.as_ptr(), *open, 1);
             ffi::lua_pop(l, 1);
