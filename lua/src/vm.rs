@@ -237,8 +237,7 @@ pub(crate) mod shared {
 
     /// Compiles a chunk the way states loaded it before sharing (text, dumped, local
     /// names dropped): the bytecode the template loads.
-    fn compile(src: &str, chunkname: &str) -> Option<Vec<u8>> {
-        let lua = Lua::new();
+    fn compile(lua: &Lua, src: &str, chunkname: &str) -> Option<Vec<u8>> {
         let f = lua
             .load(src)
             .set_mode(mlua::chunk::ChunkMode::Text)
@@ -258,9 +257,12 @@ pub(crate) mod shared {
     }
 
     fn make() -> Option<Template> {
+        // A scratch state compiles them (mlua's own, dropped after).
+        let scratch = Lua::new();
         let chunks: Vec<(String, Vec<u8>)> = crate::lualib::all_chunks()
-            .map(|(name, src)| compile(src, &name).map(|b| (name, b)))
+            .map(|(name, src)| compile(&scratch, src, &name).map(|b| (name, b)))
             .collect::<Option<_>>()?;
+        drop(scratch);
         // The template's arena lives as long as the process (the template is never closed).
         let arena = Box::into_raw(Arena::new());
         let seed = seed();
