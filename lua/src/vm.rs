@@ -511,7 +511,7 @@ mod tests {
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 std::thread::spawn(move || {
-                    for round in 0..25 {
+                    for round in 0..10 {
                         exercise(t * 100 + round).expect("the state runs");
                     }
                 })
