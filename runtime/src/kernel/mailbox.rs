@@ -105,15 +105,20 @@ struct Senders {
     first: AtomicPtr<Block>,
     /// Position after the last reserved message, as its sender last wrote it (a hint).
     tail_hint: AtomicU64,
+    /// Position of the first block of the next chain (written by the receiver before it
+    /// gives its last block back, read by the sender that makes that block).
+    next_base: AtomicU64,
+    /// A stack of blocks the receiver has read to the end, kept for the senders that
+    /// link new ones (a flood through a busy mailbox then allocates nothing); linked
+    /// through their `next`, trimmed when the service goes idle. The receiver writes
+    /// it once per block ([`CAP`] messages).
+    spare: AtomicPtr<Block>,
 }
 
 /// The receiver's cache line.
 #[repr(align(64))]
 struct Receiver {
     head: UnsafeCell<Head>,
-    /// Position of the first block of the next chain (written by the receiver before it
-    /// gives its last block back, read by the sender that makes that block).
-    next_base: AtomicU64,
     /// `Head::pos` as of the last refill (a hint for lengths).
     head_hint: AtomicU64,
     /// Messages in the body's `pending` buffer when it was last refilled, claimed into or
@@ -122,28 +127,11 @@ struct Receiver {
     /// A drain watch: 0 for none, else `n + 1` to fire once a refill of the receiver's
     /// batch finds at most `n` messages (see [`Mailbox::watch_drain`]).
     drain_watch: AtomicUsize,
-    /// A stack of blocks the receiver has read to the end, kept for the senders that
-    /// link new ones (a flood through a busy mailbox then allocates nothing); linked
-    /// through their `next`, trimmed when the service goes idle. On this line, not the
-    /// senders': the receiver pushes a block every [`CAP`] messages, and a write to the
-    /// senders' line would take it from the sender in the middle of a flood.
-    spare: Spare,
-}
-
-/// The spare stack's top, on a line of its own.
-#[repr(align(64))]
-struct Spare(AtomicPtr<Block>);
-
-impl std::ops::Deref for Spare {
-    type Target = AtomicPtr<Block>;
-    fn deref(&self) -> &AtomicPtr<Block> {
-        &self.0
-    }
 }
 
 /// The per-service message queue.
 ///
-/// Two cache lines: the senders' (the tail word, written by every push) and the
+/// Two cache lines (checked by a test): the senders' (the tail word, written by every push) and the
 /// receiver's (written once per batch), so neither side's writes take the other's line.
 pub(crate) struct Mailbox {
     senders: Senders,
@@ -166,6 +154,8 @@ impl Mailbox {
                 tail: AtomicU64::new(Tail::new(ptr::null_mut(), 0, SCHEDULED).0),
                 first: AtomicPtr::new(ptr::null_mut()),
                 tail_hint: AtomicU64::new(0),
+                next_base: AtomicU64::new(0),
+                spare: AtomicPtr::new(ptr::null_mut()),
             },
             receiver: Receiver {
                 head: UnsafeCell::new(Head {
@@ -175,11 +165,9 @@ impl Mailbox {
                     limit: 0,
                     overload_at: OVERLOAD_THRESHOLD,
                 }),
-                next_base: AtomicU64::new(0),
                 head_hint: AtomicU64::new(0),
                 pending_len: AtomicUsize::new(0),
                 drain_watch: AtomicUsize::new(0),
-                spare: Spare(AtomicPtr::new(ptr::null_mut())),
             },
         }
     }
@@ -232,7 +220,7 @@ impl Mailbox {
                 continue;
             }
             let (block, offset) = if block.is_null() {
-                let first = self.new_block(self.receiver.next_base.load(Ordering::Acquire));
+                let first = self.new_block(self.senders.next_base.load(Ordering::Acquire));
                 self.senders.first.store(first, Ordering::Relaxed);
                 self.relink(first, 1);
                 (first, 0)
@@ -267,7 +255,7 @@ impl Mailbox {
     /// taker looks at it).
     #[inline]
     fn new_block(&self, base: u64) -> *mut Block {
-        let spare = &self.receiver.spare;
+        let spare = &self.senders.spare;
         let mut top = spare.load(Ordering::Acquire);
         while !top.is_null() {
             // SAFETY: a block on the stack is freed only by the receiver while it holds
@@ -289,7 +277,7 @@ impl Mailbox {
     /// Every slot of `done` has been taken and nothing else uses it.
     #[inline]
     unsafe fn retire_block(&self, done: *mut Block) {
-        let spare = &self.receiver.spare;
+        let spare = &self.senders.spare;
         let mut top = spare.load(Ordering::Relaxed);
         loop {
             // SAFETY: `done` is ours until the push publishes it (release).
@@ -308,7 +296,7 @@ impl Mailbox {
     /// No sender can take a spare meanwhile: the caller holds the tail FULL, or the
     /// mailbox is closed with no sender linking.
     unsafe fn take_spares(&self, keep: usize) -> *mut Block {
-        let spare = &self.receiver.spare;
+        let spare = &self.senders.spare;
         if keep == 0 {
             return spare.swap(ptr::null_mut(), Ordering::Acquire);
         }
@@ -562,7 +550,7 @@ impl Mailbox {
     /// True when the spare stack holds more than an idle service keeps (any, if `cold`).
     #[inline]
     fn too_many_spares(&self, cold: bool) -> bool {
-        let top = self.receiver.spare.load(Ordering::Relaxed);
+        let top = self.senders.spare.load(Ordering::Relaxed);
         // SAFETY: the caller holds the run token, and only it frees spares; a sender
         // may pop `top` meanwhile, but it stays live (not freed) until the receiver
         // frees it, and `next` is only read (a stale answer is harmless).
@@ -593,7 +581,7 @@ impl Mailbox {
         let (block, offset) = (head.block, head.offset);
         let idle = if give_back {
             // The next chain starts where this one ended.
-            self.receiver.next_base.store(head.pos, Ordering::Relaxed);
+            self.senders.next_base.store(head.pos, Ordering::Relaxed);
             head.block = ptr::null_mut();
             head.offset = 0;
             Tail::new(ptr::null_mut(), 0, 0)
@@ -1007,6 +995,13 @@ mod tests {
         }
         assert_eq!(got, SENDERS * EACH);
         assert!(last.iter().all(|&l| l == EACH - 1));
+    }
+
+    #[test]
+    fn a_mailbox_is_two_cache_lines() {
+        assert_eq!(std::mem::size_of::<Senders>(), 64);
+        assert_eq!(std::mem::size_of::<Receiver>(), 64);
+        assert_eq!(std::mem::size_of::<Mailbox>(), 128);
     }
 
     /// Messages still queued when a mailbox is dropped unclosed are dropped with it.
