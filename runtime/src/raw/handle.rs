@@ -202,8 +202,8 @@ impl NodeHandle {
     /// # node.shutdown();
     /// ```
     pub fn send_ref(&self, to: &ServiceRef, msg: Message) -> Result<usize, SendError> {
-        let queued = self.inner.push(&to.cell, msg)?;
-        Ok(queued + to.cell.mailbox.pending_hint())
+        self.inner.push(&to.cell, msg)?;
+        Ok(to.cell.mailbox.len())
     }
 
     /// Defers the wake-ups of parked workers that the calling thread's sends would cause

@@ -295,7 +295,8 @@ fn run_locked(
         };
         let mut ended = None;
         for _ in 0..batch.n {
-            let Some(msg) = b.pending.pop_front() else {
+            // SAFETY: the token is ours; `pending` is the body's buffer.
+            let Some(msg) = (unsafe { cell.mailbox.take(&raw mut b.pending) }) else {
                 break;
             };
             let mut ctx = RawContext::new(node, cell);
