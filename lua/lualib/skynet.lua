@@ -81,7 +81,16 @@ local session_wait = {} -- session -> coroutine waiting for it, or "BREAK" (woke
 -- keeps its record (made at its first request) for the next one.
 local requests = {}
 local request_tag = {} -- coroutine -> trace tag (false: a protocol never traced)
-local watching = {} -- session of a call in flight -> callee address
+local watching = {} -- session of a call in flight -> callee address (but the call slot's)
+-- The call in flight that waits in none of those tables (most calls; another call made
+-- meanwhile uses them): its session (false: none), the coroutine waiting for it and the
+-- callee. (Every session is a new key in those tables: two inserts into a hash part per
+-- call; these are three upvalues.) The waiting coroutine frees them when it is resumed.
+-- The host's dispatcher reads the first two through `call_slot`.
+local call_session, call_co, call_callee = false, false, false
+local function call_slot()
+	return call_session, call_co
+end
 local sleeping = {} -- token -> session of a sleep or wait
 local wakeups = {} -- tokens woken, in order
 local errors = {} -- sessions to fail, in order
@@ -124,6 +133,9 @@ local function forgot_response(r, f)
 	end
 end
 
+-- How many pooled coroutines keep their (empty) request record in `requests`.
+local KEEP_NOTED = 4
+
 -- The request record of `co`, made (and noted in `requests`) if it has none.
 local function request_record(co)
 	local r = requests[co]
@@ -160,6 +172,7 @@ local function co_create_pooled(f, session, source)
 		f(...)
 		while true do
 			local r = rec
+			local n = #pool + 1
 			if r and r[2] then -- this run handled a request
 				local session = r[1] -- an integer or nil (`if session` tests faster than
 				if session then -- `~= nil`)
@@ -169,7 +182,12 @@ local function co_create_pooled(f, session, source)
 					r[1] = nil
 				end
 				r[2] = nil
-				requests[co] = nil
+				-- The record (now empty) stays noted while few coroutines are pooled: the
+				-- next request's note is then no new key. More are left to the pool's
+				-- weak references.
+				if n > KEEP_NOTED then
+					requests[co] = nil
+				end
 			end
 			if tagged then
 				local tag = request_tag[co]
@@ -181,7 +199,7 @@ local function co_create_pooled(f, session, source)
 				end
 			end
 			f = nil
-			pool[#pool + 1] = co
+			pool[n] = co
 			start(co_yield "SUSPEND")
 		end
 	end)
@@ -221,11 +239,23 @@ end
 
 local suspend
 
+-- The coroutine waiting in the call slot for `session`, if any (it frees the slot itself).
+local function call_waiter(session)
+	if call_session == session then
+		return call_co
+	end
+	return nil
+end
+
 local function wake_errors()
 	local session = tremove(errors, 1)
 	if session then
 		local co = session_wait[session]
-		session_wait[session] = nil
+		if co == nil then
+			co = call_waiter(session)
+		else
+			session_wait[session] = nil
+		end
 		if type(co) == "thread" then
 			return suspend(co, resume(co, false, nil, nil, session))
 		end
@@ -327,6 +357,10 @@ local function error_dispatch(session, source)
 				queued[1] = true
 			end
 		end
+		if call_session and call_callee == source then
+			errors[#errors + 1] = call_session
+			queued[1] = true
+		end
 	else
 		errors[#errors + 1] = session
 		queued[1] = true
@@ -336,16 +370,21 @@ end
 local function raw_dispatch(prototype, msg, sz, session, source)
 	if prototype == 1 then -- RESPONSE
 		local co = session_wait[session]
-		if co == "BREAK" then
+		if co == nil then
+			co = call_waiter(session)
+		elseif co == "BREAK" then
 			session_wait[session] = nil
-		elseif co == nil then
+			return
+		else
+			session_wait[session] = nil
+		end
+		if co == nil then
 			unknown_response(session, source, msg, sz)
 		else
 			local tag = request_tag[co]
 			if tag then
 				c.trace(tag, "resume")
 			end
-			session_wait[session] = nil
 			suspend(co, resume(co, true, msg, sz, session))
 		end
 		return
@@ -458,10 +497,19 @@ skynet.dispatch_message = dispatch_message
 -- Calls, sends, replies
 
 local function wait_session(callee, session)
-	watching[session] = callee
-	session_wait[session] = running_thread
+	if call_session then -- the slot is taken
+		watching[session] = callee
+		session_wait[session] = running_thread
+		local ok, msg, sz = co_yield "SUSPEND"
+		watching[session] = nil
+		if not ok then
+			error "call failed"
+		end
+		return msg, sz
+	end
+	call_session, call_co, call_callee = session, running_thread, callee
 	local ok, msg, sz = co_yield "SUSPEND"
-	watching[session] = nil
+	call_session, call_co, call_callee = false, false, false
 	if not ok then
 		error "call failed"
 	end
@@ -753,7 +801,7 @@ end
 -- that no function that lives on keeps these names as upvalues).
 local dispatcher = c.dispatcher(dispatch_message, finish_dispatch, running, proto,
 	session_wait, requests, request_tag, trace_source, pool,
-	profile_state, queued)
+	profile_state, queued, call_slot)
 
 function skynet.start(start_func)
 	-- Unless dispatch_message was replaced: then every message goes to the replacement.
@@ -810,6 +858,29 @@ local internal = {
 	wait_session = wait_session,
 	error_dispatch = error_dispatch,
 	wake_errors = wake_errors,
+	-- session -> coroutine (or "BREAK") of every session waited on, and session -> callee
+	-- of every call in flight (session_wait and watching with the call slot): new
+	-- tables, for the rare readers.
+	waiting = function()
+		local t = {}
+		for s, co in pairs(session_wait) do
+			t[s] = co
+		end
+		if call_session then
+			t[call_session] = call_co
+		end
+		return t
+	end,
+	watched = function()
+		local t = {}
+		for s, addr in pairs(watching) do
+			t[s] = addr
+		end
+		if call_session then
+			t[call_session] = call_callee
+		end
+		return t
+	end,
 	reset_forks = function() -- in place: the host's dispatcher holds the table
 		for i = forks.h, forks.t do
 			forks[i] = nil
@@ -848,7 +919,8 @@ debug.getregistry().skynet_on_exit = function()
 			break
 		end
 	end
-	if not answers and next(unresponded) == nil and next(watching) == nil then
+	if not answers and next(unresponded) == nil and next(watching) == nil
+		and not call_session then
 		return -- nothing waits on it (and the lazy half need not load to say so)
 	end
 	load_lazy()

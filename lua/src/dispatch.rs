@@ -42,18 +42,19 @@ mod uv {
     pub(super) const POOL: c_int = 10;
     pub(super) const PROFILE_STATE: c_int = 11;
     pub(super) const QUEUED: c_int = 12;
-    /// The Lua values given, 2..=12.
-    pub(super) const GIVEN: c_int = 11;
+    pub(super) const CALLS: c_int = 13;
+    /// The Lua values given, 2..=13.
+    pub(super) const GIVEN: c_int = 12;
     /// "SUSPEND", interned.
-    pub(super) const K_SUSPEND: c_int = 13;
+    pub(super) const K_SUSPEND: c_int = 14;
     /// The service's `HostCell` (light userdata).
-    pub(super) const HOST: c_int = 14;
+    pub(super) const HOST: c_int = 15;
     /// The field names read per message, interned (`lua_getfield` with a C string
     /// looks it up in the string cache with a `strcmp`: ~3% of a call for four of them).
-    pub(super) const K_DISPATCH: c_int = 15;
-    pub(super) const K_UNPACK: c_int = 16;
-    pub(super) const K_TRACE: c_int = 17;
-    pub(super) const COUNT: c_int = 17;
+    pub(super) const K_DISPATCH: c_int = 16;
+    pub(super) const K_UNPACK: c_int = 17;
+    pub(super) const K_TRACE: c_int = 18;
+    pub(super) const COUNT: c_int = 18;
 }
 
 /// What the arguments of `dispatcher` must be (functions, then tables).
@@ -64,20 +65,22 @@ fn up(i: c_int) -> c_int {
 }
 
 /// `dispatcher(dispatch_message, finish_dispatch, running, proto, session_wait, requests,
-/// request_tag, trace_source, pool, profile_state, queued)` -> a callback. Not skynet's:
+/// request_tag, trace_source, pool, profile_state, queued, calls)` -> a callback. Not skynet's:
 /// `running` is a function whose only upvalue is skynet.lua's `running_thread`; the pooled
 /// coroutine notes the request's session and source itself (its `start`, in skynet.lua,
 /// gets them first), unless Lua code runs or the message fails before it starts: then the
 /// dispatcher notes them in `requests` first, as `raw_dispatch` would; `queued[1]` is true whenever wakeups, errors or forks
 /// may hold something, `queued[2]` once `request_tag` has held anything, `queued[3]` once
-/// `trace_source` has.
+/// `trace_source` has; `call_slot` is a function whose first two upvalues are skynet.lua's
+/// call slot (the session of a call in flight or false, the coroutine waiting for it;
+/// the coroutine frees the slot when it is resumed): other calls wait in `session_wait`.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 2 is the
     // service's `Signal`, which outlives the state). Type checks are reads; the pushes
     // and `lua_pushcclosure` may raise (memory) with nothing owned live.
     unsafe {
         for i in 1..=uv::GIVEN {
-            let want = if i <= FUNCTIONS {
+            let want = if i <= FUNCTIONS || i == uv::GIVEN {
                 ffi::LUA_TFUNCTION
             } else {
                 ffi::LUA_TTABLE
@@ -96,6 +99,13 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
             ffi::lua_pushstring(l, c"bad argument #3 to 'dispatcher'".as_ptr());
             ffi::lua_error(l)
         }
+        // `call_slot` has at least two upvalues (the session and the coroutine).
+        let two = !ffi::lua_getupvalue(l, uv::GIVEN, 2).is_null();
+        if !two {
+            ffi::lua_pushfstring(l, c"bad argument #%d to 'dispatcher'".as_ptr(), uv::GIVEN);
+            ffi::lua_error(l)
+        }
+        ffi::lua_pop(l, 1);
         ffi::lua_settop(l, uv::GIVEN);
         if ffi::lua_checkstack(l, uv::COUNT) == 0 {
             ffi::lua_pushstring(l, c"stack overflow".as_ptr());
@@ -195,10 +205,27 @@ unsafe fn response(l: *mut lua_State) -> Fast {
         let Some(session) = integer(l, 4) else {
             return Fast::Fallback;
         };
-        if ffi::lua_rawgeti(l, up(uv::SESSION_WAIT), session) != ffi::LUA_TTHREAD {
+        // The call slot (the coroutine frees it when it wakes), else session_wait (then
+        // cleared here, below, as raw_dispatch does). `call_slot` was checked to have two
+        // upvalues; each read pushes the value.
+        let mut ok = 0;
+        let in_slot = !ffi::lua_getupvalue(l, up(uv::CALLS), 1).is_null()
+            && ffi::lua_type(l, -1) == ffi::LUA_TNUMBER
+            && ffi::lua_tointegerx(l, -1, &mut ok) == session
+            && ok != 0;
+        ffi::lua_settop(l, 5);
+        let t = if in_slot {
+            if ffi::lua_getupvalue(l, up(uv::CALLS), 2).is_null() {
+                return Fast::Fallback;
+            }
+            ffi::lua_type(l, -1)
+        } else {
+            ffi::lua_rawgeti(l, up(uv::SESSION_WAIT), session)
+        };
+        if t != ffi::LUA_TTHREAD {
             return Fast::Fallback; // nil (unknown) or "BREAK"
         }
-        let co_at = ffi::lua_gettop(l);
+        let co_at = ffi::lua_gettop(l); // 6
         // request_tag[co], once request_tag has held anything (queued[2]: `tagged`).
         if flag(l, 2) {
             ffi::lua_pushvalue(l, co_at);
@@ -213,8 +240,10 @@ unsafe fn response(l: *mut lua_State) -> Fast {
             return Fast::Fallback;
         }
         // From here on, as `raw_dispatch` does.
-        ffi::lua_pushnil(l);
-        ffi::lua_rawseti(l, up(uv::SESSION_WAIT), session);
+        if !in_slot {
+            ffi::lua_pushnil(l);
+            ffi::lua_rawseti(l, up(uv::SESSION_WAIT), session);
+        }
         ffi::lua_pushboolean(l, 1);
         ffi::lua_pushvalue(l, 2);
         ffi::lua_pushvalue(l, 3);
