@@ -183,6 +183,66 @@ function T.uniqtask()
 	return "ok"
 end
 
+-- Calls in flight at once: the first waits in skynet.lua's call slot, the ones made
+-- meanwhile in session_wait. Each reply wakes its own caller; skynet.task lists every
+-- waiting call; "the callee is gone" (ERROR with session 0 from it) fails each.
+function T.calls_in_flight()
+	local helper = skynet.newservice("api_helper")
+	local me, n = coroutine.running(), 3
+	local sums, left = {}, n
+	for i = 1, n do
+		skynet.fork(function()
+			sums[i] = skynet.call(helper, "lua", "add", i, 10)
+			left = left - 1
+			if left == 0 then
+				skynet.wakeup(me)
+			end
+		end)
+	end
+	skynet.wait(me)
+	for i = 1, n do
+		eq(sums[i], i + 10, "the reply of call " .. i)
+	end
+	local cos, got = {}, {}
+	left = n
+	for i = 1, n do
+		cos[i] = skynet.fork(function()
+			got[i] = table.pack(pcall(skynet.call, helper, "lua", "hold"))
+			left = left - 1
+			if left == 0 then
+				skynet.wakeup(me)
+			end
+		end)
+	end
+	skynet.yield() -- the forks have made their calls
+	eq(skynet.task(), n, "every call waiting is a task")
+	local t, k = {}, 0
+	skynet.task(t)
+	for key, tb in pairs(t) do
+		assert(key:match("^thread: 0x%x+ session: %d+$"), "task key " .. key)
+		eq(type(tb), "string", "task traceback")
+		k = k + 1
+	end
+	eq(k, n, "task table entries")
+	for i = 1, n do
+		local session = skynet.task(cos[i])
+		eq(math.type(session), "integer", "the session call " .. i .. " waits on")
+		eq(skynet.task(session):match("stack traceback") ~= nil, true, "its traceback")
+	end
+	c.redirect(skynet.self(), helper, skynet.PTYPE_ERROR, 0, "")
+	if left > 0 then
+		skynet.wait(me)
+	end
+	for i = 1, n do
+		eq(got[i][1], false, "call " .. i .. " failed")
+		eq(tostring(got[i][2]):match("call failed") ~= nil, true, "call " .. i .. ": " .. tostring(got[i][2]))
+	end
+	eq(skynet.task(), 0, "no call waits")
+	eq(skynet.call(helper, "lua", "add", 1, 1), 2, "a call after them")
+	skynet.kill(helper) -- answers the held requests: sessions nobody waits on any more
+	return "ok"
+end
+
 function T.forward_type()
 	local target = skynet.newservice("api_helper")
 	local fwd = skynet.newservice("api_helper", "forward", target)
