@@ -85,8 +85,9 @@ local watching = {} -- session of a call in flight -> callee address (but the ca
 -- The call in flight that waits in none of those tables (most calls; another call made
 -- meanwhile uses them): its session (false: none), the coroutine waiting for it and the
 -- callee. (Every session is a new key in those tables: two inserts into a hash part per
--- call; these are three upvalues.) The waiting coroutine frees them when it is resumed.
--- The host's dispatcher reads the first two through `call_slot`.
+-- call; these are three upvalues.) The waiting coroutine frees them when it is resumed,
+-- and sets running_thread itself (the host's dispatcher reads the first two through
+-- `call_slot` and does not set it, nor for a pooled coroutine's request: `start` does).
 local call_session, call_co, call_callee = false, false, false
 local function call_slot()
 	return call_session, call_co
@@ -156,6 +157,7 @@ local function co_create_pooled(f, session, source)
 	local function start(nf, now, session, source, ...)
 		f = nf
 		if now then
+			running_thread = co -- (the host's dispatcher leaves it to the coroutine)
 			local r = rec
 			if r == nil then
 				r = request_record(co)
@@ -507,8 +509,10 @@ local function wait_session(callee, session)
 		end
 		return msg, sz
 	end
-	call_session, call_co, call_callee = session, running_thread, callee
+	local co = running_thread
+	call_session, call_co, call_callee = session, co, callee
 	local ok, msg, sz = co_yield "SUSPEND"
+	running_thread = co -- (the host's dispatcher leaves it to the coroutine it wakes here)
 	call_session, call_co, call_callee = false, false, false
 	if not ok then
 		error "call failed"
@@ -537,7 +541,19 @@ function skynet.call(addr, typename, ...)
 	if not session then -- an integer or nil
 		error("call to invalid address " .. skynet.address(addr))
 	end
-	return p.unpack(wait_session(addr, session))
+	if call_session then -- the call slot is taken
+		return p.unpack(wait_session(addr, session))
+	end
+	-- wait_session's common case, inline
+	local co = running_thread
+	call_session, call_co, call_callee = session, co, addr
+	local ok, msg, sz = co_yield "SUSPEND"
+	running_thread = co
+	call_session, call_co, call_callee = false, false, false
+	if not ok then
+		error "call failed"
+	end
+	return p.unpack(msg, sz)
 end
 
 function skynet.rawcall(addr, typename, msg, sz)

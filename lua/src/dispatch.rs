@@ -248,7 +248,8 @@ unsafe fn response(l: *mut lua_State) -> Fast {
         ffi::lua_pushvalue(l, 2);
         ffi::lua_pushvalue(l, 3);
         ffi::lua_pushvalue(l, 4);
-        resume(l, co_at, 4);
+        // A coroutine woken from the call slot sets `running_thread` itself.
+        resume(l, co_at, 4, !in_slot);
         Fast::Done
     }
 }
@@ -338,7 +339,8 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
             }
         }
         let narg = ffi::lua_gettop(l) - values + 5; // f, true, session, source and the values
-        resume(l, co_at, narg);
+        // The pooled coroutine's `start` sets `running_thread` itself.
+        resume(l, co_at, narg, false);
         Fast::Done
     }
 }
@@ -369,10 +371,12 @@ unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
 const L_ROOM: c_int = ffi::LUA_MINSTACK - 9 - 4;
 
 /// `suspend(co, resume(co, ...))` with the `narg` values at the top of `l` (the coroutine
-/// is at `co_at`, below them): sets `running_thread`, resumes, and when the coroutine
+/// is at `co_at`, below them): sets `running_thread` (if `set_running`: else the coroutine
+/// does it first thing, where skynet.lua waits in the call slot or in the pool), resumes,
+/// and when the coroutine
 /// suspended again with nothing to wake, stops there (and runs the forks a handler left,
 /// if any); else hands `(co, ok, command)` to skynet.lua's `dispatch_resumed`.
-unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
+unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int, set_running: bool) {
     // SAFETY: `co` is a thread held on `l`'s stack (so alive); `lua_setupvalue` on the
     // `running_ref` upvalue sets the variable skynet.lua's functions share; the resume is
     // `skynet.core.resume`'s (`raw::l_resume`): Lua's `lua_resume` catches the
@@ -380,8 +384,10 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
     // (`dispatch_resumed`, `finish_dispatch`) run with nothing owned live.
     unsafe {
         let co = ffi::lua_tothread(l, co_at);
-        ffi::lua_pushvalue(l, co_at);
-        ffi::lua_setupvalue(l, up(uv::RUNNING), 1); // running_thread = co
+        if set_running {
+            ffi::lua_pushvalue(l, co_at);
+            ffi::lua_setupvalue(l, up(uv::RUNNING), 1); // running_thread = co
+        }
         if ffi::lua_checkstack(co, narg) == 0 {
             ffi::lua_pop(l, narg);
             return resumed(l, co_at, false, Some(c"too many arguments to resume"));

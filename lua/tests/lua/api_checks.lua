@@ -193,6 +193,8 @@ function T.calls_in_flight()
 	for i = 1, n do
 		skynet.fork(function()
 			sums[i] = skynet.call(helper, "lua", "add", i, 10)
+			-- woken from the call slot or session_wait, the coroutine is skynet.running()
+			assert(skynet.running() == coroutine.running(), "running after call " .. i)
 			left = left - 1
 			if left == 0 then
 				skynet.wakeup(me)
@@ -203,6 +205,8 @@ function T.calls_in_flight()
 	for i = 1, n do
 		eq(sums[i], i + 10, "the reply of call " .. i)
 	end
+	eq(skynet.call(helper, "lua", "running"), true, "a request's handler is skynet.running()")
+	eq(skynet.running(), coroutine.running(), "and the caller after it")
 	local cos, got = {}, {}
 	left = n
 	for i = 1, n do
