@@ -77,8 +77,9 @@ end
 
 local session_wait = {} -- session -> coroutine waiting for it, or "BREAK" (woken early)
 -- coroutine -> its request record, while it handles a request: [1] the session (0: a
--- send; nil once answered), [2] the sender. One lookup finds both; a pooled coroutine
--- keeps its record (made at its first request) for the next one.
+-- send; nil once answered), [2] the sender, [3] true while noted here. One lookup finds
+-- both; a pooled coroutine keeps its record (made at its first request) for the next
+-- one, and while few are pooled the record stays here, empty.
 local requests = {}
 local request_tag = {} -- coroutine -> trace tag (false: a protocol never traced)
 local watching = {} -- session of a call in flight -> callee address (but the call slot's)
@@ -135,13 +136,15 @@ local function forgot_response(r, f)
 end
 
 -- How many pooled coroutines keep their (empty) request record in `requests`.
-local KEEP_NOTED = 4
+local KEEP_NOTED <const> = 4
 
--- The request record of `co`, made (and noted in `requests`) if it has none.
+-- The request record of `co`, made (and noted in `requests`) if it has none. A record's
+-- [3] is true while it is noted (set where skynet.lua notes it: then `start` need not
+-- note it again).
 local function request_record(co)
 	local r = requests[co]
 	if r == nil then
-		r = {}
+		r = { nil, nil, true }
 		requests[co] = r
 	end
 	return r
@@ -164,7 +167,10 @@ local function co_create_pooled(f, session, source)
 				rec = r
 			end
 			r[1], r[2] = session, source
-			requests[co] = r
+			if not r[3] then
+				requests[co] = r
+				r[3] = true
+			end
 			nf(session, source, ...)
 		else
 			nf(co_yield())
@@ -189,6 +195,7 @@ local function co_create_pooled(f, session, source)
 				-- weak references.
 				if n > KEEP_NOTED then
 					requests[co] = nil
+					r[3] = nil
 				end
 			end
 			if tagged then
@@ -299,6 +306,7 @@ function suspend(co, ok, command)
 		end
 		if r then
 			r[2] = nil
+			r[3] = nil
 			requests[co] = nil
 		end
 		request_tag[co] = nil

@@ -171,18 +171,22 @@ unsafe fn integer(l: *mut lua_State, i: c_int) -> Option<i64> {
 }
 
 /// Is `profile_state[1]` (how many coroutines `skynet.profile` times) 0? (Then
-/// skynet.lua resumes with `skynet.core.resume`.)
-unsafe fn nothing_timed(l: *mut lua_State) -> bool {
-    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
+/// skynet.lua resumes with `skynet.core.resume`.) Leaves the value pushed.
+unsafe fn untimed(l: *mut lua_State) -> bool {
+    // SAFETY: a raw read of a table upvalue.
     unsafe {
         // `lua_rawgeti` gives the type: no `lua_type` call.
         let mut ok = 0;
-        let r = ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 1) == ffi::LUA_TNUMBER
+        ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 1) == ffi::LUA_TNUMBER
             && ffi::lua_tointegerx(l, -1, &mut ok) == 0
-            && ok != 0;
-        ffi::lua_pop(l, 1);
-        r
+            && ok != 0
     }
+}
+
+/// Is the value of type `t` just pushed set (not nil nor false), as Lua's `if` has it?
+unsafe fn set(l: *mut lua_State, t: c_int) -> bool {
+    // SAFETY: a read of the top value, whose type `t` is.
+    unsafe { t != ffi::LUA_TNIL && (t != ffi::LUA_TBOOLEAN || ffi::lua_toboolean(l, -1) != 0) }
 }
 
 /// Is `queued[i]` set? (Unset is nil: one read, no conversion; anything but nil and
@@ -190,10 +194,9 @@ unsafe fn nothing_timed(l: *mut lua_State) -> bool {
 unsafe fn flag(l: *mut lua_State, i: ffi::lua_Integer) -> bool {
     // SAFETY: a raw read of a table upvalue; the pushed value is popped.
     unsafe {
-        let t = ffi::lua_rawgeti(l, up(uv::QUEUED), i);
-        let set = t != ffi::LUA_TNIL && (t != ffi::LUA_TBOOLEAN || ffi::lua_toboolean(l, -1) != 0);
+        let r = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), i));
         ffi::lua_pop(l, 1);
-        set
+        r
     }
 }
 
@@ -225,18 +228,17 @@ unsafe fn response(l: *mut lua_State) -> Fast {
         if t != ffi::LUA_TTHREAD {
             return Fast::Fallback; // nil (unknown) or "BREAK"
         }
-        let co_at = ffi::lua_gettop(l); // 6
-        // request_tag[co], once request_tag has held anything (queued[2]: `tagged`).
-        if flag(l, 2) {
+        let co_at = 6;
+        // request_tag[co], once request_tag has held anything (queued[2]: `tagged`); and
+        // no coroutine timed (one pop for both).
+        let tagged = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 2)) && {
             ffi::lua_pushvalue(l, co_at);
             ffi::lua_rawget(l, up(uv::REQUEST_TAG));
-            let tagged = ffi::lua_toboolean(l, -1) != 0;
-            ffi::lua_settop(l, co_at);
-            if tagged {
-                return Fast::Fallback;
-            }
-        }
-        if !nothing_timed(l) {
+            ffi::lua_toboolean(l, -1) != 0
+        };
+        let timed = tagged || !untimed(l);
+        ffi::lua_settop(l, co_at);
+        if timed {
             return Fast::Fallback;
         }
         // From here on, as `raw_dispatch` does.
@@ -264,7 +266,9 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         if ffi::lua_rawgeti(l, up(uv::PROTO), prototype) != ffi::LUA_TTABLE {
             return Fast::Fallback;
         }
-        let p = ffi::lua_gettop(l); // 6
+        // The stack from here: 6 the class, 7 its dispatch, 8 its unpack, 9 the coroutine
+        // (`l_dispatch` set the top to 5).
+        let (p, f, unpack) = (6, 7, 8);
         if ffi::lua_getmetatable(l, p) != 0 {
             return Fast::Fallback;
         }
@@ -272,21 +276,21 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         if ffi::lua_rawget(l, p) != ffi::LUA_TFUNCTION {
             return Fast::Fallback;
         }
-        let f = ffi::lua_gettop(l); // 7
         ffi::lua_pushvalue(l, up(uv::K_UNPACK));
         if ffi::lua_rawget(l, p) != ffi::LUA_TFUNCTION {
             return Fast::Fallback; // raw_dispatch's error text says what is wrong
         }
-        let unpack = ffi::lua_gettop(l); // 8
         ffi::lua_pushvalue(l, up(uv::K_TRACE));
         let traced = ffi::lua_rawget(l, p) != ffi::LUA_TNIL;
-        // trace_source[source], once trace_source has held anything (queued[3]).
-        let tag_waits = flag(l, 3) && {
+        // trace_source[source], once trace_source has held anything (queued[3]); and no
+        // coroutine timed (read here too: one pop for all).
+        let tag_waits = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 3)) && {
             ffi::lua_pushvalue(l, 5);
             ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL
         };
+        let timed = !untimed(l);
         ffi::lua_settop(l, unpack);
-        if traced || tag_waits || !nothing_timed(l) {
+        if traced || tag_waits || timed {
             return Fast::Fallback;
         }
         let n = ffi::lua_rawlen(l, up(uv::POOL));
@@ -296,9 +300,9 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         if n == 0 || ffi::lua_rawgeti(l, up(uv::POOL), n) != ffi::LUA_TTHREAD {
             return Fast::Fallback; // raw_dispatch makes a coroutine
         }
-        let co_at = ffi::lua_gettop(l); // 9
-                                        // From here on, as `raw_dispatch` does: take the coroutine (its `start` notes the
-                                        // request's session and source in its record before the handler runs).
+        let co_at = 9;
+        // From here on, as `raw_dispatch` does: take the coroutine (its `start` notes the
+        // request's session and source in its record before the handler runs).
         ffi::lua_pushnil(l);
         ffi::lua_rawseti(l, up(uv::POOL), n);
         // resume(co, f, true, session, source, p.unpack(msg, sz))
@@ -306,7 +310,7 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         ffi::lua_pushboolean(l, 1);
         ffi::lua_pushvalue(l, 4);
         ffi::lua_pushvalue(l, 5);
-        let values = ffi::lua_gettop(l) + 1;
+        let values = co_at + 5; // after f, true, session, source
         if ffi::lua_tocfunction(l, unpack).is_some_and(|u| {
             std::ptr::fn_addr_eq(u, crate::rawpack::l_unpack as ffi::lua_CFunction)
         }) {
@@ -346,7 +350,8 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
 }
 
 /// `requests[co] = { session, source }` for the coroutine at `co_at` (the request at
-/// stack indices 4 and 5), as `raw_dispatch` notes a request before it unpacks it: the
+/// stack indices 4 and 5; its record is reused when it has one), as `raw_dispatch` notes a
+/// request before it unpacks it: the
 /// coroutine's `start` adopts this record (or notes the request in its own). Taken only
 /// when Lua code runs before the coroutine starts (a protocol's own `unpack`) or the
 /// message fails to unpack, so that a request left so is answered at exit as before.
@@ -355,6 +360,18 @@ unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
     // `requests` is skynet.lua's plain table (raw set); the table creation and the sets
     // may raise (memory) with nothing owned live.
     unsafe {
+        ffi::lua_pushvalue(l, co_at);
+        if ffi::lua_rawget(l, up(uv::REQUESTS)) == ffi::LUA_TTABLE {
+            // The coroutine's own record, still noted (skynet.lua's `request_record`
+            // reuses it too).
+            ffi::lua_pushvalue(l, 4);
+            ffi::lua_rawseti(l, -2, 1);
+            ffi::lua_pushvalue(l, 5);
+            ffi::lua_rawseti(l, -2, 2);
+            ffi::lua_pop(l, 1);
+            return;
+        }
+        ffi::lua_pop(l, 1);
         ffi::lua_pushvalue(l, co_at);
         ffi::lua_createtable(l, 2, 0);
         ffi::lua_pushvalue(l, 4);
