@@ -88,7 +88,7 @@ local watching = {} -- session of a call in flight -> callee address (but the ca
 -- callee. (Every session is a new key in those tables: two inserts into a hash part per
 -- call; these are three upvalues.) The waiting coroutine frees them when it is resumed,
 -- and sets running_thread itself (the host's dispatcher reads the first two through
--- `call_slot` and does not set it, nor for a pooled coroutine's request: `start` does).
+-- `call_slot` and does not set it, nor for a pooled coroutine's request: `run` does).
 local call_session, call_co, call_callee = false, false, false
 local function call_slot()
 	return call_session, call_co
@@ -139,7 +139,7 @@ end
 local KEEP_NOTED <const> = 4
 
 -- The request record of `co`, made (and noted in `requests`) if it has none. A record's
--- [3] is true while it is noted (set where skynet.lua notes it: then `start` need not
+-- [3] is true while it is noted (set where skynet.lua notes it: then `run` need not
 -- note it again).
 local function request_record(co)
 	local r = requests[co]
@@ -150,15 +150,16 @@ local function request_record(co)
 	return r
 end
 
--- A new pooled coroutine running f. After f returns it waits in the pool; `start` takes
--- its next function: `now` with the arguments in the same resume (a request: its session
--- and source first, noted in the coroutine's request record), or else the arguments in a
--- later resume (a fork, a timeout). A fresh coroutine for a request (`session` given) is
--- noted as handling it.
+-- A new pooled coroutine running f. After a function returns, the coroutine waits in the
+-- pool for its next one (`run`): `now` true, a request, with the arguments in the same
+-- resume (its session and source first, noted in the coroutine's request record); false,
+-- a fork or a timeout, with the arguments in a later resume; nil, nothing more to run (a
+-- fresh coroutine's first function ran). Each run ends in a tail call of the next: no
+-- loop, no frame between the handler and the coroutine's base. A fresh coroutine for a
+-- request (`session` given) is noted as handling it.
 local function co_create_pooled(f, session, source)
 	local co, rec
-	local function start(nf, now, session, source, ...)
-		f = nf
+	local function run(f, now, session, source, ...)
 		if now then
 			running_thread = co -- (the host's dispatcher leaves it to the coroutine)
 			local r = rec
@@ -171,46 +172,46 @@ local function co_create_pooled(f, session, source)
 				requests[co] = r
 				r[3] = true
 			end
-			nf(session, source, ...)
-		else
-			nf(co_yield())
+			f(session, source, ...)
+		elseif now == false then
+			f(co_yield())
 		end
+		local r = rec
+		local n = #pool + 1
+		if r and r[2] then -- this run handled a request
+			local session = r[1] -- an integer or nil (`if session` tests faster than
+			if session then -- `~= nil`)
+				if session ~= 0 then
+					forgot_response(r, f)
+				end
+				r[1] = nil
+			end
+			r[2] = nil
+			-- The record (now empty) stays noted while few coroutines are pooled: the next
+			-- request's note is then no new key. More are left to the pool's weak
+			-- references.
+			if n > KEEP_NOTED then
+				requests[co] = nil
+				r[3] = nil
+			end
+		end
+		if tagged then
+			local tag = request_tag[co]
+			if tag ~= nil then
+				if tag then
+					c.trace(tag, "end")
+				end
+				request_tag[co] = nil
+			end
+		end
+		pool[n] = co
+		return run(co_yield "SUSPEND")
 	end
 	co = co_create(function(...)
-		f(...)
-		while true do
-			local r = rec
-			local n = #pool + 1
-			if r and r[2] then -- this run handled a request
-				local session = r[1] -- an integer or nil (`if session` tests faster than
-				if session then -- `~= nil`)
-					if session ~= 0 then
-						forgot_response(r, f)
-					end
-					r[1] = nil
-				end
-				r[2] = nil
-				-- The record (now empty) stays noted while few coroutines are pooled: the
-				-- next request's note is then no new key. More are left to the pool's
-				-- weak references.
-				if n > KEEP_NOTED then
-					requests[co] = nil
-					r[3] = nil
-				end
-			end
-			if tagged then
-				local tag = request_tag[co]
-				if tag ~= nil then
-					if tag then
-						c.trace(tag, "end")
-					end
-					request_tag[co] = nil
-				end
-			end
-			f = nil
-			pool[n] = co
-			start(co_yield "SUSPEND")
-		end
+		local first = f
+		f = nil -- (not kept while the coroutine is pooled)
+		first(...)
+		return run(first)
 	end)
 	if session then
 		rec = request_record(co)
@@ -435,7 +436,7 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 	if fresh then
 		co = co_create_pooled(f, session, source)
 	else
-		local r = request_record(co) -- the coroutine's start notes the same again
+		local r = request_record(co) -- the coroutine's run notes the same again
 		r[1], r[2] = session, source
 	end
 	if p.trace == false then

@@ -67,7 +67,7 @@ fn up(i: c_int) -> c_int {
 /// `dispatcher(dispatch_message, finish_dispatch, running, proto, session_wait, requests,
 /// request_tag, trace_source, pool, profile_state, queued, calls)` -> a callback. Not skynet's:
 /// `running` is a function whose only upvalue is skynet.lua's `running_thread`; the pooled
-/// coroutine notes the request's session and source itself (its `start`, in skynet.lua,
+/// coroutine notes the request's session and source itself (its `run`, in skynet.lua,
 /// gets them first), unless Lua code runs or the message fails before it starts: then the
 /// dispatcher notes them in `requests` first, as `raw_dispatch` would; `queued[1]` is true whenever wakeups, errors or forks
 /// may hold something, `queued[2]` once `request_tag` has held anything, `queued[3]` once
@@ -301,7 +301,7 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
             return Fast::Fallback; // raw_dispatch makes a coroutine
         }
         let co_at = 9;
-        // From here on, as `raw_dispatch` does: take the coroutine (its `start` notes the
+        // From here on, as `raw_dispatch` does: take the coroutine (its `run` notes the
         // request's session and source in its record before the handler runs).
         ffi::lua_pushnil(l);
         ffi::lua_rawseti(l, up(uv::POOL), n);
@@ -343,7 +343,7 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
             }
         }
         let narg = ffi::lua_gettop(l) - values + 5; // f, true, session, source and the values
-        // The pooled coroutine's `start` sets `running_thread` itself.
+        // The pooled coroutine's `run` sets `running_thread` itself.
         resume(l, co_at, narg, false);
         Fast::Done
     }
@@ -352,7 +352,7 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
 /// `requests[co] = { session, source }` for the coroutine at `co_at` (the request at
 /// stack indices 4 and 5; its record is reused when it has one), as `raw_dispatch` notes a
 /// request before it unpacks it: the
-/// coroutine's `start` adopts this record (or notes the request in its own). Taken only
+/// coroutine's `run` adopts this record (or notes the request in its own). Taken only
 /// when Lua code runs before the coroutine starts (a protocol's own `unpack`) or the
 /// message fails to unpack, so that a request left so is answered at exit as before.
 unsafe fn note_request(l: *mut lua_State, co_at: c_int) {

@@ -189,6 +189,14 @@ end
 function T.calls_in_flight()
 	local helper = skynet.newservice("api_helper")
 	local me, n = coroutine.running(), 3
+	-- a fork gets exactly its arguments, on a fresh or a pooled coroutine
+	local counts = {}
+	for round = 1, 3 do
+		skynet.fork(function(...) counts[#counts + 1] = select("#", ...) end)
+		skynet.fork(function(...) counts[#counts + 1] = select("#", ...) end, 1, nil)
+		skynet.yield()
+	end
+	eq(table.concat(counts, ","), "0,2,0,2,0,2", "fork arguments")
 	local sums, left = {}, n
 	for i = 1, n do
 		skynet.fork(function()
