@@ -17,6 +17,7 @@ local co_create, co_yield, co_running, co_close = coroutine.create, coroutine.yi
 	coroutine.running, coroutine.close
 local traceback = debug.traceback
 local profile_resume = profile.resume
+local c_send = c.send -- (skynet.core's functions are fixed: read once)
 
 local skynet = {
 	PTYPE_TEXT = 0,
@@ -159,7 +160,26 @@ end
 -- request (`session` given) is noted as handling it.
 local function co_create_pooled(f, session, source)
 	local co, rec
+	-- The end of a run that handled a request (its record `r`): a forgotten response
+	-- answered with an error, the record emptied.
+	local function request_end(r, f, n)
+		local session = r[1] -- an integer or nil (`if session` tests faster than `~= nil`)
+		if session then
+			if session ~= 0 then
+				forgot_response(r, f)
+			end
+			r[1] = nil
+		end
+		r[2] = nil
+		-- The record (now empty) stays noted while few coroutines are pooled: the next
+		-- request's note is then no new key. More are left to the pool's weak references.
+		if n > KEEP_NOTED then
+			requests[co] = nil
+			r[3] = nil
+		end
+	end
 	local function run(f, now, session, source, ...)
+		local n
 		if now then
 			running_thread = co -- (the host's dispatcher leaves it to the coroutine)
 			local r = rec
@@ -173,26 +193,29 @@ local function co_create_pooled(f, session, source)
 				r[3] = true
 			end
 			f(session, source, ...)
-		elseif now == false then
-			f(co_yield())
-		end
-		local r = rec
-		local n = #pool + 1
-		if r and r[2] then -- this run handled a request
-			local session = r[1] -- an integer or nil (`if session` tests faster than
-			if session then -- `~= nil`)
-				if session ~= 0 then
-					forgot_response(r, f)
+			n = #pool + 1
+			if r[2] then -- request_end(r, f, n), inline
+				session = r[1]
+				if session then
+					if session ~= 0 then
+						forgot_response(r, f)
+					end
+					r[1] = nil
 				end
-				r[1] = nil
+				r[2] = nil
+				if n > KEEP_NOTED then
+					requests[co] = nil
+					r[3] = nil
+				end
 			end
-			r[2] = nil
-			-- The record (now empty) stays noted while few coroutines are pooled: the next
-			-- request's note is then no new key. More are left to the pool's weak
-			-- references.
-			if n > KEEP_NOTED then
-				requests[co] = nil
-				r[3] = nil
+		else
+			if now == false then
+				f(co_yield())
+			end
+			n = #pool + 1
+			local r = rec
+			if r and r[2] then -- this run handled a request
+				request_end(r, f, n)
 			end
 		end
 		if tagged then
@@ -531,7 +554,7 @@ end
 
 function skynet.send(addr, typename, ...)
 	local p = proto[typename]
-	return c.send(addr, p.id, 0, p.pack(...))
+	return c_send(addr, p.id, 0, p.pack(...))
 end
 
 function skynet.rawsend(addr, typename, msg, sz)
@@ -546,7 +569,7 @@ function skynet.call(addr, typename, ...)
 		c.send(addr, skynet.PTYPE_TRACE, 0, tag)
 	end
 	local p = proto[typename]
-	local session = c.send(addr, p.id, nil, p.pack(...))
+	local session = c_send(addr, p.id, nil, p.pack(...))
 	if not session then -- an integer or nil
 		error("call to invalid address " .. skynet.address(addr))
 	end
@@ -596,7 +619,7 @@ function skynet.ret(msg, sz)
 		return false -- a send wants no reply
 	end
 	local source = r[2]
-	local r = c.send(source, 1, session, msg, sz) -- RESPONSE
+	local r = c_send(source, 1, session, msg, sz) -- RESPONSE
 	if r then
 		return true
 	elseif r == false then

@@ -140,7 +140,9 @@ unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
         // Lua gives a C function LUA_MINSTACK (20) free slots above its arguments: more
         // than the fast path pushes (at most 11 of its own; unpacked values are checked
         // for as they are pushed).
-        ffi::lua_settop(l, 5);
+        if ffi::lua_gettop(l) != 5 {
+            ffi::lua_settop(l, 5);
+        }
         let fast = match integer(l, 1) {
             Some(1) => response(l),
             Some(7) | None => Fast::Fallback,
