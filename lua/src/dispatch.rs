@@ -26,35 +26,34 @@ use mlua::ffi::{self, lua_State};
 use crate::host::HostCell;
 use crate::signal::Signal;
 
-/// The dispatcher's upvalues, in order (the signal slot, `skynet.core.dispatcher`'s
-/// arguments, the interned "SUSPEND", the host state, the interned field names).
+/// The dispatcher's upvalues, in order (`skynet.core.dispatcher`'s arguments, the
+/// interned "SUSPEND", the host state, the interned field names).
 mod uv {
     use std::ffi::c_int;
-    pub(super) const SIGNAL: c_int = 1;
-    pub(super) const FALLBACK: c_int = 2;
-    pub(super) const FINISH: c_int = 3;
-    pub(super) const RUNNING: c_int = 4;
-    pub(super) const PROTO: c_int = 5;
-    pub(super) const SESSION_WAIT: c_int = 6;
-    pub(super) const REQUESTS: c_int = 7;
-    pub(super) const REQUEST_TAG: c_int = 8;
-    pub(super) const TRACE_SOURCE: c_int = 9;
-    pub(super) const POOL: c_int = 10;
-    pub(super) const PROFILE_STATE: c_int = 11;
-    pub(super) const QUEUED: c_int = 12;
-    pub(super) const CALLS: c_int = 13;
-    /// The Lua values given, 2..=13.
+    pub(super) const FALLBACK: c_int = 1;
+    pub(super) const FINISH: c_int = 2;
+    pub(super) const RUNNING: c_int = 3;
+    pub(super) const PROTO: c_int = 4;
+    pub(super) const SESSION_WAIT: c_int = 5;
+    pub(super) const REQUESTS: c_int = 6;
+    pub(super) const REQUEST_TAG: c_int = 7;
+    pub(super) const TRACE_SOURCE: c_int = 8;
+    pub(super) const POOL: c_int = 9;
+    pub(super) const PROFILE_STATE: c_int = 10;
+    pub(super) const QUEUED: c_int = 11;
+    pub(super) const CALLS: c_int = 12;
+    /// The Lua values given, 1..=12.
     pub(super) const GIVEN: c_int = 12;
     /// "SUSPEND", interned.
-    pub(super) const K_SUSPEND: c_int = 14;
-    /// The service's `HostCell` (light userdata).
-    pub(super) const HOST: c_int = 15;
+    pub(super) const K_SUSPEND: c_int = 13;
+    /// The service's `HostCell` (light userdata; it also gives the signal slot).
+    pub(super) const HOST: c_int = 14;
     /// The field names read per message, interned (`lua_getfield` with a C string
     /// looks it up in the string cache with a `strcmp`: ~3% of a call for four of them).
-    pub(super) const K_DISPATCH: c_int = 16;
-    pub(super) const K_UNPACK: c_int = 17;
-    pub(super) const K_TRACE: c_int = 18;
-    pub(super) const COUNT: c_int = 18;
+    pub(super) const K_DISPATCH: c_int = 15;
+    pub(super) const K_UNPACK: c_int = 16;
+    pub(super) const K_TRACE: c_int = 17;
+    pub(super) const COUNT: c_int = 17;
 }
 
 /// What the arguments of `dispatcher` must be (functions, then tables).
@@ -75,8 +74,8 @@ fn up(i: c_int) -> c_int {
 /// call slot (the session of a call in flight or false, the coroutine waiting for it;
 /// the coroutine frees the slot when it is resumed): other calls wait in `session_wait`.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
-    // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 2 is the
-    // service's `Signal`, which outlives the state). Type checks are reads; the pushes
+    // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 1 is the
+    // service's `HostCell`, which outlives the state). Type checks are reads; the pushes
     // and `lua_pushcclosure` may raise (memory) with nothing owned live.
     unsafe {
         for i in 1..=uv::GIVEN {
@@ -111,9 +110,10 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
             ffi::lua_pushstring(l, c"stack overflow".as_ptr());
             ffi::lua_error(l)
         }
-        ffi::lua_pushvalue(l, up(2)); // the signal slot
-        ffi::lua_insert(l, 1);
         ffi::lua_pushstring(l, c"SUSPEND".as_ptr());
+        // Interned: every live "SUSPEND" is this object while this closure holds it.
+        (*(ffi::lua_touserdata(l, up(1)) as *const HostCell))
+            .set_suspend(ffi::lua_topointer(l, -1) as usize);
         ffi::lua_pushvalue(l, up(1)); // the host state
         for key in [c"dispatch", c"unpack", c"trace"] {
             ffi::lua_pushstring(l, key.as_ptr());
@@ -144,9 +144,9 @@ unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
             ffi::lua_settop(l, 5);
         }
         let fast = match integer(l, 1) {
-            Some(1) => response(l),
+            Some(1) => response(l, host_of(l)),
             Some(7) | None => Fast::Fallback,
-            Some(p) => request(l, p),
+            Some(p) => request(l, host_of(l), p),
         };
         if let Fast::Fallback = fast {
             ffi::lua_settop(l, 5);
@@ -170,6 +170,14 @@ unsafe fn integer(l: *mut lua_State, i: c_int) -> Option<i64> {
         let v = ffi::lua_tointegerx(l, i, &mut ok);
         (ok != 0).then_some(v)
     }
+}
+
+/// The service's `HostCell` (upvalue `HOST`).
+unsafe fn host_of<'a>(l: *mut lua_State) -> &'a HostCell {
+    // SAFETY: the dispatcher's closure holds the service's `HostCell` as light userdata
+    // (`l_dispatcher` copied it from the `skynet.core` closure's upvalue 1); the cell
+    // outlives the state.
+    unsafe { &*(ffi::lua_touserdata(l, up(uv::HOST)) as *const HostCell) }
 }
 
 /// Is `profile_state[1]` (how many coroutines `skynet.profile` times) 0? (Then
@@ -203,7 +211,7 @@ unsafe fn flag(l: *mut lua_State, i: ffi::lua_Integer) -> bool {
 }
 
 /// `raw_dispatch`'s RESPONSE branch, for a session a coroutine waits on (no trace tag).
-unsafe fn response(l: *mut lua_State) -> Fast {
+unsafe fn response(l: *mut lua_State, host: &HostCell) -> Fast {
     // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`); reads are raw, so no
     // metamethod runs; `lua_rawseti` may raise (memory) with nothing owned live.
     unsafe {
@@ -253,14 +261,14 @@ unsafe fn response(l: *mut lua_State) -> Fast {
         ffi::lua_pushvalue(l, 3);
         ffi::lua_pushvalue(l, 4);
         // A coroutine woken from the call slot sets `running_thread` itself.
-        resume(l, co_at, 4, !in_slot);
+        resume(l, host, co_at, 4, !in_slot);
         Fast::Done
     }
 }
 
 /// `raw_dispatch`'s request branch, for a protocol with a dispatch function, no tracing,
 /// and a coroutine in the pool.
-unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
+unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
     // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`); reads are raw and made only
     // of tables without a metatable (or of skynet.lua's own tables), so they give what
     // `raw_dispatch`'s indexing would; the sets may raise (memory) with nothing owned.
@@ -318,7 +326,6 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         }) {
             // skynet.core.unpack itself (this state's: the same host): its work done
             // here, with no call. Its error goes where the call's would.
-            let host = &*(ffi::lua_touserdata(l, up(uv::HOST)) as *const HostCell);
             if let Err(m) = crate::rawpack::unpack_args(l, host, 2) {
                 ffi::lua_settop(l, values - 1);
                 note_request(l, co_at);
@@ -346,7 +353,7 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         }
         let narg = ffi::lua_gettop(l) - values + 5; // f, true, session, source and the values
         // The pooled coroutine's `run` sets `running_thread` itself.
-        resume(l, co_at, narg, false);
+        resume(l, host, co_at, narg, false);
         Fast::Done
     }
 }
@@ -395,11 +402,13 @@ const L_ROOM: c_int = ffi::LUA_MINSTACK - 9 - 4;
 /// and when the coroutine
 /// suspended again with nothing to wake, stops there (and runs the forks a handler left,
 /// if any); else hands `(co, ok, command)` to skynet.lua's `dispatch_resumed`.
-unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int, set_running: bool) {
+unsafe fn resume(l: *mut lua_State, host: &HostCell, co_at: c_int, narg: c_int, set_running: bool) {
     // SAFETY: `co` is a thread held on `l`'s stack (so alive); `lua_setupvalue` on the
     // `running_ref` upvalue sets the variable skynet.lua's functions share; the resume is
     // `skynet.core.resume`'s (`raw::l_resume`): Lua's `lua_resume` catches the
-    // coroutine's errors, and the signal slot is told which thread runs. Calls into Lua
+    // coroutine's errors, and the signal slot is told which thread runs (the service's
+    // `Signal`, whose address `raw::install` noted in the host: it outlives the state;
+    // "SUSPEND"'s address is the interned string this closure holds). Calls into Lua
     // (`dispatch_resumed`, `finish_dispatch`) run with nothing owned live.
     unsafe {
         let co = ffi::lua_tothread(l, co_at);
@@ -412,11 +421,15 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int, set_running: bool
             return resumed(l, co_at, false, Some(c"too many arguments to resume"));
         }
         ffi::lua_xmove(l, co, narg);
-        let sig = &*(ffi::lua_touserdata(l, up(uv::SIGNAL)) as *const Signal);
-        sig.set_active(co);
+        let sig = (host.signal() as *const Signal).as_ref();
+        if let Some(sig) = sig {
+            sig.set_active(co);
+        }
         let mut nres: c_int = 0;
         let status = ffi::lua_resume(co, l, narg, &mut nres);
-        sig.set_active(l);
+        if let Some(sig) = sig {
+            sig.set_active(l);
+        }
         if status != ffi::LUA_OK && status != ffi::LUA_YIELD {
             ffi::lua_xmove(co, l, 1); // the error object, as it is
             return resumed(l, co_at, false, None);
@@ -432,7 +445,7 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int, set_running: bool
         // short string, so interned: the same object as the key's.
         let suspended = nres > 0
             && ffi::lua_type(co, -nres) == ffi::LUA_TSTRING
-            && ffi::lua_topointer(co, -nres) == ffi::lua_topointer(l, up(uv::K_SUSPEND));
+            && ffi::lua_topointer(co, -nres) as usize == host.suspend();
         if !suspended {
             if nres > 0 {
                 ffi::lua_pushvalue(co, -nres);
