@@ -47,7 +47,9 @@ end
 
 -- While skynet.profile times no coroutine, its resume is skynet.core.resume (which also
 -- tells the host which coroutine runs, for a signal): called straight.
-local profile_state = profile.state or { 1 } -- [1]: how many coroutines are timed
+-- [1]: how many coroutines are timed; [2]: true once anything was timed, traced or had a
+-- trace source (set here too), for the host's dispatcher
+local profile_state = profile.state or { 1, true }
 local c_resume = c.resume
 
 local function resume(co, ...)
@@ -114,6 +116,7 @@ setmetatable(request_tag, {
 		if tag ~= nil then
 			tagged = true
 			queued[2] = true
+			profile_state[2] = true
 		end
 		rawset(t, co, tag)
 	end,
@@ -432,6 +435,7 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 		if prototype == skynet.PTYPE_TRACE then
 			trace_source[source] = c.tostring(msg, sz)
 			queued[3] = true
+			profile_state[2] = true
 		elseif session ~= 0 then
 			c.send(source, skynet.PTYPE_ERROR, session, "")
 		else

@@ -64,15 +64,19 @@ fn up(i: c_int) -> c_int {
 }
 
 /// `dispatcher(dispatch_message, finish_dispatch, running, proto, session_wait, requests,
-/// request_tag, trace_source, pool, profile_state, queued, calls)` -> a callback. Not skynet's:
-/// `running` is a function whose only upvalue is skynet.lua's `running_thread`; the pooled
-/// coroutine notes the request's session and source itself (its `run`, in skynet.lua,
-/// gets them first), unless Lua code runs or the message fails before it starts: then the
-/// dispatcher notes them in `requests` first, as `raw_dispatch` would; `queued[1]` is true whenever wakeups, errors or forks
-/// may hold something, `queued[2]` once `request_tag` has held anything, `queued[3]` once
-/// `trace_source` has; `call_slot` is a function whose first two upvalues are skynet.lua's
-/// call slot (the session of a call in flight or false, the coroutine waiting for it;
-/// the coroutine frees the slot when it is resumed): other calls wait in `session_wait`.
+/// request_tag, trace_source, pool, profile_state, queued, call_slot)` -> a callback. Not
+/// skynet's: `running` is a function whose only upvalue is skynet.lua's `running_thread`;
+/// the pooled coroutine notes the request's session and source itself (its `run`, in
+/// skynet.lua, gets them first), unless Lua code runs or the message fails before it
+/// starts: then the dispatcher notes them in `requests` first, as `raw_dispatch` would;
+/// `queued[1]` is true whenever wakeups, errors or forks may hold something, `queued[2]`
+/// once `request_tag` has held anything, `queued[3]` once `trace_source` has;
+/// `profile_state[1]` counts the coroutines `skynet.profile` times, and `profile_state[2]`
+/// is true once anything was timed or `queued[2]` or `queued[3]` set (until then the
+/// dispatcher reads none of those); `call_slot` is a function whose first two upvalues
+/// are skynet.lua's call slot (the session of a call in flight or false, the coroutine
+/// waiting for it; the coroutine frees the slot when it is resumed): other calls wait in
+/// `session_wait`.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 1 is the
     // service's `HostCell`, which outlives the state). Type checks are reads; the pushes
@@ -193,6 +197,17 @@ unsafe fn untimed(l: *mut lua_State) -> bool {
     }
 }
 
+/// Was anything ever timed by `skynet.profile`, or traced (`profile_state[2]`)? Pops
+/// what it read.
+unsafe fn exotic(l: *mut lua_State) -> bool {
+    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
+    unsafe {
+        let r = set(l, ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 2));
+        ffi::lua_pop(l, 1);
+        r
+    }
+}
+
 /// Is the value of type `t` just pushed set (not nil nor false), as Lua's `if` has it?
 unsafe fn set(l: *mut lua_State, t: c_int) -> bool {
     // SAFETY: a read of the top value, whose type `t` is.
@@ -239,17 +254,20 @@ unsafe fn response(l: *mut lua_State, host: &HostCell) -> Fast {
             return Fast::Fallback; // nil (unknown) or "BREAK"
         }
         let co_at = 6;
-        // request_tag[co], once request_tag has held anything (queued[2]: `tagged`); and
-        // no coroutine timed (one pop for both).
-        let tagged = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 2)) && {
-            ffi::lua_pushvalue(l, co_at);
-            ffi::lua_rawget(l, up(uv::REQUEST_TAG));
-            ffi::lua_toboolean(l, -1) != 0
-        };
-        let timed = tagged || !untimed(l);
-        ffi::lua_settop(l, co_at);
-        if timed {
-            return Fast::Fallback;
+        // Until anything was timed or traced (`profile_state[2]`), nothing more to check.
+        if exotic(l) {
+            // request_tag[co], once request_tag has held anything (queued[2]: `tagged`);
+            // and no coroutine timed (one pop for both).
+            let tagged = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 2)) && {
+                ffi::lua_pushvalue(l, co_at);
+                ffi::lua_rawget(l, up(uv::REQUEST_TAG));
+                ffi::lua_toboolean(l, -1) != 0
+            };
+            let timed = tagged || !untimed(l);
+            ffi::lua_settop(l, co_at);
+            if timed {
+                return Fast::Fallback;
+            }
         }
         // From here on, as `raw_dispatch` does.
         if !in_slot {
@@ -292,15 +310,18 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
         }
         ffi::lua_pushvalue(l, up(uv::K_TRACE));
         let traced = ffi::lua_rawget(l, p) != ffi::LUA_TNIL;
-        // trace_source[source], once trace_source has held anything (queued[3]); and no
-        // coroutine timed (read here too: one pop for all).
-        let tag_waits = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 3)) && {
-            ffi::lua_pushvalue(l, 5);
-            ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL
+        // Until anything was timed or traced (`profile_state[2]`), nothing more to check:
+        // else trace_source[source], once trace_source has held anything (queued[3]); and
+        // no coroutine timed (read here too: one pop for all).
+        let slow = exotic(l) && {
+            let tag_waits = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 3)) && {
+                ffi::lua_pushvalue(l, 5);
+                ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL
+            };
+            tag_waits || !untimed(l)
         };
-        let timed = !untimed(l);
         ffi::lua_settop(l, unpack);
-        if traced || tag_waits || timed {
+        if traced || slow {
             return Fast::Fallback;
         }
         let n = ffi::lua_rawlen(l, up(uv::POOL));
