@@ -186,7 +186,7 @@ local function co_create_pooled(f, session, source)
 		if now then
 			running_thread = co -- (the host's dispatcher leaves it to the coroutine)
 			local r = rec
-			if r == nil then
+			if not r then
 				r = request_record(co)
 				rec = r
 			end
