@@ -347,7 +347,9 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
         }) {
             // skynet.core.unpack itself (this state's: the same host): its work done
             // here, with no call. Its error goes where the call's would.
-            if let Err(m) = crate::rawpack::unpack_args(l, host, 2) {
+            // Room: `L_ROOM`'s reasoning, with the coroutine's four arguments pushed.
+            let room = ffi::LUA_MINSTACK - values + 1;
+            if let Err(m) = crate::rawpack::unpack_args(l, host, 2, room) {
                 ffi::lua_settop(l, values - 1);
                 note_request(l, co_at);
                 ffi::lua_pushvalue(l, up(uv::FINISH));

@@ -214,6 +214,13 @@ function T.calls_in_flight()
 		eq(sums[i], i + 10, "the reply of call " .. i)
 	end
 	eq(skynet.call(helper, "lua", "running"), true, "a request's handler is skynet.running()")
+	-- many values unpacked at once (the stack grows as they come)
+	local many = {}
+	for i = 1, 100 do
+		many[i] = i
+	end
+	eq(select("#", skynet.unpack(skynet.pack(table.unpack(many)))), 100, "100 values unpacked")
+	eq(skynet.call(helper, "lua", "count", table.unpack(many)), 100, "a request of 101 values")
 	eq(skynet.running(), coroutine.running(), "and the caller after it")
 	local cos, got = {}, {}
 	left = n
