@@ -230,24 +230,24 @@ unsafe fn response(l: *mut lua_State, host: &HostCell) -> Fast {
     // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`); reads are raw, so no
     // metamethod runs; `lua_rawseti` may raise (memory) with nothing owned live.
     unsafe {
-        let Some(session) = integer(l, 4) else {
-            return Fast::Fallback;
-        };
         // The call slot (the coroutine frees it when it wakes), else session_wait (then
         // cleared here, below, as raw_dispatch does). `call_slot` was checked to have two
-        // upvalues; each read pushes the value.
-        let mut ok = 0;
+        // upvalues; each read pushes the value. The slot's session is compared as Lua's
+        // `==` would (`call_waiter`): no conversion needed.
         let in_slot = !ffi::lua_getupvalue(l, up(uv::CALLS), 1).is_null()
-            && ffi::lua_type(l, -1) == ffi::LUA_TNUMBER
-            && ffi::lua_tointegerx(l, -1, &mut ok) == session
-            && ok != 0;
+            && ffi::lua_rawequal(l, -1, 4) != 0;
         ffi::lua_settop(l, 5);
+        let mut session = 0;
         let t = if in_slot {
             if ffi::lua_getupvalue(l, up(uv::CALLS), 2).is_null() {
                 return Fast::Fallback;
             }
             ffi::lua_type(l, -1)
         } else {
+            let Some(s) = integer(l, 4) else {
+                return Fast::Fallback;
+            };
+            session = s;
             ffi::lua_rawgeti(l, up(uv::SESSION_WAIT), session)
         };
         if t != ffi::LUA_TTHREAD {
