@@ -154,6 +154,26 @@ local function request_record(co)
 	return r
 end
 
+-- The end of a run of `co` that handled a request (its record `r`) other than in `run`'s
+-- request branch (which has this inline): a forgotten response answered with an error,
+-- the record emptied. `n`: where `co` goes in the pool.
+local function request_end(co, r, f, n)
+	local session = r[1] -- an integer or nil (`if session` tests faster than `~= nil`)
+	if session then
+		if session ~= 0 then
+			forgot_response(r, f)
+		end
+		r[1] = nil
+	end
+	r[2] = nil
+	-- The record (now empty) stays noted while few coroutines are pooled: the next
+	-- request's note is then no new key. More are left to the pool's weak references.
+	if n > KEEP_NOTED then
+		requests[co] = nil
+		r[3] = nil
+	end
+end
+
 -- A new pooled coroutine running f. After a function returns, the coroutine waits in the
 -- pool for its next one (`run`): `now` true, a request, with the arguments in the same
 -- resume (its session and source first, noted in the coroutine's request record); false,
@@ -163,24 +183,6 @@ end
 -- request (`session` given) is noted as handling it.
 local function co_create_pooled(f, session, source)
 	local co, rec
-	-- The end of a run that handled a request (its record `r`): a forgotten response
-	-- answered with an error, the record emptied.
-	local function request_end(r, f, n)
-		local session = r[1] -- an integer or nil (`if session` tests faster than `~= nil`)
-		if session then
-			if session ~= 0 then
-				forgot_response(r, f)
-			end
-			r[1] = nil
-		end
-		r[2] = nil
-		-- The record (now empty) stays noted while few coroutines are pooled: the next
-		-- request's note is then no new key. More are left to the pool's weak references.
-		if n > KEEP_NOTED then
-			requests[co] = nil
-			r[3] = nil
-		end
-	end
 	local function run(f, now, session, source, ...)
 		local n
 		if now then
@@ -197,7 +199,7 @@ local function co_create_pooled(f, session, source)
 			end
 			f(session, source, ...)
 			n = #pool + 1
-			if r[2] then -- request_end(r, f, n), inline
+			if r[2] then -- request_end(co, r, f, n), inline
 				session = r[1]
 				if session then
 					if session ~= 0 then
@@ -218,7 +220,7 @@ local function co_create_pooled(f, session, source)
 			n = #pool + 1
 			local r = rec
 			if r and r[2] then -- this run handled a request
-				request_end(r, f, n)
+				request_end(co, r, f, n)
 			end
 		end
 		if tagged then
