@@ -234,8 +234,8 @@ unsafe fn response(l: *mut lua_State, host: &HostCell) -> Fast {
         // cleared here, below, as raw_dispatch does). `call_slot` was checked to have two
         // upvalues; each read pushes the value. The slot's session is compared as Lua's
         // `==` would (`call_waiter`): no conversion needed.
-        let in_slot = !ffi::lua_getupvalue(l, up(uv::CALLS), 1).is_null()
-            && ffi::lua_rawequal(l, -1, 4) != 0;
+        let in_slot =
+            !ffi::lua_getupvalue(l, up(uv::CALLS), 1).is_null() && ffi::lua_rawequal(l, -1, 4) != 0;
         ffi::lua_settop(l, 5);
         let mut session = 0;
         let t = if in_slot {
@@ -375,7 +375,7 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
             }
         }
         let narg = ffi::lua_gettop(l) - values + 5; // f, true, session, source and the values
-        // The pooled coroutine's `run` sets `running_thread` itself.
+                                                    // The pooled coroutine's `run` sets `running_thread` itself.
         resume(l, host, co_at, narg, false);
         Fast::Done
     }
