@@ -374,8 +374,9 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
                 return Fast::Done;
             }
         }
-        let narg = ffi::lua_gettop(l) - values + 5; // f, true, session, source and the values
-                                                    // The pooled coroutine's `run` sets `running_thread` itself.
+        // f, true, session, source and the values; the pooled coroutine's `run` sets
+        // `running_thread` itself.
+        let narg = ffi::lua_gettop(l) - values + 5;
         resume(l, host, co_at, narg, false);
         Fast::Done
     }
