@@ -342,6 +342,7 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
         ffi::lua_pushvalue(l, 4);
         ffi::lua_pushvalue(l, 5);
         let values = co_at + 5; // after f, true, session, source
+        let unpacked;
         if ffi::lua_tocfunction(l, unpack).is_some_and(|u| {
             std::ptr::fn_addr_eq(u, crate::rawpack::l_unpack as ffi::lua_CFunction)
         }) {
@@ -349,15 +350,18 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
             // here, with no call. Its error goes where the call's would.
             // Room: `L_ROOM`'s reasoning, with the coroutine's four arguments pushed.
             let room = ffi::LUA_MINSTACK - values + 1;
-            if let Err(m) = crate::rawpack::unpack_args(l, host, 2, room) {
-                ffi::lua_settop(l, values - 1);
-                note_request(l, co_at);
-                ffi::lua_pushvalue(l, up(uv::FINISH));
-                ffi::lua_pushboolean(l, 0);
-                let b = m.bytes();
-                ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
-                ffi::lua_call(l, 2, 0);
-                return Fast::Done;
+            match crate::rawpack::unpack_args(l, host, 2, room) {
+                Ok(n) => unpacked = n,
+                Err(m) => {
+                    ffi::lua_settop(l, values - 1);
+                    note_request(l, co_at);
+                    ffi::lua_pushvalue(l, up(uv::FINISH));
+                    ffi::lua_pushboolean(l, 0);
+                    let b = m.bytes();
+                    ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
+                    ffi::lua_call(l, 2, 0);
+                    return Fast::Done;
+                }
             }
         } else {
             // Lua code runs: the request is noted first, as in `raw_dispatch`.
@@ -373,10 +377,11 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
                 ffi::lua_call(l, 2, 0);
                 return Fast::Done;
             }
+            unpacked = ffi::lua_gettop(l) - values + 1;
         }
         // f, true, session, source and the values; the pooled coroutine's `run` sets
         // `running_thread` itself.
-        let narg = ffi::lua_gettop(l) - values + 5;
+        let narg = unpacked + 4;
         resume(l, host, co_at, narg, false);
         Fast::Done
     }

@@ -362,7 +362,6 @@ pub(crate) unsafe fn unpack_args(
         } else {
             std::slice::from_raw_parts(p, len)
         };
-        let base = ffi::lua_gettop(l);
         let mut r = Reader {
             cursor: Cursor::new(data),
         };
@@ -371,6 +370,7 @@ pub(crate) unsafe fn unpack_args(
         // and at least two must be free before each: `lua_checkstack` only when the known
         // room runs short, for sixteen more.
         let mut room = room;
+        let mut pushed = 0; // a value pushes one slot (`Reader::value`)
         while r.remaining() > 0 {
             if room < 2 {
                 if ffi::lua_checkstack(l, 16) == 0 {
@@ -384,13 +384,14 @@ pub(crate) unsafe fn unpack_args(
                 break;
             }
             room -= 1;
+            pushed += 1;
         }
         if pinned {
             h.lock().unpin();
         }
         match err {
             Some(e) => Err(e.msg()),
-            None => Ok(ffi::lua_gettop(l) - base),
+            None => Ok(pushed),
         }
     }
 }
