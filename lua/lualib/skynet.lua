@@ -17,6 +17,7 @@ local co_create, co_yield, co_running, co_close = coroutine.create, coroutine.yi
 	coroutine.running, coroutine.close
 local traceback = debug.traceback
 local profile_resume = profile.resume
+local c_send = c.send -- (skynet.core's functions are fixed: read once)
 
 local skynet = {
 	PTYPE_TEXT = 0,
@@ -46,7 +47,9 @@ end
 
 -- While skynet.profile times no coroutine, its resume is skynet.core.resume (which also
 -- tells the host which coroutine runs, for a signal): called straight.
-local profile_state = profile.state or { 1 } -- [1]: how many coroutines are timed
+-- [1]: how many coroutines are timed; [2]: true once anything was timed, traced or had a
+-- trace source (set here too), for the host's dispatcher
+local profile_state = profile.state or { 1, true }
 local c_resume = c.resume
 
 local function resume(co, ...)
@@ -77,11 +80,22 @@ end
 
 local session_wait = {} -- session -> coroutine waiting for it, or "BREAK" (woken early)
 -- coroutine -> its request record, while it handles a request: [1] the session (0: a
--- send; nil once answered), [2] the sender. One lookup finds both; a pooled coroutine
--- keeps its record (made at its first request) for the next one.
+-- send; nil once answered), [2] the sender, [3] true while noted here. One lookup finds
+-- both; a pooled coroutine keeps its record (made at its first request) for the next
+-- one, and while few are pooled the record stays here, empty.
 local requests = {}
 local request_tag = {} -- coroutine -> trace tag (false: a protocol never traced)
-local watching = {} -- session of a call in flight -> callee address
+local watching = {} -- session of a call in flight -> callee address (but the call slot's)
+-- The call in flight that waits in none of those tables (most calls; another call made
+-- meanwhile uses them): its session (false: none), the coroutine waiting for it and the
+-- callee. (Every session is a new key in those tables: two inserts into a hash part per
+-- call; these are three upvalues.) The waiting coroutine frees them when it is resumed,
+-- and sets running_thread itself (the host's dispatcher reads the first two through
+-- `call_slot` and does not set it, nor for a pooled coroutine's request: `run` does).
+local call_session, call_co, call_callee = false, false, false
+local function call_slot()
+	return call_session, call_co
+end
 local sleeping = {} -- token -> session of a sleep or wait
 local wakeups = {} -- tokens woken, in order
 local errors = {} -- sessions to fail, in order
@@ -102,6 +116,7 @@ setmetatable(request_tag, {
 		if tag ~= nil then
 			tagged = true
 			queued[2] = true
+			profile_state[2] = true
 		end
 		rawset(t, co, tag)
 	end,
@@ -124,66 +139,107 @@ local function forgot_response(r, f)
 	end
 end
 
--- The request record of `co`, made (and noted in `requests`) if it has none.
+-- How many pooled coroutines keep their (empty) request record in `requests`.
+local KEEP_NOTED <const> = 4
+
+-- The request record of `co`, made (and noted in `requests`) if it has none. A record's
+-- [3] is true while it is noted (set where skynet.lua notes it: then `run` need not
+-- note it again).
 local function request_record(co)
 	local r = requests[co]
 	if r == nil then
-		r = {}
+		r = { nil, nil, true }
 		requests[co] = r
 	end
 	return r
 end
 
--- A new pooled coroutine running f. After f returns it waits in the pool; `start` takes
--- its next function: `now` with the arguments in the same resume (a request: its session
--- and source first, noted in the coroutine's request record), or else the arguments in a
--- later resume (a fork, a timeout). A fresh coroutine for a request (`session` given) is
--- noted as handling it.
+-- The end of a run of `co` that handled a request (its record `r`) other than in `run`'s
+-- request branch (which has this inline): a forgotten response answered with an error,
+-- the record emptied. `n`: where `co` goes in the pool.
+local function request_end(co, r, f, n)
+	local session = r[1] -- an integer or nil (`if session` tests faster than `~= nil`)
+	if session then
+		if session ~= 0 then
+			forgot_response(r, f)
+		end
+		r[1] = nil
+	end
+	r[2] = nil
+	-- The record (now empty) stays noted while few coroutines are pooled: the next
+	-- request's note is then no new key. More are left to the pool's weak references.
+	if n > KEEP_NOTED then
+		requests[co] = nil
+		r[3] = nil
+	end
+end
+
+-- A new pooled coroutine running f. After a function returns, the coroutine waits in the
+-- pool for its next one (`run`): `now` true, a request, with the arguments in the same
+-- resume (its session and source first, noted in the coroutine's request record); false,
+-- a fork or a timeout, with the arguments in a later resume; nil, nothing more to run (a
+-- fresh coroutine's first function ran). Each run ends in a tail call of the next: no
+-- loop, no frame between the handler and the coroutine's base. A fresh coroutine for a
+-- request (`session` given) is noted as handling it.
 local function co_create_pooled(f, session, source)
 	local co, rec
-	local function start(nf, now, session, source, ...)
-		f = nf
+	local function run(f, now, session, source, ...)
+		local n
 		if now then
+			running_thread = co -- (the host's dispatcher leaves it to the coroutine)
 			local r = rec
-			if r == nil then
+			if not r then
 				r = request_record(co)
 				rec = r
 			end
 			r[1], r[2] = session, source
-			requests[co] = r
-			nf(session, source, ...)
-		else
-			nf(co_yield())
-		end
-	end
-	co = co_create(function(...)
-		f(...)
-		while true do
-			local r = rec
-			if r and r[2] then -- this run handled a request
-				local session = r[1] -- an integer or nil (`if session` tests faster than
-				if session then -- `~= nil`)
+			if not r[3] then
+				requests[co] = r
+				r[3] = true
+			end
+			f(session, source, ...)
+			n = #pool + 1
+			if r[2] then -- request_end(co, r, f, n), inline
+				session = r[1]
+				if session then
 					if session ~= 0 then
 						forgot_response(r, f)
 					end
 					r[1] = nil
 				end
 				r[2] = nil
-				requests[co] = nil
-			end
-			if tagged then
-				local tag = request_tag[co]
-				if tag ~= nil then
-					if tag then
-						c.trace(tag, "end")
-					end
-					request_tag[co] = nil
+				if n > KEEP_NOTED then
+					requests[co] = nil
+					r[3] = nil
 				end
 			end
-			f = nil
-			pool[#pool + 1] = co
-			start(co_yield "SUSPEND")
+		else
+			if now == false then
+				f(co_yield())
+			end
+			n = #pool + 1
+			local r = rec
+			if r and r[2] then -- this run handled a request
+				request_end(co, r, f, n)
+			end
 		end
+		if tagged then
+			local tag = request_tag[co]
+			if tag ~= nil then
+				if tag then
+					c.trace(tag, "end")
+				end
+				request_tag[co] = nil
+			end
+		end
+		pool[n] = co
+		return run(co_yield "SUSPEND")
+	end
+	co = co_create(function(...)
+		local first = f
+		f = nil -- (not kept while the coroutine is pooled)
+		first(...)
+		return run(first)
 	end)
 	if session then
 		rec = request_record(co)
@@ -221,11 +277,23 @@ end
 
 local suspend
 
+-- The coroutine waiting in the call slot for `session`, if any (it frees the slot itself).
+local function call_waiter(session)
+	if call_session == session then
+		return call_co
+	end
+	return nil
+end
+
 local function wake_errors()
 	local session = tremove(errors, 1)
 	if session then
 		local co = session_wait[session]
-		session_wait[session] = nil
+		if co == nil then
+			co = call_waiter(session)
+		else
+			session_wait[session] = nil
+		end
 		if type(co) == "thread" then
 			return suspend(co, resume(co, false, nil, nil, session))
 		end
@@ -267,6 +335,7 @@ function suspend(co, ok, command)
 		end
 		if r then
 			r[2] = nil
+			r[3] = nil
 			requests[co] = nil
 		end
 		request_tag[co] = nil
@@ -327,6 +396,10 @@ local function error_dispatch(session, source)
 				queued[1] = true
 			end
 		end
+		if call_session and call_callee == source then
+			errors[#errors + 1] = call_session
+			queued[1] = true
+		end
 	else
 		errors[#errors + 1] = session
 		queued[1] = true
@@ -336,16 +409,21 @@ end
 local function raw_dispatch(prototype, msg, sz, session, source)
 	if prototype == 1 then -- RESPONSE
 		local co = session_wait[session]
-		if co == "BREAK" then
+		if co == nil then
+			co = call_waiter(session)
+		elseif co == "BREAK" then
 			session_wait[session] = nil
-		elseif co == nil then
+			return
+		else
+			session_wait[session] = nil
+		end
+		if co == nil then
 			unknown_response(session, source, msg, sz)
 		else
 			local tag = request_tag[co]
 			if tag then
 				c.trace(tag, "resume")
 			end
-			session_wait[session] = nil
 			suspend(co, resume(co, true, msg, sz, session))
 		end
 		return
@@ -359,6 +437,7 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 		if prototype == skynet.PTYPE_TRACE then
 			trace_source[source] = c.tostring(msg, sz)
 			queued[3] = true
+			profile_state[2] = true
 		elseif session ~= 0 then
 			c.send(source, skynet.PTYPE_ERROR, session, "")
 		else
@@ -386,7 +465,7 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 	if fresh then
 		co = co_create_pooled(f, session, source)
 	else
-		local r = request_record(co) -- the coroutine's start notes the same again
+		local r = request_record(co) -- the coroutine's run notes the same again
 		r[1], r[2] = session, source
 	end
 	if p.trace == false then
@@ -458,10 +537,21 @@ skynet.dispatch_message = dispatch_message
 -- Calls, sends, replies
 
 local function wait_session(callee, session)
-	watching[session] = callee
-	session_wait[session] = running_thread
+	if call_session then -- the slot is taken
+		watching[session] = callee
+		session_wait[session] = running_thread
+		local ok, msg, sz = co_yield "SUSPEND"
+		watching[session] = nil
+		if not ok then
+			error "call failed"
+		end
+		return msg, sz
+	end
+	local co = running_thread
+	call_session, call_co, call_callee = session, co, callee
 	local ok, msg, sz = co_yield "SUSPEND"
-	watching[session] = nil
+	running_thread = co -- (the host's dispatcher leaves it to the coroutine it wakes here)
+	call_session, call_co, call_callee = false, false, false
 	if not ok then
 		error "call failed"
 	end
@@ -470,7 +560,7 @@ end
 
 function skynet.send(addr, typename, ...)
 	local p = proto[typename]
-	return c.send(addr, p.id, 0, p.pack(...))
+	return c_send(addr, p.id, 0, p.pack(...))
 end
 
 function skynet.rawsend(addr, typename, msg, sz)
@@ -485,11 +575,23 @@ function skynet.call(addr, typename, ...)
 		c.send(addr, skynet.PTYPE_TRACE, 0, tag)
 	end
 	local p = proto[typename]
-	local session = c.send(addr, p.id, nil, p.pack(...))
+	local session = c_send(addr, p.id, nil, p.pack(...))
 	if not session then -- an integer or nil
 		error("call to invalid address " .. skynet.address(addr))
 	end
-	return p.unpack(wait_session(addr, session))
+	if call_session then -- the call slot is taken
+		return p.unpack(wait_session(addr, session))
+	end
+	-- wait_session's common case, inline
+	local co = running_thread
+	call_session, call_co, call_callee = session, co, addr
+	local ok, msg, sz = co_yield "SUSPEND"
+	running_thread = co
+	call_session, call_co, call_callee = false, false, false
+	if not ok then
+		error "call failed"
+	end
+	return p.unpack(msg, sz)
 end
 
 function skynet.rawcall(addr, typename, msg, sz)
@@ -523,7 +625,7 @@ function skynet.ret(msg, sz)
 		return false -- a send wants no reply
 	end
 	local source = r[2]
-	local r = c.send(source, 1, session, msg, sz) -- RESPONSE
+	local r = c_send(source, 1, session, msg, sz) -- RESPONSE
 	if r then
 		return true
 	elseif r == false then
@@ -753,7 +855,7 @@ end
 -- that no function that lives on keeps these names as upvalues).
 local dispatcher = c.dispatcher(dispatch_message, finish_dispatch, running, proto,
 	session_wait, requests, request_tag, trace_source, pool,
-	profile_state, queued)
+	profile_state, queued, call_slot)
 
 function skynet.start(start_func)
 	-- Unless dispatch_message was replaced: then every message goes to the replacement.
@@ -810,6 +912,29 @@ local internal = {
 	wait_session = wait_session,
 	error_dispatch = error_dispatch,
 	wake_errors = wake_errors,
+	-- session -> coroutine (or "BREAK") of every session waited on, and session -> callee
+	-- of every call in flight (session_wait and watching with the call slot): new
+	-- tables, for the rare readers.
+	waiting = function()
+		local t = {}
+		for s, co in pairs(session_wait) do
+			t[s] = co
+		end
+		if call_session then
+			t[call_session] = call_co
+		end
+		return t
+	end,
+	watched = function()
+		local t = {}
+		for s, addr in pairs(watching) do
+			t[s] = addr
+		end
+		if call_session then
+			t[call_session] = call_callee
+		end
+		return t
+	end,
 	reset_forks = function() -- in place: the host's dispatcher holds the table
 		for i = forks.h, forks.t do
 			forks[i] = nil
@@ -848,7 +973,8 @@ debug.getregistry().skynet_on_exit = function()
 			break
 		end
 	end
-	if not answers and next(unresponded) == nil and next(watching) == nil then
+	if not answers and next(unresponded) == nil and next(watching) == nil
+		and not call_session then
 		return -- nothing waits on it (and the lazy half need not load to say so)
 	end
 	load_lazy()

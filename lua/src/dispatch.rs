@@ -26,27 +26,27 @@ use mlua::ffi::{self, lua_State};
 use crate::host::HostCell;
 use crate::signal::Signal;
 
-/// The dispatcher's upvalues, in order (the signal slot, `skynet.core.dispatcher`'s
-/// arguments, the interned "SUSPEND", the host state, the interned field names).
+/// The dispatcher's upvalues, in order (`skynet.core.dispatcher`'s arguments, the
+/// interned "SUSPEND", the host state, the interned field names).
 mod uv {
     use std::ffi::c_int;
-    pub(super) const SIGNAL: c_int = 1;
-    pub(super) const FALLBACK: c_int = 2;
-    pub(super) const FINISH: c_int = 3;
-    pub(super) const RUNNING: c_int = 4;
-    pub(super) const PROTO: c_int = 5;
-    pub(super) const SESSION_WAIT: c_int = 6;
-    pub(super) const REQUESTS: c_int = 7;
-    pub(super) const REQUEST_TAG: c_int = 8;
-    pub(super) const TRACE_SOURCE: c_int = 9;
-    pub(super) const POOL: c_int = 10;
-    pub(super) const PROFILE_STATE: c_int = 11;
-    pub(super) const QUEUED: c_int = 12;
-    /// The Lua values given, 2..=12.
-    pub(super) const GIVEN: c_int = 11;
+    pub(super) const FALLBACK: c_int = 1;
+    pub(super) const FINISH: c_int = 2;
+    pub(super) const RUNNING: c_int = 3;
+    pub(super) const PROTO: c_int = 4;
+    pub(super) const SESSION_WAIT: c_int = 5;
+    pub(super) const REQUESTS: c_int = 6;
+    pub(super) const REQUEST_TAG: c_int = 7;
+    pub(super) const TRACE_SOURCE: c_int = 8;
+    pub(super) const POOL: c_int = 9;
+    pub(super) const PROFILE_STATE: c_int = 10;
+    pub(super) const QUEUED: c_int = 11;
+    pub(super) const CALLS: c_int = 12;
+    /// The Lua values given, 1..=12.
+    pub(super) const GIVEN: c_int = 12;
     /// "SUSPEND", interned.
     pub(super) const K_SUSPEND: c_int = 13;
-    /// The service's `HostCell` (light userdata).
+    /// The service's `HostCell` (light userdata; it also gives the signal slot).
     pub(super) const HOST: c_int = 14;
     /// The field names read per message, interned (`lua_getfield` with a C string
     /// looks it up in the string cache with a `strcmp`: ~3% of a call for four of them).
@@ -64,20 +64,26 @@ fn up(i: c_int) -> c_int {
 }
 
 /// `dispatcher(dispatch_message, finish_dispatch, running, proto, session_wait, requests,
-/// request_tag, trace_source, pool, profile_state, queued)` -> a callback. Not skynet's:
-/// `running` is a function whose only upvalue is skynet.lua's `running_thread`; the pooled
-/// coroutine notes the request's session and source itself (its `start`, in skynet.lua,
-/// gets them first), unless Lua code runs or the message fails before it starts: then the
-/// dispatcher notes them in `requests` first, as `raw_dispatch` would; `queued[1]` is true whenever wakeups, errors or forks
-/// may hold something, `queued[2]` once `request_tag` has held anything, `queued[3]` once
-/// `trace_source` has.
+/// request_tag, trace_source, pool, profile_state, queued, call_slot)` -> a callback. Not
+/// skynet's: `running` is a function whose only upvalue is skynet.lua's `running_thread`;
+/// the pooled coroutine notes the request's session and source itself (its `run`, in
+/// skynet.lua, gets them first), unless Lua code runs or the message fails before it
+/// starts: then the dispatcher notes them in `requests` first, as `raw_dispatch` would;
+/// `queued[1]` is true whenever wakeups, errors or forks may hold something, `queued[2]`
+/// once `request_tag` has held anything, `queued[3]` once `trace_source` has;
+/// `profile_state[1]` counts the coroutines `skynet.profile` times, and `profile_state[2]`
+/// is true once anything was timed or `queued[2]` or `queued[3]` set (until then the
+/// dispatcher reads none of those); `call_slot` is a function whose first two upvalues
+/// are skynet.lua's call slot (the session of a call in flight or false, the coroutine
+/// waiting for it; the coroutine frees the slot when it is resumed): other calls wait in
+/// `session_wait`.
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
-    // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 2 is the
-    // service's `Signal`, which outlives the state). Type checks are reads; the pushes
+    // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 1 is the
+    // service's `HostCell`, which outlives the state). Type checks are reads; the pushes
     // and `lua_pushcclosure` may raise (memory) with nothing owned live.
     unsafe {
         for i in 1..=uv::GIVEN {
-            let want = if i <= FUNCTIONS {
+            let want = if i <= FUNCTIONS || i == uv::GIVEN {
                 ffi::LUA_TFUNCTION
             } else {
                 ffi::LUA_TTABLE
@@ -96,14 +102,22 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
             ffi::lua_pushstring(l, c"bad argument #3 to 'dispatcher'".as_ptr());
             ffi::lua_error(l)
         }
+        // `call_slot` has at least two upvalues (the session and the coroutine).
+        let two = !ffi::lua_getupvalue(l, uv::GIVEN, 2).is_null();
+        if !two {
+            ffi::lua_pushfstring(l, c"bad argument #%d to 'dispatcher'".as_ptr(), uv::GIVEN);
+            ffi::lua_error(l)
+        }
+        ffi::lua_pop(l, 1);
         ffi::lua_settop(l, uv::GIVEN);
         if ffi::lua_checkstack(l, uv::COUNT) == 0 {
             ffi::lua_pushstring(l, c"stack overflow".as_ptr());
             ffi::lua_error(l)
         }
-        ffi::lua_pushvalue(l, up(2)); // the signal slot
-        ffi::lua_insert(l, 1);
         ffi::lua_pushstring(l, c"SUSPEND".as_ptr());
+        // Interned: every live "SUSPEND" is this object while this closure holds it.
+        (*(ffi::lua_touserdata(l, up(1)) as *const HostCell))
+            .set_suspend(ffi::lua_topointer(l, -1) as usize);
         ffi::lua_pushvalue(l, up(1)); // the host state
         for key in [c"dispatch", c"unpack", c"trace"] {
             ffi::lua_pushstring(l, key.as_ptr());
@@ -130,11 +144,13 @@ unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
         // Lua gives a C function LUA_MINSTACK (20) free slots above its arguments: more
         // than the fast path pushes (at most 11 of its own; unpacked values are checked
         // for as they are pushed).
-        ffi::lua_settop(l, 5);
+        if ffi::lua_gettop(l) != 5 {
+            ffi::lua_settop(l, 5);
+        }
         let fast = match integer(l, 1) {
-            Some(1) => response(l),
+            Some(1) => response(l, host_of(l)),
             Some(7) | None => Fast::Fallback,
-            Some(p) => request(l, p),
+            Some(p) => request(l, host_of(l), p),
         };
         if let Fast::Fallback = fast {
             ffi::lua_settop(l, 5);
@@ -160,19 +176,42 @@ unsafe fn integer(l: *mut lua_State, i: c_int) -> Option<i64> {
     }
 }
 
+/// The service's `HostCell` (upvalue `HOST`).
+unsafe fn host_of<'a>(l: *mut lua_State) -> &'a HostCell {
+    // SAFETY: the dispatcher's closure holds the service's `HostCell` as light userdata
+    // (`l_dispatcher` copied it from the `skynet.core` closure's upvalue 1); the cell
+    // outlives the state.
+    unsafe { &*(ffi::lua_touserdata(l, up(uv::HOST)) as *const HostCell) }
+}
+
 /// Is `profile_state[1]` (how many coroutines `skynet.profile` times) 0? (Then
-/// skynet.lua resumes with `skynet.core.resume`.)
-unsafe fn nothing_timed(l: *mut lua_State) -> bool {
-    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
+/// skynet.lua resumes with `skynet.core.resume`.) Leaves the value pushed.
+unsafe fn untimed(l: *mut lua_State) -> bool {
+    // SAFETY: a raw read of a table upvalue.
     unsafe {
         // `lua_rawgeti` gives the type: no `lua_type` call.
         let mut ok = 0;
-        let r = ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 1) == ffi::LUA_TNUMBER
+        ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 1) == ffi::LUA_TNUMBER
             && ffi::lua_tointegerx(l, -1, &mut ok) == 0
-            && ok != 0;
+            && ok != 0
+    }
+}
+
+/// Was anything ever timed by `skynet.profile`, or traced (`profile_state[2]`)? Pops
+/// what it read.
+unsafe fn exotic(l: *mut lua_State) -> bool {
+    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
+    unsafe {
+        let r = set(l, ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 2));
         ffi::lua_pop(l, 1);
         r
     }
+}
+
+/// Is the value of type `t` just pushed set (not nil nor false), as Lua's `if` has it?
+unsafe fn set(l: *mut lua_State, t: c_int) -> bool {
+    // SAFETY: a read of the top value, whose type `t` is.
+    unsafe { t != ffi::LUA_TNIL && (t != ffi::LUA_TBOOLEAN || ffi::lua_toboolean(l, -1) != 0) }
 }
 
 /// Is `queued[i]` set? (Unset is nil: one read, no conversion; anything but nil and
@@ -180,53 +219,74 @@ unsafe fn nothing_timed(l: *mut lua_State) -> bool {
 unsafe fn flag(l: *mut lua_State, i: ffi::lua_Integer) -> bool {
     // SAFETY: a raw read of a table upvalue; the pushed value is popped.
     unsafe {
-        let t = ffi::lua_rawgeti(l, up(uv::QUEUED), i);
-        let set = t != ffi::LUA_TNIL && (t != ffi::LUA_TBOOLEAN || ffi::lua_toboolean(l, -1) != 0);
+        let r = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), i));
         ffi::lua_pop(l, 1);
-        set
+        r
     }
 }
 
 /// `raw_dispatch`'s RESPONSE branch, for a session a coroutine waits on (no trace tag).
-unsafe fn response(l: *mut lua_State) -> Fast {
+unsafe fn response(l: *mut lua_State, host: &HostCell) -> Fast {
     // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`); reads are raw, so no
     // metamethod runs; `lua_rawseti` may raise (memory) with nothing owned live.
     unsafe {
-        let Some(session) = integer(l, 4) else {
-            return Fast::Fallback;
+        // The call slot (the coroutine frees it when it wakes), else session_wait (then
+        // cleared here, below, as raw_dispatch does). `call_slot` was checked to have two
+        // upvalues; each read pushes the value. The slot's session is compared as Lua's
+        // `==` would (`call_waiter`): no conversion needed.
+        let in_slot =
+            !ffi::lua_getupvalue(l, up(uv::CALLS), 1).is_null() && ffi::lua_rawequal(l, -1, 4) != 0;
+        ffi::lua_settop(l, 5);
+        let mut session = 0;
+        let t = if in_slot {
+            if ffi::lua_getupvalue(l, up(uv::CALLS), 2).is_null() {
+                return Fast::Fallback;
+            }
+            ffi::lua_type(l, -1)
+        } else {
+            let Some(s) = integer(l, 4) else {
+                return Fast::Fallback;
+            };
+            session = s;
+            ffi::lua_rawgeti(l, up(uv::SESSION_WAIT), session)
         };
-        if ffi::lua_rawgeti(l, up(uv::SESSION_WAIT), session) != ffi::LUA_TTHREAD {
+        if t != ffi::LUA_TTHREAD {
             return Fast::Fallback; // nil (unknown) or "BREAK"
         }
-        let co_at = ffi::lua_gettop(l);
-        // request_tag[co], once request_tag has held anything (queued[2]: `tagged`).
-        if flag(l, 2) {
-            ffi::lua_pushvalue(l, co_at);
-            ffi::lua_rawget(l, up(uv::REQUEST_TAG));
-            let tagged = ffi::lua_toboolean(l, -1) != 0;
+        let co_at = 6;
+        // Until anything was timed or traced (`profile_state[2]`), nothing more to check.
+        if exotic(l) {
+            // request_tag[co], once request_tag has held anything (queued[2]: `tagged`);
+            // and no coroutine timed (one pop for both).
+            let tagged = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 2)) && {
+                ffi::lua_pushvalue(l, co_at);
+                ffi::lua_rawget(l, up(uv::REQUEST_TAG));
+                ffi::lua_toboolean(l, -1) != 0
+            };
+            let timed = tagged || !untimed(l);
             ffi::lua_settop(l, co_at);
-            if tagged {
+            if timed {
                 return Fast::Fallback;
             }
         }
-        if !nothing_timed(l) {
-            return Fast::Fallback;
-        }
         // From here on, as `raw_dispatch` does.
-        ffi::lua_pushnil(l);
-        ffi::lua_rawseti(l, up(uv::SESSION_WAIT), session);
+        if !in_slot {
+            ffi::lua_pushnil(l);
+            ffi::lua_rawseti(l, up(uv::SESSION_WAIT), session);
+        }
         ffi::lua_pushboolean(l, 1);
         ffi::lua_pushvalue(l, 2);
         ffi::lua_pushvalue(l, 3);
         ffi::lua_pushvalue(l, 4);
-        resume(l, co_at, 4);
+        // A coroutine woken from the call slot sets `running_thread` itself.
+        resume(l, host, co_at, 4, !in_slot);
         Fast::Done
     }
 }
 
 /// `raw_dispatch`'s request branch, for a protocol with a dispatch function, no tracing,
 /// and a coroutine in the pool.
-unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
+unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
     // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`); reads are raw and made only
     // of tables without a metatable (or of skynet.lua's own tables), so they give what
     // `raw_dispatch`'s indexing would; the sets may raise (memory) with nothing owned.
@@ -234,7 +294,9 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         if ffi::lua_rawgeti(l, up(uv::PROTO), prototype) != ffi::LUA_TTABLE {
             return Fast::Fallback;
         }
-        let p = ffi::lua_gettop(l); // 6
+        // The stack from here: 6 the class, 7 its dispatch, 8 its unpack, 9 the coroutine
+        // (`l_dispatch` set the top to 5).
+        let (p, f, unpack) = (6, 7, 8);
         if ffi::lua_getmetatable(l, p) != 0 {
             return Fast::Fallback;
         }
@@ -242,21 +304,24 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         if ffi::lua_rawget(l, p) != ffi::LUA_TFUNCTION {
             return Fast::Fallback;
         }
-        let f = ffi::lua_gettop(l); // 7
         ffi::lua_pushvalue(l, up(uv::K_UNPACK));
         if ffi::lua_rawget(l, p) != ffi::LUA_TFUNCTION {
             return Fast::Fallback; // raw_dispatch's error text says what is wrong
         }
-        let unpack = ffi::lua_gettop(l); // 8
         ffi::lua_pushvalue(l, up(uv::K_TRACE));
         let traced = ffi::lua_rawget(l, p) != ffi::LUA_TNIL;
-        // trace_source[source], once trace_source has held anything (queued[3]).
-        let tag_waits = flag(l, 3) && {
-            ffi::lua_pushvalue(l, 5);
-            ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL
+        // Until anything was timed or traced (`profile_state[2]`), nothing more to check:
+        // else trace_source[source], once trace_source has held anything (queued[3]); and
+        // no coroutine timed (read here too: one pop for all).
+        let slow = exotic(l) && {
+            let tag_waits = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 3)) && {
+                ffi::lua_pushvalue(l, 5);
+                ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL
+            };
+            tag_waits || !untimed(l)
         };
         ffi::lua_settop(l, unpack);
-        if traced || tag_waits || !nothing_timed(l) {
+        if traced || slow {
             return Fast::Fallback;
         }
         let n = ffi::lua_rawlen(l, up(uv::POOL));
@@ -266,9 +331,9 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         if n == 0 || ffi::lua_rawgeti(l, up(uv::POOL), n) != ffi::LUA_TTHREAD {
             return Fast::Fallback; // raw_dispatch makes a coroutine
         }
-        let co_at = ffi::lua_gettop(l); // 9
-                                        // From here on, as `raw_dispatch` does: take the coroutine (its `start` notes the
-                                        // request's session and source in its record before the handler runs).
+        let co_at = 9;
+        // From here on, as `raw_dispatch` does: take the coroutine (its `run` notes the
+        // request's session and source in its record before the handler runs).
         ffi::lua_pushnil(l);
         ffi::lua_rawseti(l, up(uv::POOL), n);
         // resume(co, f, true, session, source, p.unpack(msg, sz))
@@ -276,22 +341,27 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
         ffi::lua_pushboolean(l, 1);
         ffi::lua_pushvalue(l, 4);
         ffi::lua_pushvalue(l, 5);
-        let values = ffi::lua_gettop(l) + 1;
+        let values = co_at + 5; // after f, true, session, source
+        let unpacked;
         if ffi::lua_tocfunction(l, unpack).is_some_and(|u| {
             std::ptr::fn_addr_eq(u, crate::rawpack::l_unpack as ffi::lua_CFunction)
         }) {
             // skynet.core.unpack itself (this state's: the same host): its work done
             // here, with no call. Its error goes where the call's would.
-            let host = &*(ffi::lua_touserdata(l, up(uv::HOST)) as *const HostCell);
-            if let Err(m) = crate::rawpack::unpack_args(l, host, 2) {
-                ffi::lua_settop(l, values - 1);
-                note_request(l, co_at);
-                ffi::lua_pushvalue(l, up(uv::FINISH));
-                ffi::lua_pushboolean(l, 0);
-                let b = m.bytes();
-                ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
-                ffi::lua_call(l, 2, 0);
-                return Fast::Done;
+            // Room: `L_ROOM`'s reasoning, with the coroutine's four arguments pushed.
+            let room = ffi::LUA_MINSTACK - values + 1;
+            match crate::rawpack::unpack_args(l, host, 2, room) {
+                Ok(n) => unpacked = n,
+                Err(m) => {
+                    ffi::lua_settop(l, values - 1);
+                    note_request(l, co_at);
+                    ffi::lua_pushvalue(l, up(uv::FINISH));
+                    ffi::lua_pushboolean(l, 0);
+                    let b = m.bytes();
+                    ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
+                    ffi::lua_call(l, 2, 0);
+                    return Fast::Done;
+                }
             }
         } else {
             // Lua code runs: the request is noted first, as in `raw_dispatch`.
@@ -307,16 +377,20 @@ unsafe fn request(l: *mut lua_State, prototype: i64) -> Fast {
                 ffi::lua_call(l, 2, 0);
                 return Fast::Done;
             }
+            unpacked = ffi::lua_gettop(l) - values + 1;
         }
-        let narg = ffi::lua_gettop(l) - values + 5; // f, true, session, source and the values
-        resume(l, co_at, narg);
+        // f, true, session, source and the values; the pooled coroutine's `run` sets
+        // `running_thread` itself.
+        let narg = unpacked + 4;
+        resume(l, host, co_at, narg, false);
         Fast::Done
     }
 }
 
 /// `requests[co] = { session, source }` for the coroutine at `co_at` (the request at
-/// stack indices 4 and 5), as `raw_dispatch` notes a request before it unpacks it: the
-/// coroutine's `start` adopts this record (or notes the request in its own). Taken only
+/// stack indices 4 and 5; its record is reused when it has one), as `raw_dispatch` notes a
+/// request before it unpacks it: the
+/// coroutine's `run` adopts this record (or notes the request in its own). Taken only
 /// when Lua code runs before the coroutine starts (a protocol's own `unpack`) or the
 /// message fails to unpack, so that a request left so is answered at exit as before.
 unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
@@ -324,6 +398,18 @@ unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
     // `requests` is skynet.lua's plain table (raw set); the table creation and the sets
     // may raise (memory) with nothing owned live.
     unsafe {
+        ffi::lua_pushvalue(l, co_at);
+        if ffi::lua_rawget(l, up(uv::REQUESTS)) == ffi::LUA_TTABLE {
+            // The coroutine's own record, still noted (skynet.lua's `request_record`
+            // reuses it too).
+            ffi::lua_pushvalue(l, 4);
+            ffi::lua_rawseti(l, -2, 1);
+            ffi::lua_pushvalue(l, 5);
+            ffi::lua_rawseti(l, -2, 2);
+            ffi::lua_pop(l, 1);
+            return;
+        }
+        ffi::lua_pop(l, 1);
         ffi::lua_pushvalue(l, co_at);
         ffi::lua_createtable(l, 2, 0);
         ffi::lua_pushvalue(l, 4);
@@ -340,29 +426,39 @@ unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
 const L_ROOM: c_int = ffi::LUA_MINSTACK - 9 - 4;
 
 /// `suspend(co, resume(co, ...))` with the `narg` values at the top of `l` (the coroutine
-/// is at `co_at`, below them): sets `running_thread`, resumes, and when the coroutine
+/// is at `co_at`, below them): sets `running_thread` (if `set_running`: else the coroutine
+/// does it first thing, where skynet.lua waits in the call slot or in the pool), resumes,
+/// and when the coroutine
 /// suspended again with nothing to wake, stops there (and runs the forks a handler left,
 /// if any); else hands `(co, ok, command)` to skynet.lua's `dispatch_resumed`.
-unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
+unsafe fn resume(l: *mut lua_State, host: &HostCell, co_at: c_int, narg: c_int, set_running: bool) {
     // SAFETY: `co` is a thread held on `l`'s stack (so alive); `lua_setupvalue` on the
     // `running_ref` upvalue sets the variable skynet.lua's functions share; the resume is
     // `skynet.core.resume`'s (`raw::l_resume`): Lua's `lua_resume` catches the
-    // coroutine's errors, and the signal slot is told which thread runs. Calls into Lua
+    // coroutine's errors, and the signal slot is told which thread runs (the service's
+    // `Signal`, whose address `raw::install` noted in the host: it outlives the state;
+    // "SUSPEND"'s address is the interned string this closure holds). Calls into Lua
     // (`dispatch_resumed`, `finish_dispatch`) run with nothing owned live.
     unsafe {
         let co = ffi::lua_tothread(l, co_at);
-        ffi::lua_pushvalue(l, co_at);
-        ffi::lua_setupvalue(l, up(uv::RUNNING), 1); // running_thread = co
+        if set_running {
+            ffi::lua_pushvalue(l, co_at);
+            ffi::lua_setupvalue(l, up(uv::RUNNING), 1); // running_thread = co
+        }
         if ffi::lua_checkstack(co, narg) == 0 {
             ffi::lua_pop(l, narg);
             return resumed(l, co_at, false, Some(c"too many arguments to resume"));
         }
         ffi::lua_xmove(l, co, narg);
-        let sig = &*(ffi::lua_touserdata(l, up(uv::SIGNAL)) as *const Signal);
-        sig.set_active(co);
+        let sig = (host.signal() as *const Signal).as_ref();
+        if let Some(sig) = sig {
+            sig.set_active(co);
+        }
         let mut nres: c_int = 0;
         let status = ffi::lua_resume(co, l, narg, &mut nres);
-        sig.set_active(l);
+        if let Some(sig) = sig {
+            sig.set_active(l);
+        }
         if status != ffi::LUA_OK && status != ffi::LUA_YIELD {
             ffi::lua_xmove(co, l, 1); // the error object, as it is
             return resumed(l, co_at, false, None);
@@ -378,7 +474,7 @@ unsafe fn resume(l: *mut lua_State, co_at: c_int, narg: c_int) {
         // short string, so interned: the same object as the key's.
         let suspended = nres > 0
             && ffi::lua_type(co, -nres) == ffi::LUA_TSTRING
-            && ffi::lua_topointer(co, -nres) == ffi::lua_topointer(l, up(uv::K_SUSPEND));
+            && ffi::lua_topointer(co, -nres) as usize == host.suspend();
         if !suspended {
             if nres > 0 {
                 ffi::lua_pushvalue(co, -nres);

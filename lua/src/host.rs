@@ -356,6 +356,12 @@ const SLOTS: usize = 2;
 pub(crate) struct HostCell {
     busy: Cell<bool>,
     host: UnsafeCell<Host>,
+    /// What the host's dispatcher reads on every message, outside the borrow (set once
+    /// the state is made; addresses, so that the cell stays `Send`): the service's
+    /// `Signal`, and the interned "SUSPEND" string its dispatchers hold (0 until one is
+    /// built).
+    signal: Cell<usize>,
+    suspend: Cell<usize>,
 }
 
 // SAFETY: `HostCell` is shared between threads only as described on the type: never used
@@ -368,7 +374,27 @@ impl HostCell {
         HostCell {
             busy: Cell::new(false),
             host: UnsafeCell::new(host),
+            signal: Cell::new(0),
+            suspend: Cell::new(0),
         }
+    }
+
+    /// The address of the service's `Signal` (0 before `raw::install`).
+    pub(crate) fn signal(&self) -> usize {
+        self.signal.get()
+    }
+
+    pub(crate) fn set_signal(&self, at: usize) {
+        self.signal.set(at);
+    }
+
+    /// The address of the interned "SUSPEND" string the dispatchers hold.
+    pub(crate) fn suspend(&self) -> usize {
+        self.suspend.get()
+    }
+
+    pub(crate) fn set_suspend(&self, at: usize) {
+        self.suspend.set(at);
     }
 
     /// Borrows the host state until the guard is dropped.

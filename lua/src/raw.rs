@@ -537,6 +537,7 @@ pub(crate) unsafe fn install(l: *mut lua_State, host: *const HostCell, signal: *
         ffi::lua_pushboolean(l, 0);
         let slot = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
         (*host).lock().callback_ref = slot;
+        (*host).set_signal(signal as usize);
         for (name, f) in FUNCS {
             ffi::lua_pushlightuserdata(l, host as *mut c_void);
             ffi::lua_pushlightuserdata(l, signal as *mut c_void);

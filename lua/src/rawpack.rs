@@ -304,7 +304,8 @@ pub(crate) unsafe extern "C-unwind" fn l_unpack(l: *mut lua_State) -> c_int {
     // SAFETY: per `unpack_args`'s contract (this is a closure made by `install`); the
     // error is raised with nothing owned live.
     unsafe {
-        match unpack_args(l, host(l), 1) {
+        // A C function gets `LUA_MINSTACK` free slots above its arguments.
+        match unpack_args(l, host(l), 1, ffi::LUA_MINSTACK) {
             Ok(n) => n,
             Err(m) => raise(l, &m),
         }
@@ -316,10 +317,16 @@ pub(crate) unsafe extern "C-unwind" fn l_unpack(l: *mut lua_State) -> c_int {
 /// the error to raise (the stack may then hold some of the values).
 ///
 /// # Safety
-/// `l` is running a C function (so its stack may grow), `h` is its service's host, and
+/// `l` is running a C function (so its stack may grow), `h` is its service's host, the
+/// stack surely has `room` free slots above its top (more are asked for as needed), and
 /// the caller holds no owned Rust value (pushing may raise a memory error).
 #[inline(always)]
-pub(crate) unsafe fn unpack_args(l: *mut lua_State, h: &HostCell, at: c_int) -> Result<c_int, Msg> {
+pub(crate) unsafe fn unpack_args(
+    l: *mut lua_State,
+    h: &HostCell,
+    at: c_int,
+    room: c_int,
+) -> Result<c_int, Msg> {
     // SAFETY: the input is a string held at stack index `at`, the current message (kept
     // by the host until the callback returns), a `pack` buffer pinned in the host (a
     // finalizer run by a collection step could trash it meanwhile) or a short one's bytes
@@ -355,27 +362,36 @@ pub(crate) unsafe fn unpack_args(l: *mut lua_State, h: &HostCell, at: c_int) -> 
         } else {
             std::slice::from_raw_parts(p, len)
         };
-        let base = ffi::lua_gettop(l);
         let mut r = Reader {
             cursor: Cursor::new(data),
         };
         let mut err = None;
+        // Each value takes one slot (a table asks for its own room while it is built),
+        // and at least two must be free before each: `lua_checkstack` only when the known
+        // room runs short, for sixteen more.
+        let mut room = room;
+        let mut pushed = 0; // a value pushes one slot (`Reader::value`)
         while r.remaining() > 0 {
-            if ffi::lua_checkstack(l, 2) == 0 {
-                err = Some(UnpackError::Stack);
-                break;
+            if room < 2 {
+                if ffi::lua_checkstack(l, 16) == 0 {
+                    err = Some(UnpackError::Stack);
+                    break;
+                }
+                room = 16;
             }
             if let Err(e) = r.value(l, 0) {
                 err = Some(e);
                 break;
             }
+            room -= 1;
+            pushed += 1;
         }
         if pinned {
             h.lock().unpin();
         }
         match err {
             Some(e) => Err(e.msg()),
-            None => Ok(ffi::lua_gettop(l) - base),
+            None => Ok(pushed),
         }
     }
 }

@@ -141,6 +141,13 @@ fn uniqtask_groups_waiting_coroutines_by_stack() {
     run_in("api_checks", "uniqtask", &[]);
 }
 
+/// Several calls in flight at once (skynet.lua's call slot and session_wait): replies,
+/// skynet.task, and ERROR with session 0 from the callee failing every one.
+#[test]
+fn calls_in_flight_in_the_slot_and_the_tables() {
+    run_in("api_checks", "calls_in_flight", &[]);
+}
+
 /// skynet.forward_type: a proxy relays LUA requests raw; unmapped types are dispatched as
 /// they are.
 #[test]

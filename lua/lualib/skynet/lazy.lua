@@ -186,7 +186,7 @@ return function(skynet, internal)
 			resp(false)
 		end
 		local callees = {}
-		for _, addr in pairs(watching) do
+		for _, addr in pairs(internal.watched()) do
 			callees[addr] = true
 		end
 		for addr in pairs(callees) do
@@ -198,7 +198,7 @@ return function(skynet, internal)
 	function M.exit()
 		internal.reset_forks() -- no fork runs after exit
 		fail_waiters()
-		for _, co in pairs(session_wait) do
+		for _, co in pairs(internal.waiting()) do
 			if type(co) == "thread" and co ~= skynet.running() then
 				co_close(co)
 			end
@@ -240,7 +240,7 @@ return function(skynet, internal)
 	function M.task(ret)
 		if ret == nil then
 			local n = 0
-			for _, co in pairs(session_wait) do
+			for _, co in pairs(internal.waiting()) do
 				if type(co) == "thread" then
 					n = n + 1
 				end
@@ -256,18 +256,18 @@ return function(skynet, internal)
 		end
 		local tt = type(ret)
 		if tt == "table" then
-			for session, co in pairs(session_wait) do
+			for session, co in pairs(internal.waiting()) do
 				ret[sformat("%s session: %d", tostring(co), session)] = task_traceback(co)
 			end
 			return
 		elseif tt == "number" then
-			local co = session_wait[ret]
+			local co = internal.waiting()[ret]
 			if type(co) == "thread" then
 				return traceback(co)
 			end
 			return "No session"
 		elseif tt == "thread" then
-			for session, co in pairs(session_wait) do
+			for session, co in pairs(internal.waiting()) do
 				if co == ret then
 					return session
 				end
@@ -280,7 +280,7 @@ return function(skynet, internal)
 	-- sessions at most, then "..." past ten), as skynet's debug UNIQTASK shows them.
 	function M.uniqtask()
 		local stacks = {}
-		for session, co in pairs(session_wait) do
+		for session, co in pairs(internal.waiting()) do
 			local stack = task_traceback(co)
 			local info = stacks[stack]
 			if not info then

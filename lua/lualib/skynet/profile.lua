@@ -19,8 +19,10 @@ local timing = setmetatable({}, { __mode = "k" })
 
 -- How many coroutines are timed: while none is, a resume does not look (and skynet.lua
 -- calls skynet.core.resume straight: `profile.state` is not skynet's). The count is
--- state[1]: an array slot, read by the host's dispatcher on every message.
-local state = { 0 }
+-- state[1], an array slot. state[2] is true once anything was ever timed (or skynet.lua
+-- has had a trace tag or a trace source): until then the host's dispatcher reads only
+-- that slot on a message, not state[1] nor skynet.lua's trace flags.
+local state = { 0, nil }
 profile.state = state
 
 function profile.start(co)
@@ -30,6 +32,7 @@ function profile.start(co)
 	end
 	timing[co] = { total = 0, since = hpc() }
 	state[1] = state[1] + 1
+	state[2] = true
 end
 
 function profile.stop(co)

@@ -183,6 +183,85 @@ function T.uniqtask()
 	return "ok"
 end
 
+-- Calls in flight at once: the first waits in skynet.lua's call slot, the ones made
+-- meanwhile in session_wait. Each reply wakes its own caller; skynet.task lists every
+-- waiting call; "the callee is gone" (ERROR with session 0 from it) fails each.
+function T.calls_in_flight()
+	local helper = skynet.newservice("api_helper")
+	local me, n = coroutine.running(), 3
+	-- a fork gets exactly its arguments, on a fresh or a pooled coroutine
+	local counts = {}
+	for round = 1, 3 do
+		skynet.fork(function(...) counts[#counts + 1] = select("#", ...) end)
+		skynet.fork(function(...) counts[#counts + 1] = select("#", ...) end, 1, nil)
+		skynet.yield()
+	end
+	eq(table.concat(counts, ","), "0,2,0,2,0,2", "fork arguments")
+	local sums, left = {}, n
+	for i = 1, n do
+		skynet.fork(function()
+			sums[i] = skynet.call(helper, "lua", "add", i, 10)
+			-- woken from the call slot or session_wait, the coroutine is skynet.running()
+			assert(skynet.running() == coroutine.running(), "running after call " .. i)
+			left = left - 1
+			if left == 0 then
+				skynet.wakeup(me)
+			end
+		end)
+	end
+	skynet.wait(me)
+	for i = 1, n do
+		eq(sums[i], i + 10, "the reply of call " .. i)
+	end
+	eq(skynet.call(helper, "lua", "running"), true, "a request's handler is skynet.running()")
+	-- many values unpacked at once (the stack grows as they come)
+	local many = {}
+	for i = 1, 100 do
+		many[i] = i
+	end
+	eq(select("#", skynet.unpack(skynet.pack(table.unpack(many)))), 100, "100 values unpacked")
+	eq(skynet.call(helper, "lua", "count", table.unpack(many)), 100, "a request of 101 values")
+	eq(skynet.running(), coroutine.running(), "and the caller after it")
+	local cos, got = {}, {}
+	left = n
+	for i = 1, n do
+		cos[i] = skynet.fork(function()
+			got[i] = table.pack(pcall(skynet.call, helper, "lua", "hold"))
+			left = left - 1
+			if left == 0 then
+				skynet.wakeup(me)
+			end
+		end)
+	end
+	skynet.yield() -- the forks have made their calls
+	eq(skynet.task(), n, "every call waiting is a task")
+	local t, k = {}, 0
+	skynet.task(t)
+	for key, tb in pairs(t) do
+		assert(key:match("^thread: 0x%x+ session: %d+$"), "task key " .. key)
+		eq(type(tb), "string", "task traceback")
+		k = k + 1
+	end
+	eq(k, n, "task table entries")
+	for i = 1, n do
+		local session = skynet.task(cos[i])
+		eq(math.type(session), "integer", "the session call " .. i .. " waits on")
+		eq(skynet.task(session):match("stack traceback") ~= nil, true, "its traceback")
+	end
+	c.redirect(skynet.self(), helper, skynet.PTYPE_ERROR, 0, "")
+	if left > 0 then
+		skynet.wait(me)
+	end
+	for i = 1, n do
+		eq(got[i][1], false, "call " .. i .. " failed")
+		eq(tostring(got[i][2]):match("call failed") ~= nil, true, "call " .. i .. ": " .. tostring(got[i][2]))
+	end
+	eq(skynet.task(), 0, "no call waits")
+	eq(skynet.call(helper, "lua", "add", 1, 1), 2, "a call after them")
+	skynet.kill(helper) -- answers the held requests: sessions nobody waits on any more
+	return "ok"
+end
+
 function T.forward_type()
 	local target = skynet.newservice("api_helper")
 	local fwd = skynet.newservice("api_helper", "forward", target)

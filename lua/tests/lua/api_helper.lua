@@ -35,6 +35,14 @@ function CMD.traceproto(name, flag)
 	return true
 end
 
+function CMD.count(...)
+	return select("#", ...)
+end
+
+function CMD.running()
+	return skynet.running() == coroutine.running()
+end
+
 function CMD.context()
 	return skynet.context()
 end
