@@ -182,6 +182,7 @@ impl Mailbox {
     /// run token (the scheduled flag is set now), for the caller to put in the body's
     /// `pending` buffer itself (see [`Cell::push`](crate::kernel::Cell::push)). An idle
     /// mailbox is empty, so that message is the oldest.
+    #[inline]
     pub(crate) fn push(&self, msg: Message) -> Result<Admit, Message> {
         let mut t = Tail(self.senders.tail.load(Ordering::Relaxed));
         loop {
@@ -463,9 +464,20 @@ impl Mailbox {
     #[inline]
     pub(crate) unsafe fn take(&self, pending: *mut VecDeque<Message>) -> Option<Message> {
         // SAFETY: per the contract.
-        if let Some(m) = unsafe { (*pending).pop_front() } {
-            return Some(m);
+        match unsafe { (*pending).pop_front() } {
+            Some(m) => Some(m),
+            // SAFETY: per the contract.
+            None => unsafe { self.take_queued() },
         }
+    }
+
+    /// The next message of the batch from the queue (the body's `pending` buffer is
+    /// empty). None when the batch has none left.
+    ///
+    /// # Safety
+    /// The caller holds the run token, and the body's `pending` buffer is empty.
+    #[inline]
+    pub(crate) unsafe fn take_queued(&self) -> Option<Message> {
         // SAFETY: per the contract.
         let head = unsafe { self.head() };
         if head.pos == head.limit {

@@ -295,9 +295,13 @@ fn run_locked(
         };
         let mut ended = None;
         for _ in 0..batch.n {
-            // SAFETY: the token is ours; `pending` is the body's buffer.
-            let Some(msg) = (unsafe { cell.mailbox.take(&raw mut b.pending) }) else {
-                break;
+            let msg = match b.pending.pop_front() {
+                Some(msg) => msg,
+                // SAFETY: the token is ours, and `pending` (the body's buffer) is empty.
+                None => match unsafe { cell.mailbox.take_queued() } {
+                    Some(msg) => msg,
+                    None => break,
+                },
             };
             let mut ctx = RawContext::new(node, cell);
             let r = if msg.ptype == Ptype::WAKE {
