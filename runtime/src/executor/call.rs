@@ -8,9 +8,10 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use crate::base::{Addr, CallError, Message, Payload, Ptype};
-use crate::executor::shared::{HostPtr, HostShared};
+use crate::executor::shared::{HostPtr, HostShared, Routed};
 use crate::kernel::{CallStart, TimerEntry};
 use crate::raw::worker::current_worker;
+use crate::raw::Cell;
 use crate::time::TimerId;
 
 /// A call in flight: resolves with the reply, or with the [`CallError`] saying why none came.
@@ -100,11 +101,25 @@ impl Call {
             ptype,
             payload,
         };
+        let dest = self.dest;
         let sent = if self.main {
-            sh.cell.waiting_on.store(self.dest.0, Ordering::SeqCst);
-            sh.node.send_call(sh.addr, self.dest, msg)
+            sh.cell.waiting_on.store(dest.0, Ordering::SeqCst);
+            // A remembered callee that waits on nobody cannot close a cycle (the check
+            // `send_call` makes first).
+            let idle_callee =
+                |c: &Cell| dest != sh.addr && Addr(c.waiting_on.load(Ordering::SeqCst)).is_system();
+            match sh.send_remembered(dest, msg, idle_callee) {
+                Routed::Sent(sent) => sent.map_err(CallStart::Failed),
+                Routed::Missed(msg) => {
+                    let sent = sh.node.send_call(sh.addr, dest, msg);
+                    if sent.is_ok() {
+                        sh.note_sent(dest);
+                    }
+                    sent
+                }
+            }
         } else {
-            sh.node.send(self.dest, msg).map_err(CallStart::Failed)
+            sh.send_to(dest, msg).map_err(CallStart::Failed)
         };
         match sent {
             Ok(()) => {}
@@ -430,7 +445,7 @@ impl Responder {
             ptype,
             payload,
         };
-        self.shared.node.send(self.dest, msg).is_ok()
+        self.shared.send_to(self.dest, msg).is_ok()
     }
 
     /// Answers with an error.

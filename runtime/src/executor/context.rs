@@ -49,8 +49,12 @@ impl Context {
             ptype,
             payload,
         };
-        match self.shared.node.target(dest.into()) {
-            Ok(dest) => self.shared.node.send(dest, message),
+        let dest = match dest.into() {
+            Target::Addr(a) => Ok(a),
+            other => self.shared.node.target(other),
+        };
+        match dest {
+            Ok(dest) => self.shared.send_to(dest, message),
             Err(reason) => Err(SendError { reason, message }),
         }
     }
@@ -114,7 +118,7 @@ impl Context {
     pub fn ret_msg(&mut self, ptype: Ptype, payload: Payload) -> Result<(), NoSession> {
         let (dest, session) = self.current.take().ok_or(NoSession)?;
         // A caller that has gone away just doesn't get it.
-        let _ = self.shared.node.send(
+        let _ = self.shared.send_to(
             dest,
             Message {
                 source: self.shared.addr,

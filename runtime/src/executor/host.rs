@@ -246,6 +246,7 @@ impl<S: Service> RawService for AsyncHost<S> {
                 main_idle: false,
                 pending: Default::default(),
                 callbacks: Slab::new(),
+                dest: Default::default(),
             }),
             exit_flag: AtomicBool::new(false),
             has_intercepts: AtomicBool::new(false),
@@ -380,7 +381,7 @@ impl<S: Service> RawService for AsyncHost<S> {
         };
         // SAFETY: in an `AsyncHost` method (`&mut self`), on the worker running the service
         // (the runtime calls this holding the run token); nothing else borrows `local` now.
-        unsafe {
+        let forgotten = unsafe {
             shared.local.with(|l| {
                 if l.inbox.is_empty() && l.inbox.capacity() > 0 {
                     l.inbox = VecDeque::new();
@@ -389,8 +390,11 @@ impl<S: Service> RawService for AsyncHost<S> {
                 if l.callbacks.is_empty() && l.callbacks.capacity() > 0 {
                     l.callbacks = Slab::new();
                 }
+                std::mem::take(&mut l.dest)
             })
         };
+        // The remembered destination's cell, dropped outside the borrow.
+        drop(forgotten);
         let mut st = shared.state.lock();
         if st.ready.is_empty() && st.ready.capacity() > 0 {
             st.ready = VecDeque::new();

@@ -14,7 +14,7 @@ use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use parking_lot::Mutex;
 use slab::Slab;
 
-use crate::base::{Addr, CallError, Message, Ptype};
+use crate::base::{Addr, CallError, Message, Ptype, SendError};
 use crate::executor::sessions::{Sessions, Slot, Waiter};
 use crate::kernel::wake_message;
 use crate::raw::{Cell, NodeInner};
@@ -71,7 +71,32 @@ pub(crate) struct Local {
     /// `-1 - key` (see [`callback_session`]): no session number is used up, and a dense slab
     /// of 3-word entries stays compact for 100,000 pending timeouts.
     pub(crate) callbacks: Slab<Callback>,
+    /// The service this one last sent to twice in a row, remembered (see
+    /// [`HostShared::send_to`]).
+    pub(crate) dest: DestCache,
 }
+
+/// One destination, remembered: a stream of sends (or a call and its replies) to the same
+/// service skips the name resolution, the worker's cache and the handle table. Handles are
+/// never reused, so the remembered cell is that address for good; once it retires, its
+/// closed mailbox refuses the push and the send fails as after a lookup. Holding it keeps
+/// that service's cell memory (not the service) until another destination replaces it or
+/// this service goes idle while cold.
+#[derive(Default)]
+pub(crate) struct DestCache {
+    hit: Option<(Addr, Arc<Cell>)>,
+    /// The last destination looked up the long way: a second lookup in a row remembers it.
+    last: Addr,
+}
+
+/// What [`HostShared::send_remembered`] did.
+pub(crate) enum Routed {
+    /// Pushed to the remembered destination.
+    Sent(Result<(), SendError>),
+    /// Not the remembered destination, not admitted, or not on the service's thread.
+    Missed(Message),
+}
+
 
 thread_local! {
     /// The host whose `AsyncHost` method this thread is inside (0: none): the thread holds
@@ -233,6 +258,73 @@ impl HostShared {
     #[inline]
     pub(crate) fn is_owner(&self) -> bool {
         OWNER_OF.with(|o| o.get()) == self as *const HostShared as usize
+    }
+
+    /// Pushes to `dest` if it is the destination this service remembers ([`DestCache`])
+    /// and `admit` (a call's deadlock check) accepts it; any other case hands the message
+    /// back. Only on the thread that runs the service.
+    #[inline]
+    pub(crate) fn send_remembered(
+        &self,
+        dest: Addr,
+        msg: Message,
+        admit: impl FnOnce(&Cell) -> bool,
+    ) -> Routed {
+        if !self.is_owner() {
+            return Routed::Missed(msg);
+        }
+        // SAFETY: `is_owner` (see `owned`); the push reaches no host's `local`.
+        unsafe {
+            self.local.with(|l| match &l.dest.hit {
+                Some((a, cell)) if *a == dest => {
+                    if !admit(cell) {
+                        return Routed::Missed(msg);
+                    }
+                    let sent = self.node.push(cell, msg).map(drop);
+                    if sent.is_err() {
+                        l.dest.hit = None; // retired: forget it
+                    }
+                    Routed::Sent(sent)
+                }
+                _ => Routed::Missed(msg),
+            })
+        }
+    }
+
+    /// Notes a send to `dest` made the long way: the second in a row to the same service
+    /// remembers it ([`DestCache`]).
+    pub(crate) fn note_sent(&self, dest: Addr) {
+        if !self.is_owner() {
+            return;
+        }
+        // SAFETY: `is_owner` (see `owned`).
+        let again = unsafe {
+            self.local
+                .with(|l| std::mem::replace(&mut l.dest.last, dest))
+        };
+        if again != dest {
+            return;
+        }
+        if let Some(cell) = self.node.cell(dest) {
+            // SAFETY: as above; the replaced cell is dropped after the borrow.
+            let old = unsafe { self.local.with(|l| l.dest.hit.replace((dest, cell))) };
+            drop(old);
+        }
+    }
+
+    /// Sends one way, through the destination cache.
+    #[inline]
+    pub(crate) fn send_to(&self, dest: Addr, msg: Message) -> Result<(), SendError> {
+        match self.send_remembered(dest, msg, |_| true) {
+            Routed::Sent(sent) => sent,
+            Routed::Missed(msg) => {
+                let sent = self.node.send(dest, msg);
+                if sent.is_ok() {
+                    self.note_sent(dest);
+                }
+                sent
+            }
+        }
     }
 
     /// Runs `f` on the owner-only state; None when the calling thread does not run this

@@ -675,7 +675,7 @@ impl Mailbox {
     }
 
     /// Messages in the body's `pending` buffer as of its last refill (see `pending_len`).
-    pub(crate) fn pending_hint(&self) -> usize {
+    fn pending_hint(&self) -> usize {
         self.receiver.pending_len.load(Ordering::Relaxed)
     }
 }
