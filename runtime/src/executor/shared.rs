@@ -97,7 +97,6 @@ pub(crate) enum Routed {
     Missed(Message),
 }
 
-
 thread_local! {
     /// The host whose `AsyncHost` method this thread is inside (0: none): the thread holds
     /// that service's run token, so it may reach the host's [`OwnerCell`]. Futures and

@@ -170,7 +170,10 @@ impl NodeHandle {
     }
 
     /// Messages waiting in a service's mailbox now; `None` if there is no such service.
-    /// Cheap enough to call per socket read (the socket thread uses it to hold back a
+    /// Read without stopping anyone, so it is a close count, not an exact one: the
+    /// messages of the batch the service is handling count until it next looks at its
+    /// mailbox, and a send in progress on another thread may be missing. Cheap enough to
+    /// call per socket read (the socket thread uses it to hold back a
     /// routed socket whose destination is backed up).
     pub fn queue_len(&self, addr: Addr) -> Option<usize> {
         self.inner.cell(addr).map(|c| c.mailbox.len())
