@@ -210,7 +210,6 @@ impl<S: Hosted + ?Sized> Kernel<S> {
     }
 
     /// Delivers a message. Fails (handing it back) when the destination is gone.
-    #[inline]
     pub(crate) fn send(&self, dest: Addr, msg: Message) -> Result<(), SendError> {
         self.send_cached(dest, msg, |_| true).unwrap_or_else(|msg| {
             Err(SendError {
