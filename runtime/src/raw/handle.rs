@@ -170,10 +170,7 @@ impl NodeHandle {
     }
 
     /// Messages waiting in a service's mailbox now; `None` if there is no such service.
-    /// Read without stopping anyone, so it is a close count, not an exact one: the
-    /// messages of the batch the service is handling count until it next looks at its
-    /// mailbox, and a send in progress on another thread may be missing. Cheap enough to
-    /// call per socket read (the socket thread uses it to hold back a
+    /// Cheap enough to call per socket read (the socket thread uses it to hold back a
     /// routed socket whose destination is backed up).
     pub fn queue_len(&self, addr: Addr) -> Option<usize> {
         self.inner.cell(addr).map(|c| c.mailbox.len())
@@ -205,8 +202,8 @@ impl NodeHandle {
     /// # node.shutdown();
     /// ```
     pub fn send_ref(&self, to: &ServiceRef, msg: Message) -> Result<usize, SendError> {
-        self.inner.push(&to.cell, msg)?;
-        Ok(to.cell.mailbox.len())
+        let queued = self.inner.push(&to.cell, msg)?;
+        Ok(queued + to.cell.mailbox.pending_hint())
     }
 
     /// Defers the wake-ups of parked workers that the calling thread's sends would cause

@@ -295,13 +295,8 @@ fn run_locked(
         };
         let mut ended = None;
         for _ in 0..batch.n {
-            let msg = match b.pending.pop_front() {
-                Some(msg) => msg,
-                // SAFETY: the token is ours, and `pending` (the body's buffer) is empty.
-                None => match unsafe { cell.mailbox.take_queued() } {
-                    Some(msg) => msg,
-                    None => break,
-                },
+            let Some(msg) = b.pending.pop_front() else {
+                break;
             };
             let mut ctx = RawContext::new(node, cell);
             let r = if msg.ptype == Ptype::WAKE {
