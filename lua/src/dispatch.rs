@@ -59,6 +59,10 @@ mod uv {
 /// What the arguments of `dispatcher` must be (functions, then tables).
 const FUNCTIONS: c_int = 3;
 
+/// The upvalue of `call_slot` that is skynet.lua's `spare`: the pooled coroutine that
+/// finished last (nil when taken).
+const SPARE: c_int = 3;
+
 fn up(i: c_int) -> c_int {
     ffi::lua_upvalueindex(i)
 }
@@ -76,7 +80,8 @@ fn up(i: c_int) -> c_int {
 /// dispatcher reads none of those); `call_slot` is a function whose first two upvalues
 /// are skynet.lua's call slot (the session of a call in flight or false, the coroutine
 /// waiting for it; the coroutine frees the slot when it is resumed): other calls wait in
-/// `session_wait`.
+/// `session_wait`; its third upvalue is the pool's spare (the coroutine that finished
+/// last, nil once taken; `pool` holds the others).
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 1 is the
     // service's `HostCell`, which outlives the state). Type checks are reads; the pushes
@@ -102,9 +107,10 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
             ffi::lua_pushstring(l, c"bad argument #3 to 'dispatcher'".as_ptr());
             ffi::lua_error(l)
         }
-        // `call_slot` has at least two upvalues (the session and the coroutine).
-        let two = !ffi::lua_getupvalue(l, uv::GIVEN, 2).is_null();
-        if !two {
+        // `call_slot` has at least three upvalues (the session, the coroutine, the pool's
+        // spare).
+        let three = !ffi::lua_getupvalue(l, uv::GIVEN, SPARE).is_null();
+        if !three {
             ffi::lua_pushfstring(l, c"bad argument #%d to 'dispatcher'".as_ptr(), uv::GIVEN);
             ffi::lua_error(l)
         }
@@ -197,15 +203,12 @@ unsafe fn untimed(l: *mut lua_State) -> bool {
     }
 }
 
-/// Was anything ever timed by `skynet.profile`, or traced (`profile_state[2]`)? Pops
-/// what it read.
+/// Was anything ever timed by `skynet.profile`, or traced (`profile_state[2]`)? Leaves
+/// what it read pushed (each caller sets its top next, or leaves it below what it pushes:
+/// a pop is ~20 instructions).
 unsafe fn exotic(l: *mut lua_State) -> bool {
-    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
-    unsafe {
-        let r = set(l, ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 2));
-        ffi::lua_pop(l, 1);
-        r
-    }
+    // SAFETY: a raw read of a table upvalue.
+    unsafe { set(l, ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 2)) }
 }
 
 /// Is the value of type `t` just pushed set (not nil nor false), as Lua's `if` has it?
@@ -215,14 +218,11 @@ unsafe fn set(l: *mut lua_State, t: c_int) -> bool {
 }
 
 /// Is `queued[i]` set? (Unset is nil: one read, no conversion; anything but nil and
-/// false counts, as Lua's `if` would.)
+/// false counts, as Lua's `if` would.) Leaves what it read pushed (`resume` reads it
+/// last: the C function's return drops it).
 unsafe fn flag(l: *mut lua_State, i: ffi::lua_Integer) -> bool {
-    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
-    unsafe {
-        let r = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), i));
-        ffi::lua_pop(l, 1);
-        r
-    }
+    // SAFETY: a raw read of a table upvalue.
+    unsafe { set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), i)) }
 }
 
 /// `raw_dispatch`'s RESPONSE branch, for a session a coroutine waits on (no trace tag).
@@ -254,7 +254,8 @@ unsafe fn response(l: *mut lua_State, host: &HostCell) -> Fast {
             return Fast::Fallback; // nil (unknown) or "BREAK"
         }
         let co_at = 6;
-        // Until anything was timed or traced (`profile_state[2]`), nothing more to check.
+        // Until anything was timed or traced (`profile_state[2]`), nothing more to check
+        // (the flag read stays at 7, below what is pushed for the resume).
         if exotic(l) {
             // request_tag[co], once request_tag has held anything (queued[2]: `tagged`);
             // and no coroutine timed (one pop for both).
@@ -324,18 +325,26 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
         if traced || slow {
             return Fast::Fallback;
         }
-        let n = ffi::lua_rawlen(l, up(uv::POOL));
-        let Ok(n) = ffi::lua_Integer::try_from(n) else {
-            return Fast::Fallback;
-        };
-        if n == 0 || ffi::lua_rawgeti(l, up(uv::POOL), n) != ffi::LUA_TTHREAD {
-            return Fast::Fallback; // raw_dispatch makes a coroutine
-        }
         let co_at = 9;
-        // From here on, as `raw_dispatch` does: take the coroutine (its `run` notes the
-        // request's session and source in its record before the handler runs).
-        ffi::lua_pushnil(l);
-        ffi::lua_rawseti(l, up(uv::POOL), n);
+        // The pool's spare (`call_slot`'s third upvalue, checked to exist), else the
+        // pool's last. From here on, as `raw_dispatch` does: take the coroutine (its `run`
+        // notes the request's session and source in its record before the handler runs).
+        ffi::lua_getupvalue(l, up(uv::CALLS), SPARE);
+        if ffi::lua_type(l, co_at) == ffi::LUA_TTHREAD {
+            ffi::lua_pushnil(l);
+            ffi::lua_setupvalue(l, up(uv::CALLS), SPARE);
+        } else {
+            ffi::lua_settop(l, unpack);
+            let n = ffi::lua_rawlen(l, up(uv::POOL));
+            let Ok(n) = ffi::lua_Integer::try_from(n) else {
+                return Fast::Fallback;
+            };
+            if n == 0 || ffi::lua_rawgeti(l, up(uv::POOL), n) != ffi::LUA_TTHREAD {
+                return Fast::Fallback; // raw_dispatch makes a coroutine
+            }
+            ffi::lua_pushnil(l);
+            ffi::lua_rawseti(l, up(uv::POOL), n);
+        }
         // resume(co, f, true, session, source, p.unpack(msg, sz))
         ffi::lua_pushvalue(l, f);
         ffi::lua_pushboolean(l, 1);

@@ -70,6 +70,9 @@ pub(crate) struct Host {
     /// The registry slot (an integer key: no pointer hashing per message) that holds
     /// `skynet.core.callback`'s function; `LUA_NOREF` until `raw::install` takes one.
     pub(crate) callback_ref: std::ffi::c_int,
+    /// Counts `skynet.core.callback`'s settings: the host keeps the function on the main
+    /// thread's stack between messages and fetches it again when this moved.
+    pub(crate) callback_gen: u64,
     /// Who waits for this service's init (set by a Lua `newservice`).
     pub(crate) notify: Option<Notify>,
     /// Init has been reported (done or failed).
@@ -103,6 +106,7 @@ impl Host {
             lua_dests: std::collections::HashSet::new(),
             forward: false,
             callback_ref: mlua::ffi::LUA_NOREF,
+            callback_gen: 0,
             notify: None,
             init_reported: false,
             mem_warning: MEMORY_WARNING,

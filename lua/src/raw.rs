@@ -450,8 +450,12 @@ unsafe extern "C-unwind" fn l_callback(l: *mut lua_State) -> c_int {
             return raise(l, &m);
         }
         let forward = ffi::lua_toboolean(l, 2) != 0;
-        host(l).lock().forward = forward;
-        let slot = host(l).lock().callback_ref;
+        let slot = {
+            let mut h = host(l).lock();
+            h.forward = forward;
+            h.callback_gen = h.callback_gen.wrapping_add(1);
+            h.callback_ref
+        };
         if slot == ffi::LUA_NOREF {
             return raise(l, &msg!("callback: no registry slot"));
         }
