@@ -148,8 +148,8 @@ end
 local KEEP_NOTED <const> = 4
 
 -- The request record of `co`, made (and noted in `requests`) if it has none. A record's
--- [3] is true while it is noted (set where skynet.lua notes it: then `run` need not
--- note it again).
+-- [3] is true while it is noted (set where skynet.lua notes it). A pooled coroutine
+-- keeps its record (`rec`) only while it is noted: `run` need not note it again.
 local function request_record(co)
 	local r = requests[co]
 	if r == nil then
@@ -192,16 +192,12 @@ local function co_create_pooled(f, session, source)
 		local n
 		if now then
 			running_thread = co -- (the host's dispatcher leaves it to the coroutine)
-			local r = rec
+			local r = rec -- while set, it is noted in `requests` (dropped when un-noted)
 			if not r then
 				r = request_record(co)
 				rec = r
 			end
 			r[1], r[2] = session, source
-			if not r[3] then
-				requests[co] = r
-				r[3] = true
-			end
 			f(session, source, ...)
 			if spare then
 				n = #pool + 1
@@ -220,6 +216,7 @@ local function co_create_pooled(f, session, source)
 				if n > KEEP_NOTED then
 					requests[co] = nil
 					r[3] = nil
+					rec = nil
 				end
 			end
 		else
@@ -234,6 +231,9 @@ local function co_create_pooled(f, session, source)
 			local r = rec
 			if r and r[2] then -- this run handled a request
 				request_end(co, r, f, n)
+				if n > KEEP_NOTED then
+					rec = nil -- un-noted
+				end
 			end
 		end
 		if tagged then
