@@ -23,7 +23,7 @@ use std::ffi::{c_int, CStr};
 
 use mlua::ffi::{self, lua_State};
 
-use crate::host::HostCell;
+use crate::host::{Delivered, HostCell};
 use crate::signal::Signal;
 
 /// The dispatcher's upvalues, in order (`skynet.core.dispatcher`'s arguments, the
@@ -141,30 +141,71 @@ enum Fast {
     Fallback,
 }
 
-/// The callback: `(prototype, msg, sz, session, source)`.
-unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
+/// The callback: `(prototype, msg, sz, session, source)`; or, called by the service's
+/// `handle` with no arguments, a request the host cell holds as Rust values
+/// (`HostCell::deliver`: no pushes, no type checks, no conversions).
+pub(crate) unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua (the host's `lua_pcall`, or any Lua code calling the callback)
     // as the closure `l_dispatcher` made; every step's safety is argued where it is done.
     // Nothing owned by Rust is live in this frame, so a raise skips no destructor.
     unsafe {
+        let host = host_of(l);
         // Lua gives a C function LUA_MINSTACK (20) free slots above its arguments: more
         // than the fast path pushes (at most 11 of its own; unpacked values are checked
-        // for as they are pushed).
+        // for as they are pushed). Called with none (a delivered request), the fast path's
+        // slots start at 1; a path that needs the message's values pushes them.
+        if let Some(m) = host.take_delivered() {
+            if let Fast::Fallback = request(l, host, m.ptype, Some(&m)) {
+                ffi::lua_settop(l, 0);
+                for i in 1..=5 {
+                    push_arg(l, Some(&m), i);
+                }
+                fallback(l);
+            }
+            return 0;
+        }
         if ffi::lua_gettop(l) != 5 {
             ffi::lua_settop(l, 5);
         }
         let fast = match integer(l, 1) {
-            Some(1) => response(l, host_of(l)),
+            Some(1) => response(l, host),
             Some(7) | None => Fast::Fallback,
-            Some(p) => request(l, host_of(l), p),
+            Some(p) => request(l, host, p, None),
         };
         if let Fast::Fallback = fast {
             ffi::lua_settop(l, 5);
-            ffi::lua_pushvalue(l, up(uv::FALLBACK));
-            ffi::lua_insert(l, 1);
-            ffi::lua_call(l, 5, 0);
+            fallback(l);
         }
         0
+    }
+}
+
+/// `dispatch_message(...)` with the five arguments at 1..=5 (the top).
+unsafe fn fallback(l: *mut lua_State) {
+    // SAFETY: the stack has room (LUA_MINSTACK); the call may raise with nothing owned.
+    unsafe {
+        ffi::lua_pushvalue(l, up(uv::FALLBACK));
+        ffi::lua_insert(l, 1);
+        ffi::lua_call(l, 5, 0);
+    }
+}
+
+/// Pushes the callback's argument `i` (1..=5: the prototype, msg, sz, session, source):
+/// from its slot, or (`m`) the delivered request, as `handle` pushes it for any other
+/// callback.
+unsafe fn push_arg(l: *mut lua_State, m: Option<&Delivered>, i: c_int) {
+    // SAFETY: a push into the room the callers have (see `l_dispatch`); none raises.
+    unsafe {
+        match m {
+            None => ffi::lua_pushvalue(l, i),
+            Some(m) => match i {
+                1 => ffi::lua_pushinteger(l, m.ptype),
+                2 => ffi::lua_pushlightuserdata(l, m.ptr as *mut std::ffi::c_void),
+                3 => ffi::lua_pushinteger(l, m.sz as ffi::lua_Integer),
+                4 => ffi::lua_pushinteger(l, m.session),
+                _ => ffi::lua_pushinteger(l, m.source),
+            },
+        }
     }
 }
 
@@ -287,7 +328,12 @@ unsafe fn response(l: *mut lua_State, host: &HostCell) -> Fast {
 
 /// `raw_dispatch`'s request branch, for a protocol with a dispatch function, no tracing,
 /// and a coroutine in the pool.
-unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
+unsafe fn request(
+    l: *mut lua_State,
+    host: &HostCell,
+    prototype: i64,
+    m: Option<&Delivered>,
+) -> Fast {
     // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`); reads are raw and made only
     // of tables without a metatable (or of skynet.lua's own tables), so they give what
     // `raw_dispatch`'s indexing would; the sets may raise (memory) with nothing owned.
@@ -296,8 +342,10 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
             return Fast::Fallback;
         }
         // The stack from here: 6 the class, 7 its dispatch, 8 its unpack, 9 the coroutine
-        // (`l_dispatch` set the top to 5).
-        let (p, f, unpack) = (6, 7, 8);
+        // (`l_dispatch` set the top to 5); for a delivered request (no argument slots: the
+        // top was 0) the same from 1.
+        let base = if m.is_some() { 0 } else { 5 };
+        let (p, f, unpack) = (base + 1, base + 2, base + 3);
         if ffi::lua_getmetatable(l, p) != 0 {
             return Fast::Fallback;
         }
@@ -316,7 +364,7 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
         // no coroutine timed (read here too: one pop for all).
         let slow = exotic(l) && {
             let tag_waits = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 3)) && {
-                ffi::lua_pushvalue(l, 5);
+                push_arg(l, m, 5);
                 ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL
             };
             tag_waits || !untimed(l)
@@ -325,7 +373,7 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
         if traced || slow {
             return Fast::Fallback;
         }
-        let co_at = 9;
+        let co_at = base + 4;
         // The pool's spare (`call_slot`'s third upvalue, checked to exist), else the
         // pool's last. From here on, as `raw_dispatch` does: take the coroutine (its `run`
         // notes the request's session and source in its record before the handler runs).
@@ -348,8 +396,8 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
         // resume(co, f, true, session, source, p.unpack(msg, sz))
         ffi::lua_pushvalue(l, f);
         ffi::lua_pushboolean(l, 1);
-        ffi::lua_pushvalue(l, 4);
-        ffi::lua_pushvalue(l, 5);
+        push_arg(l, m, 4);
+        push_arg(l, m, 5);
         let values = co_at + 5; // after f, true, session, source
         let unpacked;
         if ffi::lua_tocfunction(l, unpack).is_some_and(|u| {
@@ -359,14 +407,18 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
             // here, with no call. Its error goes where the call's would.
             // Room: `L_ROOM`'s reasoning, with the coroutine's four arguments pushed.
             let room = ffi::LUA_MINSTACK - values + 1;
-            match crate::rawpack::unpack_args(l, host, 2, room) {
+            let r = match m {
+                Some(m) => crate::rawpack::unpack_pointer(l, host, m.ptr, m.sz, room),
+                None => crate::rawpack::unpack_args(l, host, 2, room),
+            };
+            match r {
                 Ok(n) => unpacked = n,
-                Err(m) => {
+                Err(e) => {
                     ffi::lua_settop(l, values - 1);
-                    note_request(l, co_at);
+                    note_request(l, co_at, m);
                     ffi::lua_pushvalue(l, up(uv::FINISH));
                     ffi::lua_pushboolean(l, 0);
-                    let b = m.bytes();
+                    let b = e.bytes();
                     ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
                     ffi::lua_call(l, 2, 0);
                     return Fast::Done;
@@ -374,10 +426,10 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
             }
         } else {
             // Lua code runs: the request is noted first, as in `raw_dispatch`.
-            note_request(l, co_at);
+            note_request(l, co_at, m);
             ffi::lua_pushvalue(l, unpack);
-            ffi::lua_pushvalue(l, 2);
-            ffi::lua_pushvalue(l, 3);
+            push_arg(l, m, 2);
+            push_arg(l, m, 3);
             if ffi::lua_pcall(l, 2, ffi::LUA_MULTRET, 0) != ffi::LUA_OK {
                 // finish_dispatch(false, err), as out of raw_dispatch's protected call.
                 ffi::lua_pushvalue(l, up(uv::FINISH));
@@ -402,7 +454,7 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
 /// coroutine's `run` adopts this record (or notes the request in its own). Taken only
 /// when Lua code runs before the coroutine starts (a protocol's own `unpack`) or the
 /// message fails to unpack, so that a request left so is answered at exit as before.
-unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
+unsafe fn note_request(l: *mut lua_State, co_at: c_int, m: Option<&Delivered>) {
     // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`; three slots here);
     // `requests` is skynet.lua's plain table (raw set); the table creation and the sets
     // may raise (memory) with nothing owned live.
@@ -411,9 +463,9 @@ unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
         if ffi::lua_rawget(l, up(uv::REQUESTS)) == ffi::LUA_TTABLE {
             // The coroutine's own record, still noted (skynet.lua's `request_record`
             // reuses it too).
-            ffi::lua_pushvalue(l, 4);
+            push_arg(l, m, 4);
             ffi::lua_rawseti(l, -2, 1);
-            ffi::lua_pushvalue(l, 5);
+            push_arg(l, m, 5);
             ffi::lua_rawseti(l, -2, 2);
             ffi::lua_pop(l, 1);
             return;
@@ -421,9 +473,9 @@ unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
         ffi::lua_pop(l, 1);
         ffi::lua_pushvalue(l, co_at);
         ffi::lua_createtable(l, 2, 0);
-        ffi::lua_pushvalue(l, 4);
+        push_arg(l, m, 4);
         ffi::lua_rawseti(l, -2, 1);
-        ffi::lua_pushvalue(l, 5);
+        push_arg(l, m, 5);
         ffi::lua_rawseti(l, -2, 2);
         ffi::lua_rawset(l, up(uv::REQUESTS));
     }

@@ -366,6 +366,20 @@ pub(crate) struct HostCell {
     /// built).
     signal: Cell<usize>,
     suspend: Cell<usize>,
+    /// A request the service's `handle` passes to the host's dispatcher as Rust values
+    /// (the callback then gets no arguments): taken by the dispatcher on entry.
+    message: Cell<Option<Delivered>>,
+}
+
+/// A request as the host's dispatcher gets it from `handle`: the callback's arguments
+/// `(ptype, msg, sz, session, source)` as Rust values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Delivered {
+    pub(crate) ptype: i64,
+    pub(crate) ptr: usize,
+    pub(crate) sz: usize,
+    pub(crate) session: i64,
+    pub(crate) source: i64,
 }
 
 // SAFETY: `HostCell` is shared between threads only as described on the type: never used
@@ -380,6 +394,7 @@ impl HostCell {
             host: UnsafeCell::new(host),
             signal: Cell::new(0),
             suspend: Cell::new(0),
+            message: Cell::new(None),
         }
     }
 
@@ -399,6 +414,17 @@ impl HostCell {
 
     pub(crate) fn set_suspend(&self, at: usize) {
         self.suspend.set(at);
+    }
+
+    /// Hands the host's dispatcher the message of the callback about to be called (or
+    /// `None`: nothing pending).
+    pub(crate) fn deliver(&self, m: Option<Delivered>) {
+        self.message.set(m);
+    }
+
+    /// The message `handle` passed, taken.
+    pub(crate) fn take_delivered(&self) -> Option<Delivered> {
+        self.message.take()
     }
 
     /// Borrows the host state until the guard is dropped.

@@ -15,7 +15,7 @@ use skynet_runtime::{
 };
 
 use crate::core::{self, HostRef};
-use crate::host::{Deferred, Host, Notify};
+use crate::host::{Deferred, Delivered, Host, Notify};
 use crate::node::{LuaNode, Script};
 use crate::signal::Signal;
 use crate::vm::LuaState;
@@ -44,6 +44,9 @@ pub struct LuaService {
     /// The callback's setting (`Host::callback_gen`) whose function the main thread's
     /// stack holds at index 1 (its only value) between messages; `None`: not kept.
     kept: Option<u64>,
+    /// The kept callback is the host's dispatcher (`skynet.core.dispatcher`'s closure):
+    /// requests are handed to it as Rust values (`HostCell::deliver`).
+    kept_ours: bool,
 }
 
 impl std::fmt::Debug for LuaService {
@@ -71,6 +74,7 @@ impl LuaService {
             shared: None,
             gc_mark: 0,
             kept: None,
+            kept_ours: false,
         }
     }
 
@@ -329,10 +333,11 @@ fn apply_memlimit(lua: &LuaState) {
 /// callback `kept` describes.
 unsafe fn push_callback(
     kept: &mut Option<u64>,
+    ours: &mut bool,
     l: *mut ffi::lua_State,
     slot: std::ffi::c_int,
     gen: u64,
-) -> Result<std::ffi::c_int, Option<String>> {
+) -> Result<(std::ffi::c_int, bool), Option<String>> {
     // SAFETY: the caller's. The fast path's six values fit: the slow path checked
     // the stack for 8 values from an empty stack before it kept the callback, and the
     // base frame's limit only grows (a stack shrink keeps what frames reach).
@@ -341,7 +346,7 @@ unsafe fn push_callback(
         let mut top = ffi::lua_gettop(l);
         if top == 1 && *kept == Some(gen) {
             ffi::lua_pushvalue(l, 1);
-            return Ok(1);
+            return Ok((1, *ours));
         }
         if kept.take().is_some() && top == 1 {
             ffi::lua_settop(l, 0); // a stale callback (set again since)
@@ -355,12 +360,16 @@ unsafe fn push_callback(
             ffi::lua_settop(l, top);
             return Err(None);
         }
+        let dispatcher = ffi::lua_tocfunction(l, -1).is_some_and(|f| {
+            std::ptr::fn_addr_eq(f, crate::dispatch::l_dispatch as ffi::lua_CFunction)
+        });
         if top == 0 {
             *kept = Some(gen); // at index 1, for the next messages
+            *ours = dispatcher;
             ffi::lua_pushvalue(l, 1);
-            return Ok(1);
+            return Ok((1, dispatcher));
         }
-        Ok(top)
+        Ok((top, dispatcher))
     }
 }
 
@@ -410,18 +419,37 @@ impl RawService for LuaService {
         // handling the service's messages, and mlua is not inside a call). The stack is
         // left as found (the top restored on every path), but for the callback kept at
         // index 1 (`push_callback`). The pushes cannot raise (`push_callback` made room);
-        // `lua_pcall` catches every error. Exercised by every test that sends a Lua
-        // service a message.
+        // `lua_pcall` catches every error. A delivered request (`HostCell::deliver`) is
+        // only handed to the host's dispatcher, which takes it before anything else runs;
+        // it is cleared after the call whatever happened. Exercised by every test that
+        // sends a Lua service a message.
         let r = unsafe {
-            match push_callback(&mut self.kept, l, slot, gen) {
+            match push_callback(&mut self.kept, &mut self.kept_ours, l, slot, gen) {
                 Err(e) => Err(e),
-                Ok(top) => {
-                    ffi::lua_pushinteger(l, i64::from(ptype.0));
-                    ffi::lua_pushlightuserdata(l, ptr as *mut std::ffi::c_void);
-                    ffi::lua_pushinteger(l, sz as i64);
-                    ffi::lua_pushinteger(l, i64::from(session));
-                    ffi::lua_pushinteger(l, i64::from(source.0));
-                    let rc = ffi::lua_pcall(l, 5, 0, 0);
+                Ok((top, ours)) => {
+                    // A request for the host's dispatcher goes as Rust values (it takes
+                    // them first thing; cleared after in any case). Responses and errors
+                    // (its other paths) get the arguments as any callback does.
+                    let direct = ours && ptype != Ptype::RESPONSE && ptype != Ptype::ERROR;
+                    let rc = if direct {
+                        h.deliver(Some(Delivered {
+                            ptype: i64::from(ptype.0),
+                            ptr,
+                            sz,
+                            session: i64::from(session),
+                            source: i64::from(source.0),
+                        }));
+                        let rc = ffi::lua_pcall(l, 0, 0, 0);
+                        h.deliver(None);
+                        rc
+                    } else {
+                        ffi::lua_pushinteger(l, i64::from(ptype.0));
+                        ffi::lua_pushlightuserdata(l, ptr as *mut std::ffi::c_void);
+                        ffi::lua_pushinteger(l, sz as i64);
+                        ffi::lua_pushinteger(l, i64::from(session));
+                        ffi::lua_pushinteger(l, i64::from(source.0));
+                        ffi::lua_pcall(l, 5, 0, 0)
+                    };
                     let r = if rc == ffi::LUA_OK {
                         Ok(())
                     } else {

@@ -64,3 +64,17 @@ fn many_requests_held_at_once_are_answered_and_the_pool_serves_again() {
     assert_eq!(r, Ok(vec![LuaValue::Int(5)]));
     node.shutdown();
 }
+
+#[test]
+fn bodies_that_do_not_unpack_fail_their_message_only() {
+    let (node, log) = util::node(&[]);
+    let svc = node.newservice("snlua", &["dispatchers"]).expect("starts");
+    for _ in 0..2 {
+        let r = util::call(&node, svc, vec!["badbody".into()]);
+        assert_eq!(r, Ok(vec![LuaValue::Int(3)]));
+    }
+    assert!(log.wait_for(&["lua call"], util::LONG).is_some());
+    let r = util::call(&node, svc, vec!["echo".into(), 5.into()]);
+    assert_eq!(r, Ok(vec![LuaValue::Int(5)]));
+    node.shutdown();
+}

@@ -52,6 +52,12 @@ skynet.start(function()
 				assert(skynet.call(skynet.self(), "lua", "echo", i) == i)
 			end
 			skynet.retpack(done)
+		elseif cmd == "badbody" then
+			-- a send to itself whose body does not unpack: the handler never runs (the
+			-- error is logged); the service serves on
+			local c = require "skynet.core"
+			c.send(skynet.self(), skynet.PTYPE_LUA, 0, "\xff")
+			skynet.retpack(skynet.call(skynet.self(), "lua", "echo", 3))
 		elseif cmd == "timed" then
 			local peer = ...
 			profile.start()
