@@ -120,7 +120,10 @@ setmetatable(request_tag, {
 		if tag ~= nil then
 			tagged = true
 			queued[2] = true
-			profile_state[2] = true
+			if not profile_state[2] then
+				profile_state[2] = true
+				c.unusual()
+			end
 		end
 		rawset(t, co, tag)
 	end,
@@ -459,7 +462,10 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 		if prototype == skynet.PTYPE_TRACE then
 			trace_source[source] = c.tostring(msg, sz)
 			queued[3] = true
-			profile_state[2] = true
+			if not profile_state[2] then
+				profile_state[2] = true
+				c.unusual()
+			end
 		elseif session ~= 0 then
 			c.send(source, skynet.PTYPE_ERROR, session, "")
 		else

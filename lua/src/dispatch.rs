@@ -75,9 +75,9 @@ fn up(i: c_int) -> c_int {
 /// starts: then the dispatcher notes them in `requests` first, as `raw_dispatch` would;
 /// `queued[1]` is true whenever wakeups, errors or forks may hold something, `queued[2]`
 /// once `request_tag` has held anything, `queued[3]` once `trace_source` has;
-/// `profile_state[1]` counts the coroutines `skynet.profile` times, and `profile_state[2]`
-/// is true once anything was timed or `queued[2]` or `queued[3]` set (until then the
-/// dispatcher reads none of those); `call_slot` is a function whose first two upvalues
+/// `profile_state[1]` counts the coroutines `skynet.profile` times; once anything was
+/// timed or `queued[2]` or `queued[3]` set, `skynet.core.unusual()` is called (until then
+/// the dispatcher reads none of those: the flag is the host cell's); `call_slot` is a function whose first two upvalues
 /// are skynet.lua's call slot (the session of a call in flight or false, the coroutine
 /// waiting for it; the coroutine frees the slot when it is resumed): other calls wait in
 /// `session_wait`; its third upvalue is the pool's spare (the coroutine that finished
@@ -244,14 +244,6 @@ unsafe fn untimed(l: *mut lua_State) -> bool {
     }
 }
 
-/// Was anything ever timed by `skynet.profile`, or traced (`profile_state[2]`)? Leaves
-/// what it read pushed (each caller sets its top next, or leaves it below what it pushes:
-/// a pop is ~20 instructions).
-unsafe fn exotic(l: *mut lua_State) -> bool {
-    // SAFETY: a raw read of a table upvalue.
-    unsafe { set(l, ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 2)) }
-}
-
 /// Is the value of type `t` just pushed set (not nil nor false), as Lua's `if` has it?
 unsafe fn set(l: *mut lua_State, t: c_int) -> bool {
     // SAFETY: a read of the top value, whose type `t` is.
@@ -295,9 +287,8 @@ unsafe fn response(l: *mut lua_State, host: &HostCell) -> Fast {
             return Fast::Fallback; // nil (unknown) or "BREAK"
         }
         let co_at = 6;
-        // Until anything was timed or traced (`profile_state[2]`), nothing more to check
-        // (the flag read stays at 7, below what is pushed for the resume).
-        if exotic(l) {
+        // Until anything was timed or traced (`skynet.core.unusual`), nothing more to check.
+        if host.unusual() {
             // request_tag[co], once request_tag has held anything (queued[2]: `tagged`);
             // and no coroutine timed (one pop for both).
             let tagged = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 2)) && {
@@ -359,10 +350,10 @@ unsafe fn request(
         }
         ffi::lua_pushvalue(l, up(uv::K_TRACE));
         let traced = ffi::lua_rawget(l, p) != ffi::LUA_TNIL;
-        // Until anything was timed or traced (`profile_state[2]`), nothing more to check:
+        // Until anything was timed or traced (`skynet.core.unusual`), nothing more to check:
         // else trace_source[source], once trace_source has held anything (queued[3]); and
         // no coroutine timed (read here too: one pop for all).
-        let slow = exotic(l) && {
+        let slow = host.unusual() && {
             let tag_waits = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 3)) && {
                 push_arg(l, m, 5);
                 ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL
@@ -408,7 +399,8 @@ unsafe fn request(
             // Room: `L_ROOM`'s reasoning, with the coroutine's four arguments pushed.
             let room = ffi::LUA_MINSTACK - values + 1;
             let r = match m {
-                Some(m) => crate::rawpack::unpack_pointer(l, host, m.ptr, m.sz, room),
+                // The message being handled (`handle` delivered it).
+                Some(m) => crate::rawpack::unpack_current(l, host, m.ptr, m.sz, room),
                 None => crate::rawpack::unpack_args(l, host, 2, room),
             };
             match r {

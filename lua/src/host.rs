@@ -369,6 +369,9 @@ pub(crate) struct HostCell {
     /// A request the service's `handle` passes to the host's dispatcher as Rust values
     /// (the callback then gets no arguments): taken by the dispatcher on entry.
     message: Cell<Option<Delivered>>,
+    /// Set for good once anything was timed by `skynet.profile` or traced
+    /// (`skynet.core.unusual`): until then the dispatcher looks at neither.
+    unusual: Cell<bool>,
 }
 
 /// A request as the host's dispatcher gets it from `handle`: the callback's arguments
@@ -395,6 +398,7 @@ impl HostCell {
             signal: Cell::new(0),
             suspend: Cell::new(0),
             message: Cell::new(None),
+            unusual: Cell::new(false),
         }
     }
 
@@ -420,6 +424,15 @@ impl HostCell {
     /// `None`: nothing pending).
     pub(crate) fn deliver(&self, m: Option<Delivered>) {
         self.message.set(m);
+    }
+
+    /// Anything ever timed or traced? (`skynet.core.unusual` sets it.)
+    pub(crate) fn unusual(&self) -> bool {
+        self.unusual.get()
+    }
+
+    pub(crate) fn set_unusual(&self) {
+        self.unusual.set(true);
     }
 
     /// The message `handle` passed, taken.

@@ -389,6 +389,17 @@ unsafe extern "C-unwind" fn l_active(l: *mut lua_State) -> c_int {
     }
 }
 
+/// `unusual()`: not skynet's; `skynet.profile` and skynet.lua say that something was
+/// timed or traced (for good): the host's dispatcher then checks for both on every
+/// message.
+unsafe extern "C-unwind" fn l_unusual(l: *mut lua_State) -> c_int {
+    // SAFETY: upvalue 1 is the service's `HostCell` (`host`'s contract).
+    unsafe {
+        host(l).set_unusual();
+        0
+    }
+}
+
 /// `resume(co, ...)`: `coroutine.resume` (Lua's `auxresume`, the same checks and error
 /// texts; the error object is moved as it is, keeping its identity) that also tells the
 /// signal slot which coroutine runs, and then which runs again. Not skynet's:
@@ -525,6 +536,7 @@ pub(crate) unsafe fn install(l: *mut lua_State, host: *const HostCell, signal: *
         (c"now", l_now),
         (c"hpc", l_hpc),
         (c"active", l_active),
+        (c"unusual", l_unusual),
         (c"resume", l_resume),
         (c"callback", l_callback),
         (c"dispatcher", crate::dispatch::l_dispatcher),

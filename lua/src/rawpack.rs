@@ -356,7 +356,7 @@ pub(crate) unsafe fn unpack_args(
 /// # Safety
 /// As `unpack_args`.
 #[inline(always)]
-pub(crate) unsafe fn unpack_pointer(
+unsafe fn unpack_pointer(
     l: *mut lua_State,
     h: &HostCell,
     p: usize,
@@ -380,6 +380,24 @@ pub(crate) unsafe fn unpack_pointer(
         };
         unpack_bytes(l, h, p, len, pinned, room)
     }
+}
+
+/// `unpack(ptr, sz)`'s work for the message being handled (`Host::enter_message`'s
+/// address and size): its bytes stay put until the callback returns, so nothing is
+/// looked up or pinned.
+///
+/// # Safety
+/// As `unpack_args`; `p` and `sz` are the current message's.
+#[inline(always)]
+pub(crate) unsafe fn unpack_current(
+    l: *mut lua_State,
+    h: &HostCell,
+    p: usize,
+    sz: usize,
+    room: c_int,
+) -> Result<c_int, Msg> {
+    // SAFETY: the caller's: the host holds the bytes (`current`) until the callback ends.
+    unsafe { unpack_bytes(l, h, p as *const u8, sz, false, room) }
 }
 
 /// Pushes the values `len` bytes at `p` hold (`pinned`: a `pack` buffer the host pins,
