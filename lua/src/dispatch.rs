@@ -19,6 +19,7 @@
 //! Coroutines are resumed with `lua_resume` here, as `skynet.core.resume` does (the error
 //! object is handed on as it is), and the signal slot is told which one runs.
 
+use std::cell::Cell;
 use std::ffi::{c_int, CStr};
 
 use mlua::ffi::{self, lua_State};
@@ -133,6 +134,19 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
     }
 }
 
+std::thread_local! {
+    /// A request the service's `handle` hands, as Rust values, to the host's dispatcher it
+    /// is about to call on this thread (which then gets no arguments), with the service's
+    /// host cell: taken by the dispatcher first thing.
+    static DELIVERED: Cell<Option<(*const HostCell, Delivered)>> = const { Cell::new(None) };
+}
+
+/// Sets (or, `None`, clears) the request for the dispatcher `handle` calls next on this
+/// thread. `host` is the service's cell (the dispatcher's own upvalue: the same).
+pub(crate) fn deliver(d: Option<(&HostCell, Delivered)>) {
+    DELIVERED.with(|c| c.set(d.map(|(h, m)| (h as *const HostCell, m))));
+}
+
 /// How the fast path ended.
 enum Fast {
     /// Handled.
@@ -143,18 +157,20 @@ enum Fast {
 
 /// The callback: `(prototype, msg, sz, session, source)`; or, called by the service's
 /// `handle` with no arguments, a request the host cell holds as Rust values
-/// (`HostCell::deliver`: no pushes, no type checks, no conversions).
+/// (`deliver`: no pushes, no type checks, no conversions).
 pub(crate) unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua (the host's `lua_pcall`, or any Lua code calling the callback)
     // as the closure `l_dispatcher` made; every step's safety is argued where it is done.
     // Nothing owned by Rust is live in this frame, so a raise skips no destructor.
     unsafe {
-        let host = host_of(l);
         // Lua gives a C function LUA_MINSTACK (20) free slots above its arguments: more
         // than the fast path pushes (at most 11 of its own; unpacked values are checked
         // for as they are pushed). Called with none (a delivered request), the fast path's
         // slots start at 1; a path that needs the message's values pushes them.
-        if let Some(m) = host.take_delivered() {
+        if let Some((host, m)) = DELIVERED.with(Cell::take) {
+            // `handle` set it just before it called this closure, with the service's host
+            // cell, which outlives the state.
+            let host = &*host;
             if let Fast::Fallback = request(l, host, m.ptype, Some(&m)) {
                 ffi::lua_settop(l, 0);
                 for i in 1..=5 {
@@ -164,6 +180,7 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
             }
             return 0;
         }
+        let host = host_of(l);
         if ffi::lua_gettop(l) != 5 {
             ffi::lua_settop(l, 5);
         }

@@ -366,9 +366,6 @@ pub(crate) struct HostCell {
     /// built).
     signal: Cell<usize>,
     suspend: Cell<usize>,
-    /// A request the service's `handle` passes to the host's dispatcher as Rust values
-    /// (the callback then gets no arguments): taken by the dispatcher on entry.
-    message: Cell<Option<Delivered>>,
     /// Set for good once anything was timed by `skynet.profile` or traced
     /// (`skynet.core.unusual`): until then the dispatcher looks at neither.
     unusual: Cell<bool>,
@@ -397,7 +394,6 @@ impl HostCell {
             host: UnsafeCell::new(host),
             signal: Cell::new(0),
             suspend: Cell::new(0),
-            message: Cell::new(None),
             unusual: Cell::new(false),
         }
     }
@@ -420,12 +416,6 @@ impl HostCell {
         self.suspend.set(at);
     }
 
-    /// Hands the host's dispatcher the message of the callback about to be called (or
-    /// `None`: nothing pending).
-    pub(crate) fn deliver(&self, m: Option<Delivered>) {
-        self.message.set(m);
-    }
-
     /// Anything ever timed or traced? (`skynet.core.unusual` sets it.)
     pub(crate) fn unusual(&self) -> bool {
         self.unusual.get()
@@ -433,11 +423,6 @@ impl HostCell {
 
     pub(crate) fn set_unusual(&self) {
         self.unusual.set(true);
-    }
-
-    /// The message `handle` passed, taken.
-    pub(crate) fn take_delivered(&self) -> Option<Delivered> {
-        self.message.take()
     }
 
     /// Borrows the host state until the guard is dropped.

@@ -45,7 +45,7 @@ pub struct LuaService {
     /// stack holds at index 1 (its only value) between messages; `None`: not kept.
     kept: Option<u64>,
     /// The kept callback is the host's dispatcher (`skynet.core.dispatcher`'s closure):
-    /// requests are handed to it as Rust values (`HostCell::deliver`).
+    /// requests are handed to it as Rust values (`dispatch::deliver`).
     kept_ours: bool,
 }
 
@@ -419,7 +419,7 @@ impl RawService for LuaService {
         // handling the service's messages, and mlua is not inside a call). The stack is
         // left as found (the top restored on every path), but for the callback kept at
         // index 1 (`push_callback`). The pushes cannot raise (`push_callback` made room);
-        // `lua_pcall` catches every error. A delivered request (`HostCell::deliver`) is
+        // `lua_pcall` catches every error. A delivered request (`dispatch::deliver`) is
         // only handed to the host's dispatcher, which takes it before anything else runs;
         // it is cleared after the call whatever happened. Exercised by every test that
         // sends a Lua service a message.
@@ -432,15 +432,16 @@ impl RawService for LuaService {
                     // (its other paths) get the arguments as any callback does.
                     let direct = ours && ptype != Ptype::RESPONSE && ptype != Ptype::ERROR;
                     let rc = if direct {
-                        h.deliver(Some(Delivered {
+                        let m = Delivered {
                             ptype: i64::from(ptype.0),
                             ptr,
                             sz,
                             session: i64::from(session),
                             source: i64::from(source.0),
-                        }));
+                        };
+                        crate::dispatch::deliver(Some((h, m)));
                         let rc = ffi::lua_pcall(l, 0, 0, 0);
-                        h.deliver(None);
+                        crate::dispatch::deliver(None);
                         rc
                     } else {
                         ffi::lua_pushinteger(l, i64::from(ptype.0));
