@@ -93,8 +93,12 @@ local watching = {} -- session of a call in flight -> callee address (but the ca
 -- and sets running_thread itself (the host's dispatcher reads the first two through
 -- `call_slot` and does not set it, nor for a pooled coroutine's request: `run` does).
 local call_session, call_co, call_callee = false, false, false
+-- The pool's spare: the coroutine that finished last, if not taken since (the pool table
+-- holds the others). The host's dispatcher takes it through `call_slot` (its third
+-- upvalue): no length, no table read or write per request.
+local spare = nil
 local function call_slot()
-	return call_session, call_co
+	return call_session, call_co, spare
 end
 local sleeping = {} -- token -> session of a sleep or wait
 local wakeups = {} -- tokens woken, in order
@@ -116,7 +120,10 @@ setmetatable(request_tag, {
 		if tag ~= nil then
 			tagged = true
 			queued[2] = true
-			profile_state[2] = true
+			if not profile_state[2] then
+				profile_state[2] = true
+				c.unusual()
+			end
 		end
 		rawset(t, co, tag)
 	end,
@@ -139,12 +146,13 @@ local function forgot_response(r, f)
 	end
 end
 
--- How many pooled coroutines keep their (empty) request record in `requests`.
+-- How many pooled coroutines keep their (empty) request record in `requests`, besides the
+-- spare (its `n` is 0).
 local KEEP_NOTED <const> = 4
 
 -- The request record of `co`, made (and noted in `requests`) if it has none. A record's
--- [3] is true while it is noted (set where skynet.lua notes it: then `run` need not
--- note it again).
+-- [3] is true while it is noted (set where skynet.lua notes it). A pooled coroutine
+-- keeps its record (`rec`) only while it is noted: `run` need not note it again.
 local function request_record(co)
 	local r = requests[co]
 	if r == nil then
@@ -187,18 +195,18 @@ local function co_create_pooled(f, session, source)
 		local n
 		if now then
 			running_thread = co -- (the host's dispatcher leaves it to the coroutine)
-			local r = rec
+			local r = rec -- while set, it is noted in `requests` (dropped when un-noted)
 			if not r then
 				r = request_record(co)
 				rec = r
 			end
 			r[1], r[2] = session, source
-			if not r[3] then
-				requests[co] = r
-				r[3] = true
-			end
 			f(session, source, ...)
-			n = #pool + 1
+			if spare then
+				n = #pool + 1
+			else
+				n = 0 -- the spare
+			end
 			if r[2] then -- request_end(co, r, f, n), inline
 				session = r[1]
 				if session then
@@ -211,16 +219,24 @@ local function co_create_pooled(f, session, source)
 				if n > KEEP_NOTED then
 					requests[co] = nil
 					r[3] = nil
+					rec = nil
 				end
 			end
 		else
 			if now == false then
 				f(co_yield())
 			end
-			n = #pool + 1
+			if spare then
+				n = #pool + 1
+			else
+				n = 0 -- the spare
+			end
 			local r = rec
 			if r and r[2] then -- this run handled a request
 				request_end(co, r, f, n)
+				if n > KEEP_NOTED then
+					rec = nil -- un-noted
+				end
 			end
 		end
 		if tagged then
@@ -232,7 +248,11 @@ local function co_create_pooled(f, session, source)
 				request_tag[co] = nil
 			end
 		end
-		pool[n] = co
+		if n == 0 then
+			spare = co
+		else
+			pool[n] = co
+		end
 		return run(co_yield "SUSPEND")
 	end
 	co = co_create(function(...)
@@ -250,11 +270,16 @@ end
 
 -- The newest pooled coroutine, taken out (table.remove without the call).
 local function pool_take()
+	local co = spare
+	if co then
+		spare = nil
+		return co
+	end
 	local n = #pool
 	if n == 0 then
 		return nil
 	end
-	local co = pool[n]
+	co = pool[n]
 	pool[n] = nil
 	return co
 end
@@ -437,7 +462,10 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 		if prototype == skynet.PTYPE_TRACE then
 			trace_source[source] = c.tostring(msg, sz)
 			queued[3] = true
-			profile_state[2] = true
+			if not profile_state[2] then
+				profile_state[2] = true
+				c.unusual()
+			end
 		elseif session ~= 0 then
 			c.send(source, skynet.PTYPE_ERROR, session, "")
 		else
@@ -455,12 +483,7 @@ local function raw_dispatch(prototype, msg, sz, session, source)
 		end
 		return
 	end
-	local n = #pool
-	local co = nil
-	if n > 0 then
-		co = pool[n]
-		pool[n] = nil
-	end
+	local co = pool_take()
 	local fresh = co == nil
 	if fresh then
 		co = co_create_pooled(f, session, source)

@@ -19,11 +19,12 @@
 //! Coroutines are resumed with `lua_resume` here, as `skynet.core.resume` does (the error
 //! object is handed on as it is), and the signal slot is told which one runs.
 
+use std::cell::Cell;
 use std::ffi::{c_int, CStr};
 
 use mlua::ffi::{self, lua_State};
 
-use crate::host::HostCell;
+use crate::host::{Delivered, HostCell};
 use crate::signal::Signal;
 
 /// The dispatcher's upvalues, in order (`skynet.core.dispatcher`'s arguments, the
@@ -59,6 +60,10 @@ mod uv {
 /// What the arguments of `dispatcher` must be (functions, then tables).
 const FUNCTIONS: c_int = 3;
 
+/// The upvalue of `call_slot` that is skynet.lua's `spare`: the pooled coroutine that
+/// finished last (nil when taken).
+const SPARE: c_int = 3;
+
 fn up(i: c_int) -> c_int {
     ffi::lua_upvalueindex(i)
 }
@@ -71,12 +76,13 @@ fn up(i: c_int) -> c_int {
 /// starts: then the dispatcher notes them in `requests` first, as `raw_dispatch` would;
 /// `queued[1]` is true whenever wakeups, errors or forks may hold something, `queued[2]`
 /// once `request_tag` has held anything, `queued[3]` once `trace_source` has;
-/// `profile_state[1]` counts the coroutines `skynet.profile` times, and `profile_state[2]`
-/// is true once anything was timed or `queued[2]` or `queued[3]` set (until then the
-/// dispatcher reads none of those); `call_slot` is a function whose first two upvalues
+/// `profile_state[1]` counts the coroutines `skynet.profile` times; once anything was
+/// timed or `queued[2]` or `queued[3]` set, `skynet.core.unusual()` is called (until then
+/// the dispatcher reads none of those: the flag is the host cell's); `call_slot` is a function whose first two upvalues
 /// are skynet.lua's call slot (the session of a call in flight or false, the coroutine
 /// waiting for it; the coroutine frees the slot when it is resumed): other calls wait in
-/// `session_wait`.
+/// `session_wait`; its third upvalue is the pool's spare (the coroutine that finished
+/// last, nil once taken; `pool` holds the others).
 pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua as a closure made by `raw::install` (upvalue 1 is the
     // service's `HostCell`, which outlives the state). Type checks are reads; the pushes
@@ -102,9 +108,10 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
             ffi::lua_pushstring(l, c"bad argument #3 to 'dispatcher'".as_ptr());
             ffi::lua_error(l)
         }
-        // `call_slot` has at least two upvalues (the session and the coroutine).
-        let two = !ffi::lua_getupvalue(l, uv::GIVEN, 2).is_null();
-        if !two {
+        // `call_slot` has at least three upvalues (the session, the coroutine, the pool's
+        // spare).
+        let three = !ffi::lua_getupvalue(l, uv::GIVEN, SPARE).is_null();
+        if !three {
             ffi::lua_pushfstring(l, c"bad argument #%d to 'dispatcher'".as_ptr(), uv::GIVEN);
             ffi::lua_error(l)
         }
@@ -127,6 +134,19 @@ pub(crate) unsafe extern "C-unwind" fn l_dispatcher(l: *mut lua_State) -> c_int 
     }
 }
 
+std::thread_local! {
+    /// A request the service's `handle` hands, as Rust values, to the host's dispatcher it
+    /// is about to call on this thread (which then gets no arguments), with the service's
+    /// host cell: taken by the dispatcher first thing.
+    static DELIVERED: Cell<Option<(*const HostCell, Delivered)>> = const { Cell::new(None) };
+}
+
+/// Sets (or, `None`, clears) the request for the dispatcher `handle` calls next on this
+/// thread. `host` is the service's cell (the dispatcher's own upvalue: the same).
+pub(crate) fn deliver(d: Option<(&HostCell, Delivered)>) {
+    DELIVERED.with(|c| c.set(d.map(|(h, m)| (h as *const HostCell, m))));
+}
+
 /// How the fast path ended.
 enum Fast {
     /// Handled.
@@ -135,30 +155,74 @@ enum Fast {
     Fallback,
 }
 
-/// The callback: `(prototype, msg, sz, session, source)`.
-unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
+/// The callback: `(prototype, msg, sz, session, source)`; or, called by the service's
+/// `handle` with no arguments, a request the host cell holds as Rust values
+/// (`deliver`: no pushes, no type checks, no conversions).
+pub(crate) unsafe extern "C-unwind" fn l_dispatch(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua (the host's `lua_pcall`, or any Lua code calling the callback)
     // as the closure `l_dispatcher` made; every step's safety is argued where it is done.
     // Nothing owned by Rust is live in this frame, so a raise skips no destructor.
     unsafe {
         // Lua gives a C function LUA_MINSTACK (20) free slots above its arguments: more
         // than the fast path pushes (at most 11 of its own; unpacked values are checked
-        // for as they are pushed).
+        // for as they are pushed). Called with none (a delivered request), the fast path's
+        // slots start at 1; a path that needs the message's values pushes them.
+        if let Some((host, m)) = DELIVERED.with(Cell::take) {
+            // `handle` set it just before it called this closure, with the service's host
+            // cell, which outlives the state.
+            let host = &*host;
+            if let Fast::Fallback = request(l, host, m.ptype, Some(&m)) {
+                ffi::lua_settop(l, 0);
+                for i in 1..=5 {
+                    push_arg(l, Some(&m), i);
+                }
+                fallback(l);
+            }
+            return 0;
+        }
+        let host = host_of(l);
         if ffi::lua_gettop(l) != 5 {
             ffi::lua_settop(l, 5);
         }
         let fast = match integer(l, 1) {
-            Some(1) => response(l, host_of(l)),
+            Some(1) => response(l, host),
             Some(7) | None => Fast::Fallback,
-            Some(p) => request(l, host_of(l), p),
+            Some(p) => request(l, host, p, None),
         };
         if let Fast::Fallback = fast {
             ffi::lua_settop(l, 5);
-            ffi::lua_pushvalue(l, up(uv::FALLBACK));
-            ffi::lua_insert(l, 1);
-            ffi::lua_call(l, 5, 0);
+            fallback(l);
         }
         0
+    }
+}
+
+/// `dispatch_message(...)` with the five arguments at 1..=5 (the top).
+unsafe fn fallback(l: *mut lua_State) {
+    // SAFETY: the stack has room (LUA_MINSTACK); the call may raise with nothing owned.
+    unsafe {
+        ffi::lua_pushvalue(l, up(uv::FALLBACK));
+        ffi::lua_insert(l, 1);
+        ffi::lua_call(l, 5, 0);
+    }
+}
+
+/// Pushes the callback's argument `i` (1..=5: the prototype, msg, sz, session, source):
+/// from its slot, or (`m`) the delivered request, as `handle` pushes it for any other
+/// callback.
+unsafe fn push_arg(l: *mut lua_State, m: Option<&Delivered>, i: c_int) {
+    // SAFETY: a push into the room the callers have (see `l_dispatch`); none raises.
+    unsafe {
+        match m {
+            None => ffi::lua_pushvalue(l, i),
+            Some(m) => match i {
+                1 => ffi::lua_pushinteger(l, m.ptype),
+                2 => ffi::lua_pushlightuserdata(l, m.ptr as *mut std::ffi::c_void),
+                3 => ffi::lua_pushinteger(l, m.sz as ffi::lua_Integer),
+                4 => ffi::lua_pushinteger(l, m.session),
+                _ => ffi::lua_pushinteger(l, m.source),
+            },
+        }
     }
 }
 
@@ -197,17 +261,6 @@ unsafe fn untimed(l: *mut lua_State) -> bool {
     }
 }
 
-/// Was anything ever timed by `skynet.profile`, or traced (`profile_state[2]`)? Pops
-/// what it read.
-unsafe fn exotic(l: *mut lua_State) -> bool {
-    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
-    unsafe {
-        let r = set(l, ffi::lua_rawgeti(l, up(uv::PROFILE_STATE), 2));
-        ffi::lua_pop(l, 1);
-        r
-    }
-}
-
 /// Is the value of type `t` just pushed set (not nil nor false), as Lua's `if` has it?
 unsafe fn set(l: *mut lua_State, t: c_int) -> bool {
     // SAFETY: a read of the top value, whose type `t` is.
@@ -215,14 +268,11 @@ unsafe fn set(l: *mut lua_State, t: c_int) -> bool {
 }
 
 /// Is `queued[i]` set? (Unset is nil: one read, no conversion; anything but nil and
-/// false counts, as Lua's `if` would.)
+/// false counts, as Lua's `if` would.) Leaves what it read pushed (`resume` reads it
+/// last: the C function's return drops it).
 unsafe fn flag(l: *mut lua_State, i: ffi::lua_Integer) -> bool {
-    // SAFETY: a raw read of a table upvalue; the pushed value is popped.
-    unsafe {
-        let r = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), i));
-        ffi::lua_pop(l, 1);
-        r
-    }
+    // SAFETY: a raw read of a table upvalue.
+    unsafe { set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), i)) }
 }
 
 /// `raw_dispatch`'s RESPONSE branch, for a session a coroutine waits on (no trace tag).
@@ -254,8 +304,8 @@ unsafe fn response(l: *mut lua_State, host: &HostCell) -> Fast {
             return Fast::Fallback; // nil (unknown) or "BREAK"
         }
         let co_at = 6;
-        // Until anything was timed or traced (`profile_state[2]`), nothing more to check.
-        if exotic(l) {
+        // Until anything was timed or traced (`skynet.core.unusual`), nothing more to check.
+        if host.unusual() {
             // request_tag[co], once request_tag has held anything (queued[2]: `tagged`);
             // and no coroutine timed (one pop for both).
             let tagged = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 2)) && {
@@ -286,7 +336,12 @@ unsafe fn response(l: *mut lua_State, host: &HostCell) -> Fast {
 
 /// `raw_dispatch`'s request branch, for a protocol with a dispatch function, no tracing,
 /// and a coroutine in the pool.
-unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
+unsafe fn request(
+    l: *mut lua_State,
+    host: &HostCell,
+    prototype: i64,
+    m: Option<&Delivered>,
+) -> Fast {
     // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`); reads are raw and made only
     // of tables without a metatable (or of skynet.lua's own tables), so they give what
     // `raw_dispatch`'s indexing would; the sets may raise (memory) with nothing owned.
@@ -295,8 +350,10 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
             return Fast::Fallback;
         }
         // The stack from here: 6 the class, 7 its dispatch, 8 its unpack, 9 the coroutine
-        // (`l_dispatch` set the top to 5).
-        let (p, f, unpack) = (6, 7, 8);
+        // (`l_dispatch` set the top to 5); for a delivered request (no argument slots: the
+        // top was 0) the same from 1.
+        let base = if m.is_some() { 0 } else { 5 };
+        let (p, f, unpack) = (base + 1, base + 2, base + 3);
         if ffi::lua_getmetatable(l, p) != 0 {
             return Fast::Fallback;
         }
@@ -310,12 +367,12 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
         }
         ffi::lua_pushvalue(l, up(uv::K_TRACE));
         let traced = ffi::lua_rawget(l, p) != ffi::LUA_TNIL;
-        // Until anything was timed or traced (`profile_state[2]`), nothing more to check:
+        // Until anything was timed or traced (`skynet.core.unusual`), nothing more to check:
         // else trace_source[source], once trace_source has held anything (queued[3]); and
         // no coroutine timed (read here too: one pop for all).
-        let slow = exotic(l) && {
+        let slow = host.unusual() && {
             let tag_waits = set(l, ffi::lua_rawgeti(l, up(uv::QUEUED), 3)) && {
-                ffi::lua_pushvalue(l, 5);
+                push_arg(l, m, 5);
                 ffi::lua_rawget(l, up(uv::TRACE_SOURCE)) != ffi::LUA_TNIL
             };
             tag_waits || !untimed(l)
@@ -324,23 +381,31 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
         if traced || slow {
             return Fast::Fallback;
         }
-        let n = ffi::lua_rawlen(l, up(uv::POOL));
-        let Ok(n) = ffi::lua_Integer::try_from(n) else {
-            return Fast::Fallback;
-        };
-        if n == 0 || ffi::lua_rawgeti(l, up(uv::POOL), n) != ffi::LUA_TTHREAD {
-            return Fast::Fallback; // raw_dispatch makes a coroutine
+        let co_at = base + 4;
+        // The pool's spare (`call_slot`'s third upvalue, checked to exist), else the
+        // pool's last. From here on, as `raw_dispatch` does: take the coroutine (its `run`
+        // notes the request's session and source in its record before the handler runs).
+        ffi::lua_getupvalue(l, up(uv::CALLS), SPARE);
+        if ffi::lua_type(l, co_at) == ffi::LUA_TTHREAD {
+            ffi::lua_pushnil(l);
+            ffi::lua_setupvalue(l, up(uv::CALLS), SPARE);
+        } else {
+            ffi::lua_settop(l, unpack);
+            let n = ffi::lua_rawlen(l, up(uv::POOL));
+            let Ok(n) = ffi::lua_Integer::try_from(n) else {
+                return Fast::Fallback;
+            };
+            if n == 0 || ffi::lua_rawgeti(l, up(uv::POOL), n) != ffi::LUA_TTHREAD {
+                return Fast::Fallback; // raw_dispatch makes a coroutine
+            }
+            ffi::lua_pushnil(l);
+            ffi::lua_rawseti(l, up(uv::POOL), n);
         }
-        let co_at = 9;
-        // From here on, as `raw_dispatch` does: take the coroutine (its `run` notes the
-        // request's session and source in its record before the handler runs).
-        ffi::lua_pushnil(l);
-        ffi::lua_rawseti(l, up(uv::POOL), n);
         // resume(co, f, true, session, source, p.unpack(msg, sz))
         ffi::lua_pushvalue(l, f);
         ffi::lua_pushboolean(l, 1);
-        ffi::lua_pushvalue(l, 4);
-        ffi::lua_pushvalue(l, 5);
+        push_arg(l, m, 4);
+        push_arg(l, m, 5);
         let values = co_at + 5; // after f, true, session, source
         let unpacked;
         if ffi::lua_tocfunction(l, unpack).is_some_and(|u| {
@@ -350,14 +415,19 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
             // here, with no call. Its error goes where the call's would.
             // Room: `L_ROOM`'s reasoning, with the coroutine's four arguments pushed.
             let room = ffi::LUA_MINSTACK - values + 1;
-            match crate::rawpack::unpack_args(l, host, 2, room) {
+            let r = match m {
+                // The message being handled (`handle` delivered it).
+                Some(m) => crate::rawpack::unpack_current(l, host, m.ptr, m.sz, room),
+                None => crate::rawpack::unpack_args(l, host, 2, room),
+            };
+            match r {
                 Ok(n) => unpacked = n,
-                Err(m) => {
+                Err(e) => {
                     ffi::lua_settop(l, values - 1);
-                    note_request(l, co_at);
+                    note_request(l, co_at, m);
                     ffi::lua_pushvalue(l, up(uv::FINISH));
                     ffi::lua_pushboolean(l, 0);
-                    let b = m.bytes();
+                    let b = e.bytes();
                     ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
                     ffi::lua_call(l, 2, 0);
                     return Fast::Done;
@@ -365,10 +435,10 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
             }
         } else {
             // Lua code runs: the request is noted first, as in `raw_dispatch`.
-            note_request(l, co_at);
+            note_request(l, co_at, m);
             ffi::lua_pushvalue(l, unpack);
-            ffi::lua_pushvalue(l, 2);
-            ffi::lua_pushvalue(l, 3);
+            push_arg(l, m, 2);
+            push_arg(l, m, 3);
             if ffi::lua_pcall(l, 2, ffi::LUA_MULTRET, 0) != ffi::LUA_OK {
                 // finish_dispatch(false, err), as out of raw_dispatch's protected call.
                 ffi::lua_pushvalue(l, up(uv::FINISH));
@@ -393,7 +463,7 @@ unsafe fn request(l: *mut lua_State, host: &HostCell, prototype: i64) -> Fast {
 /// coroutine's `run` adopts this record (or notes the request in its own). Taken only
 /// when Lua code runs before the coroutine starts (a protocol's own `unpack`) or the
 /// message fails to unpack, so that a request left so is answered at exit as before.
-unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
+unsafe fn note_request(l: *mut lua_State, co_at: c_int, m: Option<&Delivered>) {
     // SAFETY: the stack has room (LUA_MINSTACK: see `l_dispatch`; three slots here);
     // `requests` is skynet.lua's plain table (raw set); the table creation and the sets
     // may raise (memory) with nothing owned live.
@@ -402,9 +472,9 @@ unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
         if ffi::lua_rawget(l, up(uv::REQUESTS)) == ffi::LUA_TTABLE {
             // The coroutine's own record, still noted (skynet.lua's `request_record`
             // reuses it too).
-            ffi::lua_pushvalue(l, 4);
+            push_arg(l, m, 4);
             ffi::lua_rawseti(l, -2, 1);
-            ffi::lua_pushvalue(l, 5);
+            push_arg(l, m, 5);
             ffi::lua_rawseti(l, -2, 2);
             ffi::lua_pop(l, 1);
             return;
@@ -412,9 +482,9 @@ unsafe fn note_request(l: *mut lua_State, co_at: c_int) {
         ffi::lua_pop(l, 1);
         ffi::lua_pushvalue(l, co_at);
         ffi::lua_createtable(l, 2, 0);
-        ffi::lua_pushvalue(l, 4);
+        push_arg(l, m, 4);
         ffi::lua_rawseti(l, -2, 1);
-        ffi::lua_pushvalue(l, 5);
+        push_arg(l, m, 5);
         ffi::lua_rawseti(l, -2, 2);
         ffi::lua_rawset(l, up(uv::REQUESTS));
     }

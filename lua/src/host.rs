@@ -70,6 +70,9 @@ pub(crate) struct Host {
     /// The registry slot (an integer key: no pointer hashing per message) that holds
     /// `skynet.core.callback`'s function; `LUA_NOREF` until `raw::install` takes one.
     pub(crate) callback_ref: std::ffi::c_int,
+    /// Counts `skynet.core.callback`'s settings: the host keeps the function on the main
+    /// thread's stack between messages and fetches it again when this moved.
+    pub(crate) callback_gen: u64,
     /// Who waits for this service's init (set by a Lua `newservice`).
     pub(crate) notify: Option<Notify>,
     /// Init has been reported (done or failed).
@@ -103,6 +106,7 @@ impl Host {
             lua_dests: std::collections::HashSet::new(),
             forward: false,
             callback_ref: mlua::ffi::LUA_NOREF,
+            callback_gen: 0,
             notify: None,
             init_reported: false,
             mem_warning: MEMORY_WARNING,
@@ -362,6 +366,20 @@ pub(crate) struct HostCell {
     /// built).
     signal: Cell<usize>,
     suspend: Cell<usize>,
+    /// Set for good once anything was timed by `skynet.profile` or traced
+    /// (`skynet.core.unusual`): until then the dispatcher looks at neither.
+    unusual: Cell<bool>,
+}
+
+/// A request as the host's dispatcher gets it from `handle`: the callback's arguments
+/// `(ptype, msg, sz, session, source)` as Rust values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Delivered {
+    pub(crate) ptype: i64,
+    pub(crate) ptr: usize,
+    pub(crate) sz: usize,
+    pub(crate) session: i64,
+    pub(crate) source: i64,
 }
 
 // SAFETY: `HostCell` is shared between threads only as described on the type: never used
@@ -376,6 +394,7 @@ impl HostCell {
             host: UnsafeCell::new(host),
             signal: Cell::new(0),
             suspend: Cell::new(0),
+            unusual: Cell::new(false),
         }
     }
 
@@ -395,6 +414,15 @@ impl HostCell {
 
     pub(crate) fn set_suspend(&self, at: usize) {
         self.suspend.set(at);
+    }
+
+    /// Anything ever timed or traced? (`skynet.core.unusual` sets it.)
+    pub(crate) fn unusual(&self) -> bool {
+        self.unusual.get()
+    }
+
+    pub(crate) fn set_unusual(&self) {
+        self.unusual.set(true);
     }
 
     /// Borrows the host state until the guard is dropped.

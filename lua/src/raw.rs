@@ -389,6 +389,17 @@ unsafe extern "C-unwind" fn l_active(l: *mut lua_State) -> c_int {
     }
 }
 
+/// `unusual()`: not skynet's; `skynet.profile` and skynet.lua say that something was
+/// timed or traced (for good): the host's dispatcher then checks for both on every
+/// message.
+unsafe extern "C-unwind" fn l_unusual(l: *mut lua_State) -> c_int {
+    // SAFETY: upvalue 1 is the service's `HostCell` (`host`'s contract).
+    unsafe {
+        host(l).set_unusual();
+        0
+    }
+}
+
 /// `resume(co, ...)`: `coroutine.resume` (Lua's `auxresume`, the same checks and error
 /// texts; the error object is moved as it is, keeping its identity) that also tells the
 /// signal slot which coroutine runs, and then which runs again. Not skynet's:
@@ -450,8 +461,12 @@ unsafe extern "C-unwind" fn l_callback(l: *mut lua_State) -> c_int {
             return raise(l, &m);
         }
         let forward = ffi::lua_toboolean(l, 2) != 0;
-        host(l).lock().forward = forward;
-        let slot = host(l).lock().callback_ref;
+        let slot = {
+            let mut h = host(l).lock();
+            h.forward = forward;
+            h.callback_gen = h.callback_gen.wrapping_add(1);
+            h.callback_ref
+        };
         if slot == ffi::LUA_NOREF {
             return raise(l, &msg!("callback: no registry slot"));
         }
@@ -521,6 +536,7 @@ pub(crate) unsafe fn install(l: *mut lua_State, host: *const HostCell, signal: *
         (c"now", l_now),
         (c"hpc", l_hpc),
         (c"active", l_active),
+        (c"unusual", l_unusual),
         (c"resume", l_resume),
         (c"callback", l_callback),
         (c"dispatcher", crate::dispatch::l_dispatcher),

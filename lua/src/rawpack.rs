@@ -333,7 +333,6 @@ pub(crate) unsafe fn unpack_args(
     // copied into `copy` (plain bytes on this frame); pinning leaves nothing owned here,
     // so a raise while pushing skips no destructor.
     unsafe {
-        let copy: Small;
         let (p, len, pinned) = match ffi::lua_type(l, at) {
             ffi::LUA_TNONE | ffi::LUA_TNIL => return Ok(0),
             ffi::LUA_TSTRING => {
@@ -343,20 +342,81 @@ pub(crate) unsafe fn unpack_args(
             ffi::LUA_TLIGHTUSERDATA => {
                 let p = ffi::lua_touserdata(l, at) as usize;
                 let sz = size_at(l, at + 1)?;
-                let r = h.lock().pin(p, sz);
-                match r {
-                    Some(Pin::Stays) => (p as *const u8, sz, false),
-                    Some(Pin::Pinned) => (p as *const u8, sz, true),
-                    Some(Pin::Copied(small)) => {
-                        copy = small;
-                        let b = copy.as_slice();
-                        (b.as_ptr(), b.len(), false)
-                    }
-                    None => return Err(Msg::from("invalid message pointer")),
-                }
+                return unpack_pointer(l, h, p, sz, room);
             }
             _ => return Err(msg!("invalid param {}", type_name(l, at))),
         };
+        unpack_bytes(l, h, p, len, pinned, room)
+    }
+}
+
+/// `unpack(ptr, sz)`'s work for a pointer and size given as numbers (the host's dispatcher
+/// has the message's as Rust values): as `unpack_args` with a light userdata.
+///
+/// # Safety
+/// As `unpack_args`.
+#[inline(always)]
+unsafe fn unpack_pointer(
+    l: *mut lua_State,
+    h: &HostCell,
+    p: usize,
+    sz: usize,
+    room: c_int,
+) -> Result<c_int, Msg> {
+    // SAFETY: as `unpack_args`: the bytes are the current message, a pinned `pack`
+    // buffer, or a short one's copied into `copy`, on this frame.
+    unsafe {
+        let copy: Small;
+        let r = h.lock().pin(p, sz);
+        let (p, len, pinned) = match r {
+            Some(Pin::Stays) => (p as *const u8, sz, false),
+            Some(Pin::Pinned) => (p as *const u8, sz, true),
+            Some(Pin::Copied(small)) => {
+                copy = small;
+                let b = copy.as_slice();
+                (b.as_ptr(), b.len(), false)
+            }
+            None => return Err(Msg::from("invalid message pointer")),
+        };
+        unpack_bytes(l, h, p, len, pinned, room)
+    }
+}
+
+/// `unpack(ptr, sz)`'s work for the message being handled (`Host::enter_message`'s
+/// address and size): its bytes stay put until the callback returns, so nothing is
+/// looked up or pinned.
+///
+/// # Safety
+/// As `unpack_args`; `p` and `sz` are the current message's.
+#[inline(always)]
+pub(crate) unsafe fn unpack_current(
+    l: *mut lua_State,
+    h: &HostCell,
+    p: usize,
+    sz: usize,
+    room: c_int,
+) -> Result<c_int, Msg> {
+    // SAFETY: the caller's: the host holds the bytes (`current`) until the callback ends.
+    unsafe { unpack_bytes(l, h, p as *const u8, sz, false, room) }
+}
+
+/// Pushes the values `len` bytes at `p` hold (`pinned`: a `pack` buffer the host pins,
+/// unpinned at the end).
+///
+/// # Safety
+/// As `unpack_args`; the bytes stay valid until this returns.
+#[inline(always)]
+unsafe fn unpack_bytes(
+    l: *mut lua_State,
+    h: &HostCell,
+    p: *const u8,
+    len: usize,
+    pinned: bool,
+    room: c_int,
+) -> Result<c_int, Msg> {
+    // SAFETY: the caller's: `p` points at `len` readable bytes; pushing may raise with
+    // nothing owned live (a pinned buffer is the host's).
+    unsafe {
         let data: &[u8] = if len == 0 {
             &[]
         } else {

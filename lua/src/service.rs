@@ -15,7 +15,7 @@ use skynet_runtime::{
 };
 
 use crate::core::{self, HostRef};
-use crate::host::{Deferred, Host, Notify};
+use crate::host::{Deferred, Delivered, Host, Notify};
 use crate::node::{LuaNode, Script};
 use crate::signal::Signal;
 use crate::vm::LuaState;
@@ -41,6 +41,12 @@ pub struct LuaService {
     shared: Option<Arc<LuaNode>>,
     /// The heap after the last full collection.
     gc_mark: usize,
+    /// The callback's setting (`Host::callback_gen`) whose function the main thread's
+    /// stack holds at index 1 (its only value) between messages; `None`: not kept.
+    kept: Option<u64>,
+    /// The kept callback is the host's dispatcher (`skynet.core.dispatcher`'s closure):
+    /// requests are handed to it as Rust values (`dispatch::deliver`).
+    kept_ours: bool,
 }
 
 impl std::fmt::Debug for LuaService {
@@ -67,6 +73,8 @@ impl LuaService {
             addr: Addr::SYSTEM,
             shared: None,
             gc_mark: 0,
+            kept: None,
+            kept_ours: false,
         }
     }
 
@@ -313,6 +321,58 @@ fn apply_memlimit(lua: &LuaState) {
     }
 }
 
+/// Pushes the callback on the main thread `l` with room for five more values, and
+/// says where to set the top after the call. Between messages the main thread's stack
+/// holds the callback at index 1 (its only value): pushed from there while it is the
+/// one set last (`gen`, `Host::callback_gen`); else it is read from the registry
+/// (`slot`) and, when the stack is empty, kept (`kept` says which setting that is).
+/// `Err(None)`: no callback set.
+///
+/// # Safety
+/// `l` is the main thread of a live state that runs no Lua code now, whose kept
+/// callback `kept` describes.
+unsafe fn push_callback(
+    kept: &mut Option<u64>,
+    ours: &mut bool,
+    l: *mut ffi::lua_State,
+    slot: std::ffi::c_int,
+    gen: u64,
+) -> Result<(std::ffi::c_int, bool), Option<String>> {
+    // SAFETY: the caller's. The fast path's six values fit: the slow path checked
+    // the stack for 8 values from an empty stack before it kept the callback, and the
+    // base frame's limit only grows (a stack shrink keeps what frames reach).
+    // `lua_rawgeti` of the registry and `lua_pushvalue` cannot raise.
+    unsafe {
+        let mut top = ffi::lua_gettop(l);
+        if top == 1 && *kept == Some(gen) {
+            ffi::lua_pushvalue(l, 1);
+            return Ok((1, *ours));
+        }
+        if kept.take().is_some() && top == 1 {
+            ffi::lua_settop(l, 0); // a stale callback (set again since)
+            top = 0;
+        }
+        if ffi::lua_checkstack(l, 8) == 0 {
+            return Err(Some("stack overflow".to_string()));
+        }
+        let t = ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::lua_Integer::from(slot));
+        if t != ffi::LUA_TFUNCTION {
+            ffi::lua_settop(l, top);
+            return Err(None);
+        }
+        let dispatcher = ffi::lua_tocfunction(l, -1).is_some_and(|f| {
+            std::ptr::fn_addr_eq(f, crate::dispatch::l_dispatch as ffi::lua_CFunction)
+        });
+        if top == 0 {
+            *kept = Some(gen); // at index 1, for the next messages
+            *ours = dispatcher;
+            ffi::lua_pushvalue(l, 1);
+            return Ok((1, dispatcher));
+        }
+        Ok((top, dispatcher))
+    }
+}
+
 impl RawService for LuaService {
     fn init(&mut self, ctx: &mut RawContext<'_>) -> InitStatus {
         match self.start(ctx) {
@@ -336,42 +396,69 @@ impl RawService for LuaService {
         };
         let (ptype, session, source) = (msg.ptype, msg.session, msg.source);
         let wants_reply = msg.wants_reply();
-        let (ptr, sz, slot) = {
+        let (ptr, sz, slot, gen) = {
             let mut h = h.lock();
             let (ptr, sz) = h.enter_message(core::payload_bytes(msg));
-            (ptr, sz, h.callback_ref)
+            (ptr, sz, h.callback_ref, h.callback_gen)
         };
         let l = *main as *mut ffi::lua_State;
         signal.set_active(l);
         // SAFETY: `l` is the main thread of this service's state (`self.lua`, alive: it is
         // borrowed above), and no Lua code of it runs now (this worker is the only one
         // handling the service's messages, and mlua is not inside a call). The stack is
-        // left as found: the top is restored on every path. `lua_rawgeti` and the pushes
-        // cannot raise (the stack was checked); `lua_pcall` catches every error.
-        // Exercised by every test that sends a Lua service a message.
+        // left as found, but for the callback kept at index 1 when the stack was empty
+        // (`kept`); the top is restored on every path. The callback is pushed from there
+        // while it is the one set last and the top is 1: the slow path checked the stack
+        // for 8 values from an empty stack before it kept it (the base frame's limit only
+        // grows; a stack shrink keeps it), so the six values pushed fit. `lua_rawgeti`,
+        // `lua_pushvalue` and the pushes cannot raise; `lua_pcall` catches every error.
+        // Exercised by every test that sends a Lua service a message, and by the test of
+        // a callback replaced from Lua.
+        // SAFETY: `l` is the main thread of this service's state (`self.lua`, alive: it is
+        // borrowed above), and no Lua code of it runs now (this worker is the only one
+        // handling the service's messages, and mlua is not inside a call). The stack is
+        // left as found (the top restored on every path), but for the callback kept at
+        // index 1 (`push_callback`). The pushes cannot raise (`push_callback` made room);
+        // `lua_pcall` catches every error. A delivered request (`dispatch::deliver`) is
+        // only handed to the host's dispatcher, which takes it before anything else runs;
+        // it is cleared after the call whatever happened. Exercised by every test that
+        // sends a Lua service a message.
         let r = unsafe {
-            let top = ffi::lua_gettop(l);
-            if ffi::lua_checkstack(l, 8) == 0 {
-                Err(Some("stack overflow".to_string()))
-            } else if ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::lua_Integer::from(slot))
-                != ffi::LUA_TFUNCTION
-            {
-                ffi::lua_settop(l, top);
-                Err(None)
-            } else {
-                ffi::lua_pushinteger(l, i64::from(ptype.0));
-                ffi::lua_pushlightuserdata(l, ptr as *mut std::ffi::c_void);
-                ffi::lua_pushinteger(l, sz as i64);
-                ffi::lua_pushinteger(l, i64::from(session));
-                ffi::lua_pushinteger(l, i64::from(source.0));
-                let rc = ffi::lua_pcall(l, 5, 0, 0);
-                let r = if rc == ffi::LUA_OK {
-                    Ok(())
-                } else {
-                    Err(Some(raw::error_text(l)))
-                };
-                ffi::lua_settop(l, top);
-                r
+            match push_callback(&mut self.kept, &mut self.kept_ours, l, slot, gen) {
+                Err(e) => Err(e),
+                Ok((top, ours)) => {
+                    // A request for the host's dispatcher goes as Rust values (it takes
+                    // them first thing; cleared after in any case). Responses and errors
+                    // (its other paths) get the arguments as any callback does.
+                    let direct = ours && ptype != Ptype::RESPONSE && ptype != Ptype::ERROR;
+                    let rc = if direct {
+                        let m = Delivered {
+                            ptype: i64::from(ptype.0),
+                            ptr,
+                            sz,
+                            session: i64::from(session),
+                            source: i64::from(source.0),
+                        };
+                        crate::dispatch::deliver(Some((h, m)));
+                        let rc = ffi::lua_pcall(l, 0, 0, 0);
+                        crate::dispatch::deliver(None);
+                        rc
+                    } else {
+                        ffi::lua_pushinteger(l, i64::from(ptype.0));
+                        ffi::lua_pushlightuserdata(l, ptr as *mut std::ffi::c_void);
+                        ffi::lua_pushinteger(l, sz as i64);
+                        ffi::lua_pushinteger(l, i64::from(session));
+                        ffi::lua_pushinteger(l, i64::from(source.0));
+                        ffi::lua_pcall(l, 5, 0, 0)
+                    };
+                    let r = if rc == ffi::LUA_OK {
+                        Ok(())
+                    } else {
+                        Err(Some(raw::error_text(l)))
+                    };
+                    ffi::lua_settop(l, top);
+                    r
+                }
             }
         };
         signal.set_active(std::ptr::null_mut());

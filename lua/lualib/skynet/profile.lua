@@ -4,6 +4,7 @@
 local c = require "skynet.core"
 local hpc = c.hpc
 local active = c.active -- tells the host which coroutine runs (for a signal)
+local unusual = c.unusual -- tells the host's dispatcher to look for timed coroutines
 local c_resume = c.resume -- coroutine.resume that also tells the host (not skynet's)
 local co_resume = coroutine.resume
 local co_create = coroutine.create
@@ -19,9 +20,9 @@ local timing = setmetatable({}, { __mode = "k" })
 
 -- How many coroutines are timed: while none is, a resume does not look (and skynet.lua
 -- calls skynet.core.resume straight: `profile.state` is not skynet's). The count is
--- state[1], an array slot. state[2] is true once anything was ever timed (or skynet.lua
--- has had a trace tag or a trace source): until then the host's dispatcher reads only
--- that slot on a message, not state[1] nor skynet.lua's trace flags.
+-- state[1], an array slot. Once anything was ever timed (or skynet.lua has had a trace
+-- tag or a trace source), `unusual()` tells the host: until then its dispatcher reads
+-- neither state[1] nor skynet.lua's trace flags on a message.
 local state = { 0, nil }
 profile.state = state
 
@@ -32,7 +33,10 @@ function profile.start(co)
 	end
 	timing[co] = { total = 0, since = hpc() }
 	state[1] = state[1] + 1
-	state[2] = true
+	if not state[2] then
+		state[2] = true -- told the host
+		unusual()
+	end
 end
 
 function profile.stop(co)

@@ -308,8 +308,8 @@ function T.badinput()
 	-- the dispatcher checks what it is built from
 	local t, f1 = {}, function() end
 	local function one() return t end -- one upvalue, as skynet.lua's `running`
-	local x, y = 1, 2
-	local function slot() return x, y end -- two upvalues, as skynet.lua's `call_slot`
+	local x, y, z = 1, 2, 3
+	local function slot() return x, y, z end -- three upvalues, as skynet.lua's `call_slot`
 	local ok_d, d = pcall(c.dispatcher, f1, f1, one, t, t, t, t, t, t, t, t, slot)
 	eq(ok_d, true, "dispatcher")
 	eq(type(d), "function")
@@ -317,6 +317,9 @@ function T.badinput()
 	eq(e1, "bad argument #11 to 'dispatcher'")
 	local _, e3 = pcall(c.dispatcher, f1, f1, one, t, t, t, t, t, t, t, t, one)
 	eq(e3, "bad argument #12 to 'dispatcher'")
+	local function two() return x, y end
+	local _, e4 = pcall(c.dispatcher, f1, f1, one, t, t, t, t, t, t, t, t, two)
+	eq(e4, "bad argument #12 to 'dispatcher'")
 	local _, e2 = pcall(c.dispatcher, f1, f1, f1, t, t, t, t, t, t, t, t, slot)
 	eq(e2, "bad argument #3 to 'dispatcher'")
 	-- trash of an unknown pointer and a send to nobody are quiet no-ops
