@@ -598,3 +598,62 @@ fn a_service_woken_by_a_long_turn_runs_beside_it() {
         "the woken service ran only after the long turn"
     );
 }
+
+/// Never finishes its first message: a call to it is answered only when it is killed.
+struct Stuck;
+impl Service for Stuck {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        ctx.sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+/// Sends three values to the service it is given, kills it, waits for a call to it to
+/// fail, then sends twice more; reports every outcome.
+struct SendKillSend {
+    out: crossbeam_channel::Sender<Vec<Result<(), skynet_runtime::CallError>>>,
+}
+impl Service for SendKillSend {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        let Some(&target) = msg.downcast_ref::<Addr>() else {
+            return;
+        };
+        let mut outcomes = Vec::new();
+        for i in 0..3u64 {
+            outcomes.push(ctx.send(target, i).map_err(|e| e.reason));
+        }
+        ctx.kill(target);
+        // Resolves once the target has retired (its mailbox refused the call, or
+        // answered it with an error when it closed).
+        outcomes.push(ctx.call(target, 99u64).await.map(drop));
+        for i in 0..2u64 {
+            outcomes.push(ctx.send(target, i).map_err(|e| e.reason));
+        }
+        let _ = self.out.send(outcomes);
+    }
+}
+
+/// Guarantee: a service's remembered destination (the third send in a row to it skips
+/// every lookup) fails sends with `Dead` once that service is gone, as a lookup would,
+/// and is forgotten (the send after it takes the long way and fails the same).
+#[test]
+fn a_remembered_destination_that_retires_fails_sends_with_dead() {
+    let node = util::builder().threads(2).build().unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let sender = node.launch(SendKillSend { out: tx }).unwrap();
+    let target = node.launch(Stuck).unwrap();
+    // Busy first (a cold service forgets its destination whenever it goes idle, as it
+    // waits in the call below): 70 messages handled before the address comes.
+    for _ in 0..70 {
+        node.send(sender, ()).unwrap();
+    }
+    node.send(sender, target).unwrap();
+    let dead = skynet_runtime::CallError::Dead(target);
+    let outcomes = recv(&rx, LONG);
+    assert_eq!(&outcomes[..3], &[Ok(()), Ok(()), Ok(())]);
+    assert_eq!(
+        outcomes[3],
+        Err(dead.clone()),
+        "the call fails when the kill lands"
+    );
+    assert_eq!(&outcomes[4..], &[Err(dead.clone()), Err(dead)]);
+}

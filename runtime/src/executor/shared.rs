@@ -272,22 +272,29 @@ impl HostShared {
         if !self.is_owner() {
             return Routed::Missed(msg);
         }
-        // SAFETY: `is_owner` (see `owned`); the push reaches no host's `local`.
-        unsafe {
+        // SAFETY: `is_owner` (see `owned`); the push reaches no host's `local` (a refused
+        // message comes back in the error, nothing is dropped in it).
+        let (routed, gone) = unsafe {
             self.local.with(|l| match &l.dest.hit {
                 Some((a, cell)) if *a == dest => {
                     if !admit(cell) {
-                        return Routed::Missed(msg);
+                        return (Routed::Missed(msg), None);
                     }
                     let sent = self.node.push(cell, msg).map(drop);
-                    if sent.is_err() {
-                        l.dest.hit = None; // retired: forget it
-                    }
-                    Routed::Sent(sent)
+                    // Retired: forget it.
+                    let gone = if sent.is_err() {
+                        l.dest.hit.take()
+                    } else {
+                        None
+                    };
+                    (Routed::Sent(sent), gone)
                 }
-                _ => Routed::Missed(msg),
+                _ => (Routed::Missed(msg), None),
             })
-        }
+        };
+        // The forgotten cell is dropped outside the borrow.
+        drop(gone);
+        routed
     }
 
     /// Notes a send to `dest` made the long way: the second in a row to the same service
