@@ -55,8 +55,6 @@ pub use executor::{Service, Sleep, YieldNow};
 pub use kernel::barrier;
 pub use kernel::{DrainWake, ExitHook, RuntimeMetrics, ServiceInfo, ShutdownHook};
 pub use node::{Node, NodeBuilder};
-pub use raw::{
-    ExitReason, InitStatus, MessageRun, NodeHandle, RawContext, RawService, ServiceRef, WakeBatch,
-};
+pub use raw::{ExitReason, InitStatus, NodeHandle, RawContext, RawService, ServiceRef, WakeBatch};
 pub use system::{LogCapture, LoggerService};
 pub use time::{timestamp, TimerId};

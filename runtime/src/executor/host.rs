@@ -24,10 +24,10 @@ use slab::Slab;
 use crate::base::{Message, Ptype};
 use crate::executor::service::Service;
 use crate::executor::shared::{
-    BoxFuture, Context, Delivered, HostShared, HostState, Local, OwnerCell, OwnerGuard, RunPtr,
-    TaskWaker, FAST_DIRTY, FAST_HOST, MAIN,
+    BoxFuture, Context, Delivered, HostShared, HostState, Local, OwnerCell, OwnerGuard, TaskWaker,
+    FAST_DIRTY, FAST_HOST, MAIN,
 };
-use crate::raw::{ExitReason, InitStatus, MessageRun, RawContext, RawService};
+use crate::raw::{ExitReason, InitStatus, RawContext, RawService};
 
 /// Runs a [`Service`] as a [`RawService`].
 pub(crate) struct AsyncHost<S: Service> {
@@ -169,16 +169,131 @@ impl<S: Service> AsyncHost<S> {
         }
     }
 
-    /// [`RawService::handle`]: one message (in `handle_run` too, inlined into both).
-    #[inline(always)]
-    fn handle_one(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
+    /// Reports init completion and exit requests to the raw layer.
+    fn report(ctx: &mut RawContext<'_>, (outcome, exit): (Option<Result<(), String>>, bool)) {
+        if let Some(outcome) = outcome {
+            ctx.init_done(outcome);
+        }
+        if exit {
+            ctx.exit();
+        }
+    }
+
+    // The service lock is held across `init`/`dispatch` awaits on purpose: it is what gives
+    // `dispatch` its `&mut self`. Nothing else takes it while the main task lives (`exit`
+    // locks it only after the task is dropped), so it is never contended.
+    #[allow(clippy::await_holding_lock)]
+    fn main_task(svc: Arc<Mutex<S>>, mut ctx: Context) -> BoxFuture {
+        Box::pin(async move {
+            // Locked once for the task's life, not once per message.
+            let mut s = svc.lock();
+            let init = s.init(&mut ctx).await;
+            let ok = init.is_ok();
+            ctx.shared.state.lock().init_outcome = Some(init.map_err(|e| e.to_string()));
+            if !ok {
+                return;
+            }
+            loop {
+                let msg = NextMessage { ctx: &ctx }.await;
+                ctx.begin_request(&msg);
+                s.dispatch(&mut ctx, msg).await;
+                ctx.end_request();
+            }
+        })
+    }
+}
+
+/// Resolves with the next message for `dispatch`.
+struct NextMessage<'a> {
+    ctx: &'a Context,
+}
+
+impl Future for NextMessage<'_> {
+    type Output = Message;
+    fn poll(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Message> {
+        let shared = &self.ctx.shared;
+        let exiting = shared.exit_flag.load(Ordering::Relaxed);
+        // SAFETY: NextMessage is awaited only by the main task, which only `run_ready` and
+        // `AsyncHost::handle` poll, on the worker running the service, holding no other
+        // borrow of `local` while they poll.
+        unsafe {
+            shared.local.with(|l| {
+                if !exiting {
+                    if let Some(m) = l.inbox.pop_front() {
+                        return Poll::Ready(m);
+                    }
+                }
+                // The host re-queues MAIN when a message arrives; no waker needed.
+                l.main_idle = true;
+                Poll::Pending
+            })
+        }
+    }
+}
+
+impl<S: Service> RawService for AsyncHost<S> {
+    fn init(&mut self, ctx: &mut RawContext<'_>) -> InitStatus {
+        let shared = Arc::new_cyclic(|weak: &Weak<HostShared>| HostShared {
+            addr: ctx.self_addr(),
+            node: ctx.node.clone(),
+            cell: ctx.cell.clone(),
+            main_waker: Waker::from(Arc::new(TaskWaker {
+                host: weak.clone(),
+                task: MAIN,
+            })),
+            local: OwnerCell::new(Local {
+                inbox: VecDeque::new(),
+                main_idle: false,
+                pending: Default::default(),
+                callbacks: Slab::new(),
+                dest: Default::default(),
+            }),
+            exit_flag: AtomicBool::new(false),
+            has_intercepts: AtomicBool::new(false),
+            state: Mutex::new(HostState {
+                ready: VecDeque::from([MAIN]),
+                spawned: Vec::new(),
+                running: false,
+                wake_posted: false,
+                exit_requested: false,
+                init_outcome: None,
+                intercepts: Vec::new(),
+                locals: Vec::new(),
+            }),
+        });
+        let main_ctx = Context::new(shared.clone(), true);
+        self.main = Some((
+            Self::main_task(self.svc.clone(), main_ctx),
+            shared.main_waker.clone(),
+        ));
+        let _owner = OwnerGuard::enter(&shared);
+        self.shared = Some(shared);
+        let (outcome, exit) = self.run_ready(None, false);
+        match outcome {
+            Some(Ok(())) if exit => {
+                ctx.exit();
+                InitStatus::Ready
+            }
+            Some(Ok(())) => InitStatus::Ready,
+            Some(Err(why)) => InitStatus::Failed(why),
+            None if exit => InitStatus::Failed("exited during init".into()),
+            None => InitStatus::Pending,
+        }
+    }
+
+    fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
         let Some(shared) = self.shared.as_ref() else {
             return;
         };
         let _owner = OwnerGuard::enter(shared);
         let is_reply =
             (msg.ptype == Ptype::RESPONSE || msg.ptype == Ptype::ERROR) && msg.session != 0;
-        if self.init_reported && for_dispatch(shared, &msg) {
+        if !is_reply
+            && self.init_reported
+            && msg.ptype != Ptype::DEBUG
+            && msg.ptype != Ptype::ERROR
+            && !shared.has_intercepts.load(Ordering::Relaxed)
+        {
             // The common case, a message for `dispatch`: no lock at all.
             // SAFETY: we are in `AsyncHost::handle` (`&mut self`), on the worker running the
             // service; nothing else borrows `local` now.
@@ -255,195 +370,6 @@ impl<S: Service> AsyncHost<S> {
         }
         let done = self.run_ready(first, true);
         Self::report(ctx, done);
-    }
-
-    /// Reports init completion and exit requests to the raw layer.
-    fn report(ctx: &mut RawContext<'_>, (outcome, exit): (Option<Result<(), String>>, bool)) {
-        if let Some(outcome) = outcome {
-            ctx.init_done(outcome);
-        }
-        if exit {
-            ctx.exit();
-        }
-    }
-
-    // The service lock is held across `init`/`dispatch` awaits on purpose: it is what gives
-    // `dispatch` its `&mut self`. Nothing else takes it while the main task lives (`exit`
-    // locks it only after the task is dropped), so it is never contended.
-    #[allow(clippy::await_holding_lock)]
-    fn main_task(svc: Arc<Mutex<S>>, mut ctx: Context) -> BoxFuture {
-        Box::pin(async move {
-            // Locked once for the task's life, not once per message.
-            let mut s = svc.lock();
-            let init = s.init(&mut ctx).await;
-            let ok = init.is_ok();
-            ctx.shared.state.lock().init_outcome = Some(init.map_err(|e| e.to_string()));
-            if !ok {
-                return;
-            }
-            loop {
-                let msg = NextMessage { ctx: &ctx }.await;
-                ctx.begin_request(&msg);
-                s.dispatch(&mut ctx, msg).await;
-                ctx.end_request();
-            }
-        })
-    }
-}
-
-/// Whether `msg` goes straight to the main task's inbox (the common case: no lock, no
-/// interceptor): not a reply, not a debug ping, not an error, and no library intercepts
-/// messages. The host must have reported its init.
-#[inline]
-fn for_dispatch(shared: &HostShared, msg: &Message) -> bool {
-    msg.ptype != Ptype::RESPONSE
-        && msg.ptype != Ptype::ERROR
-        && msg.ptype != Ptype::DEBUG
-        && !shared.has_intercepts.load(Ordering::Relaxed)
-}
-
-/// Resolves with the next message for `dispatch`.
-struct NextMessage<'a> {
-    ctx: &'a Context,
-}
-
-impl Future for NextMessage<'_> {
-    type Output = Message;
-    #[inline(always)]
-    fn poll(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Message> {
-        let shared = &self.ctx.shared;
-        let exiting = shared.exit_flag.load(Ordering::Relaxed);
-        // SAFETY: NextMessage is awaited only by the main task, which only `run_ready` and
-        // `AsyncHost::handle` poll, on the worker running the service, holding no other
-        // borrow of `local` while they poll.
-        unsafe {
-            shared.local.with(
-                #[inline(always)]
-                |l| {
-                    if !exiting {
-                        if let Some(m) = l.inbox.pop_front() {
-                            return Poll::Ready(m);
-                        }
-                        if let Some(RunPtr(mut run)) = l.run {
-                            // `handle_run` set this pointer to its run, which outlives the poll
-                            // we are in, and clears it before returning (covered by the
-                            // SAFETY argument above: the worker running the service, inside
-                            // that call).
-                            let run = run.as_mut();
-                            if let Some(m) = run.next_if(|m| for_dispatch(shared, m)) {
-                                return Poll::Ready(m);
-                            }
-                        }
-                    }
-                    // The host re-queues MAIN when a message arrives; no waker needed.
-                    l.main_idle = true;
-                    Poll::Pending
-                },
-            )
-        }
-    }
-}
-
-impl<S: Service> RawService for AsyncHost<S> {
-    fn init(&mut self, ctx: &mut RawContext<'_>) -> InitStatus {
-        let shared = Arc::new_cyclic(|weak: &Weak<HostShared>| HostShared {
-            addr: ctx.self_addr(),
-            node: ctx.node.clone(),
-            cell: ctx.cell.clone(),
-            main_waker: Waker::from(Arc::new(TaskWaker {
-                host: weak.clone(),
-                task: MAIN,
-            })),
-            local: OwnerCell::new(Local {
-                inbox: VecDeque::new(),
-                main_idle: false,
-                pending: Default::default(),
-                callbacks: Slab::new(),
-                dest: Default::default(),
-                run: None,
-            }),
-            exit_flag: AtomicBool::new(false),
-            has_intercepts: AtomicBool::new(false),
-            state: Mutex::new(HostState {
-                ready: VecDeque::from([MAIN]),
-                spawned: Vec::new(),
-                running: false,
-                wake_posted: false,
-                exit_requested: false,
-                init_outcome: None,
-                intercepts: Vec::new(),
-                locals: Vec::new(),
-            }),
-        });
-        let main_ctx = Context::new(shared.clone(), true);
-        self.main = Some((
-            Self::main_task(self.svc.clone(), main_ctx),
-            shared.main_waker.clone(),
-        ));
-        let _owner = OwnerGuard::enter(&shared);
-        self.shared = Some(shared);
-        let (outcome, exit) = self.run_ready(None, false);
-        match outcome {
-            Some(Ok(())) if exit => {
-                ctx.exit();
-                InitStatus::Ready
-            }
-            Some(Ok(())) => InitStatus::Ready,
-            Some(Err(why)) => InitStatus::Failed(why),
-            None if exit => InitStatus::Failed("exited during init".into()),
-            None => InitStatus::Pending,
-        }
-    }
-
-    fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message) {
-        self.handle_one(ctx, msg);
-    }
-
-    fn handle_run(&mut self, ctx: &mut RawContext<'_>, run: &mut MessageRun<'_>) {
-        let shared = match self.shared.as_ref() {
-            // SAFETY: in an `AsyncHost` method (`&mut self`), on the worker running the
-            // service; nothing else borrows `local` now.
-            Some(shared)
-                if self.init_reported
-                    && run.peek().is_some_and(|m| for_dispatch(shared, m))
-                    && unsafe { shared.local.with(|l| l.main_idle) } =>
-            {
-                shared
-            }
-            _ => {
-                // A reply, a message before init was reported, an intercepted protocol,
-                // or the main task inside `dispatch`: one at a time.
-                if let Some(msg) = run.next() {
-                    self.handle_one(ctx, msg);
-                }
-                return;
-            }
-        };
-        let _owner = OwnerGuard::enter(shared);
-        /// Takes the run away from the main task even if the poll panics.
-        struct RunGuard(*const HostShared);
-        impl Drop for RunGuard {
-            fn drop(&mut self) {
-                // SAFETY: the pointer is `self.shared`'s, which `handle_run` keeps for its
-                // whole call (only `init` and `exit` replace it); we are in `handle_run`,
-                // on the worker running the service, after the poll: nothing else borrows
-                // `local`.
-                unsafe { (*self.0).local.with(|l| l.run = None) };
-            }
-        }
-        let ptr = std::ptr::NonNull::from(&mut *run).cast::<MessageRun<'static>>();
-        // SAFETY: as above. The run outlives the poll below, and `RunGuard` clears the
-        // pointer before this function returns or unwinds.
-        unsafe {
-            shared.local.with(|l| {
-                l.run = Some(RunPtr(ptr));
-                l.main_idle = false;
-            })
-        };
-        let _run = RunGuard(&**shared);
-        // The main task takes the run's messages while they are for `dispatch` and it
-        // does not stop to wait (at least the first: it is idle, and the first is for it).
-        self.poll_main_fast(ctx);
     }
 
     fn release_idle(&mut self) {

@@ -53,10 +53,6 @@ const LIFO_BUDGET: u32 = 64;
 /// worker that parks late still gets it.
 pub(crate) const LIFO_SPILL: usize = 64;
 
-/// How long a worker that finds no work looks again before it parks, while another worker
-/// is awake (see [`RunQueue::look_before_parking`]).
-const PARK_AFTER: std::time::Duration = std::time::Duration::from_micros(50);
-
 /// How many services a deferring thread may queue before the parked workers are woken
 /// anyway: a batch of hundreds of socket events should not keep them idle to its end.
 const DEFER_LIMIT: usize = 32;
@@ -68,9 +64,6 @@ pub(crate) struct RunQueue<S: ?Sized> {
     len: AtomicUsize,
     /// Parked workers, read without the lock by pushers to decide whether to notify.
     sleeping: AtomicUsize,
-    /// Workers looking for work before they park (see `look_before_parking`): they take
-    /// what reaches the global queue without being notified.
-    looking: AtomicUsize,
     /// Parked workers notified and not yet up: each will take a service from the global
     /// queue, so that many queued services are already seen to (written under `idle`).
     waking: AtomicUsize,
@@ -164,7 +157,6 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
             global: Mutex::new(VecDeque::new()),
             len: AtomicUsize::new(0),
             sleeping: AtomicUsize::new(0),
-            looking: AtomicUsize::new(0),
             waking: AtomicUsize::new(0),
             idle: Mutex::new(()),
             wake: Condvar::new(),
@@ -382,9 +374,6 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
             if self.stop.load(Ordering::SeqCst) {
                 return None;
             }
-            if self.look_before_parking() {
-                continue;
-            }
             let mut guard = self.idle.lock();
             self.sleeping.fetch_add(1, Ordering::SeqCst);
             if self.len.load(Ordering::SeqCst) == 0 && !self.stop.load(Ordering::SeqCst) {
@@ -398,36 +387,6 @@ impl<S: Hosted + ?Sized> RunQueue<S> {
             }
             self.sleeping.fetch_sub(1, Ordering::SeqCst);
         }
-    }
-
-    /// Looks for queued work for up to [`PARK_AFTER`] before the calling worker parks, while
-    /// another worker is awake: true when some appeared. A parked worker costs a futex
-    /// round trip to wake (tens of microseconds of CPU in a VM), and a receiver that keeps
-    /// up with its sender on another worker empties its mailbox, goes idle and is woken
-    /// again thousands of times a second; the next message is usually a few microseconds
-    /// away, when its sender's LIFO slot spills. With every other worker parked nothing
-    /// can produce work but a timer or a socket (they wake a parked worker anyway), so
-    /// the worker parks at once: an idle node never spins.
-    fn look_before_parking(&self) -> bool {
-        let others = self.lifos.len().saturating_sub(1);
-        if others == 0 || self.sleeping.load(Ordering::Relaxed) >= others {
-            return false;
-        }
-        self.looking.fetch_add(1, Ordering::SeqCst);
-        let start = std::time::Instant::now();
-        let found = 'look: loop {
-            for _ in 0..32 {
-                std::hint::spin_loop();
-                if self.len.load(Ordering::Relaxed) > 0 || self.stop.load(Ordering::Relaxed) {
-                    break 'look true;
-                }
-            }
-            if start.elapsed() >= PARK_AFTER || self.sleeping.load(Ordering::Relaxed) >= others {
-                break false;
-            }
-        };
-        self.looking.fetch_sub(1, Ordering::SeqCst);
-        found
     }
 
     /// Stops every worker once the queue is empty of runnable work it will take.

@@ -12,4 +12,4 @@ pub(crate) mod worker;
 
 pub use handle::{NodeHandle, ServiceRef, WakeBatch};
 pub(crate) use service::{Cell, NodeInner};
-pub use service::{ExitReason, InitStatus, MessageRun, RawContext, RawService};
+pub use service::{ExitReason, InitStatus, RawContext, RawService};

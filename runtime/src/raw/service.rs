@@ -3,12 +3,10 @@
 //! with. This is where the kernel gets its one instantiation: [`NodeInner`] is the kernel
 //! holding `dyn RawService` bodies.
 
-use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::base::{Message, Ptype};
-use crate::kernel::{self, Hosted, Kernel, KILL_DRAIN, KILL_NONE};
+use crate::base::Message;
+use crate::kernel::{self, Hosted, Kernel};
 
 /// The node's shared state, holding raw services.
 pub(crate) type NodeInner = Kernel<dyn RawService>;
@@ -57,19 +55,6 @@ pub trait RawService: Send + 'static {
     /// Every message, in arrival order.
     fn handle(&mut self, ctx: &mut RawContext<'_>, msg: Message);
 
-    /// Handles a run of messages from the front of the service's queue, in order: at
-    /// least the first one the run offers, and as many more as the service wants while
-    /// the run offers them. The worker calls this instead of [`handle`](Self::handle)
-    /// when it has messages; the default takes one and passes it to `handle`, which is
-    /// all most services need. A service that queues messages for a loop of its own
-    /// (the async executor's `dispatch` loop takes them straight from the run) saves a
-    /// callback per message in a flood.
-    fn handle_run(&mut self, ctx: &mut RawContext<'_>, run: &mut MessageRun<'_>) {
-        if let Some(msg) = run.next() {
-            self.handle(ctx, msg);
-        }
-    }
-
     /// Called when something asked to run this service without a message (a task waker
     /// fired on another thread, or a kill). Most raw services ignore it.
     fn wake(&mut self, ctx: &mut RawContext<'_>) {
@@ -87,80 +72,6 @@ pub trait RawService: Send + 'static {
     /// Tens of thousands of such services are what a node holds, so their spare capacity is
     /// most of its memory. Optional.
     fn release_idle(&mut self) {}
-}
-
-/// The messages a worker offers a service in one [`RawService::handle_run`]: the front of
-/// its queue, as many as the turn allows. skynet's weight rule sets how many a turn takes
-/// when other services wait; while none waits, the run goes on to the end of the batch in
-/// hand. A kill stops it after the current message.
-pub struct MessageRun<'a> {
-    pending: &'a mut VecDeque<Message>,
-    node: &'a NodeInner,
-    cell: &'a Cell,
-    /// Messages the turn takes before it looks whether other services wait.
-    limit: usize,
-    taken: usize,
-}
-
-impl<'a> MessageRun<'a> {
-    pub(crate) fn new(
-        pending: &'a mut VecDeque<Message>,
-        node: &'a NodeInner,
-        cell: &'a Cell,
-        limit: usize,
-    ) -> MessageRun<'a> {
-        MessageRun {
-            pending,
-            node,
-            cell,
-            limit,
-            taken: 0,
-        }
-    }
-
-    /// The message at the front, which the run offers if nothing was taken yet (a wake-up
-    /// aside: that is the worker's to deliver).
-    #[inline]
-    pub fn peek(&self) -> Option<&Message> {
-        self.pending.front()
-    }
-
-    /// The next message, if the run offers one.
-    #[inline]
-    pub fn next(&mut self) -> Option<Message> {
-        self.next_if(|_| true)
-    }
-
-    /// The next message, if the run offers one and `wanted` accepts it (it is left at the
-    /// front otherwise, for the next run).
-    #[inline]
-    pub fn next_if(&mut self, wanted: impl FnOnce(&Message) -> bool) -> Option<Message> {
-        let msg = self.pending.front()?;
-        if self.taken > 0 && !self.may_go_on() {
-            return None;
-        }
-        // A wake-up is the worker's to deliver (`RawService::wake`).
-        if msg.ptype == Ptype::WAKE || !wanted(msg) {
-            return None;
-        }
-        self.taken += 1;
-        self.pending.pop_front()
-    }
-
-    /// Whether the turn may take one more message: not killed, and within its share (or
-    /// nobody else waits).
-    #[inline]
-    fn may_go_on(&self) -> bool {
-        matches!(
-            self.cell.kill.load(Ordering::Relaxed),
-            KILL_NONE | KILL_DRAIN
-        ) && (self.taken < self.limit || !self.node.run_queue.others_waiting())
-    }
-
-    /// Messages taken so far.
-    pub fn taken(&self) -> usize {
-        self.taken
-    }
 }
 
 /// The context of one raw callback: send, allocate sessions, set timers, exit.

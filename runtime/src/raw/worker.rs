@@ -8,9 +8,7 @@ use crate::base::{Addr, CallError, Ptype};
 use crate::kernel::{Body, Runnable, WorkerSlot, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
 use crate::raw::log_route as logger;
 use crate::raw::sched_policy;
-use crate::raw::service::{
-    Cell, ExitReason, InitStatus, MessageRun, NodeInner, RawContext, RawService,
-};
+use crate::raw::service::{Cell, ExitReason, InitStatus, NodeInner, RawContext, RawService};
 
 /// skynet's weight table: worker i takes `len >> weight` messages per turn (-1: one).
 const WEIGHTS: [i8; 32] = [
@@ -296,36 +294,20 @@ fn run_locked(
             return false;
         };
         let mut ended = None;
-        let mut handled = 0;
-        while handled < batch.n {
-            let Some(front) = b.pending.front() else {
+        for _ in 0..batch.n {
+            let Some(msg) = b.pending.pop_front() else {
                 break;
             };
             let mut ctx = RawContext::new(node, cell);
-            let (r, n) = if front.ptype == Ptype::WAKE {
-                b.pending.pop_front();
-                (guarded(Some(slot), addr, || svc.wake(&mut ctx)), 1)
+            let r = if msg.ptype == Ptype::WAKE {
+                guarded(Some(slot), addr, || svc.wake(&mut ctx))
             } else {
-                // The run may go past `batch.n` while no other service waits, as this loop
-                // would; it takes at least one message.
-                let mut run = MessageRun::new(&mut b.pending, node, cell, batch.n - handled);
-                let r = guarded(Some(slot), addr, || {
-                    svc.handle_run(&mut ctx, &mut run);
-                    // A run that took nothing would stall the queue: the first goes to
-                    // `handle` (the contract says it must be taken).
-                    if run.taken() == 0 {
-                        if let Some(msg) = run.next() {
-                            svc.handle(&mut ctx, msg);
-                        }
-                    }
-                });
-                (r, run.taken())
+                guarded(Some(slot), addr, || svc.handle(&mut ctx, msg))
             };
-            handled += n;
             // Written only by the run token's holder: no read-modify-write needed.
             let done = cell.processed.load(Ordering::Relaxed);
             cell.processed
-                .store(done.wrapping_add(n as u64), Ordering::Relaxed);
+                .store(done.wrapping_add(1), Ordering::Relaxed);
             if let Err(p) = r {
                 ended = Some(ExitReason::Panicked(p));
                 break;
