@@ -24,8 +24,8 @@ use slab::Slab;
 use crate::base::{Message, Ptype};
 use crate::executor::service::Service;
 use crate::executor::shared::{
-    BoxFuture, Context, Delivered, HostShared, HostState, Local, OwnerCell, OwnerGuard, TaskWaker,
-    FAST_DIRTY, FAST_HOST, MAIN,
+    BoxFuture, Context, Delivered, HostShared, HostState, Local, OwnerCell, OwnerGuard, RunPtr,
+    TaskWaker, FAST_DIRTY, FAST_HOST, MAIN,
 };
 use crate::raw::{ExitReason, InitStatus, RawContext, RawService};
 
@@ -203,6 +203,17 @@ impl<S: Service> AsyncHost<S> {
     }
 }
 
+/// Whether `msg` goes straight to the main task's inbox (the common case: no lock, no
+/// interceptor): not a reply, not a debug ping, not an error, and no library intercepts
+/// messages. The host must have reported its init.
+#[inline]
+fn for_dispatch(shared: &HostShared, msg: &Message) -> bool {
+    msg.ptype != Ptype::RESPONSE
+        && msg.ptype != Ptype::ERROR
+        && msg.ptype != Ptype::DEBUG
+        && !shared.has_intercepts.load(Ordering::Relaxed)
+}
+
 /// Resolves with the next message for `dispatch`.
 struct NextMessage<'a> {
     ctx: &'a Context,
@@ -210,6 +221,7 @@ struct NextMessage<'a> {
 
 impl Future for NextMessage<'_> {
     type Output = Message;
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Message> {
         let shared = &self.ctx.shared;
         let exiting = shared.exit_flag.load(Ordering::Relaxed);
@@ -217,16 +229,29 @@ impl Future for NextMessage<'_> {
         // `AsyncHost::handle` poll, on the worker running the service, holding no other
         // borrow of `local` while they poll.
         unsafe {
-            shared.local.with(|l| {
-                if !exiting {
-                    if let Some(m) = l.inbox.pop_front() {
-                        return Poll::Ready(m);
+            shared.local.with(
+                #[inline(always)]
+                |l| {
+                    if !exiting {
+                        if let Some(m) = l.inbox.pop_front() {
+                            return Poll::Ready(m);
+                        }
+                        if let Some(RunPtr(mut run)) = l.run {
+                            // `handle` set this pointer to the worker's run, which outlives
+                            // the poll we are in, and clears it before returning (covered by
+                            // the SAFETY argument above: the worker running the service,
+                            // inside that call).
+                            let run = run.as_mut();
+                            if let Some(m) = run.next_if(|m| for_dispatch(shared, m)) {
+                                return Poll::Ready(m);
+                            }
+                        }
                     }
-                }
-                // The host re-queues MAIN when a message arrives; no waker needed.
-                l.main_idle = true;
-                Poll::Pending
-            })
+                    // The host re-queues MAIN when a message arrives; no waker needed.
+                    l.main_idle = true;
+                    Poll::Pending
+                },
+            )
         }
     }
 }
@@ -247,6 +272,7 @@ impl<S: Service> RawService for AsyncHost<S> {
                 pending: Default::default(),
                 callbacks: Slab::new(),
                 dest: Default::default(),
+                run: None,
             }),
             exit_flag: AtomicBool::new(false),
             has_intercepts: AtomicBool::new(false),
@@ -288,22 +314,36 @@ impl<S: Service> RawService for AsyncHost<S> {
         let _owner = OwnerGuard::enter(shared);
         let is_reply =
             (msg.ptype == Ptype::RESPONSE || msg.ptype == Ptype::ERROR) && msg.session != 0;
-        if !is_reply
-            && self.init_reported
-            && msg.ptype != Ptype::DEBUG
-            && msg.ptype != Ptype::ERROR
-            && !shared.has_intercepts.load(Ordering::Relaxed)
-        {
-            // The common case, a message for `dispatch`: no lock at all.
+        if self.init_reported && for_dispatch(shared, &msg) {
+            // The common case, a message for `dispatch`: no lock at all. The rest of the
+            // worker's batch goes with it: the main task takes the next messages from there
+            // while they are for `dispatch` and it does not stop to wait.
+            let run = ctx.run.map(RunPtr);
             // SAFETY: we are in `AsyncHost::handle` (`&mut self`), on the worker running the
             // service; nothing else borrows `local` now.
             let idle = unsafe {
                 shared.local.with(|l| {
                     l.inbox.push_back(msg);
-                    std::mem::replace(&mut l.main_idle, false)
+                    let idle = std::mem::replace(&mut l.main_idle, false);
+                    if idle {
+                        l.run = run;
+                    }
+                    idle
                 })
             };
             if idle {
+                /// Takes the run away from the main task even if the poll panics.
+                struct RunGuard(*const HostShared);
+                impl Drop for RunGuard {
+                    fn drop(&mut self) {
+                        // SAFETY: the pointer is `self.shared`'s, which `handle` keeps for
+                        // its whole call (only `init` and `exit` replace it); we are in
+                        // `handle`, on the worker running the service, after the poll:
+                        // nothing else borrows `local`.
+                        unsafe { (*self.0).local.with(|l| l.run = None) };
+                    }
+                }
+                let _run = RunGuard(&**shared);
                 self.poll_main_fast(ctx);
             }
             // Otherwise the main task is inside `dispatch`; it takes the message after.

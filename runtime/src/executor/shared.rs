@@ -74,7 +74,23 @@ pub(crate) struct Local {
     /// The service this one last sent to twice in a row, remembered (see
     /// [`HostShared::send_to`]).
     pub(crate) dest: DestCache,
+    /// The rest of the worker's batch while `AsyncHost::handle` polls the main task
+    /// (None otherwise): the `dispatch` loop takes its next messages straight from it.
+    /// Set and cleared by `handle` around the poll; the run lives on the worker's stack.
+    pub(crate) run: Option<RunPtr>,
 }
+
+/// The pointer to the worker's run in [`Local::run`].
+#[derive(Clone, Copy)]
+pub(crate) struct RunPtr(pub(crate) std::ptr::NonNull<crate::raw::MessageRun<'static>>);
+
+// SAFETY: the pointer is set only while `AsyncHost::handle` runs on the worker holding
+// the service's run token, dereferenced only by that worker inside that call (the main
+// task's poll), and cleared before the call returns; whenever the host can reach another
+// thread, it is None.
+unsafe impl Send for RunPtr {}
+// SAFETY: as above; `Local` is reached only through `OwnerCell`, by the owner.
+unsafe impl Sync for RunPtr {}
 
 /// One destination, remembered: a stream of sends (or a call and its replies) to the same
 /// service skips the name resolution, the worker's cache and the handle table. Handles are
@@ -190,6 +206,7 @@ impl<T> OwnerCell<T> {
     /// # Safety
     /// Only the worker running the service may call this (from `AsyncHost`'s methods or the
     /// main task's poll), and `f` must not call `with` again.
+    #[inline(always)]
     pub(crate) unsafe fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         // SAFETY: per this function's contract, no other reference to the value exists
         // while `f` runs.

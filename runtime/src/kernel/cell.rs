@@ -36,8 +36,9 @@ pub(crate) enum LaunchNotify {
 pub(crate) struct Body<S: ?Sized> {
     pub(crate) svc: Option<Box<S>>,
     pub(crate) started: bool,
-    /// Messages taken from the mailbox's shared queue and not handled yet (oldest first);
-    /// see [`Mailbox::refill`](crate::kernel::mailbox::Mailbox::refill).
+    /// Messages whose push claimed the idle service, not handled yet: always older than
+    /// anything in the mailbox's queue, so taken first (see
+    /// [`Mailbox::refill`](crate::kernel::mailbox::Mailbox::refill)).
     pub(crate) pending: std::collections::VecDeque<Message>,
 }
 

@@ -8,6 +8,7 @@
 
 pub mod barrier;
 pub(crate) mod cell;
+pub(crate) mod chain;
 pub(crate) mod counters;
 pub(crate) mod lifo;
 pub(crate) mod mailbox;

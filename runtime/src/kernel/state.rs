@@ -282,8 +282,9 @@ impl<S: Hosted + ?Sized> Kernel<S> {
         self.send(dest, msg).map_err(CallStart::Failed)
     }
 
-    /// Pushes to `cell` and schedules it if it was idle. Ok holds the length of its shared
-    /// queue after the push (1 when it was idle).
+    /// Pushes to `cell` and schedules it if it was idle. Ok holds 1 when it was idle,
+    /// else the length of its queue once per block of the queue and 0 for the other
+    /// messages (see `Admit::Queued`): enough for the LIFO spill below.
     #[inline]
     pub(crate) fn push(&self, cell: &Arc<Cell<S>>, msg: Message) -> Result<usize, SendError> {
         match cell.push(msg) {

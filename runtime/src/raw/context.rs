@@ -14,6 +14,22 @@ impl<'a> RawContext<'a> {
             node,
             cell,
             exit: false,
+            run: None,
+        }
+    }
+
+    /// A context for `handle` with the rest of the worker's batch (see
+    /// [`MessageRun`](crate::raw::service::MessageRun)).
+    pub(crate) fn with_run(
+        node: &'a Arc<NodeInner>,
+        cell: &'a Arc<Cell>,
+        run: &'a mut crate::raw::service::MessageRun<'_>,
+    ) -> RawContext<'a> {
+        RawContext {
+            node,
+            cell,
+            exit: false,
+            run: Some(std::ptr::NonNull::from(run).cast()),
         }
     }
 

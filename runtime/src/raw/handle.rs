@@ -170,7 +170,10 @@ impl NodeHandle {
     }
 
     /// Messages waiting in a service's mailbox now; `None` if there is no such service.
-    /// Cheap enough to call per socket read (the socket thread uses it to hold back a
+    /// Read without stopping anyone, so it is a close count, not an exact one: the
+    /// messages of the batch the service is handling count until it next looks at its
+    /// mailbox, and a send in progress on another thread may be missing. Cheap enough to
+    /// call per socket read (the socket thread uses it to hold back a
     /// routed socket whose destination is backed up).
     pub fn queue_len(&self, addr: Addr) -> Option<usize> {
         self.inner.cell(addr).map(|c| c.mailbox.len())
@@ -186,8 +189,8 @@ impl NodeHandle {
     }
 
     /// Sends to a resolved service, as [`send`](Self::send) to its address does. Ok holds
-    /// the number of messages now waiting in its mailbox (as [`queue_len`](Self::queue_len)
-    /// would say, without another lookup).
+    /// the number of messages now waiting in its mailbox, this one included (a close count,
+    /// as [`queue_len`](Self::queue_len) gives, without another lookup).
     ///
     /// ```
     /// # use skynet_runtime::{Addr, Context, Message, Node, Ptype, Service};
@@ -202,8 +205,10 @@ impl NodeHandle {
     /// # node.shutdown();
     /// ```
     pub fn send_ref(&self, to: &ServiceRef, msg: Message) -> Result<usize, SendError> {
-        let queued = self.inner.push(&to.cell, msg)?;
-        Ok(queued + to.cell.mailbox.pending_hint())
+        self.inner.push(&to.cell, msg)?;
+        // The mailbox's length is a close count whose sender side moves once per block:
+        // the message just sent is counted even when the hint has not caught up yet.
+        Ok(to.cell.mailbox.len().max(1))
     }
 
     /// Defers the wake-ups of parked workers that the calling thread's sends would cause

@@ -11,5 +11,6 @@ pub(crate) mod service;
 pub(crate) mod worker;
 
 pub use handle::{NodeHandle, ServiceRef, WakeBatch};
+pub(crate) use service::MessageRun;
 pub(crate) use service::{Cell, NodeInner};
 pub use service::{ExitReason, InitStatus, RawContext, RawService};

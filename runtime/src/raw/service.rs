@@ -3,10 +3,12 @@
 //! with. This is where the kernel gets its one instantiation: [`NodeInner`] is the kernel
 //! holding `dyn RawService` bodies.
 
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::base::Message;
-use crate::kernel::{self, Hosted, Kernel};
+use crate::base::{Message, Ptype};
+use crate::kernel::{self, Hosted, Kernel, KILL_DRAIN, KILL_NONE};
 
 /// The node's shared state, holding raw services.
 pub(crate) type NodeInner = Kernel<dyn RawService>;
@@ -74,9 +76,86 @@ pub trait RawService: Send + 'static {
     fn release_idle(&mut self) {}
 }
 
+/// The rest of a worker's batch while it runs one message of a service (see
+/// [`RawContext::run`]): the messages after it, the body's `pending` buffer first, then
+/// the mailbox's queue. An async service's `dispatch` loop takes the next ones straight from
+/// it, in the same poll, while they are for `dispatch` (a flood then costs no callback,
+/// inbox push or task resume per message). skynet's weight rule sets how many a turn takes
+/// when other services wait; while none waits, the run goes on to the end of the batch in
+/// hand. A kill stops it.
+pub(crate) struct MessageRun<'a> {
+    pending: &'a mut VecDeque<Message>,
+    node: &'a NodeInner,
+    cell: &'a Cell,
+    /// Messages the turn takes before it looks whether other services wait.
+    limit: usize,
+    /// Messages taken, the one the worker is handling included.
+    taken: usize,
+}
+
+impl<'a> MessageRun<'a> {
+    /// The run after a message the worker took; `limit` counts that one.
+    pub(crate) fn new(
+        pending: &'a mut VecDeque<Message>,
+        node: &'a NodeInner,
+        cell: &'a Cell,
+        limit: usize,
+    ) -> MessageRun<'a> {
+        MessageRun {
+            pending,
+            node,
+            cell,
+            limit,
+            taken: 1,
+        }
+    }
+
+    /// The next message, if the run offers one and `wanted` accepts it (it is left at the
+    /// front otherwise, for the worker).
+    #[inline]
+    pub(crate) fn next_if(&mut self, wanted: impl FnOnce(&Message) -> bool) -> Option<Message> {
+        let in_pending = !self.pending.is_empty();
+        let msg = match self.pending.front() {
+            Some(m) => m,
+            // SAFETY: the worker that made this run holds the service's run token, and
+            // `pending` (the body's buffer) is empty.
+            None => unsafe { self.cell.mailbox.peek_queued() }?,
+        };
+        // A wake-up is the worker's to deliver (`RawService::wake`).
+        if msg.ptype == Ptype::WAKE || !wanted(msg) || !self.may_go_on() {
+            return None;
+        }
+        self.taken += 1;
+        if in_pending {
+            self.pending.pop_front()
+        } else {
+            // SAFETY: as above.
+            unsafe { self.cell.mailbox.take_queued() }
+        }
+    }
+
+    /// Whether the turn may take one more message: not killed, and within its share (or
+    /// nobody else waits).
+    #[inline]
+    fn may_go_on(&self) -> bool {
+        matches!(
+            self.cell.kill.load(Ordering::Relaxed),
+            KILL_NONE | KILL_DRAIN
+        ) && (self.taken < self.limit || !self.node.run_queue.others_waiting())
+    }
+
+    /// Messages taken, the worker's included.
+    pub(crate) fn taken(&self) -> usize {
+        self.taken
+    }
+}
+
 /// The context of one raw callback: send, allocate sessions, set timers, exit.
 pub struct RawContext<'a> {
     pub(crate) node: &'a Arc<NodeInner>,
     pub(crate) cell: &'a Arc<Cell>,
     pub(crate) exit: bool,
+    /// The rest of the worker's batch, during `handle` when messages follow (see
+    /// [`MessageRun`]); None otherwise.
+    pub(crate) run: Option<std::ptr::NonNull<MessageRun<'static>>>,
 }

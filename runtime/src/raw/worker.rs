@@ -8,7 +8,9 @@ use crate::base::{Addr, CallError, Ptype};
 use crate::kernel::{Body, Runnable, WorkerSlot, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
 use crate::raw::log_route as logger;
 use crate::raw::sched_policy;
-use crate::raw::service::{Cell, ExitReason, InitStatus, NodeInner, RawContext, RawService};
+use crate::raw::service::{
+    Cell, ExitReason, InitStatus, MessageRun, NodeInner, RawContext, RawService,
+};
 
 /// skynet's weight table: worker i takes `len >> weight` messages per turn (-1: one).
 const WEIGHTS: [i8; 32] = [
@@ -294,25 +296,48 @@ fn run_locked(
             return false;
         };
         let mut ended = None;
-        for _ in 0..batch.n {
-            let Some(msg) = b.pending.pop_front() else {
-                break;
+        let mut handled = 0;
+        while handled < batch.n {
+            let msg = match b.pending.pop_front() {
+                Some(msg) => msg,
+                // SAFETY: the token is ours, and `pending` (the body's buffer) is empty.
+                None => match unsafe { cell.mailbox.take_queued() } {
+                    Some(msg) => msg,
+                    None => break,
+                },
             };
-            let mut ctx = RawContext::new(node, cell);
-            let r = if msg.ptype == Ptype::WAKE {
-                guarded(Some(slot), addr, || svc.wake(&mut ctx))
+            let (r, n, exit) = if msg.ptype == Ptype::WAKE {
+                let mut ctx = RawContext::new(node, cell);
+                let r = guarded(Some(slot), addr, || svc.wake(&mut ctx));
+                (r, 1, ctx.exit)
+            } else if b.pending.is_empty()
+                // SAFETY: the token is ours.
+                && !unsafe { cell.mailbox.has_queued() }
+            {
+                // Nothing follows in the batch (a call's request or reply, usually).
+                let mut ctx = RawContext::new(node, cell);
+                let r = guarded(Some(slot), addr, || svc.handle(&mut ctx, msg));
+                (r, 1, ctx.exit)
             } else {
-                guarded(Some(slot), addr, || svc.handle(&mut ctx, msg))
+                // The rest of the batch rides along: an async service's `dispatch` loop
+                // may take more messages from it (past `batch.n` while no other service
+                // waits, as this loop would).
+                let mut run = MessageRun::new(&mut b.pending, node, cell, batch.n - handled);
+                let mut ctx = RawContext::with_run(node, cell, &mut run);
+                let r = guarded(Some(slot), addr, || svc.handle(&mut ctx, msg));
+                let exit = ctx.exit;
+                (r, run.taken(), exit)
             };
+            handled += n;
             // Written only by the run token's holder: no read-modify-write needed.
             let done = cell.processed.load(Ordering::Relaxed);
             cell.processed
-                .store(done.wrapping_add(1), Ordering::Relaxed);
+                .store(done.wrapping_add(n as u64), Ordering::Relaxed);
             if let Err(p) = r {
                 ended = Some(ExitReason::Panicked(p));
                 break;
             }
-            if ctx.exit {
+            if exit {
                 ended = Some(ExitReason::Exit);
                 break;
             }
