@@ -121,10 +121,11 @@ impl LuaService {
         // full collection to redo it: ~8% of a spawn.)
         let r = run_main(lua, &shared, &name, &script, &self.args[1..]);
         lua.gc_restart();
-        // SAFETY: `main` is the main thread of `lua`, which runs no code now; LUA_GCGEN
-        // switches the mode (a full collection) and never raises.
+        // SAFETY: `main` is the main thread of `lua`, which runs no code now;
+        // `lua_sharedgen` switches the mode (without a collection: the state has never
+        // collected, everything it holds is taken as alive) and never raises.
         unsafe {
-            ffi::lua_gc(main as *mut ffi::lua_State, ffi::LUA_GCGEN);
+            crate::vm::shared::enter_generational(main as *mut ffi::lua_State);
         }
         signal.set_active(std::ptr::null_mut());
         r.map_err(|e| e.to_string())?;

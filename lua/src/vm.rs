@@ -195,6 +195,18 @@ pub(crate) mod shared {
         fn lua_sharedfreeze(l: *mut lua_State) -> c_int;
         fn lua_sharedproto(l: *mut lua_State, idx: c_int) -> *const c_void;
         fn lua_sharedclone(l: *mut lua_State, proto: *const c_void) -> c_int;
+        fn lua_sharedgen(l: *mut lua_State);
+    }
+
+    /// Enters the generational mode: without a collection when the state never started
+    /// one (everything it holds is taken as alive and made old: a new service has just
+    /// loaded what it keeps), else as `LUA_GCGEN` does (lshared.c).
+    ///
+    /// # Safety
+    /// `l` is a live thread of a state that runs no code now.
+    pub(crate) unsafe fn enter_generational(l: *mut lua_State) {
+        // SAFETY: per the contract; it never raises.
+        unsafe { lua_sharedgen(l) }
     }
 
     /// A prototype of the frozen template: read-only and alive for the rest of the process.
@@ -520,6 +532,61 @@ mod tests {
         for t in threads {
             t.join().expect("no panic");
         }
+    }
+
+    /// The generational mode entered without a collection (`enter_generational` on a
+    /// state that never collected): what the state holds stays (tables, closures over
+    /// open and closed upvalues, a suspended coroutine, weak tables, finalizers), and
+    /// later young and full collections free garbage and keep the rest.
+    #[test]
+    fn generational_mode_without_a_collection_keeps_everything() {
+        let s = LuaState::new().expect("a state");
+        s.load(
+            r#"
+            keep = { n = 0, list = {} }
+            for i = 1, 500 do keep.list[i] = { i, tostring(i) .. "x" } end
+            local counter = 0
+            function bump() counter = counter + 1 return counter end
+            co = coroutine.create(function(a)
+                local inner = a
+                local function get() return inner end
+                while true do inner = coroutine.yield(get()) end
+            end)
+            assert(select(2, coroutine.resume(co, "first")) == "first")
+            weak = setmetatable({}, { __mode = "k" })
+            weak[keep] = true
+            finalized = 0
+            setmetatable({}, { __gc = function() finalized = finalized + 1 end })
+            garbage = nil
+            "#,
+        )
+        .exec()
+        .expect("runs");
+        s.gc_restart();
+        // SAFETY: the main thread of `s`, which runs no code now.
+        unsafe { shared::enter_generational(s.main()) };
+        let r: (bool, i64, String, bool, i64) = s
+            .load(
+                r#"
+                assert(collectgarbage("isrunning"))
+                local mode = collectgarbage("incremental")
+                collectgarbage("generational")
+                for round = 1, 20 do
+                    local t = {}
+                    for i = 1, 2000 do t[i] = { i, string.rep("y", i % 40) } end
+                    keep.n = keep.n + #t
+                    collectgarbage("step")
+                end
+                collectgarbage("collect")
+                local ok = #keep.list == 500 and keep.list[77][2] == "77x"
+                local _, v = coroutine.resume(co, "second")
+                return mode == "generational" and ok, bump() + bump(), v,
+                    weak[keep] == true, finalized
+                "#,
+            )
+            .eval()
+            .expect("runs");
+        assert_eq!(r, (true, 3, "second".to_string(), true, 1));
     }
 
     /// A memory error's message is the template's string, and Lua code sees it as the

@@ -170,3 +170,18 @@ LUA_API int lua_sharedclone (lua_State *L, const void *proto) {
   lua_unlock(L);
   return 1;
 }
+
+
+/*
+** Enters generational mode; without a collection (every object taken as
+** alive and made old) when the state never started a collection cycle:
+** a new state that loaded only what it keeps. See 'luaC_entergenall'.
+** Never raises (no allocation; finalizers pending, if any, run protected
+** as in 'lua_gc').
+*/
+LUA_API void lua_sharedgen (lua_State *L) {
+  lua_lock(L);
+  if (!(G(L)->gcstp & (GCSTPGC | GCSTPCLS)))  /* as 'lua_gc' */
+    luaC_entergenall(L);
+  lua_unlock(L);
+}
