@@ -70,7 +70,9 @@ function skynet.register_protocol(class)
 	local name, id = class.name, class.id
 	assert(type(name) == "string" and math.type(id) == "integer" and id >= 0 and id <= 255,
 		"a protocol needs a name and an id in 0..255")
-	assert(proto[name] == nil and proto[id] == nil, "protocol " .. name .. " already registered")
+	if proto[name] ~= nil or proto[id] ~= nil then -- (assert's message would be built each time)
+		error("protocol " .. name .. " already registered", 0)
+	end
 	proto[name] = class
 	proto[id] = class
 end

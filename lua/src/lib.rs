@@ -42,6 +42,7 @@
 #![deny(missing_docs)]
 
 mod alloc;
+mod capi;
 mod command;
 pub mod console;
 mod core;

@@ -13,11 +13,13 @@ use mlua::Lua;
 
 use crate::alloc::{self, Arena};
 
-/// A Lua state with its arena. Derefs to its [`Lua`]; `used_memory` and
-/// `set_memory_limit` are the arena's (mlua's own only work with mlua's allocator).
+/// A Lua state with its arena. Derefs to its [`Lua`] (mlua's setup of the state is
+/// made on first use: a service that only runs Lua code and the host's C functions never
+/// needs it); `used_memory` and `set_memory_limit` are the arena's (mlua's own only work
+/// with mlua's allocator).
 pub(crate) struct LuaState {
-    /// mlua's handle (not the owner: dropping it leaves the state open).
-    lua: ManuallyDrop<Lua>,
+    /// mlua's handle, once made (not the owner: dropping it leaves the state open).
+    lua: std::cell::OnceCell<ManuallyDrop<Lua>>,
     main: *mut lua_State,
     arena: *mut Arena,
 }
@@ -30,7 +32,13 @@ unsafe impl Send for LuaState {}
 impl std::ops::Deref for LuaState {
     type Target = Lua;
     fn deref(&self) -> &Lua {
-        &self.lua
+        self.lua.get_or_init(|| {
+            // SAFETY: `main` is the live main thread of this state, which runs no Lua code
+            // while a `&self` method of its service runs (or is running the C function
+            // that asked: then as mlua's own module mode does). The clone is the handle
+            // we keep: dropped before the state is closed.
+            ManuallyDrop::new(unsafe { mlua_of(self.main) }.clone())
+        })
     }
 }
 
@@ -73,13 +81,8 @@ impl LuaState {
             }
             return Err(mlua::Error::MemoryError("cannot open the libraries".into()));
         }
-        // SAFETY: `main` is a live main thread without mlua data; mlua then keeps its data
-        // in the registry (closed with the state) and does not own the state. The clone is
-        // the handle we keep: `LuaState` outlives every use of it and drops it before
-        // closing the state.
-        let lua = unsafe { Lua::get_or_init_from_ptr(main).clone() };
         Ok(LuaState {
-            lua: ManuallyDrop::new(lua),
+            lua: std::cell::OnceCell::new(),
             main,
             arena,
         })
@@ -118,10 +121,38 @@ impl Drop for LuaState {
         // this: the service drops its host functions' data only after), then its arena,
         // which nothing refers to any more.
         unsafe {
-            ManuallyDrop::drop(&mut self.lua);
+            if let Some(lua) = self.lua.get_mut() {
+                ManuallyDrop::drop(lua);
+            }
             ffi::lua_close(self.main);
             drop(Box::from_raw(self.arena));
         }
+    }
+}
+
+/// mlua's handle of the state `l` belongs to, its setup made now if it was not: on the
+/// state's main thread (as mlua's module mode does when it is first called from a
+/// coroutine), with the memory limit lifted meanwhile (mlua panics when its setup fails).
+///
+/// # Safety
+/// `l` is a live thread of a state made by [`LuaState::new`] (or any state mlua may set
+/// up), no mlua call of it in progress but the one asking; the handle must not outlive
+/// the state.
+pub(crate) unsafe fn mlua_of<'a>(l: *mut lua_State) -> &'a Lua {
+    // SAFETY: per the contract; the registry's main-thread slot always holds the main
+    // thread (`lua_rawgeti` of the registry never raises), popped after.
+    unsafe {
+        ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_MAINTHREAD);
+        let main = ffi::lua_tothread(l, -1);
+        ffi::lua_pop(l, 1);
+        let main = if main.is_null() { l } else { main };
+        let arena = alloc::arena_of(main);
+        let limit = arena.map(|a| (*a).set_limit(0));
+        let lua = Lua::get_or_init_from_ptr(main);
+        if let (Some(a), Some(limit)) = (arena, limit) {
+            (*a).set_limit(limit);
+        }
+        lua
     }
 }
 
@@ -245,6 +276,24 @@ pub(crate) mod shared {
         // SAFETY: by the caller's contract; `p` is a frozen prototype (from
         // `lua_sharedproto`), and the call checks that `l` uses the template's strings.
         unsafe { lua_sharedclone(l, p.0) == 1 }
+    }
+
+    /// The prototype of the shared chunk `chunkname`, if there is one: for
+    /// [`clone_found`], when the name must be gone before the clone may raise.
+    pub(crate) fn find(chunkname: &str) -> Option<*const c_void> {
+        template()
+            .and_then(|t| t.protos.get(chunkname))
+            .map(|p| p.0)
+    }
+
+    /// Pushes a new closure over `p` (from [`find`]) onto `l`; false (nothing pushed)
+    /// when `l` does not use the template's strings.
+    ///
+    /// # Safety
+    /// As [`clone_chunk`]; `p` comes from [`find`].
+    pub(crate) unsafe fn clone_found(l: *mut lua_State, p: *const c_void) -> bool {
+        // SAFETY: per the contract.
+        unsafe { lua_sharedclone(l, p) == 1 }
     }
 
     /// Compiles a chunk the way states loaded it before sharing (text, dumped, local
