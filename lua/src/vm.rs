@@ -184,8 +184,21 @@ unsafe extern "C-unwind" fn open_libs(l: *mut lua_State) -> c_int {
         // names: base, the library stubs, `package`): filled one by one from empty it
         // was rehashed seven times.
         ffi::lua_createtable(l, 0, 64);
+        ffi::lua_pushvalue(l, -1);
         ffi::lua_rawseti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
-        for (name, open) in LIBS {
+        // The base library: its fields copied from the template's globals (no name
+        // interned, no `luaopen_base`), then `_G` set as `luaL_requiref` would.
+        let copied = shared::template().is_some_and(|t| shared::copy_globals(l, t));
+        if copied {
+            ffi::lua_pushvalue(l, -1);
+            ffi::lua_setfield(l, -2, c"_G".as_ptr());
+            ffi::luaL_getsubtable(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
+            ffi::lua_pushvalue(l, -2);
+            ffi::lua_setfield(l, -2, c"_G".as_ptr());
+            ffi::lua_pop(l, 1);
+        }
+        ffi::lua_pop(l, 1);
+        for (name, open) in LIBS.iter().skip(usize::from(copied)) {
             ffi::luaL_requiref(l, name.as_ptr(), *open, 1);
             ffi::lua_pop(l, 1);
         }
@@ -227,6 +240,19 @@ pub(crate) mod shared {
         fn lua_sharedproto(l: *mut lua_State, idx: c_int) -> *const c_void;
         fn lua_sharedclone(l: *mut lua_State, proto: *const c_void) -> c_int;
         fn lua_sharedgen(l: *mut lua_State);
+        fn lua_sharedcopy(l: *mut lua_State, from: *const c_void) -> c_int;
+    }
+
+    /// Sets in the table at the top of `l` what the base library puts in the globals,
+    /// copied from the template's globals (light C functions and `_VERSION`: see
+    /// `lua_sharedcopy`); false (nothing set) when `l` does not use the template.
+    ///
+    /// # Safety
+    /// `l` is a live thread in protected mode (the copy may raise: memory), a table at
+    /// its top.
+    pub(crate) unsafe fn copy_globals(l: *mut lua_State, t: &Template) -> bool {
+        // SAFETY: per the contract; `t.globals` is the frozen template's globals table.
+        unsafe { lua_sharedcopy(l, t.globals.0) == 1 }
     }
 
     /// Enters the generational mode: without a collection when the state never started
@@ -240,7 +266,8 @@ pub(crate) mod shared {
         unsafe { lua_sharedgen(l) }
     }
 
-    /// A prototype of the frozen template: read-only and alive for the rest of the process.
+    /// A prototype (or the globals table) of the frozen template: read-only and alive for
+    /// the rest of the process.
     #[derive(Clone, Copy)]
     struct Proto(*const c_void);
     // SAFETY: a frozen prototype is never written, collected or freed (lshared.c), so
@@ -254,6 +281,9 @@ pub(crate) mod shared {
     pub(crate) struct Template {
         pub(crate) seed: u32,
         protos: HashMap<String, Proto>,
+        /// The template's globals table (every standard library opened): what
+        /// `copy_globals` reads.
+        globals: Proto,
     }
 
     /// The template, made on first use (None when it could not be made: out of memory,
@@ -361,6 +391,9 @@ pub(crate) mod shared {
                     return None;
                 }
             }
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
+            let globals = Proto(ffi::lua_topointer(l, -1));
+            ffi::lua_pop(l, 1);
             ffi::lua_pushcfunction(l, freeze);
             if ffi::lua_pcall(l, 0, 1, 0) != ffi::LUA_OK || ffi::lua_toboolean(l, -1) == 0 {
                 return None;
@@ -373,7 +406,11 @@ pub(crate) mod shared {
                 }
                 protos.insert(name, Proto(p));
             }
-            Some(Template { seed, protos })
+            Some(Template {
+                seed,
+                protos,
+                globals,
+            })
         }
     }
 
@@ -407,6 +444,36 @@ mod tests {
             .eval()
             .expect("runs");
         assert_eq!(r, ("mine".to_string(), true, "kept".to_string(), true));
+    }
+
+    /// The base library copied from the template: every function `luaopen_base` sets,
+    /// `_G` and `_VERSION`, and `package.loaded._G`.
+    #[test]
+    fn the_base_library_is_all_there() {
+        shared::template().expect("the template");
+        let s = LuaState::new().expect("a state");
+        let ok: bool = s
+            .load(
+                r#"
+                local names = { "assert", "collectgarbage", "dofile", "error",
+                    "getmetatable", "ipairs", "loadfile", "load", "next", "pairs", "pcall",
+                    "print", "warn", "rawequal", "rawlen", "rawget", "rawset", "select",
+                    "setmetatable", "tonumber", "tostring", "type", "xpcall" }
+                for _, n in ipairs(names) do
+                    assert(type(_G[n]) == "function", n)
+                end
+                assert(_G._G == _G and _VERSION == "Lua 5.5" and package.loaded._G == _G)
+                assert(type(require) == "function" and package.loaded.package == package)
+                local n = 0
+                for k, v in pairs(_G) do
+                    if type(v) == "function" then n = n + 1 end
+                end
+                return n == #names + 1 -- and require
+                "#,
+            )
+            .eval()
+            .expect("runs");
+        assert!(ok);
     }
 
     #[test]
