@@ -3,7 +3,7 @@
 //! a state mlua does not own: this type closes it, then frees the arena).
 
 use std::collections::HashMap;
-use std::ffi::{c_int, c_void, CStr, CString};
+use std::ffi::{c_int, c_void, CString};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -172,11 +172,6 @@ pub(crate) fn set_memory_limit(lua: &Lua, limit: usize) -> mlua::Result<()> {
 /// Opens base and package; the other libraries open on first use ([`crate::stdlib`],
 /// `raw::install_lazy_libs`).
 unsafe extern "C-unwind" fn open_libs(l: *mut lua_State) -> c_int {
-    type F = unsafe extern "C-unwind" fn(*mut lua_State) -> c_int;
-    const LIBS: &[(&CStr, F)] = &[
-        (c"_G", ffi::luaopen_base),
-        (c"package", ffi::luaopen_package),
-    ];
     // SAFETY: called by `lua_pcall` on a fresh state; each require leaves one value,
     // popped. The globals table is replaced before anything refers to it.
     unsafe {
@@ -198,14 +193,62 @@ unsafe extern "C-unwind" fn open_libs(l: *mut lua_State) -> c_int {
             ffi::lua_pop(l, 1);
         }
         ffi::lua_pop(l, 1);
-        for (name, open) in LIBS.iter().skip(usize::from(copied)) {
-            ffi::luaL_requiref(l, name.as_ptr(), *open, 1);
+        if !copied {
+            ffi::luaL_requiref(l, c"_G".as_ptr(), ffi::luaopen_base, 1);
+            ffi::lua_pop(l, 1);
+        }
+        // `package` likewise, when the template gave its C functions.
+        let package = shared::template().and_then(|t| t.package.as_ref());
+        if !copied || !package.is_some_and(|p| open_package(l, p)) {
+            ffi::luaL_requiref(l, c"package".as_ptr(), ffi::luaopen_package, 1);
             ffi::lua_pop(l, 1);
         }
         crate::stdlib::install(l);
         crate::raw::install_lazy_libs(l);
     }
     0
+}
+
+/// `luaopen_package` without its work that a service does not need: the `package`
+/// table gets the template's `searchpath`, `loadlib` and `config` (`lua_sharedcopy`: the
+/// paths too, set from the config after), `loaded` and `preload`, and the preload and Lua
+/// searchers (the C ones are removed after anyway: `state::install_package`); `require`
+/// and the global and `loaded` entries as `luaL_requiref` sets them. No `CLIBS` table
+/// (only the C searchers and `loadlib` use it) and no environment read for the paths.
+/// False (nothing done) when the copy is refused.
+///
+/// # Safety
+/// `l` is a new state, in protected mode, with `package.loaded` made and room for 5
+/// values.
+unsafe fn open_package(l: *mut lua_State, p: &shared::Package) -> bool {
+    // SAFETY: per the contract; every push is consumed.
+    unsafe {
+        ffi::lua_createtable(l, 0, 8); // package
+        if !shared::copy_fields(l, p.table) {
+            ffi::lua_pop(l, 1);
+            return false;
+        }
+        ffi::luaL_getsubtable(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
+        ffi::lua_pushvalue(l, -1);
+        ffi::lua_setfield(l, -3, c"loaded".as_ptr());
+        ffi::lua_pushvalue(l, -2);
+        ffi::lua_setfield(l, -2, c"package".as_ptr());
+        ffi::lua_pop(l, 1);
+        ffi::luaL_getsubtable(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_PRELOAD_TABLE);
+        ffi::lua_setfield(l, -2, c"preload".as_ptr());
+        ffi::lua_createtable(l, 3, 0);
+        for (i, f) in p.searchers.iter().enumerate() {
+            ffi::lua_pushvalue(l, -2);
+            ffi::lua_pushcclosure(l, *f, 1);
+            ffi::lua_rawseti(l, -2, i as ffi::lua_Integer + 1);
+        }
+        ffi::lua_setfield(l, -2, c"searchers".as_ptr());
+        ffi::lua_pushvalue(l, -1);
+        ffi::lua_pushcclosure(l, p.require, 1);
+        ffi::lua_setglobal(l, c"require".as_ptr());
+        ffi::lua_setglobal(l, c"package".as_ptr());
+    }
+    true
 }
 
 /// A hash seed per state: a process-wide random base (once) mixed with a counter
@@ -251,8 +294,59 @@ pub(crate) mod shared {
     /// `l` is a live thread in protected mode (the copy may raise: memory), a table at
     /// its top.
     pub(crate) unsafe fn copy_globals(l: *mut lua_State, t: &Template) -> bool {
-        // SAFETY: per the contract; `t.globals` is the frozen template's globals table.
-        unsafe { lua_sharedcopy(l, t.globals.0) == 1 }
+        // SAFETY: per the contract.
+        unsafe { copy_fields(l, t.globals) }
+    }
+
+    /// `lua_sharedcopy` of a template table `from` into the table at the top of `l`.
+    ///
+    /// # Safety
+    /// As [`copy_globals`]; `from` is a table of the frozen template.
+    pub(crate) unsafe fn copy_fields(l: *mut lua_State, from: Proto) -> bool {
+        // SAFETY: per the contract.
+        unsafe { lua_sharedcopy(l, from.0) == 1 }
+    }
+
+    /// The template's `package`: its table, and the C functions of its closures (the
+    /// preload and Lua searchers, `require`), for `open_package`.
+    pub(crate) struct Package {
+        pub(crate) table: Proto,
+        pub(crate) searchers: [ffi::lua_CFunction; 2],
+        pub(crate) require: ffi::lua_CFunction,
+    }
+
+    /// Reads the template's `package` (before the freeze: this uses its stack).
+    ///
+    /// # Safety
+    /// `l` is the template, not frozen yet, with room for 3 values.
+    unsafe fn package_of(l: *mut lua_State) -> Option<Package> {
+        // SAFETY: per the contract; reads only (`lua_getfield` of existing string keys
+        // interns nothing new in a state that opened the library), the stack restored.
+        unsafe {
+            let top = ffi::lua_gettop(l);
+            let r = (|| {
+                ffi::lua_getglobal(l, c"require".as_ptr());
+                let require = ffi::lua_tocfunction(l, -1)?;
+                if ffi::lua_getglobal(l, c"package".as_ptr()) != ffi::LUA_TTABLE {
+                    return None;
+                }
+                let table = Proto(ffi::lua_topointer(l, -1));
+                if ffi::lua_getfield(l, -1, c"searchers".as_ptr()) != ffi::LUA_TTABLE {
+                    return None;
+                }
+                ffi::lua_rawgeti(l, -1, 1);
+                let preload = ffi::lua_tocfunction(l, -1)?;
+                ffi::lua_rawgeti(l, -2, 2);
+                let lua = ffi::lua_tocfunction(l, -1)?;
+                Some(Package {
+                    table,
+                    searchers: [preload, lua],
+                    require,
+                })
+            })();
+            ffi::lua_settop(l, top);
+            r
+        }
     }
 
     /// Enters the generational mode: without a collection when the state never started
@@ -269,7 +363,7 @@ pub(crate) mod shared {
     /// A prototype (or the globals table) of the frozen template: read-only and alive for
     /// the rest of the process.
     #[derive(Clone, Copy)]
-    struct Proto(*const c_void);
+    pub(crate) struct Proto(*const c_void);
     // SAFETY: a frozen prototype is never written, collected or freed (lshared.c), so
     // any thread may read it; the pointer itself is only handed to `lua_sharedclone`.
     unsafe impl Send for Proto {}
@@ -284,6 +378,8 @@ pub(crate) mod shared {
         /// The template's globals table (every standard library opened): what
         /// `copy_globals` reads.
         globals: Proto,
+        /// Its `package`, if it could be read.
+        pub(crate) package: Option<Package>,
     }
 
     /// The template, made on first use (None when it could not be made: out of memory,
@@ -394,6 +490,7 @@ pub(crate) mod shared {
             ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
             let globals = Proto(ffi::lua_topointer(l, -1));
             ffi::lua_pop(l, 1);
+            let package = package_of(l);
             ffi::lua_pushcfunction(l, freeze);
             if ffi::lua_pcall(l, 0, 1, 0) != ffi::LUA_OK || ffi::lua_toboolean(l, -1) == 0 {
                 return None;
@@ -410,6 +507,7 @@ pub(crate) mod shared {
                 seed,
                 protos,
                 globals,
+                package,
             })
         }
     }
@@ -447,7 +545,8 @@ mod tests {
     }
 
     /// The base library copied from the template: every function `luaopen_base` sets,
-    /// `_G` and `_VERSION`, and `package.loaded._G`.
+    /// `_G` and `_VERSION`, and `package.loaded._G`; `package` made without
+    /// `luaopen_package`, and `require` through it.
     #[test]
     fn the_base_library_is_all_there() {
         shared::template().expect("the template");
@@ -464,6 +563,11 @@ mod tests {
                 end
                 assert(_G._G == _G and _VERSION == "Lua 5.5" and package.loaded._G == _G)
                 assert(type(require) == "function" and package.loaded.package == package)
+                assert(type(package.searchpath) == "function" and #package.searchers == 2)
+                assert(package.config:sub(1, 1) == "/" and type(package.path) == "string")
+                assert(package.preload == debug.getregistry()._PRELOAD)
+                package.preload.m = function(name) return { name = name } end
+                assert(require("m").name == "m" and package.loaded.m.name == "m")
                 local n = 0
                 for k, v in pairs(_G) do
                     if type(v) == "function" then n = n + 1 end
