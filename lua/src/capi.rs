@@ -21,14 +21,28 @@ use mlua::{Function, Lua};
 /// `l` is a live thread that runs no Lua code now (or the running one, from a C
 /// function), with two free stack slots.
 pub(crate) unsafe fn pcall_rust(l: *mut lua_State, f: &mut dyn FnMut(*mut lua_State)) -> c_int {
+    // SAFETY: per the contract.
+    unsafe { pcall_rust_n(l, f, 0) }
+}
+
+/// [`pcall_rust`] leaving what `f` pushed on `l`'s stack (`LUA_MULTRET`) when it
+/// returns, or nothing (`nresults` 0).
+///
+/// # Safety
+/// As [`pcall_rust`].
+unsafe fn pcall_rust_n(
+    l: *mut lua_State,
+    f: &mut dyn FnMut(*mut lua_State),
+    nresults: c_int,
+) -> c_int {
     unsafe extern "C-unwind" fn run(l: *mut lua_State) -> c_int {
         // SAFETY: pushed below with a pointer to a `&mut dyn FnMut` that outlives the call.
         unsafe {
             let f = ffi::lua_touserdata(l, 1).cast::<&mut dyn FnMut(*mut lua_State)>();
             ffi::lua_settop(l, 0);
             (*f)(l);
+            ffi::lua_gettop(l)
         }
-        0
     }
     let mut f = f;
     let p: *mut &mut dyn FnMut(*mut lua_State) = &mut f;
@@ -36,7 +50,7 @@ pub(crate) unsafe fn pcall_rust(l: *mut lua_State, f: &mut dyn FnMut(*mut lua_St
     unsafe {
         ffi::lua_pushcfunction(l, run);
         ffi::lua_pushlightuserdata(l, p.cast::<c_void>());
-        ffi::lua_pcall(l, 1, 0, 0)
+        ffi::lua_pcall(l, 1, nresults, 0)
     }
 }
 
@@ -107,9 +121,10 @@ fn by_status(status: c_int, text: String) -> mlua::Error {
     }
 }
 
-/// In protected mode: `prepare` pushes a function (`Some(LUA_OK)`), or fails with its
-/// error object pushed (`Some(status)`: a load's), or finds nothing to call (`None`);
-/// the function is then called with the strings `args` and mlua's message handler.
+/// In protected mode: `prepare` pushes a function (`Some(LUA_OK)`: the only value it
+/// leaves), or fails with its error object pushed (`Some(status)`: a load's), or finds
+/// nothing to call (`None`); the function is then called with the strings `args` and
+/// mlua's message handler.
 /// True when it was called; an error reads as mlua's `Chunk::into_function` or
 /// `Function::call` gives it.
 ///
@@ -123,37 +138,56 @@ pub(crate) unsafe fn run_function(
 ) -> mlua::Result<bool> {
     let mut status = ffi::LUA_OK;
     let mut called = false;
-    // SAFETY: per the contract; every raise inside is in the protected call, with no
-    // owned value of the closure live (the flags are the caller's).
+    // SAFETY: per the contract. The preparation (which may raise) runs in a protected
+    // call that leaves the handler, the function and the arguments on `l`; the function
+    // is then called from here, as mlua's `Function::call` does (so its traceback ends
+    // with its own frames). No owned value of the closure is live where it may raise
+    // (the flags are the caller's).
     unsafe {
-        let rc = pcall_rust(l, &mut |l| {
-            match prepare(l) {
-                None => return,
-                Some(ffi::LUA_OK) => {}
-                Some(st) => {
-                    status = st;
-                    ffi::lua_error(l);
+        let base = ffi::lua_gettop(l);
+        let rc = pcall_rust_n(
+            l,
+            &mut |l| {
+                match prepare(l) {
+                    None => {
+                        ffi::lua_settop(l, 0);
+                        return;
+                    }
+                    Some(ffi::LUA_OK) => {}
+                    Some(st) => {
+                        status = st;
+                        ffi::lua_error(l);
+                    }
                 }
-            }
-            called = true;
-            ffi::luaL_checkstack(l, args.len() as c_int + 2, std::ptr::null());
-            let f = ffi::lua_gettop(l);
-            ffi::lua_pushcfunction(l, traceback);
-            ffi::lua_insert(l, f);
-            for a in args {
-                ffi::lua_pushlstring(l, a.as_ptr().cast(), a.len());
-            }
-            let st = ffi::lua_pcall(l, args.len() as c_int, 0, f);
-            if st != ffi::LUA_OK {
-                status = st;
-                ffi::lua_error(l);
-            }
-        });
-        if rc == ffi::LUA_OK {
-            return Ok(called);
+                ffi::luaL_checkstack(l, args.len() as c_int + 2, std::ptr::null());
+                ffi::lua_settop(l, 1); // the function
+                ffi::lua_pushcfunction(l, traceback);
+                ffi::lua_insert(l, 1);
+                for a in args {
+                    ffi::lua_pushlstring(l, a.as_ptr().cast(), a.len());
+                }
+                called = true;
+            },
+            ffi::LUA_MULTRET,
+        );
+        if rc != ffi::LUA_OK {
+            let st = if status != ffi::LUA_OK { status } else { rc };
+            let e = take_error(l, st);
+            ffi::lua_settop(l, base);
+            return Err(e);
         }
-        let st = if status != ffi::LUA_OK { status } else { rc };
-        Err(take_error(l, st))
+        if !called {
+            ffi::lua_settop(l, base);
+            return Ok(false);
+        }
+        let st = ffi::lua_pcall(l, args.len() as c_int, 0, base + 1);
+        let r = if st == ffi::LUA_OK {
+            Ok(true)
+        } else {
+            Err(take_error(l, st))
+        };
+        ffi::lua_settop(l, base);
+        r
     }
 }
 

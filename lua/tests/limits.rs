@@ -23,6 +23,16 @@ fn a_syntax_error_fails_the_launch_with_file_and_line() {
         .to_string();
     assert!(err.contains("cannot start"), "{err}");
     let err = node
+        .newservice("snlua", &["load_error"])
+        .expect_err("launch fails")
+        .to_string();
+    assert!(
+        err.contains("runtime error: ")
+            && err.contains("load_error.lua:2: boom at load\nstack traceback:")
+            && err.trim_end().ends_with("load_error.lua:3: in main chunk"),
+        "{err}"
+    );
+    let err = node
         .newservice("snlua", &["not_there"])
         .expect_err("launch fails")
         .to_string();
@@ -30,7 +40,10 @@ fn a_syntax_error_fails_the_launch_with_file_and_line() {
         err.contains("cannot find service script not_there"),
         "{err}"
     );
-    let bad = util::unexpected_warnings(&log, &["bad_syntax", "cannot start", "not_there"]);
+    let bad = util::unexpected_warnings(
+        &log,
+        &["bad_syntax", "cannot start", "boom at load", "not_there"],
+    );
     assert!(bad.is_empty(), "{bad:#?}");
     node.shutdown();
 }
