@@ -298,6 +298,17 @@ pub(crate) mod shared {
         unsafe { copy_fields(l, t.globals) }
     }
 
+    /// Sets in the table at the top of `l` the template's string metamethods (light C
+    /// functions: `__index`, the template's `string`, is left out); false (nothing set)
+    /// when there is none or `l` does not use the template.
+    ///
+    /// # Safety
+    /// As [`copy_globals`].
+    pub(crate) unsafe fn copy_string_meta(l: *mut lua_State, t: &Template) -> bool {
+        // SAFETY: per the contract.
+        unsafe { t.string_meta.is_some_and(|m| copy_fields(l, m)) }
+    }
+
     /// `lua_sharedcopy` of a template table `from` into the table at the top of `l`.
     ///
     /// # Safety
@@ -380,6 +391,8 @@ pub(crate) mod shared {
         globals: Proto,
         /// Its `package`, if it could be read.
         pub(crate) package: Option<Package>,
+        /// Its strings' metatable.
+        string_meta: Option<Proto>,
     }
 
     /// The template, made on first use (None when it could not be made: out of memory,
@@ -471,7 +484,7 @@ pub(crate) mod shared {
         unsafe {
             ffi::lua_pushcfunction(l, open_all);
             if ffi::lua_pcall(l, 0, 0, 0) != ffi::LUA_OK
-                || ffi::lua_checkstack(l, chunks.len() as c_int + 1) == 0
+                || ffi::lua_checkstack(l, chunks.len() as c_int + 4) == 0
             {
                 return None;
             }
@@ -491,6 +504,13 @@ pub(crate) mod shared {
             let globals = Proto(ffi::lua_topointer(l, -1));
             ffi::lua_pop(l, 1);
             let package = package_of(l);
+            ffi::lua_pushstring(l, c"".as_ptr());
+            let string_meta = (ffi::lua_getmetatable(l, -1) != 0).then(|| {
+                let m = Proto(ffi::lua_topointer(l, -1));
+                ffi::lua_pop(l, 1);
+                m
+            });
+            ffi::lua_pop(l, 1);
             ffi::lua_pushcfunction(l, freeze);
             if ffi::lua_pcall(l, 0, 1, 0) != ffi::LUA_OK || ffi::lua_toboolean(l, -1) == 0 {
                 return None;
@@ -508,6 +528,7 @@ pub(crate) mod shared {
                 protos,
                 globals,
                 package,
+                string_meta,
             })
         }
     }
