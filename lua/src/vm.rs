@@ -565,6 +565,44 @@ mod tests {
         assert_eq!(r, ("mine".to_string(), true, "kept".to_string(), true));
     }
 
+    /// Closures share the upvalues of the locals they capture, whatever the order of
+    /// capture (the sorted walk of `pushclosure`) and with more than 32 captured locals
+    /// (the plain walk).
+    #[test]
+    fn closures_share_captured_locals() {
+        let s = LuaState::new().expect("a state");
+        let src = {
+            let names: Vec<String> = (0..40).map(|i| format!("v{i}")).collect();
+            let decl = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("local {n} = {i}\n"))
+                .collect::<String>();
+            // `all` reads the 40 in a scrambled order; `few` captures a late, an early
+            // and a middle one; `set` writes them through its own upvalues.
+            let order: Vec<usize> = (0..40).map(|i| (i * 17 + 5) % 40).collect();
+            let sum = order
+                .iter()
+                .map(|i| format!("v{i}"))
+                .collect::<Vec<_>>()
+                .join(" + ");
+            let bump = order
+                .iter()
+                .map(|i| format!("v{i} = v{i} + 1"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!(
+                "{decl}local function all() return {sum} end\n\
+                 local function few() return v39 * 10000 + v0 * 100 + v20 end\n\
+                 local function set() {bump} end\n\
+                 local a = all() set() local b = all()\n\
+                 return a, b, few()"
+            )
+        };
+        let r: (i64, i64, i64) = s.load(src).eval().expect("runs");
+        assert_eq!(r, (780, 820, 40 * 10000 + 100 + 21));
+    }
+
     /// The base library copied from the template: every function `luaopen_base` sets,
     /// `_G` and `_VERSION`, and `package.loaded._G`; `package` made without
     /// `luaopen_package`, and `require` through it.
