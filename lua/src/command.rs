@@ -305,11 +305,15 @@ fn launch(
     let Some(name) = args.first() else {
         return Err(mlua::Error::runtime("launch snlua needs a script name"));
     };
-    if let Err(e) = shared.find_script(name) {
-        log::error!("{e}");
-        return Ok(None);
-    }
-    let svc = crate::service::LuaService::with_notify(args, notify);
+    let script = match shared.find_script(name) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return Ok(None);
+        }
+    };
+    // The script found goes with the service: it is not looked up again as it starts.
+    let svc = crate::service::LuaService::with_notify(args, notify, Some(script));
     match node.launch_raw(Box::new(svc), "snlua") {
         Ok(a) => Ok(Some(hex(a))),
         Err(e) => {

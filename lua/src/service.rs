@@ -47,6 +47,8 @@ pub struct LuaService {
     /// The kept callback is the host's dispatcher (`skynet.core.dispatcher`'s closure):
     /// requests are handed to it as Rust values (`dispatch::deliver`).
     kept_ours: bool,
+    /// The script, when the launcher found it already (`LAUNCH`, `NEWSERVICE`).
+    script: Option<Script>,
 }
 
 impl std::fmt::Debug for LuaService {
@@ -75,12 +77,20 @@ impl LuaService {
             gc_mark: 0,
             kept: None,
             kept_ours: false,
+            script: None,
         }
     }
 
-    pub(crate) fn with_notify(args: Vec<String>, notify: Option<Notify>) -> LuaService {
+    /// A service told how to report its init (`notify`), its script already found
+    /// (`script`: else it is looked up over `luaservice` as it starts).
+    pub(crate) fn with_notify(
+        args: Vec<String>,
+        notify: Option<Notify>,
+        script: Option<Script>,
+    ) -> LuaService {
         let mut s = LuaService::new(&args);
         s.notify = notify;
+        s.script = script;
         s
     }
 
@@ -112,7 +122,10 @@ impl LuaService {
         }
         let signal = shared.signal_slot(self.addr);
         self.signal = Some((signal.clone(), main));
-        let script = shared.find_script(&name)?;
+        let script = match self.script.take() {
+            Some(s) => s,
+            None => shared.find_script(&name)?,
+        };
         signal.set_active(main as *mut mlua::ffi::lua_State);
         // As snlua: no collection while the scripts load (they allocate mostly what they
         // keep; the collector is stopped since the state was made), then the
