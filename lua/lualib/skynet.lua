@@ -19,21 +19,22 @@ local traceback = debug.traceback
 local profile_resume = profile.resume
 local c_send = c.send -- (skynet.core's functions are fixed: read once)
 
-local skynet = {
-	PTYPE_TEXT = 0,
-	PTYPE_RESPONSE = 1,
-	PTYPE_MULTICAST = 2,
-	PTYPE_CLIENT = 3,
-	PTYPE_SYSTEM = 4,
-	PTYPE_HARBOR = 5,
-	PTYPE_SOCKET = 6,
-	PTYPE_ERROR = 7,
-	PTYPE_QUEUE = 8,
-	PTYPE_DEBUG = 9,
-	PTYPE_LUA = 10,
-	PTYPE_SNAX = 11,
-	PTYPE_TRACE = 12,
-}
+-- Made with room for every field the main chunk sets (51, the PTYPEs and the functions):
+-- grown from a constructor's 16 slots it was rehashed twice per service.
+local skynet = table.create(0, 64)
+skynet.PTYPE_TEXT = 0
+skynet.PTYPE_RESPONSE = 1
+skynet.PTYPE_MULTICAST = 2
+skynet.PTYPE_CLIENT = 3
+skynet.PTYPE_SYSTEM = 4
+skynet.PTYPE_HARBOR = 5
+skynet.PTYPE_SOCKET = 6
+skynet.PTYPE_ERROR = 7
+skynet.PTYPE_QUEUE = 8
+skynet.PTYPE_DEBUG = 9
+skynet.PTYPE_LUA = 10
+skynet.PTYPE_SNAX = 11
+skynet.PTYPE_TRACE = 12
 
 -- The coroutine running now (the one ret, response and call act for).
 local running_thread = nil
@@ -63,14 +64,16 @@ end
 ---------------------------------------------------------------------------------------
 -- Protocols
 
-local proto = {}
+local proto = table.create(0, 8) -- the standard protocols' names and ids
 skynet.proto_table = proto -- for skynet.debug and skynet.coroutine
 
 function skynet.register_protocol(class)
 	local name, id = class.name, class.id
 	assert(type(name) == "string" and math.type(id) == "integer" and id >= 0 and id <= 255,
 		"a protocol needs a name and an id in 0..255")
-	assert(proto[name] == nil and proto[id] == nil, "protocol " .. name .. " already registered")
+	if proto[name] ~= nil or proto[id] ~= nil then -- (assert's message would be built each time)
+		error("protocol " .. name .. " already registered", 0)
+	end
 	proto[name] = class
 	proto[id] = class
 end

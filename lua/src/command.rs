@@ -40,7 +40,12 @@ pub(crate) fn command(
     (cmd, parm): (String, Value),
 ) -> mlua::Result<Option<String>> {
     let parm = text(&parm)?;
-    run(lua, h, &cmd, parm.as_deref())
+    run(
+        &|n| crate::vm::set_memory_limit(lua, n),
+        h,
+        &cmd,
+        parm.as_deref(),
+    )
 }
 
 /// `intcommand(cmd, int|string)` -> number or nil.
@@ -50,13 +55,16 @@ pub(crate) fn intcommand(
     (cmd, parm): (String, Value),
 ) -> mlua::Result<Value> {
     let parm = text(&parm)?;
-    let r = run(lua, h, &cmd, parm.as_deref())?;
-    Ok(match r {
-        None => Value::Nil,
-        Some(s) => match s.parse::<i64>() {
-            Ok(i) => Value::Integer(i),
-            Err(_) => s.parse::<f64>().map(Value::Number).unwrap_or(Value::Nil),
-        },
+    let r = run(
+        &|n| crate::vm::set_memory_limit(lua, n),
+        h,
+        &cmd,
+        parm.as_deref(),
+    )?;
+    Ok(match r.as_deref().map(int_result) {
+        None | Some(Num::None) => Value::Nil,
+        Some(Num::Int(i)) => Value::Integer(i),
+        Some(Num::Float(n)) => Value::Number(n),
     })
 }
 
@@ -67,12 +75,41 @@ pub(crate) fn addresscommand(
     (cmd, parm): (String, Value),
 ) -> mlua::Result<Option<i64>> {
     let parm = text(&parm)?;
-    let r = run(lua, h, &cmd, parm.as_deref())?;
-    Ok(r.and_then(|s| s.parse::<Addr>().ok())
-        .map(|a| i64::from(a.0)))
+    let r = run(
+        &|n| crate::vm::set_memory_limit(lua, n),
+        h,
+        &cmd,
+        parm.as_deref(),
+    )?;
+    Ok(r.as_deref().and_then(address_result))
 }
 
-fn run(lua: &Lua, h: &HostRef, cmd: &str, parm: Option<&str>) -> mlua::Result<Option<String>> {
+/// What `intcommand` answers for a command's text.
+pub(crate) enum Num {
+    Int(i64),
+    Float(f64),
+    None,
+}
+
+pub(crate) fn int_result(s: &str) -> Num {
+    match s.parse::<i64>() {
+        Ok(i) => Num::Int(i),
+        Err(_) => s.parse::<f64>().map_or(Num::None, Num::Float),
+    }
+}
+
+/// What `addresscommand` answers for a command's text.
+pub(crate) fn address_result(s: &str) -> Option<i64> {
+    s.parse::<Addr>().ok().map(|a| i64::from(a.0))
+}
+
+/// Runs command `cmd`; `set_limit` sets the state's memory limit (MEMLIMIT).
+pub(crate) fn run(
+    set_limit: &dyn Fn(usize) -> mlua::Result<()>,
+    h: &HostRef,
+    cmd: &str,
+    parm: Option<&str>,
+) -> mlua::Result<Option<String>> {
     let mut h = h.lock();
     match cmd {
         "REG" => match parm {
@@ -227,7 +264,7 @@ fn run(lua: &Lua, h: &HostRef, cmd: &str, parm: Option<&str>) -> mlua::Result<Op
         "MEMLIMIT" => {
             let n: usize = parm.and_then(|p| p.parse().ok()).unwrap_or(0);
             drop(h);
-            crate::vm::set_memory_limit(lua, n)?;
+            set_limit(n)?;
             Ok(None)
         }
         other => Err(mlua::Error::runtime(format!("unknown command {other}"))),
@@ -268,11 +305,15 @@ fn launch(
     let Some(name) = args.first() else {
         return Err(mlua::Error::runtime("launch snlua needs a script name"));
     };
-    if let Err(e) = shared.find_script(name) {
-        log::error!("{e}");
-        return Ok(None);
-    }
-    let svc = crate::service::LuaService::with_notify(args, notify);
+    let script = match shared.find_script(name) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return Ok(None);
+        }
+    };
+    // The script found goes with the service: it is not looked up again as it starts.
+    let svc = crate::service::LuaService::with_notify(args, notify, Some(script));
     match node.launch_raw(Box::new(svc), "snlua") {
         Ok(a) => Ok(Some(hex(a))),
         Err(e) => {

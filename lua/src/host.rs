@@ -75,6 +75,9 @@ pub(crate) struct Host {
     pub(crate) callback_gen: u64,
     /// Who waits for this service's init (set by a Lua `newservice`).
     pub(crate) notify: Option<Notify>,
+    /// The service's signal slot, kept as long as the host state (the host's C
+    /// functions reach it through [`HostCell::signal`]).
+    pub(crate) signal_keep: Option<Arc<crate::signal::Signal>>,
     /// Init has been reported (done or failed).
     pub(crate) init_reported: bool,
     /// Destinations known to be Lua services (addresses are never reused, so a yes stays
@@ -108,6 +111,7 @@ impl Host {
             callback_ref: mlua::ffi::LUA_NOREF,
             callback_gen: 0,
             notify: None,
+            signal_keep: None,
             init_reported: false,
             mem_warning: MEMORY_WARNING,
         }

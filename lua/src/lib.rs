@@ -42,6 +42,7 @@
 #![deny(missing_docs)]
 
 mod alloc;
+mod capi;
 mod command;
 pub mod console;
 mod core;
@@ -95,10 +96,11 @@ pub fn install(node: &Node) -> Result<(), CallError> {
 /// An error when no `luaservice` template finds the script.
 pub fn launch(node: &NodeHandle, name: &str, args: &[&str]) -> Result<Addr, CallError> {
     let shared = LuaNode::of(node);
-    shared
+    let script = shared
         .find_script(name)
         .map_err(|e| CallError::Failed(Addr::SYSTEM, e))?;
-    let mut words = vec![name];
-    words.extend_from_slice(args);
-    node.launch_raw(Box::new(LuaService::new(&words)), "snlua")
+    let mut words = vec![name.to_string()];
+    words.extend(args.iter().map(|a| a.to_string()));
+    let svc = LuaService::with_notify(words, None, Some(script));
+    node.launch_raw(Box::new(svc), "snlua")
 }

@@ -9,7 +9,7 @@ use std::ffi::CStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mlua::{ffi, Lua};
+use mlua::ffi;
 use skynet_runtime::{
     Addr, CallError, ExitReason, InitStatus, Message, Payload, Ptype, RawContext, RawService,
 };
@@ -47,6 +47,8 @@ pub struct LuaService {
     /// The kept callback is the host's dispatcher (`skynet.core.dispatcher`'s closure):
     /// requests are handed to it as Rust values (`dispatch::deliver`).
     kept_ours: bool,
+    /// The script, when the launcher found it already (`LAUNCH`, `NEWSERVICE`).
+    script: Option<Script>,
 }
 
 impl std::fmt::Debug for LuaService {
@@ -75,12 +77,20 @@ impl LuaService {
             gc_mark: 0,
             kept: None,
             kept_ours: false,
+            script: None,
         }
     }
 
-    pub(crate) fn with_notify(args: Vec<String>, notify: Option<Notify>) -> LuaService {
+    /// A service told how to report its init (`notify`), its script already found
+    /// (`script`: else it is looked up over `luaservice` as it starts).
+    pub(crate) fn with_notify(
+        args: Vec<String>,
+        notify: Option<Notify>,
+        script: Option<Script>,
+    ) -> LuaService {
         let mut s = LuaService::new(&args);
         s.notify = notify;
+        s.script = script;
         s
     }
 
@@ -112,7 +122,10 @@ impl LuaService {
         }
         let signal = shared.signal_slot(self.addr);
         self.signal = Some((signal.clone(), main));
-        let script = shared.find_script(&name)?;
+        let script = match self.script.take() {
+            Some(s) => s,
+            None => shared.find_script(&name)?,
+        };
         signal.set_active(main as *mut mlua::ffi::lua_State);
         // As snlua: no collection while the scripts load (they allocate mostly what they
         // keep; the collector is stopped since the state was made), then the
@@ -120,11 +133,15 @@ impl LuaService {
         // the start function has run, the collector began a cycle at once, only for the
         // full collection to redo it: ~8% of a spawn.)
         let r = run_main(lua, &shared, &name, &script, &self.args[1..]);
-        lua.gc_restart();
-        // SAFETY: `main` is the main thread of `lua`, which runs no code now; LUA_GCGEN
-        // switches the mode (a full collection) and never raises.
+        // SAFETY: the main thread of `lua`, running nothing; LUA_GCRESTART never raises.
         unsafe {
-            ffi::lua_gc(main as *mut ffi::lua_State, ffi::LUA_GCGEN);
+            ffi::lua_gc(main as *mut ffi::lua_State, ffi::LUA_GCRESTART);
+        }
+        // SAFETY: `main` is the main thread of `lua`, which runs no code now;
+        // `lua_sharedgen` switches the mode (without a collection: the state has never
+        // collected, everything it holds is taken as alive) and never raises.
+        unsafe {
+            crate::vm::shared::enter_generational(main as *mut ffi::lua_State);
         }
         signal.set_active(std::ptr::null_mut());
         r.map_err(|e| e.to_string())?;
@@ -255,14 +272,16 @@ pub(crate) fn notify_one(
     let _ = node.send(to, msg);
 }
 
-/// Sets the globals skynet's loader sets, runs `preload`, then the script.
+/// Sets the globals skynet's loader sets, runs `preload`, then the script: with the C
+/// API (mlua is set up only if something asks for it: `preload` does).
 fn run_main(
-    lua: &Lua,
+    lua: &LuaState,
     shared: &LuaNode,
     name: &str,
     script: &Script,
     args: &[String],
 ) -> mlua::Result<()> {
+    let l = lua.main();
     let globals: [(&CStr, Option<&str>); 5] = [
         (c"SERVICE_NAME", Some(name)),
         (c"LUA_PATH", Some(shared.lua_path.as_str())),
@@ -271,14 +290,13 @@ fn run_main(
         (c"LUA_PRELOAD", shared.preload.as_deref()),
     ];
     // The globals skynet's loader sets, and skynet.profile's timing resume in place of
-    // coroutine.resume and .wrap, as in snlua. With the C API: through mlua each step
-    // was a protected call of its own.
-    // SAFETY: exec_raw runs the closure in protected mode (errors, from `require` too,
-    // come back as this call's error) with LUA_MINSTACK free slots, of which three are
-    // used at once; the stack is restored after. `coroutine` is checked to be a table
-    // before it is written (the profile module may return anything).
-    unsafe {
-        lua.exec_raw::<()>((), |l| {
+    // coroutine.resume and .wrap, as in snlua.
+    // SAFETY: `l` is the main thread, running nothing; the closure runs in protected
+    // mode (errors, from `require` too, come back as the status) with LUA_MINSTACK free
+    // slots, of which three are used at once, and owns nothing. `coroutine` is checked
+    // to be a table before it is written (the profile module may return anything).
+    let rc = unsafe {
+        crate::capi::pcall_rust(l, &mut |l| {
             for (k, v) in globals {
                 if let Some(v) = v {
                     ffi::lua_pushlstring(l, v.as_ptr().cast(), v.len());
@@ -295,29 +313,124 @@ fn run_main(
                 ffi::lua_setfield(l, 2, c"wrap".as_ptr());
             }
             ffi::lua_settop(l, 0);
-        })?;
+        })
+    };
+    if rc != ffi::LUA_OK {
+        // SAFETY: the error object is at the top of the main thread, running nothing.
+        return Err(unsafe { crate::capi::take_error(l, rc) });
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     if let Some(p) = &shared.preload {
         state::load_file(lua, shared, p)?
             .call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))?;
     }
-    let main = match script {
-        Script::File(path) => state::load_file(lua, shared, &path.to_string_lossy())?,
-        Script::Embedded(src) => {
-            state::load_static(lua, src, &format!("@embedded/service/{name}.lua"))?
+    match script {
+        Script::File(path) => {
+            let path = path.to_string_lossy();
+            let key = format!("file:{path}");
+            let chunkname = std::ffi::CString::new(format!("@{path}"))
+                .map_err(|_| mlua::Error::runtime("invalid name: a NUL in the path"))?;
+            let (code, text) = match shared.cached(&key) {
+                Some(code) => (code, false),
+                None => (
+                    std::fs::read(&*path)
+                        .map_err(|e| mlua::Error::runtime(format!("cannot open {path}: {e}")))?
+                        .into(),
+                    true,
+                ),
+            };
+            let mut dumped: Vec<u8> = Vec::new();
+            let mut loaded = false;
+            // SAFETY: `l` runs nothing; `prepare` runs in the protected call and owns
+            // nothing (the buffer it dumps into is this frame's). The code outlives it.
+            let r = unsafe {
+                crate::capi::run_function(
+                    l,
+                    &mut |l| {
+                        let mode = if text { c"t" } else { c"b" };
+                        let rc = ffi::luaL_loadbufferx(
+                            l,
+                            code.as_ptr().cast(),
+                            code.len(),
+                            chunkname.as_ptr(),
+                            mode.as_ptr(),
+                        );
+                        if rc == ffi::LUA_OK && text {
+                            ffi::lua_dump(l, write_dump, (&raw mut dumped).cast(), 0);
+                            loaded = true;
+                        }
+                        Some(rc)
+                    },
+                    &argv,
+                )
+            };
+            if loaded {
+                shared.store(&key, dumped);
+            }
+            r.map(|_| ())
         }
-    };
-    main.call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))
+        Script::Embedded(src) => {
+            let chunkname = format!("@embedded/service/{name}.lua");
+            if let Some(p) = crate::vm::shared::find(&chunkname) {
+                // SAFETY: `l` runs nothing; the clone runs in the protected call.
+                let called = unsafe {
+                    crate::capi::run_function(
+                        l,
+                        &mut |l| crate::vm::shared::clone_found(l, p).then_some(ffi::LUA_OK),
+                        &argv,
+                    )?
+                };
+                if called {
+                    return Ok(());
+                }
+            }
+            state::load_static(lua, src, &chunkname)?
+                .call::<()>(mlua::Variadic::from_iter(argv.iter().copied()))
+        }
+    }
+}
+
+/// `lua_dump`'s writer: appends to the `Vec<u8>` behind `ud`.
+unsafe extern "C-unwind" fn write_dump(
+    _l: *mut ffi::lua_State,
+    p: *const std::ffi::c_void,
+    sz: usize,
+    ud: *mut std::ffi::c_void,
+) -> std::ffi::c_int {
+    // SAFETY: `ud` is the `Vec<u8>` `run_main` passed, alive during the dump; `p..p+sz`
+    // are bytes Lua hands the writer.
+    unsafe {
+        if sz > 0 && !p.is_null() {
+            (*ud.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(p.cast(), sz));
+        }
+    }
+    0
 }
 
 /// skynet's `skynet.memlimit`: a limit left in the registry by the main script.
 fn apply_memlimit(lua: &LuaState) {
-    if let Ok(Some(n)) = lua.named_registry_value::<Option<i64>>("memlimit") {
-        if n > 0 {
-            lua.set_memory_limit(n as usize);
-            log::info!("Set memory limit to {:.2} M", n as f64 / (1024.0 * 1024.0));
+    let mut limit = 0i64;
+    // SAFETY: the main thread runs nothing; the read runs in protected mode (the key
+    // may need interning) and owns nothing.
+    unsafe {
+        let rc = crate::capi::pcall_rust(lua.main(), &mut |l| {
+            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"memlimit".as_ptr());
+            let mut ok = 0;
+            let n = ffi::lua_tointegerx(l, -1, &mut ok);
+            if ok != 0 {
+                limit = n;
+            }
+        });
+        if rc != ffi::LUA_OK {
+            ffi::lua_pop(lua.main(), 1);
         }
+    }
+    if limit > 0 {
+        lua.set_memory_limit(limit as usize);
+        log::info!(
+            "Set memory limit to {:.2} M",
+            limit as f64 / (1024.0 * 1024.0)
+        );
     }
 }
 
@@ -484,12 +597,24 @@ impl RawService for LuaService {
             // panic (the state may be half way through something) nor a failed init
             // (nothing was handed out yet), nor skynet.exit (it did this itself).
             if matches!(reason, ExitReason::Killed | ExitReason::Shutdown) {
-                if let Ok(Some(f)) =
-                    lua.named_registry_value::<Option<mlua::Function>>("skynet_on_exit")
-                {
-                    if let Err(e) = f.call::<()>(()) {
-                        log::error!("{} exit: {e}", self.addr);
-                    }
+                // SAFETY: the main thread runs nothing; the lookup and the call run in
+                // protected mode and own nothing.
+                let r = unsafe {
+                    crate::capi::run_function(
+                        lua.main(),
+                        &mut |l| {
+                            let t = ffi::lua_getfield(
+                                l,
+                                ffi::LUA_REGISTRYINDEX,
+                                c"skynet_on_exit".as_ptr(),
+                            );
+                            (t == ffi::LUA_TFUNCTION).then_some(ffi::LUA_OK)
+                        },
+                        &[],
+                    )
+                };
+                if let Err(e) = r {
+                    log::error!("{} exit: {e}", self.addr);
                 }
             }
             let notify = match &self.host {
@@ -525,7 +650,11 @@ impl RawService for LuaService {
         if let Some(lua) = self.lua.as_ref() {
             let used = lua.used_memory();
             if used > self.gc_mark + (self.gc_mark / 8).max(4096) {
-                let _ = lua.gc_collect();
+                // SAFETY: the main thread runs nothing; a full collection never raises
+                // (finalizers run in protected mode).
+                unsafe {
+                    ffi::lua_gc(lua.main(), ffi::LUA_GCCOLLECT);
+                }
                 self.gc_mark = lua.used_memory();
                 lua.release_empty();
             }

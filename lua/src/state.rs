@@ -3,6 +3,7 @@
 //! library, and loading chunks through the node's code cache.
 
 use std::collections::HashMap;
+use std::ffi::c_int;
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
@@ -13,7 +14,6 @@ use mlua::{ffi, Function, Lua, Table, Value};
 use crate::core::HostRef;
 use crate::host::Host;
 use crate::node::LuaNode;
-use crate::signal::Signal;
 use crate::vm::LuaState;
 use crate::{core, lualib};
 
@@ -27,7 +27,9 @@ pub(crate) fn new_state(host: Host) -> mlua::Result<(LuaState, HostRef)> {
     let shared = host.shared.clone();
     let signal = shared.signal_slot(host.addr);
     let h: HostRef = Arc::new(crate::host::HostCell::new(host));
-    install_package(&lua, &shared, &h, &signal)?;
+    h.set_signal(Arc::as_ptr(&signal) as usize);
+    h.lock().signal_keep = Some(signal);
+    install_package(&lua, &shared, &h)?;
     Ok((lua, h))
 }
 
@@ -39,26 +41,36 @@ const HOST_MODULES: &[&str] = &[
     "skynet.netpack",
 ];
 
-fn install_package(
-    lua: &Lua,
-    shared: &Arc<LuaNode>,
-    h: &HostRef,
-    signal: &Arc<Signal>,
-) -> mlua::Result<()> {
-    // One loader for every host module (a preload loader is called with the module's
-    // name): one mlua function per state instead of one per module.
-    let (hl, sig, s) = (h.clone(), signal.clone(), shared.clone());
-    let loader = lua.create_function(move |lua, (name, _): (String, mlua::MultiValue)| {
+/// The preload loader of every host module and preloaded Lua module (called with the
+/// module's name), as an mlua function: what [`l_loader`] hands the rare modules to.
+fn mlua_loader(lua: &Lua, h: HostRef) -> mlua::Result<Function> {
+    let s = h.lock().shared.clone();
+    let sig = h.signal();
+    lua.create_function(move |lua, (name, _): (String, mlua::MultiValue)| {
         Ok(match name.as_str() {
-            "skynet.core" => Value::Table(core::module(lua, &hl, &sig)?),
+            "skynet.core" => {
+                let hp = Arc::as_ptr(&h);
+                // SAFETY: exec_raw gives a protected call with room for 5 values; the
+                // service keeps `h` and the signal slot `sig` (set) past its state.
+                let t: Table = unsafe {
+                    debug_assert_ne!(sig, 0);
+                    lua.exec_raw((), |l| core::module(l, hp))?
+                };
+                Value::Table(t)
+            }
             "skynet.codecache" => Value::Table(codecache(lua, &s)?),
-            "skynet.socketdriver" => Value::Table(crate::socket::socketdriver(lua, &hl)?),
-            "skynet.netpack" => Value::Table(crate::socket::netpack(lua, &hl)?),
+            "skynet.socketdriver" => Value::Table(crate::socket::socketdriver(lua, &h)?),
+            "skynet.netpack" => Value::Table(crate::socket::netpack(lua, &h)?),
             other => load_embedded(lua, &s, other, true)?.call::<Value>(other)?,
         })
-    })?;
-    let s = shared.clone();
-    let embedded = lua.create_function(move |lua, name: String| {
+    })
+}
+
+/// The last searcher: the embedded modules, as an mlua function (for [`l_embedded`]'s
+/// rare cases).
+fn mlua_embedded(lua: &Lua, h: HostRef) -> mlua::Result<Function> {
+    let s = h.lock().shared.clone();
+    lua.create_function(move |lua, name: String| {
         if lualib::find(&name).is_none() {
             return Ok((
                 Value::String(lua.create_string(format!("no embedded module '{name}'"))?),
@@ -68,58 +80,155 @@ fn install_package(
         let f = load_embedded(lua, &s, &name, false)?;
         let where_ = lua.create_string(format!(":embedded:{name}"))?;
         Ok((Value::Function(f), Value::String(where_)))
-    })?;
-    wire_package(lua, shared, loader, embedded)
+    })
 }
 
-/// `package.path` and `cpath` from the config, no `loadlib`, `loader` as the preload of
-/// every host module, and the searchers: preload, `lua_path`, then `embedded` (the C
-/// searchers go). With the C API: through mlua, each of these steps was a protected call.
-fn wire_package(
-    lua: &Lua,
-    shared: &LuaNode,
-    loader: Function,
-    embedded: Function,
-) -> mlua::Result<()> {
+/// Calls the mlua function `make` builds with every argument of the running C function;
+/// returns its results.
+///
+/// # Safety
+/// `l` runs a C function whose upvalue 1 is the service's host state (`Arc::as_ptr` of
+/// its `HostRef`, alive past the state); no owned Rust value of the caller is live.
+unsafe fn through_mlua(
+    l: *mut ffi::lua_State,
+    make: fn(&Lua, HostRef) -> mlua::Result<Function>,
+) -> c_int {
+    // SAFETY: per the contract; the Arc made here is moved into `make` before anything
+    // may raise.
+    unsafe {
+        ffi::luaL_checkstack(l, 3, std::ptr::null());
+        let p = ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const crate::host::HostCell;
+        Arc::increment_strong_count(p);
+        let h = Arc::from_raw(p);
+        if !crate::capi::push_mlua(l, move |lua| make(lua, h)) {
+            ffi::lua_error(l);
+        }
+        ffi::lua_insert(l, 1);
+        ffi::lua_call(l, ffi::lua_gettop(l) - 1, ffi::LUA_MULTRET);
+        ffi::lua_gettop(l)
+    }
+}
+
+/// The preload loader of the host modules (`skynet.core`, built with the C API) and of
+/// the preloaded Lua modules (a closure over the shared chunk, called with the name);
+/// the other host modules (codecache, socketdriver, netpack: mlua tables) through
+/// [`mlua_loader`]. Upvalue 1: the host state.
+unsafe extern "C-unwind" fn l_loader(l: *mut ffi::lua_State) -> c_int {
+    // SAFETY: called by Lua with the module's name (and the loader data); the chunk's
+    // name (a String) is gone before the clone, which may raise.
+    unsafe {
+        if ffi::lua_type(l, 1) == ffi::LUA_TSTRING {
+            let name = crate::raw::string_at(l, 1);
+            if name == b"skynet.core" {
+                ffi::luaL_checkstack(l, 5, std::ptr::null());
+                let p = ffi::lua_touserdata(l, ffi::lua_upvalueindex(1))
+                    as *const crate::host::HostCell;
+                core::module(l, p);
+                return 1;
+            }
+            let proto = lualib::PRELOADED
+                .iter()
+                .find(|(n, _)| n.as_bytes() == name)
+                .and_then(|(n, _)| crate::vm::shared::find(&lualib::chunkname(n)));
+            if let Some(p) = proto {
+                ffi::luaL_checkstack(l, 2, std::ptr::null());
+                if crate::vm::shared::clone_found(l, p) {
+                    ffi::lua_pushvalue(l, 1);
+                    ffi::lua_call(l, 1, 1);
+                    return 1;
+                }
+            }
+        }
+        through_mlua(l, mlua_loader)
+    }
+}
+
+/// The embedded searcher: a closure over the shared chunk and ":embedded:NAME", or the
+/// message that there is none; what it cannot answer so (no shared chunk) through
+/// [`mlua_embedded`]. Upvalue 1: the host state.
+unsafe extern "C-unwind" fn l_embedded(l: *mut ffi::lua_State) -> c_int {
+    // SAFETY: called by Lua with the module's name; the chunk's name (a String) is gone
+    // before anything may raise.
+    unsafe {
+        if ffi::lua_type(l, 1) == ffi::LUA_TSTRING {
+            if let Ok(name) = std::str::from_utf8(crate::raw::string_at(l, 1)) {
+                ffi::luaL_checkstack(l, 4, std::ptr::null());
+                if lualib::find(name).is_none() {
+                    ffi::lua_pushstring(l, c"no embedded module '".as_ptr());
+                    ffi::lua_pushvalue(l, 1);
+                    ffi::lua_pushstring(l, c"'".as_ptr());
+                    ffi::lua_concat(l, 3);
+                    ffi::lua_pushnil(l);
+                    return 2;
+                }
+                let proto = crate::vm::shared::find(&lualib::chunkname(name));
+                if let Some(p) = proto {
+                    if crate::vm::shared::clone_found(l, p) {
+                        ffi::lua_pushstring(l, c":embedded:".as_ptr());
+                        ffi::lua_pushvalue(l, 1);
+                        ffi::lua_concat(l, 2);
+                        return 2;
+                    }
+                }
+            }
+        }
+        through_mlua(l, mlua_embedded)
+    }
+}
+
+/// `package.path` and `cpath` from the config, no `loadlib`, [`l_loader`] as the preload
+/// of every host module and preloaded Lua module, and the searchers: preload, `lua_path`,
+/// then [`l_embedded`] (the C searchers go). With the C API: mlua is not set up for it.
+fn install_package(lua: &LuaState, shared: &LuaNode, h: &HostRef) -> mlua::Result<()> {
     let path = shared.lua_path.as_bytes();
     let cpath = shared.lua_cpath.as_bytes();
-    // SAFETY: exec_raw runs the closure in protected mode (a failed allocation is an
-    // error returned here) on a stack holding `loader` at 1 and `embedded` at 2, with
-    // LUA_MINSTACK free slots, of which at most five are used at once; the stack is
-    // restored after. `package` is checked to be a table before it is indexed (a
-    // non-table `preload` or `searchers` would raise, in protected mode).
-    unsafe {
-        lua.exec_raw::<()>((loader, embedded), |l| {
+    let hp = Arc::as_ptr(h) as *mut std::ffi::c_void;
+    let l = lua.main();
+    // SAFETY: `l` is the new state's main thread, running nothing; the closure runs in
+    // protected mode (a failed allocation is an error returned here) with LUA_MINSTACK
+    // free slots, of which at most five are used at once, and owns nothing. `package` is
+    // checked to be a table before it is indexed (a non-table `preload` or `searchers`
+    // would raise, in protected mode). The host state behind `hp` outlives the state.
+    let rc = unsafe {
+        crate::capi::pcall_rust(l, &mut |l| {
             if ffi::lua_getglobal(l, c"package".as_ptr()) != ffi::LUA_TTABLE {
                 return;
             }
             ffi::lua_pushlstring(l, path.as_ptr().cast(), path.len());
-            ffi::lua_setfield(l, 3, c"path".as_ptr());
+            ffi::lua_setfield(l, 1, c"path".as_ptr());
             ffi::lua_pushlstring(l, cpath.as_ptr().cast(), cpath.len());
-            ffi::lua_setfield(l, 3, c"cpath".as_ptr());
+            ffi::lua_setfield(l, 1, c"cpath".as_ptr());
             ffi::lua_pushnil(l);
-            ffi::lua_setfield(l, 3, c"loadlib".as_ptr());
-            ffi::lua_getfield(l, 3, c"preload".as_ptr()); // 4
+            ffi::lua_setfield(l, 1, c"loadlib".as_ptr());
+            ffi::lua_getfield(l, 1, c"preload".as_ptr()); // 2
+            ffi::lua_pushlightuserdata(l, hp);
+            ffi::lua_pushcclosure(l, l_loader, 1); // 3
             let names = HOST_MODULES
                 .iter()
                 .chain(lualib::PRELOADED.iter().map(|(n, _)| n));
             for n in names {
                 ffi::lua_pushlstring(l, n.as_ptr().cast(), n.len());
-                ffi::lua_pushvalue(l, 1);
-                ffi::lua_settable(l, 4);
+                ffi::lua_pushvalue(l, 3);
+                ffi::lua_settable(l, 2);
             }
-            ffi::lua_getfield(l, 3, c"searchers".as_ptr()); // 5
-            ffi::lua_createtable(l, 3, 0); // 6
-            ffi::lua_geti(l, 5, 1);
-            ffi::lua_rawseti(l, 6, 1);
-            ffi::lua_geti(l, 5, 2);
-            ffi::lua_rawseti(l, 6, 2);
-            ffi::lua_pushvalue(l, 2);
-            ffi::lua_rawseti(l, 6, 3);
-            ffi::lua_setfield(l, 3, c"searchers".as_ptr());
-            ffi::lua_settop(l, 2);
+            ffi::lua_getfield(l, 1, c"searchers".as_ptr()); // 4
+            ffi::lua_createtable(l, 3, 0); // 5
+            ffi::lua_geti(l, 4, 1);
+            ffi::lua_rawseti(l, 5, 1);
+            ffi::lua_geti(l, 4, 2);
+            ffi::lua_rawseti(l, 5, 2);
+            ffi::lua_pushlightuserdata(l, hp);
+            ffi::lua_pushcclosure(l, l_embedded, 1);
+            ffi::lua_rawseti(l, 5, 3);
+            ffi::lua_setfield(l, 1, c"searchers".as_ptr());
+            ffi::lua_settop(l, 0);
         })
+    };
+    if rc != ffi::LUA_OK {
+        // SAFETY: the error object is at the top of the main thread, running nothing.
+        return Err(unsafe { crate::capi::take_error(l, rc) });
     }
+    Ok(())
 }
 
 /// The embedded module `name` (or a preloaded host module) as a function, compiled once

@@ -38,6 +38,11 @@ const LIBS: [(&CStr, Open); 5] = [
 ];
 const STRING: usize = 2;
 
+/// The stubs' sizes: the fields `skynet.lua` and `skynet.profile` read (or the host sets)
+/// while a service loads (coroutine: create, yield, running, close, resume, wrap; table:
+/// remove, insert, unpack, create; string: format; debug: traceback, getregistry).
+const STUB_SIZES: [c_int; 5] = [8, 4, 1, 0, 2];
+
 struct Catalogue {
     /// Per library: its fields by name.
     libs: Vec<Vec<(CString, Field)>>,
@@ -271,7 +276,9 @@ pub(crate) unsafe fn install(l: *mut lua_State) {
     unsafe {
         ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
         for (i, (name, _)) in LIBS.iter().enumerate() {
-            ffi::lua_createtable(l, 0, 0); // the stub
+            // the stub, with room for the fields skynet's library reads as it loads (the
+            // size those reads grow it to: no rehash on the way, no more memory)
+            ffi::lua_createtable(l, 0, STUB_SIZES[i]);
             ffi::lua_createtable(l, 0, 2); // its metatable
             ffi::lua_pushcfunction(l, index[i]);
             ffi::lua_setfield(l, -2, c"__index".as_ptr());
@@ -280,9 +287,15 @@ pub(crate) unsafe fn install(l: *mut lua_State) {
             ffi::lua_setmetatable(l, -2);
             if i == STRING {
                 ffi::lua_createtable(l, 0, cat.string_meta.len() as c_int + 1);
-                for (n, f) in &cat.string_meta {
-                    if push(l, *f) {
-                        ffi::lua_setfield(l, -2, n.as_ptr());
+                // The metamethods copied from the template's string metatable (no name
+                // interned), else set one by one.
+                let copied = crate::vm::shared::template()
+                    .is_some_and(|t| crate::vm::shared::copy_string_meta(l, t));
+                if !copied {
+                    for (n, f) in &cat.string_meta {
+                        if push(l, *f) {
+                            ffi::lua_setfield(l, -2, n.as_ptr());
+                        }
                     }
                 }
                 ffi::lua_pushvalue(l, -2);

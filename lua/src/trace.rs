@@ -73,26 +73,21 @@ return function(tag, user, co, level)
 end
 "#;
 
-/// Makes `trace` appear in the `skynet.core` table `core` (which must hold `hpc`) on
-/// first use: most services never trace, and the wrapper would cost each of them memory.
-pub(crate) fn install(lua: &Lua, core: &Table) -> mlua::Result<()> {
-    let meta = lua.create_table()?;
-    meta.set(
-        "__index",
-        lua.create_function(|lua, (core, key): (Table, mlua::Value)| {
-            if key
-                .as_string()
-                .is_none_or(|k| k.as_bytes() != b"trace".as_slice())
-            {
-                return Ok(mlua::Value::Nil);
-            }
-            let f = build(lua, &core)?;
-            core.raw_set("trace", f.clone())?;
-            Ok(mlua::Value::Function(f))
-        })?,
-    )?;
-    core.set_metatable(Some(meta))?;
-    Ok(())
+/// The `__index` of the `skynet.core` table (`core`, which must hold `hpc`) that makes
+/// `trace` on first use: most services never trace, and the wrapper would cost each of
+/// them memory (called through `core::l_index`).
+pub(crate) fn index_function(lua: &Lua) -> mlua::Result<Function> {
+    lua.create_function(|lua, (core, key): (Table, mlua::Value)| {
+        if key
+            .as_string()
+            .is_none_or(|k| k.as_bytes() != b"trace".as_slice())
+        {
+            return Ok(mlua::Value::Nil);
+        }
+        let f = build(lua, &core)?;
+        core.raw_set("trace", f.clone())?;
+        Ok(mlua::Value::Function(f))
+    })
 }
 
 /// The wrapper, given the logger, `hpc`, `debug.getinfo` and `coroutine.running`.

@@ -3,7 +3,7 @@
 //! a state mlua does not own: this type closes it, then frees the arena).
 
 use std::collections::HashMap;
-use std::ffi::{c_int, c_void, CStr, CString};
+use std::ffi::{c_int, c_void, CString};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -13,11 +13,13 @@ use mlua::Lua;
 
 use crate::alloc::{self, Arena};
 
-/// A Lua state with its arena. Derefs to its [`Lua`]; `used_memory` and
-/// `set_memory_limit` are the arena's (mlua's own only work with mlua's allocator).
+/// A Lua state with its arena. Derefs to its [`Lua`] (mlua's setup of the state is
+/// made on first use: a service that only runs Lua code and the host's C functions never
+/// needs it); `used_memory` and `set_memory_limit` are the arena's (mlua's own only work
+/// with mlua's allocator).
 pub(crate) struct LuaState {
-    /// mlua's handle (not the owner: dropping it leaves the state open).
-    lua: ManuallyDrop<Lua>,
+    /// mlua's handle, once made (not the owner: dropping it leaves the state open).
+    lua: std::cell::OnceCell<ManuallyDrop<Lua>>,
     main: *mut lua_State,
     arena: *mut Arena,
 }
@@ -30,7 +32,13 @@ unsafe impl Send for LuaState {}
 impl std::ops::Deref for LuaState {
     type Target = Lua;
     fn deref(&self) -> &Lua {
-        &self.lua
+        self.lua.get_or_init(|| {
+            // SAFETY: `main` is the live main thread of this state, which runs no Lua code
+            // while a `&self` method of its service runs (or is running the C function
+            // that asked: then as mlua's own module mode does). The clone is the handle
+            // we keep: dropped before the state is closed.
+            ManuallyDrop::new(unsafe { mlua_of(self.main) }.clone())
+        })
     }
 }
 
@@ -73,13 +81,8 @@ impl LuaState {
             }
             return Err(mlua::Error::MemoryError("cannot open the libraries".into()));
         }
-        // SAFETY: `main` is a live main thread without mlua data; mlua then keeps its data
-        // in the registry (closed with the state) and does not own the state. The clone is
-        // the handle we keep: `LuaState` outlives every use of it and drops it before
-        // closing the state.
-        let lua = unsafe { Lua::get_or_init_from_ptr(main).clone() };
         Ok(LuaState {
-            lua: ManuallyDrop::new(lua),
+            lua: std::cell::OnceCell::new(),
             main,
             arena,
         })
@@ -118,10 +121,38 @@ impl Drop for LuaState {
         // this: the service drops its host functions' data only after), then its arena,
         // which nothing refers to any more.
         unsafe {
-            ManuallyDrop::drop(&mut self.lua);
+            if let Some(lua) = self.lua.get_mut() {
+                ManuallyDrop::drop(lua);
+            }
             ffi::lua_close(self.main);
             drop(Box::from_raw(self.arena));
         }
+    }
+}
+
+/// mlua's handle of the state `l` belongs to, its setup made now if it was not: on the
+/// state's main thread (as mlua's module mode does when it is first called from a
+/// coroutine), with the memory limit lifted meanwhile (mlua panics when its setup fails).
+///
+/// # Safety
+/// `l` is a live thread of a state made by [`LuaState::new`] (or any state mlua may set
+/// up), no mlua call of it in progress but the one asking; the handle must not outlive
+/// the state.
+pub(crate) unsafe fn mlua_of<'a>(l: *mut lua_State) -> &'a Lua {
+    // SAFETY: per the contract; the registry's main-thread slot always holds the main
+    // thread (`lua_rawgeti` of the registry never raises), popped after.
+    unsafe {
+        ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_MAINTHREAD);
+        let main = ffi::lua_tothread(l, -1);
+        ffi::lua_pop(l, 1);
+        let main = if main.is_null() { l } else { main };
+        let arena = alloc::arena_of(main);
+        let limit = arena.map(|a| (*a).set_limit(0));
+        let lua = Lua::get_or_init_from_ptr(main);
+        if let (Some(a), Some(limit)) = (arena, limit) {
+            (*a).set_limit(limit);
+        }
+        lua
     }
 }
 
@@ -141,11 +172,6 @@ pub(crate) fn set_memory_limit(lua: &Lua, limit: usize) -> mlua::Result<()> {
 /// Opens base and package; the other libraries open on first use ([`crate::stdlib`],
 /// `raw::install_lazy_libs`).
 unsafe extern "C-unwind" fn open_libs(l: *mut lua_State) -> c_int {
-    type F = unsafe extern "C-unwind" fn(*mut lua_State) -> c_int;
-    const LIBS: &[(&CStr, F)] = &[
-        (c"_G", ffi::luaopen_base),
-        (c"package", ffi::luaopen_package),
-    ];
     // SAFETY: called by `lua_pcall` on a fresh state; each require leaves one value,
     // popped. The globals table is replaced before anything refers to it.
     unsafe {
@@ -153,15 +179,76 @@ unsafe extern "C-unwind" fn open_libs(l: *mut lua_State) -> c_int {
         // names: base, the library stubs, `package`): filled one by one from empty it
         // was rehashed seven times.
         ffi::lua_createtable(l, 0, 64);
+        ffi::lua_pushvalue(l, -1);
         ffi::lua_rawseti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
-        for (name, open) in LIBS {
-            ffi::luaL_requiref(l, name.as_ptr(), *open, 1);
+        // The base library: its fields copied from the template's globals (no name
+        // interned, no `luaopen_base`), then `_G` set as `luaL_requiref` would.
+        let copied = shared::template().is_some_and(|t| shared::copy_globals(l, t));
+        if copied {
+            ffi::lua_pushvalue(l, -1);
+            ffi::lua_setfield(l, -2, c"_G".as_ptr());
+            ffi::luaL_getsubtable(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
+            ffi::lua_pushvalue(l, -2);
+            ffi::lua_setfield(l, -2, c"_G".as_ptr());
+            ffi::lua_pop(l, 1);
+        }
+        ffi::lua_pop(l, 1);
+        if !copied {
+            ffi::luaL_requiref(l, c"_G".as_ptr(), ffi::luaopen_base, 1);
+            ffi::lua_pop(l, 1);
+        }
+        // `package` likewise, when the template gave its C functions.
+        let package = shared::template().and_then(|t| t.package.as_ref());
+        if !copied || !package.is_some_and(|p| open_package(l, p)) {
+            ffi::luaL_requiref(l, c"package".as_ptr(), ffi::luaopen_package, 1);
             ffi::lua_pop(l, 1);
         }
         crate::stdlib::install(l);
         crate::raw::install_lazy_libs(l);
     }
     0
+}
+
+/// `luaopen_package` without its work that a service does not need: the `package`
+/// table gets the template's `searchpath`, `loadlib` and `config` (`lua_sharedcopy`: the
+/// paths too, set from the config after), `loaded` and `preload`, and the preload and Lua
+/// searchers (the C ones are removed after anyway: `state::install_package`); `require`
+/// and the global and `loaded` entries as `luaL_requiref` sets them. No `CLIBS` table
+/// (only the C searchers and `loadlib` use it) and no environment read for the paths.
+/// False (nothing done) when the copy is refused.
+///
+/// # Safety
+/// `l` is a new state, in protected mode, with `package.loaded` made and room for 5
+/// values.
+unsafe fn open_package(l: *mut lua_State, p: &shared::Package) -> bool {
+    // SAFETY: per the contract; every push is consumed.
+    unsafe {
+        ffi::lua_createtable(l, 0, 8); // package
+        if !shared::copy_fields(l, p.table) {
+            ffi::lua_pop(l, 1);
+            return false;
+        }
+        ffi::luaL_getsubtable(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_LOADED_TABLE);
+        ffi::lua_pushvalue(l, -1);
+        ffi::lua_setfield(l, -3, c"loaded".as_ptr());
+        ffi::lua_pushvalue(l, -2);
+        ffi::lua_setfield(l, -2, c"package".as_ptr());
+        ffi::lua_pop(l, 1);
+        ffi::luaL_getsubtable(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_PRELOAD_TABLE);
+        ffi::lua_setfield(l, -2, c"preload".as_ptr());
+        ffi::lua_createtable(l, 3, 0);
+        for (i, f) in p.searchers.iter().enumerate() {
+            ffi::lua_pushvalue(l, -2);
+            ffi::lua_pushcclosure(l, *f, 1);
+            ffi::lua_rawseti(l, -2, i as ffi::lua_Integer + 1);
+        }
+        ffi::lua_setfield(l, -2, c"searchers".as_ptr());
+        ffi::lua_pushvalue(l, -1);
+        ffi::lua_pushcclosure(l, p.require, 1);
+        ffi::lua_setglobal(l, c"require".as_ptr());
+        ffi::lua_setglobal(l, c"package".as_ptr());
+    }
+    true
 }
 
 /// A hash seed per state: a process-wide random base (once) mixed with a counter
@@ -195,11 +282,99 @@ pub(crate) mod shared {
         fn lua_sharedfreeze(l: *mut lua_State) -> c_int;
         fn lua_sharedproto(l: *mut lua_State, idx: c_int) -> *const c_void;
         fn lua_sharedclone(l: *mut lua_State, proto: *const c_void) -> c_int;
+        fn lua_sharedgen(l: *mut lua_State);
+        fn lua_sharedcopy(l: *mut lua_State, from: *const c_void) -> c_int;
     }
 
-    /// A prototype of the frozen template: read-only and alive for the rest of the process.
+    /// Sets in the table at the top of `l` what the base library puts in the globals,
+    /// copied from the template's globals (light C functions and `_VERSION`: see
+    /// `lua_sharedcopy`); false (nothing set) when `l` does not use the template.
+    ///
+    /// # Safety
+    /// `l` is a live thread in protected mode (the copy may raise: memory), a table at
+    /// its top.
+    pub(crate) unsafe fn copy_globals(l: *mut lua_State, t: &Template) -> bool {
+        // SAFETY: per the contract.
+        unsafe { copy_fields(l, t.globals) }
+    }
+
+    /// Sets in the table at the top of `l` the template's string metamethods (light C
+    /// functions: `__index`, the template's `string`, is left out); false (nothing set)
+    /// when there is none or `l` does not use the template.
+    ///
+    /// # Safety
+    /// As [`copy_globals`].
+    pub(crate) unsafe fn copy_string_meta(l: *mut lua_State, t: &Template) -> bool {
+        // SAFETY: per the contract.
+        unsafe { t.string_meta.is_some_and(|m| copy_fields(l, m)) }
+    }
+
+    /// `lua_sharedcopy` of a template table `from` into the table at the top of `l`.
+    ///
+    /// # Safety
+    /// As [`copy_globals`]; `from` is a table of the frozen template.
+    pub(crate) unsafe fn copy_fields(l: *mut lua_State, from: Proto) -> bool {
+        // SAFETY: per the contract.
+        unsafe { lua_sharedcopy(l, from.0) == 1 }
+    }
+
+    /// The template's `package`: its table, and the C functions of its closures (the
+    /// preload and Lua searchers, `require`), for `open_package`.
+    pub(crate) struct Package {
+        pub(crate) table: Proto,
+        pub(crate) searchers: [ffi::lua_CFunction; 2],
+        pub(crate) require: ffi::lua_CFunction,
+    }
+
+    /// Reads the template's `package` (before the freeze: this uses its stack).
+    ///
+    /// # Safety
+    /// `l` is the template, not frozen yet, with room for 3 values.
+    unsafe fn package_of(l: *mut lua_State) -> Option<Package> {
+        // SAFETY: per the contract; reads only (`lua_getfield` of existing string keys
+        // interns nothing new in a state that opened the library), the stack restored.
+        unsafe {
+            let top = ffi::lua_gettop(l);
+            let r = (|| {
+                ffi::lua_getglobal(l, c"require".as_ptr());
+                let require = ffi::lua_tocfunction(l, -1)?;
+                if ffi::lua_getglobal(l, c"package".as_ptr()) != ffi::LUA_TTABLE {
+                    return None;
+                }
+                let table = Proto(ffi::lua_topointer(l, -1));
+                if ffi::lua_getfield(l, -1, c"searchers".as_ptr()) != ffi::LUA_TTABLE {
+                    return None;
+                }
+                ffi::lua_rawgeti(l, -1, 1);
+                let preload = ffi::lua_tocfunction(l, -1)?;
+                ffi::lua_rawgeti(l, -2, 2);
+                let lua = ffi::lua_tocfunction(l, -1)?;
+                Some(Package {
+                    table,
+                    searchers: [preload, lua],
+                    require,
+                })
+            })();
+            ffi::lua_settop(l, top);
+            r
+        }
+    }
+
+    /// Enters the generational mode: without a collection when the state never started
+    /// one (everything it holds is taken as alive and made old: a new service has just
+    /// loaded what it keeps), else as `LUA_GCGEN` does (lshared.c).
+    ///
+    /// # Safety
+    /// `l` is a live thread of a state that runs no code now.
+    pub(crate) unsafe fn enter_generational(l: *mut lua_State) {
+        // SAFETY: per the contract; it never raises.
+        unsafe { lua_sharedgen(l) }
+    }
+
+    /// A prototype (or the globals table) of the frozen template: read-only and alive for
+    /// the rest of the process.
     #[derive(Clone, Copy)]
-    struct Proto(*const c_void);
+    pub(crate) struct Proto(*const c_void);
     // SAFETY: a frozen prototype is never written, collected or freed (lshared.c), so
     // any thread may read it; the pointer itself is only handed to `lua_sharedclone`.
     unsafe impl Send for Proto {}
@@ -211,6 +386,13 @@ pub(crate) mod shared {
     pub(crate) struct Template {
         pub(crate) seed: u32,
         protos: HashMap<String, Proto>,
+        /// The template's globals table (every standard library opened): what
+        /// `copy_globals` reads.
+        globals: Proto,
+        /// Its `package`, if it could be read.
+        pub(crate) package: Option<Package>,
+        /// Its strings' metatable.
+        string_meta: Option<Proto>,
     }
 
     /// The template, made on first use (None when it could not be made: out of memory,
@@ -233,6 +415,24 @@ pub(crate) mod shared {
         // SAFETY: by the caller's contract; `p` is a frozen prototype (from
         // `lua_sharedproto`), and the call checks that `l` uses the template's strings.
         unsafe { lua_sharedclone(l, p.0) == 1 }
+    }
+
+    /// The prototype of the shared chunk `chunkname`, if there is one: for
+    /// [`clone_found`], when the name must be gone before the clone may raise.
+    pub(crate) fn find(chunkname: &str) -> Option<*const c_void> {
+        template()
+            .and_then(|t| t.protos.get(chunkname))
+            .map(|p| p.0)
+    }
+
+    /// Pushes a new closure over `p` (from [`find`]) onto `l`; false (nothing pushed)
+    /// when `l` does not use the template's strings.
+    ///
+    /// # Safety
+    /// As [`clone_chunk`]; `p` comes from [`find`].
+    pub(crate) unsafe fn clone_found(l: *mut lua_State, p: *const c_void) -> bool {
+        // SAFETY: per the contract.
+        unsafe { lua_sharedclone(l, p) == 1 }
     }
 
     /// Compiles a chunk the way states loaded it before sharing (text, dumped, local
@@ -284,7 +484,7 @@ pub(crate) mod shared {
         unsafe {
             ffi::lua_pushcfunction(l, open_all);
             if ffi::lua_pcall(l, 0, 0, 0) != ffi::LUA_OK
-                || ffi::lua_checkstack(l, chunks.len() as c_int + 1) == 0
+                || ffi::lua_checkstack(l, chunks.len() as c_int + 4) == 0
             {
                 return None;
             }
@@ -300,6 +500,17 @@ pub(crate) mod shared {
                     return None;
                 }
             }
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, ffi::LUA_RIDX_GLOBALS);
+            let globals = Proto(ffi::lua_topointer(l, -1));
+            ffi::lua_pop(l, 1);
+            let package = package_of(l);
+            ffi::lua_pushstring(l, c"".as_ptr());
+            let string_meta = (ffi::lua_getmetatable(l, -1) != 0).then(|| {
+                let m = Proto(ffi::lua_topointer(l, -1));
+                ffi::lua_pop(l, 1);
+                m
+            });
+            ffi::lua_pop(l, 1);
             ffi::lua_pushcfunction(l, freeze);
             if ffi::lua_pcall(l, 0, 1, 0) != ffi::LUA_OK || ffi::lua_toboolean(l, -1) == 0 {
                 return None;
@@ -312,7 +523,13 @@ pub(crate) mod shared {
                 }
                 protos.insert(name, Proto(p));
             }
-            Some(Template { seed, protos })
+            Some(Template {
+                seed,
+                protos,
+                globals,
+                package,
+                string_meta,
+            })
         }
     }
 
@@ -346,6 +563,80 @@ mod tests {
             .eval()
             .expect("runs");
         assert_eq!(r, ("mine".to_string(), true, "kept".to_string(), true));
+    }
+
+    /// Closures share the upvalues of the locals they capture, whatever the order of
+    /// capture (the sorted walk of `pushclosure`) and with more than 32 captured locals
+    /// (the plain walk).
+    #[test]
+    fn closures_share_captured_locals() {
+        let s = LuaState::new().expect("a state");
+        let src = {
+            let names: Vec<String> = (0..40).map(|i| format!("v{i}")).collect();
+            let decl = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("local {n} = {i}\n"))
+                .collect::<String>();
+            // `all` reads the 40 in a scrambled order; `few` captures a late, an early
+            // and a middle one; `set` writes them through its own upvalues.
+            let order: Vec<usize> = (0..40).map(|i| (i * 17 + 5) % 40).collect();
+            let sum = order
+                .iter()
+                .map(|i| format!("v{i}"))
+                .collect::<Vec<_>>()
+                .join(" + ");
+            let bump = order
+                .iter()
+                .map(|i| format!("v{i} = v{i} + 1"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!(
+                "{decl}local function all() return {sum} end\n\
+                 local function few() return v39 * 10000 + v0 * 100 + v20 end\n\
+                 local function set() {bump} end\n\
+                 local a = all() set() local b = all()\n\
+                 return a, b, few()"
+            )
+        };
+        let r: (i64, i64, i64) = s.load(src).eval().expect("runs");
+        assert_eq!(r, (780, 820, 40 * 10000 + 100 + 21));
+    }
+
+    /// The base library copied from the template: every function `luaopen_base` sets,
+    /// `_G` and `_VERSION`, and `package.loaded._G`; `package` made without
+    /// `luaopen_package`, and `require` through it.
+    #[test]
+    fn the_base_library_is_all_there() {
+        shared::template().expect("the template");
+        let s = LuaState::new().expect("a state");
+        let ok: bool = s
+            .load(
+                r#"
+                local names = { "assert", "collectgarbage", "dofile", "error",
+                    "getmetatable", "ipairs", "loadfile", "load", "next", "pairs", "pcall",
+                    "print", "warn", "rawequal", "rawlen", "rawget", "rawset", "select",
+                    "setmetatable", "tonumber", "tostring", "type", "xpcall" }
+                for _, n in ipairs(names) do
+                    assert(type(_G[n]) == "function", n)
+                end
+                assert(_G._G == _G and _VERSION == "Lua 5.5" and package.loaded._G == _G)
+                assert(type(require) == "function" and package.loaded.package == package)
+                assert(type(package.searchpath) == "function" and #package.searchers == 2)
+                assert(package.config:sub(1, 1) == "/" and type(package.path) == "string")
+                assert(package.preload == debug.getregistry()._PRELOAD)
+                package.preload.m = function(name) return { name = name } end
+                assert(require("m").name == "m" and package.loaded.m.name == "m")
+                local n = 0
+                for k, v in pairs(_G) do
+                    if type(v) == "function" then n = n + 1 end
+                end
+                return n == #names + 1 -- and require
+                "#,
+            )
+            .eval()
+            .expect("runs");
+        assert!(ok);
     }
 
     #[test]
@@ -520,6 +811,61 @@ mod tests {
         for t in threads {
             t.join().expect("no panic");
         }
+    }
+
+    /// The generational mode entered without a collection (`enter_generational` on a
+    /// state that never collected): what the state holds stays (tables, closures over
+    /// open and closed upvalues, a suspended coroutine, weak tables, finalizers), and
+    /// later young and full collections free garbage and keep the rest.
+    #[test]
+    fn generational_mode_without_a_collection_keeps_everything() {
+        let s = LuaState::new().expect("a state");
+        s.load(
+            r#"
+            keep = { n = 0, list = {} }
+            for i = 1, 500 do keep.list[i] = { i, tostring(i) .. "x" } end
+            local counter = 0
+            function bump() counter = counter + 1 return counter end
+            co = coroutine.create(function(a)
+                local inner = a
+                local function get() return inner end
+                while true do inner = coroutine.yield(get()) end
+            end)
+            assert(select(2, coroutine.resume(co, "first")) == "first")
+            weak = setmetatable({}, { __mode = "k" })
+            weak[keep] = true
+            finalized = 0
+            setmetatable({}, { __gc = function() finalized = finalized + 1 end })
+            garbage = nil
+            "#,
+        )
+        .exec()
+        .expect("runs");
+        s.gc_restart();
+        // SAFETY: the main thread of `s`, which runs no code now.
+        unsafe { shared::enter_generational(s.main()) };
+        let r: (bool, i64, String, bool, i64) = s
+            .load(
+                r#"
+                assert(collectgarbage("isrunning"))
+                local mode = collectgarbage("incremental")
+                collectgarbage("generational")
+                for round = 1, 20 do
+                    local t = {}
+                    for i = 1, 2000 do t[i] = { i, string.rep("y", i % 40) } end
+                    keep.n = keep.n + #t
+                    collectgarbage("step")
+                end
+                collectgarbage("collect")
+                local ok = #keep.list == 500 and keep.list[77][2] == "77x"
+                local _, v = coroutine.resume(co, "second")
+                return mode == "generational" and ok, bump() + bump(), v,
+                    weak[keep] == true, finalized
+                "#,
+            )
+            .eval()
+            .expect("runs");
+        assert_eq!(r, (true, 3, "second".to_string(), true, 1));
     }
 
     /// A memory error's message is the template's string, and Lua code sees it as the

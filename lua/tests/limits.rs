@@ -23,6 +23,16 @@ fn a_syntax_error_fails_the_launch_with_file_and_line() {
         .to_string();
     assert!(err.contains("cannot start"), "{err}");
     let err = node
+        .newservice("snlua", &["load_error"])
+        .expect_err("launch fails")
+        .to_string();
+    assert!(
+        err.contains("runtime error: ")
+            && err.contains("load_error.lua:2: boom at load\nstack traceback:")
+            && err.trim_end().ends_with("load_error.lua:3: in main chunk"),
+        "{err}"
+    );
+    let err = node
         .newservice("snlua", &["not_there"])
         .expect_err("launch fails")
         .to_string();
@@ -30,7 +40,10 @@ fn a_syntax_error_fails_the_launch_with_file_and_line() {
         err.contains("cannot find service script not_there"),
         "{err}"
     );
-    let bad = util::unexpected_warnings(&log, &["bad_syntax", "cannot start", "not_there"]);
+    let bad = util::unexpected_warnings(
+        &log,
+        &["bad_syntax", "cannot start", "boom at load", "not_there"],
+    );
     assert!(bad.is_empty(), "{bad:#?}");
     node.shutdown();
 }
@@ -220,5 +233,44 @@ fn a_request_that_does_not_unpack_fails_that_message_only() {
         .is_some());
     let r = util::call(&node, svc, vec!["ping".into()]);
     assert_eq!(r, Ok(vec![LuaValue::from("pong")]));
+    node.shutdown();
+}
+
+/// `skynet.core`'s commands on their C path and through mlua (errors, odd arguments),
+/// and its functions built on first call (`harbor`, `error`, `trace`).
+#[test]
+fn core_commands_answer_and_fail_as_before() {
+    let (node, log) = util::node(&[]);
+    let svc = node.newservice("snlua", &["core_paths"]).expect("starts");
+    let r = util::call(&node, svc, vec!["run".into()]).expect("answers");
+    let text = |i: usize| match r.get(i) {
+        Some(LuaValue::Str(s)) => String::from_utf8_lossy(s).into_owned(),
+        other => format!("{other:?}"),
+    };
+    assert_eq!(r.first(), Some(&LuaValue::Bool(false)), "{r:?}");
+    assert!(text(1).contains("unknown command NOPE"), "{r:?}");
+    assert_eq!(text(2), "userdata", "{r:?}");
+    assert_eq!(r.get(3), Some(&LuaValue::Bool(false)), "{r:?}");
+    assert!(
+        text(4).contains("invalid command parameter (table)"),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.get(5..),
+        Some(
+            &[
+                LuaValue::Int(0),
+                LuaValue::Bool(false),
+                LuaValue::from("integer"),
+                LuaValue::Bool(true),
+                LuaValue::Bool(true),
+                LuaValue::from("function"),
+                LuaValue::Bool(true),
+                LuaValue::from("12"),
+            ][..]
+        ),
+        "{r:?}"
+    );
+    assert!(log.wait_for(&["core paths logged 1"], util::LONG).is_some());
     node.shutdown();
 }

@@ -1439,6 +1439,56 @@ static void entergen (lua_State *L, global_State *g) {
 
 
 /*
+** skynet-rs: turns every object of list 'p' old, taking it as alive (no
+** object is freed): as 'sweep2old' does after a full mark, without it.
+*/
+static void all2old (global_State *g, GCObject *p) {
+  for (; p != NULL; p = p->next) {
+    set2gray(p);  /* clear the white bits */
+    setage(p, G_OLD);
+    if (p->tt == LUA_VTHREAD) {  /* threads must be watched */
+      lua_State *th = gco2th(p);
+      linkgclist(th, g->grayagain);  /* insert into 'grayagain' list */
+    }
+    else if (p->tt == LUA_VUPVAL && upisopen(gco2upv(p)))
+      ;  /* open upvalues are always gray */
+    else  /* everything else is black */
+      nw2black(p);
+  }
+}
+
+
+/*
+** skynet-rs: enters generational mode without a collection, taking every
+** object as alive, when the state has never started a cycle (incremental
+** mode, paused, no gray list): what 'entergen' does after its full mark,
+** which for a state that has just loaded what it keeps (a new service)
+** was most of the cost and found little garbage. Otherwise (or in any
+** other state) the ordinary way, 'luaC_changemode'.
+*/
+void luaC_entergenall (lua_State *L) {
+  global_State *g = G(L);
+  if (g->gckind != KGC_INC || g->gcstate != GCSpause || g->gray != NULL ||
+      g->grayagain != NULL || g->weak != NULL || g->allweak != NULL ||
+      g->ephemeron != NULL) {
+    luaC_changemode(L, KGC_GENMINOR);
+    return;
+  }
+  all2old(g, g->allgc);
+  g->reallyold = g->old1 = g->survival = g->allgc;
+  g->firstold1 = NULL;  /* there are no OLD1 objects anywhere */
+  all2old(g, g->finobj);
+  g->finobjrold = g->finobjold1 = g->finobjsur = g->finobj;
+  all2old(g, g->tobefnz);
+  g->gckind = KGC_GENMINOR;
+  g->GCmajorminor = gettotalbytes(g);  /* "base" for number of bytes */
+  g->GCmarked = 0;  /* to count the number of added old1 bytes */
+  finishgencycle(L, g);
+  setminordebt(g);
+}
+
+
+/*
 ** Change collector mode to 'newmode'.
 */
 void luaC_changemode (lua_State *L, int newmode) {

@@ -269,6 +269,8 @@ LUAI_FUNC void luaC_barrier_ (lua_State *L, GCObject *o, GCObject *v);
 LUAI_FUNC void luaC_barrierback_ (lua_State *L, GCObject *o);
 LUAI_FUNC void luaC_checkfinalizer (lua_State *L, GCObject *o, Table *mt);
 LUAI_FUNC void luaC_changemode (lua_State *L, int newmode);
+/* skynet-rs: see lgc.c */
+LUAI_FUNC void luaC_entergenall (lua_State *L);
 
 
 #endif

@@ -170,3 +170,58 @@ LUA_API int lua_sharedclone (lua_State *L, const void *proto) {
   lua_unlock(L);
   return 1;
 }
+
+
+/*
+** Enters generational mode; without a collection (every object taken as
+** alive and made old) when the state never started a collection cycle:
+** a new state that loaded only what it keeps. See 'luaC_entergenall'.
+** Never raises (no allocation; finalizers pending, if any, run protected
+** as in 'lua_gc').
+*/
+LUA_API void lua_sharedgen (lua_State *L) {
+  lua_lock(L);
+  if (!(G(L)->gcstp & (GCSTPGC | GCSTPCLS)))  /* as 'lua_gc' */
+    luaC_entergenall(L);
+  lua_unlock(L);
+}
+
+
+/*
+** Sets in the table at the top of 'L' every field of 'from' (a table of
+** the frozen template, from 'lua_topointer' before the freeze) whose key
+** is a short string and whose value is not an object of the template
+** (a light C function, a number, a boolean) or is a shared string: what
+** the base library puts in the globals, without interning a name or
+** calling 'luaopen_base'. Only reads the template. Returns 0 (nothing
+** set) in a state that does not use the template's strings. May raise
+** (memory): call it in protected mode.
+*/
+LUA_API int lua_sharedcopy (lua_State *L, const void *from) {
+  const Table *f = (const Table *)from;
+  Table *t;
+  unsigned int i, n;
+  lua_lock(L);
+  api_check(L, ttistable(s2v(L->top.p - 1)), "table expected");
+  if (G(L)->sharedstrt == NULL || f == NULL) {
+    lua_unlock(L);
+    return 0;
+  }
+  t = hvalue(s2v(L->top.p - 1));
+  n = cast_uint(sizenode(f));
+  for (i = 0; i < n; i++) {
+    const Node *nd = gnode(f, i);
+    TValue v;
+    TValue k;
+    if (isempty(gval(nd)) || !keyisshrstr(nd))
+      continue;
+    if (iscollectable(gval(nd)) &&
+        !(ttisstring(gval(nd)) && isshared(gcvalue(gval(nd)))))
+      continue;  /* an object of the template: not shared */
+    setobj(L, &v, gval(nd));
+    setsvalue(L, &k, keystrval(nd));
+    luaH_set(L, t, &k, &v);  /* no barrier: nothing here is white */
+  }
+  lua_unlock(L);
+  return 1;
+}

@@ -166,6 +166,8 @@ LUA_API lua_State *(lua_newstate) (lua_Alloc f, void *ud, unsigned seed);
 LUA_API int         (lua_sharedfreeze) (lua_State *L);
 LUA_API const void *(lua_sharedproto) (lua_State *L, int idx);
 LUA_API int         (lua_sharedclone) (lua_State *L, const void *proto);
+LUA_API void        (lua_sharedgen) (lua_State *L);
+LUA_API int         (lua_sharedcopy) (lua_State *L, const void *from);
 LUA_API void       (lua_close) (lua_State *L);
 LUA_API lua_State *(lua_newthread) (lua_State *L);
 LUA_API int        (lua_closethread) (lua_State *L, lua_State *from);

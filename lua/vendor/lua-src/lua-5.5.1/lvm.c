@@ -843,14 +843,51 @@ static void pushclosure (lua_State *L, Proto *p, UpVal **encup, StkId base,
   Upvaldesc *uv = p->upvalues;
   int i;
   LClosure *ncl = luaF_newLclosure(L, nup);
+  /* skynet-rs: the locals it captures, by descending stack index (up to
+     32; more are looked up one by one): found with one walk of the open
+     upvalue list (sorted by level, highest first) instead of one walk
+     from its head each, which cost a main chunk with many captured
+     locals most of its run (every capture of an early local walked past
+     all later open upvalues). */
+  lu_byte order[32];
+  int n = 0;
+  int many = 0;
   ncl->p = p;
   setclLvalue2s(L, ra, ncl);  /* anchor new closure in stack */
   for (i = 0; i < nup; i++) {  /* fill in its upvalues */
-    if (uv[i].instack)  /* upvalue refers to local variable? */
-      ncl->upvals[i] = luaF_findupval(L, base + uv[i].idx);
-    else  /* get upvalue from enclosing function */
+    if (uv[i].instack) {  /* upvalue refers to local variable? */
+      if (n < 32) {  /* insertion sort, descending 'idx' */
+        int j = n++;
+        while (j > 0 && uv[order[j - 1]].idx < uv[i].idx) {
+          order[j] = order[j - 1];
+          j--;
+        }
+        order[j] = cast_byte(i);
+      }
+      else
+        many = 1;
+    }
+    else {  /* get upvalue from enclosing function */
       ncl->upvals[i] = encup[uv[i].idx];
-    luaC_objbarrier(L, ncl, ncl->upvals[i]);
+      luaC_objbarrier(L, ncl, ncl->upvals[i]);
+    }
+  }
+  if (many) {  /* the plain way */
+    for (i = 0; i < nup; i++) {
+      if (uv[i].instack) {
+        ncl->upvals[i] = luaF_findupval(L, base + uv[i].idx);
+        luaC_objbarrier(L, ncl, ncl->upvals[i]);
+      }
+    }
+  }
+  else {
+    UpVal **pp = &L->openupval;
+    int j;
+    for (j = 0; j < n; j++) {
+      i = order[j];
+      ncl->upvals[i] = luaF_findupvalat(L, base + uv[i].idx, &pp);
+      luaC_objbarrier(L, ncl, ncl->upvals[i]);
+    }
   }
 }
 
