@@ -657,3 +657,40 @@ fn a_remembered_destination_that_retires_fails_sends_with_dead() {
     );
     assert_eq!(&outcomes[4..], &[Err(dead.clone()), Err(dead)]);
 }
+
+/// Counts the messages `dispatch` gets; kills itself at the `at`-th.
+struct KillsItselfAt {
+    at: u64,
+    handled: Arc<AtomicU64>,
+}
+impl Service for KillsItselfAt {
+    async fn dispatch(&mut self, ctx: &mut Context, _msg: Message) {
+        if self.handled.fetch_add(1, Ordering::Relaxed) + 1 == self.at {
+            ctx.kill(ctx.self_addr());
+        }
+    }
+}
+
+/// A flood reaches `dispatch` in runs taken straight from the worker's batch: a kill stops
+/// the run after the current message (no later message is dispatched), and a request
+/// queued behind the flood fails instead of hanging (G7 and G4 through the run path).
+#[test]
+fn a_kill_stops_a_run_of_messages_after_the_current_one() {
+    let node = util::builder().threads(2).build().unwrap();
+    let handled = Arc::new(AtomicU64::new(0));
+    let svc = node
+        .launch(KillsItselfAt {
+            at: 10,
+            handled: handled.clone(),
+        })
+        .unwrap();
+    for i in 0..5_000u64 {
+        node.send(svc, i).unwrap_or(());
+    }
+    assert!(
+        node.call(svc, 0u64).is_err(),
+        "the call behind the flood fails"
+    );
+    assert_eq!(handled.load(Ordering::Relaxed), 10);
+    node.shutdown();
+}
