@@ -61,13 +61,20 @@ impl<S: ?Sized> LifoSlot<S> {
     /// load and store unless another thread is stealing (see the module doc).
     #[inline]
     pub(crate) fn take_own(&self) -> Option<Runnable<S>> {
+        // `stealing` first, then the slot (Acquire keeps the slot's load after it). The
+        // other order let a double take through: the worker read the slot, a thief that
+        // had found it inside its callback swapped the entry out and lowered `stealing`,
+        // and the worker then read `stealing` low and took the entry it had read too
+        // (`plain_takes_and_steals_never_take_twice`, one run in many). Now a worker that
+        // reads `stealing` low after a steal ended also sees that steal's swap (the
+        // lowering is a release), and one that read it before the thief raised it had
+        // left its callback before the thief's barrier, so the thief takes nothing.
+        if !self.plain_takes || self.stealing.load(Ordering::Acquire) {
+            return self.take();
+        }
         let p = self.cell.load(Ordering::Relaxed);
         if p.is_null() {
             return None;
-        }
-        // Acquire: after a steal that ended, its swap is seen.
-        if !self.plain_takes || self.stealing.load(Ordering::Acquire) {
-            return Self::entry(self.cell.swap(ptr::null_mut(), Ordering::AcqRel));
         }
         // Nobody else takes now: a thief would have raised `stealing` before its barrier,
         // and this worker, outside a callback, would see it (the module doc). `p` was put
