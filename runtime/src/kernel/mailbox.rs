@@ -456,6 +456,21 @@ impl Mailbox {
         false
     }
 
+    /// The next message of the batch [`refill`](Self::refill) decided, left in place: the
+    /// body's `pending` buffer first, then the queue (as [`take`](Self::take) takes them).
+    ///
+    /// # Safety
+    /// `pending` is the body's buffer and the caller holds the run token; the reference
+    /// is not used after the message is taken.
+    #[inline]
+    pub(crate) unsafe fn peek<'a>(&'a self, pending: &'a VecDeque<Message>) -> Option<&'a Message> {
+        match pending.front() {
+            Some(m) => Some(m),
+            // SAFETY: per the contract, and `pending` is empty.
+            None => unsafe { self.peek_queued() },
+        }
+    }
+
     /// The next message of the batch [`refill`](Self::refill) decided: the body's
     /// `pending` buffer first, then the queue. None when the batch has none left.
     ///
@@ -488,7 +503,7 @@ impl Mailbox {
     /// # Safety
     /// The caller holds the run token, and the body's `pending` buffer is empty.
     #[inline]
-    pub(crate) unsafe fn peek_queued(&self) -> Option<&Message> {
+    unsafe fn peek_queued(&self) -> Option<&Message> {
         // SAFETY: per the contract.
         let head = unsafe { self.head() };
         if head.pos == head.limit {

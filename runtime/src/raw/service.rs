@@ -114,24 +114,16 @@ impl<'a> MessageRun<'a> {
     /// front otherwise, for the worker).
     #[inline]
     pub(crate) fn next_if(&mut self, wanted: impl FnOnce(&Message) -> bool) -> Option<Message> {
-        let in_pending = !self.pending.is_empty();
-        let msg = match self.pending.front() {
-            Some(m) => m,
-            // SAFETY: the worker that made this run holds the service's run token, and
-            // `pending` (the body's buffer) is empty.
-            None => unsafe { self.cell.mailbox.peek_queued() }?,
-        };
+        // SAFETY: the worker that made this run holds the service's run token, and
+        // `pending` is the body's buffer; `msg` is not used after the take below.
+        let msg = unsafe { self.cell.mailbox.peek(self.pending) }?;
         // A wake-up is the worker's to deliver (`RawService::wake`).
         if msg.ptype == Ptype::WAKE || !wanted(msg) || !self.may_go_on() {
             return None;
         }
         self.taken += 1;
-        if in_pending {
-            self.pending.pop_front()
-        } else {
-            // SAFETY: as above.
-            unsafe { self.cell.mailbox.take_queued() }
-        }
+        // SAFETY: as above.
+        unsafe { self.cell.mailbox.take(&raw mut *self.pending) }
     }
 
     /// Whether the turn may take one more message: not killed, and within its share (or

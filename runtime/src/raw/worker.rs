@@ -298,13 +298,9 @@ fn run_locked(
         let mut ended = None;
         let mut handled = 0;
         while handled < batch.n {
-            let msg = match b.pending.pop_front() {
-                Some(msg) => msg,
-                // SAFETY: the token is ours, and `pending` (the body's buffer) is empty.
-                None => match unsafe { cell.mailbox.take_queued() } {
-                    Some(msg) => msg,
-                    None => break,
-                },
+            // SAFETY: the token is ours, and `pending` is the body's buffer.
+            let Some(msg) = (unsafe { cell.mailbox.take(&raw mut b.pending) }) else {
+                break;
             };
             let (r, n, exit) = if msg.ptype == Ptype::WAKE {
                 let mut ctx = RawContext::new(node, cell);
