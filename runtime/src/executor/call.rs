@@ -162,31 +162,37 @@ impl Call {
         }
     }
 
-    fn finish(&mut self, sh: &HostShared, reply: Message) -> Result<Message, CallError> {
+    /// The call is answered: it stops counting as in flight and waiting, and its deadline
+    /// is cancelled.
+    #[inline]
+    fn finish(&mut self, sh: &HostShared) {
         self.done = true;
         sh.node.note_calls(current_worker(&sh.node), -1);
         self.clear_waiting(sh);
         if let Some(t) = self.timer.take() {
             sh.node.timers.cancel(t);
         }
-        if reply.ptype != Ptype::ERROR {
-            return Ok(reply);
-        }
+    }
+
+    /// The error an ERROR reply stands for.
+    #[cold]
+    fn failure(&self, reply: Message) -> CallError {
         if reply.source.is_system() {
-            return Err(CallError::Timeout(
-                self.dest,
-                self.timeout.unwrap_or_default(),
-            ));
+            return CallError::Timeout(self.dest, self.timeout.unwrap_or_default());
         }
         let dest = self.dest;
         match reply.take::<CallError>() {
-            Ok(e) => Err(e),
-            Err(m) => Err(CallError::Failed(
-                dest,
-                format!("error reply {:?}", m.payload),
-            )),
+            Ok(e) => e,
+            Err(m) => CallError::Failed(dest, format!("error reply {:?}", m.payload)),
         }
     }
+}
+
+/// Counts a call's error in the node's statistics and hands it back.
+#[cold]
+fn counted(sh: &HostShared, e: CallError) -> CallError {
+    sh.node.counters.call_error(&e);
+    e
 }
 
 impl Future for Call {
@@ -207,35 +213,29 @@ impl Future for Call {
             this.done = true;
             return Poll::Ready(Err(CallError::Detached));
         };
-        let r = this.poll_call(sh, cx);
-        if let Poll::Ready(Err(e)) = &r {
-            sh.node.counters.call_error(e);
-        }
-        r
-    }
-}
-
-impl Call {
-    fn poll_call(
-        &mut self,
-        sh: &HostShared,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<Result<Message, CallError>> {
-        let this = self;
+        // Every error below is counted where it is made, so the result is returned as it
+        // is built (no copy of it to look at it on the way out).
         if this.done {
-            return Poll::Ready(Err(CallError::Detached));
+            return Poll::Ready(Err(counted(sh, CallError::Detached)));
         }
         if this.request.is_some() {
             if let Some(err) = this.start(sh, cx) {
                 this.done = true;
-                return Poll::Ready(Err(err));
+                return Poll::Ready(Err(counted(sh, err)));
             }
             // The waker went in with the session: a reply, even one already delivered by
             // another worker, re-polls this future.
             return Poll::Pending;
         }
         match sh.poll_reply(this.session, cx) {
-            Poll::Ready(reply) => Poll::Ready(this.finish(sh, reply)),
+            Poll::Ready(reply) => {
+                this.finish(sh);
+                if reply.ptype != Ptype::ERROR {
+                    Poll::Ready(Ok(reply))
+                } else {
+                    Poll::Ready(Err(counted(sh, this.failure(reply))))
+                }
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -42,6 +42,16 @@ pub(crate) struct Slot {
     pub(crate) reply: Option<Message>,
 }
 
+/// What [`Sessions::take_reply`] found.
+pub(crate) enum Taken<'a> {
+    /// The reply; the session is no longer waited on.
+    Reply(Message),
+    /// Not answered yet: its slot.
+    Waiting(&'a mut Slot),
+    /// Nobody waits on that session.
+    NotWaited,
+}
+
 /// Sessions being waited on: one in a slot of its own, the rest in a map.
 #[derive(Default)]
 pub(crate) struct Sessions {
@@ -53,19 +63,25 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
-    /// Starts waiting on `session` unless it is waited on already (then `slot` comes
-    /// back).
+    /// Starts waiting on `session` for `waker` unless it is waited on already (then
+    /// `waker` comes back).
     #[inline]
-    pub(crate) fn insert_new(&mut self, session: i32, slot: Slot) -> Result<(), Slot> {
+    pub(crate) fn insert_new(&mut self, session: i32, waker: Waiter) -> Result<(), Waiter> {
         if self.contains(session) {
-            return Err(slot);
+            return Err(waker);
         }
+        let slot = |waker| Slot { waker, reply: None };
         match &mut self.first {
-            Some(first) if first.0 == 0 => **first = (session, slot),
-            Some(_) => {
-                self.rest.insert(session, slot);
+            Some(first) if first.0 == 0 => {
+                // Filled in place: a free first slot holds no reply and no waker.
+                first.0 = session;
+                first.1.waker = waker;
+                first.1.reply = None;
             }
-            None => self.first = Some(Box::new((session, slot))),
+            Some(_) => {
+                self.rest.insert(session, slot(waker));
+            }
+            None => self.first = Some(Box::new((session, slot(waker)))),
         }
         Ok(())
     }
@@ -83,6 +99,40 @@ impl Sessions {
             _ if self.rest.is_empty() => None,
             _ => self.rest.get_mut(&session),
         }
+    }
+
+    /// The reply to `session` if it has come (the session is then no longer waited on),
+    /// else its slot while it is waited on: one lookup for a call's poll.
+    #[inline]
+    pub(crate) fn take_reply(&mut self, session: i32) -> Taken<'_> {
+        let slot = match &mut self.first {
+            Some(first) if first.0 == session && session != 0 => {
+                if let Some(reply) = first.1.reply.take() {
+                    // The slot stays for the next call: only its waiter is reset.
+                    first.0 = 0;
+                    first.1.waker = Waiter::None;
+                    return Taken::Reply(reply);
+                }
+                &mut first.1
+            }
+            _ if self.rest.is_empty() => return Taken::NotWaited,
+            _ => {
+                // The map (more than one session waited on): looked up twice, a rare case.
+                let answered = match self.rest.get(&session) {
+                    None => return Taken::NotWaited,
+                    Some(slot) => slot.reply.is_some(),
+                };
+                if answered {
+                    let reply = self.rest.remove(&session).and_then(|slot| slot.reply);
+                    return reply.map_or(Taken::NotWaited, Taken::Reply);
+                }
+                match self.rest.get_mut(&session) {
+                    Some(slot) => slot,
+                    None => return Taken::NotWaited,
+                }
+            }
+        };
+        Taken::Waiting(slot)
     }
 
     /// Stops waiting on `session`; its slot, if it was waited on.
@@ -116,14 +166,14 @@ mod tests {
     #[test]
     fn first_inline_then_the_map_and_no_collision() {
         let mut s = Sessions::default();
-        assert!(s.insert_new(1, Slot::default()).is_ok());
+        assert!(s.insert_new(1, Waiter::None).is_ok());
         assert!(
-            s.insert_new(1, Slot::default()).is_err(),
+            s.insert_new(1, Waiter::None).is_err(),
             "1 is waited on (inline)"
         );
-        assert!(s.insert_new(2, Slot::default()).is_ok());
+        assert!(s.insert_new(2, Waiter::None).is_ok());
         assert!(
-            s.insert_new(2, Slot::default()).is_err(),
+            s.insert_new(2, Waiter::None).is_err(),
             "2 is waited on (map)"
         );
         assert!(s.get_mut(1).is_some() && s.get_mut(2).is_some());
@@ -131,11 +181,49 @@ mod tests {
         assert!(s.remove(1).is_some());
         assert!(s.remove(1).is_none());
         // The inline slot is free again: the next goes there, 2 stays in the map.
-        assert!(s.insert_new(3, Slot::default()).is_ok());
-        assert!(s.insert_new(2, Slot::default()).is_err());
+        assert!(s.insert_new(3, Waiter::None).is_ok());
+        assert!(s.insert_new(2, Waiter::None).is_err());
         assert!(s.remove(2).is_some() && s.remove(3).is_some());
         assert!(s.get_mut(2).is_none() && s.get_mut(3).is_none());
         s.release_idle();
-        assert!(s.insert_new(2, Slot::default()).is_ok());
+        assert!(s.insert_new(2, Waiter::None).is_ok());
+    }
+
+    #[test]
+    fn a_reply_is_taken_once_from_the_slot_or_the_map() {
+        let reply = |session| Message {
+            source: crate::base::Addr(1),
+            session,
+            ptype: crate::base::Ptype::RESPONSE,
+            payload: crate::base::Payload::Empty,
+        };
+        let mut s = Sessions::default();
+        assert!(matches!(s.take_reply(1), Taken::NotWaited));
+        assert!(s.insert_new(1, Waiter::Main).is_ok()); // the first slot
+        assert!(s.insert_new(2, Waiter::None).is_ok()); // the map
+        assert!(matches!(s.take_reply(1), Taken::Waiting(_)));
+        assert!(matches!(s.take_reply(2), Taken::Waiting(_)));
+        for session in [1, 2] {
+            if let Some(slot) = s.get_mut(session) {
+                slot.reply = Some(reply(session));
+            }
+        }
+        for session in [2, 1] {
+            match s.take_reply(session) {
+                Taken::Reply(m) => assert_eq!(m.session, session),
+                _ => panic!("session {session}: no reply"),
+            }
+            assert!(matches!(s.take_reply(session), Taken::NotWaited));
+            assert!(s.get_mut(session).is_none());
+        }
+        // The first slot is free again, its waiter reset.
+        assert!(s.insert_new(1, Waiter::None).is_ok());
+        assert!(matches!(
+            s.take_reply(1),
+            Taken::Waiting(Slot {
+                waker: Waiter::None,
+                reply: None
+            })
+        ));
     }
 }

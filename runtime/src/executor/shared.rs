@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use slab::Slab;
 
 use crate::base::{Addr, CallError, Message, Ptype, SendError};
-use crate::executor::sessions::{Sessions, Slot, Waiter};
+use crate::executor::sessions::{Sessions, Taken, Waiter};
 use crate::kernel::wake_message;
 use crate::raw::{Cell, NodeInner};
 
@@ -367,7 +367,7 @@ impl HostShared {
     /// Allocates a session no future is waiting on, and starts waiting on it. None when
     /// called from outside the service.
     pub(crate) fn register_wait(&self) -> Option<i32> {
-        self.register(Slot::default())
+        self.register(Waiter::None)
     }
 
     /// Like [`HostShared::register_wait`], for a future being polled with `cx`: its waker is
@@ -375,10 +375,7 @@ impl HostShared {
     pub(crate) fn register_polled(&self, cx: &TaskContext<'_>) -> Option<i32> {
         let mut waker = Waiter::None;
         waker.update(cx, &self.main_waker);
-        self.register(Slot {
-            waker,
-            ..Slot::default()
-        })
+        self.register(waker)
     }
 
     /// Stores a timeout's function; returns the (negative) session its expiry must carry,
@@ -394,14 +391,14 @@ impl HostShared {
         })?
     }
 
-    fn register(&self, slot: Slot) -> Option<i32> {
+    fn register(&self, waker: Waiter) -> Option<i32> {
         self.owned(|l| {
-            let mut slot = slot;
+            let mut waker = waker;
             loop {
                 let s = self.cell.next_session();
-                match l.pending.insert_new(s, slot) {
+                match l.pending.insert_new(s, waker) {
                     Ok(()) => return s,
-                    Err(back) => slot = back, // still waited on (after a wrap): the next
+                    Err(back) => waker = back, // still waited on (after a wrap): the next
                 }
             }
         })
@@ -409,14 +406,13 @@ impl HostShared {
 
     /// Ready(reply) once the session is answered.
     pub(crate) fn poll_reply(&self, session: i32, cx: &mut TaskContext<'_>) -> Poll<Message> {
-        let r = self.owned(|l| {
-            let slot = l.pending.get_mut(session)?;
-            if let Some(reply) = slot.reply.take() {
-                l.pending.remove(session);
-                return Some(Poll::Ready(reply));
+        let r = self.owned(|l| match l.pending.take_reply(session) {
+            Taken::Reply(reply) => Some(Poll::Ready(reply)),
+            Taken::Waiting(slot) => {
+                slot.waker.update(cx, &self.main_waker);
+                Some(Poll::Pending)
             }
-            slot.waker.update(cx, &self.main_waker);
-            Some(Poll::Pending)
+            Taken::NotWaited => None,
         });
         r.flatten().unwrap_or_else(|| {
             Poll::Ready(Message::value(

@@ -461,13 +461,18 @@ impl<S: Hosted + ?Sized> Kernel<S> {
     }
 
     /// The address a send or call to `dest` goes to: a name is looked up now.
+    #[inline]
     pub(crate) fn target(&self, dest: Target<'_>) -> Result<Addr, CallError> {
         match dest {
             Target::Addr(a) => Ok(a),
-            Target::Name(name) => self
-                .query(name)
-                .ok_or_else(|| CallError::NoSuchName(name.to_string())),
+            Target::Name(name) => self.target_name(name),
         }
+    }
+
+    /// [`Kernel::target`] for a name (kept out of line: addresses are the hot case).
+    fn target_name(&self, name: &str) -> Result<Addr, CallError> {
+        self.query(name)
+            .ok_or_else(|| CallError::NoSuchName(name.to_string()))
     }
 
     pub(crate) fn query(&self, name: &str) -> Option<Addr> {
