@@ -42,16 +42,6 @@ pub(crate) struct Slot {
     pub(crate) reply: Option<Message>,
 }
 
-/// What [`Sessions::take_reply`] found.
-pub(crate) enum Taken<'a> {
-    /// The reply; the session is no longer waited on.
-    Reply(Message),
-    /// Not answered yet: its slot.
-    Waiting(&'a mut Slot),
-    /// Nobody waits on that session.
-    NotWaited,
-}
-
 /// Sessions being waited on: one in a slot of its own, the rest in a map.
 #[derive(Default)]
 pub(crate) struct Sessions {
@@ -101,38 +91,26 @@ impl Sessions {
         }
     }
 
-    /// The reply to `session` if it has come (the session is then no longer waited on),
-    /// else its slot while it is waited on: one lookup for a call's poll.
+    /// The reply to `session` if it has come: the session is then no longer waited on.
+    /// One lookup for a call's poll, and the reply moved straight out (an `Option` of a
+    /// message is laid out as the message: no shifted copy on the way).
     #[inline]
-    pub(crate) fn take_reply(&mut self, session: i32) -> Taken<'_> {
-        let slot = match &mut self.first {
+    pub(crate) fn take_reply(&mut self, session: i32) -> Option<Message> {
+        match &mut self.first {
             Some(first) if first.0 == session && session != 0 => {
-                if let Some(reply) = first.1.reply.take() {
-                    // The slot stays for the next call: only its waiter is reset.
-                    first.0 = 0;
-                    first.1.waker = Waiter::None;
-                    return Taken::Reply(reply);
-                }
-                &mut first.1
+                let reply = first.1.reply.take()?;
+                // The slot stays for the next call: only its waiter is reset.
+                first.0 = 0;
+                first.1.waker = Waiter::None;
+                Some(reply)
             }
-            _ if self.rest.is_empty() => return Taken::NotWaited,
+            _ if self.rest.is_empty() => None,
             _ => {
                 // The map (more than one session waited on): looked up twice, a rare case.
-                let answered = match self.rest.get(&session) {
-                    None => return Taken::NotWaited,
-                    Some(slot) => slot.reply.is_some(),
-                };
-                if answered {
-                    let reply = self.rest.remove(&session).and_then(|slot| slot.reply);
-                    return reply.map_or(Taken::NotWaited, Taken::Reply);
-                }
-                match self.rest.get_mut(&session) {
-                    Some(slot) => slot,
-                    None => return Taken::NotWaited,
-                }
+                self.rest.get(&session)?.reply.as_ref()?;
+                self.rest.remove(&session).and_then(|slot| slot.reply)
             }
-        };
-        Taken::Waiting(slot)
+        }
     }
 
     /// Stops waiting on `session`; its slot, if it was waited on.
@@ -198,29 +176,29 @@ mod tests {
             payload: crate::base::Payload::Empty,
         };
         let mut s = Sessions::default();
-        assert!(matches!(s.take_reply(1), Taken::NotWaited));
+        assert!(s.take_reply(1).is_none());
         assert!(s.insert_new(1, Waiter::Main).is_ok()); // the first slot
         assert!(s.insert_new(2, Waiter::None).is_ok()); // the map
-        assert!(matches!(s.take_reply(1), Taken::Waiting(_)));
-        assert!(matches!(s.take_reply(2), Taken::Waiting(_)));
+        assert!(s.take_reply(1).is_none() && s.take_reply(2).is_none());
+        assert!(
+            s.get_mut(1).is_some() && s.get_mut(2).is_some(),
+            "still waited on"
+        );
         for session in [1, 2] {
             if let Some(slot) = s.get_mut(session) {
                 slot.reply = Some(reply(session));
             }
         }
         for session in [2, 1] {
-            match s.take_reply(session) {
-                Taken::Reply(m) => assert_eq!(m.session, session),
-                _ => panic!("session {session}: no reply"),
-            }
-            assert!(matches!(s.take_reply(session), Taken::NotWaited));
-            assert!(s.get_mut(session).is_none());
+            assert_eq!(s.take_reply(session).map(|m| m.session), Some(session));
+            assert!(s.take_reply(session).is_none());
+            assert!(s.get_mut(session).is_none(), "no longer waited on");
         }
         // The first slot is free again, its waiter reset.
         assert!(s.insert_new(1, Waiter::None).is_ok());
         assert!(matches!(
-            s.take_reply(1),
-            Taken::Waiting(Slot {
+            s.get_mut(1),
+            Some(Slot {
                 waker: Waiter::None,
                 reply: None
             })

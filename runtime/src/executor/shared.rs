@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use slab::Slab;
 
 use crate::base::{Addr, CallError, Message, Ptype, SendError};
-use crate::executor::sessions::{Sessions, Taken, Waiter};
+use crate::executor::sessions::{Sessions, Waiter};
 use crate::kernel::wake_message;
 use crate::raw::{Cell, NodeInner};
 
@@ -405,14 +405,16 @@ impl HostShared {
     }
 
     /// Ready(reply) once the session is answered.
+    #[inline]
     pub(crate) fn poll_reply(&self, session: i32, cx: &mut TaskContext<'_>) -> Poll<Message> {
-        let r = self.owned(|l| match l.pending.take_reply(session) {
-            Taken::Reply(reply) => Some(Poll::Ready(reply)),
-            Taken::Waiting(slot) => {
-                slot.waker.update(cx, &self.main_waker);
-                Some(Poll::Pending)
+        let r = self.owned(|l| {
+            if let Some(reply) = l.pending.take_reply(session) {
+                return Some(Poll::Ready(reply));
             }
-            Taken::NotWaited => None,
+            // Not answered yet (a poll that was not the reply's wake-up), or not waited on.
+            let slot = l.pending.get_mut(session)?;
+            slot.waker.update(cx, &self.main_waker);
+            Some(Poll::Pending)
         });
         r.flatten().unwrap_or_else(|| {
             Poll::Ready(Message::value(
