@@ -4,7 +4,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::base::{Addr, CallError, Ptype};
+use crate::base::{Addr, CallError, Message, Ptype};
 use crate::kernel::{Body, Runnable, WorkerSlot, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
 use crate::raw::log_route as logger;
 use crate::raw::sched_policy;
@@ -299,10 +299,14 @@ fn run_locked(
         let mut handled = 0;
         while handled < batch.n {
             // SAFETY: the token is ours, and `pending` is the body's buffer.
-            let Some(msg) = (unsafe { cell.mailbox.take(&raw mut b.pending) }) else {
+            // The callbacks below take the message out of `next` through a reference:
+            // moved into the closure, it was copied twice more (into the closure, then
+            // into `catch_unwind`'s frame), the first copy waiting on the store buffer
+            // (the match above leaves its first word apart from the rest): ~3% of a call.
+            let Some(mut next) = (unsafe { cell.mailbox.take(&raw mut b.pending) }) else {
                 break;
             };
-            let (r, n, exit) = if msg.ptype == Ptype::WAKE {
+            let (r, n, exit) = if next.ptype == Ptype::WAKE {
                 let mut ctx = RawContext::new(node, cell);
                 let r = guarded(Some(slot), addr, || svc.wake(&mut ctx));
                 (r, 1, ctx.exit)
@@ -312,7 +316,9 @@ fn run_locked(
             {
                 // Nothing follows in the batch (a call's request or reply, usually).
                 let mut ctx = RawContext::new(node, cell);
-                let r = guarded(Some(slot), addr, || svc.handle(&mut ctx, msg));
+                let r = guarded(Some(slot), addr, || {
+                    svc.handle(&mut ctx, std::mem::replace(&mut next, Message::PLACEHOLDER))
+                });
                 (r, 1, ctx.exit)
             } else {
                 // The rest of the batch rides along: an async service's `dispatch` loop
@@ -320,7 +326,9 @@ fn run_locked(
                 // waits, as this loop would).
                 let mut run = MessageRun::new(&mut b.pending, node, cell, batch.n - handled);
                 let mut ctx = RawContext::with_run(node, cell, &mut run);
-                let r = guarded(Some(slot), addr, || svc.handle(&mut ctx, msg));
+                let r = guarded(Some(slot), addr, || {
+                    svc.handle(&mut ctx, std::mem::replace(&mut next, Message::PLACEHOLDER))
+                });
                 let exit = ctx.exit;
                 (r, run.taken(), exit)
             };
