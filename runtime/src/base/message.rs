@@ -283,15 +283,6 @@ pub struct Message {
 }
 
 impl Message {
-    /// An empty message, left behind where one was moved out of a place that must stay
-    /// filled.
-    pub(crate) const PLACEHOLDER: Message = Message {
-        source: Addr::SYSTEM,
-        session: 0,
-        ptype: Ptype::TEXT,
-        payload: Payload::Empty,
-    };
-
     /// A message carrying a Rust value.
     pub fn value<T: Any + Send>(source: Addr, session: i32, ptype: Ptype, v: T) -> Message {
         Message {

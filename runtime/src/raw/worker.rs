@@ -1,10 +1,11 @@
 //! A worker thread: takes a runnable service, runs a turn of its messages, puts it back.
 
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::base::{Addr, CallError, Message, Ptype};
+use crate::base::{Addr, CallError, Ptype};
 use crate::kernel::{Body, Runnable, WorkerSlot, KILL_DRAIN, KILL_NONE, KILL_SHUTDOWN};
 use crate::raw::log_route as logger;
 use crate::raw::sched_policy;
@@ -79,7 +80,8 @@ pub(crate) fn worker_main(
     logger::leave_node();
 }
 
-/// Runs one callback with the monitor told (on a worker), the panic caught.
+/// Runs one callback with the monitor told (on a worker), the panic caught. `f` runs exactly
+/// once (the worker's message hand-off relies on it).
 fn guarded<R>(slot: Option<&WorkerSlot>, addr: Addr, f: impl FnOnce() -> R) -> Result<R, String> {
     if let Some(slot) = slot {
         slot.enter(addr);
@@ -299,14 +301,18 @@ fn run_locked(
         let mut handled = 0;
         while handled < batch.n {
             // SAFETY: the token is ours, and `pending` is the body's buffer.
-            // The callbacks below take the message out of `next` through a reference:
-            // moved into the closure, it was copied twice more (into the closure, then
-            // into `catch_unwind`'s frame), the first copy waiting on the store buffer
-            // (the match above leaves its first word apart from the rest): ~3% of a call.
-            let Some(mut next) = (unsafe { cell.mailbox.take(&raw mut b.pending) }) else {
+            let Some(next) = (unsafe { cell.mailbox.take(&raw mut b.pending) }) else {
                 break;
             };
+            // The callbacks below take the message out of `next` through a reference and
+            // nothing else touches it: moved into the closure, it was copied twice more
+            // (into the closure, then into `catch_unwind`'s frame), the first copy waiting
+            // on the store buffer (the match above leaves its first word apart from the
+            // rest): 3-5% of a call round trip.
+            let mut next = ManuallyDrop::new(next);
             let (r, n, exit) = if next.ptype == Ptype::WAKE {
+                // SAFETY: `next` is dropped here, once, and not touched again.
+                unsafe { ManuallyDrop::drop(&mut next) };
                 let mut ctx = RawContext::new(node, cell);
                 let r = guarded(Some(slot), addr, || svc.wake(&mut ctx));
                 (r, 1, ctx.exit)
@@ -316,8 +322,11 @@ fn run_locked(
             {
                 // Nothing follows in the batch (a call's request or reply, usually).
                 let mut ctx = RawContext::new(node, cell);
+                // SAFETY: `guarded` runs the closure exactly once, which takes `next` once
+                // and first thing; `next` is not touched again (a panic in `handle` drops
+                // the message there, as the callee's own value).
                 let r = guarded(Some(slot), addr, || {
-                    svc.handle(&mut ctx, std::mem::replace(&mut next, Message::PLACEHOLDER))
+                    svc.handle(&mut ctx, unsafe { ManuallyDrop::take(&mut next) })
                 });
                 (r, 1, ctx.exit)
             } else {
@@ -326,8 +335,11 @@ fn run_locked(
                 // waits, as this loop would).
                 let mut run = MessageRun::new(&mut b.pending, node, cell, batch.n - handled);
                 let mut ctx = RawContext::with_run(node, cell, &mut run);
+                // SAFETY: `guarded` runs the closure exactly once, which takes `next` once
+                // and first thing; `next` is not touched again (a panic in `handle` drops
+                // the message there, as the callee's own value).
                 let r = guarded(Some(slot), addr, || {
-                    svc.handle(&mut ctx, std::mem::replace(&mut next, Message::PLACEHOLDER))
+                    svc.handle(&mut ctx, unsafe { ManuallyDrop::take(&mut next) })
                 });
                 let exit = ctx.exit;
                 (r, run.taken(), exit)
