@@ -234,8 +234,8 @@ impl LuaNode {
             return;
         }
         let slot = self.monitor.clone();
-        // The hook keeps a handle of the node it belongs to (a cycle, made once per node
-        // and only when a monitor is set; the node's threads still stop at shutdown).
+        // The hook keeps a handle of the node it belongs to: a cycle, which the node breaks
+        // by dropping its exit hooks at the end of shutdown.
         let sender = node.clone();
         node.on_service_exit(Arc::new(move |gone: Addr| {
             let monitor = *slot.lock();

@@ -70,7 +70,13 @@ fn every_message_handed_to_a_callback_is_dropped_exactly_once() {
     // A raw service that drops what it gets and panics holding the 1,500th message: the
     // rest stay queued and are dropped when it retires.
     let raw = node
-        .launch_raw(Box::new(RawDropper { boom: 1_500, seen: 0 }), "dropper")
+        .launch_raw(
+            Box::new(RawDropper {
+                boom: 1_500,
+                seen: 0,
+            }),
+            "dropper",
+        )
         .expect("launch");
     for _ in 0..N {
         // Once it has panicked, a send fails and hands the message back: dropped here.

@@ -289,3 +289,47 @@ fn system_services_do_not_keep_the_node_alive() {
     assert!(node.wait_timeout(LONG), "only system services are left");
     node.shutdown();
 }
+
+/// Counts its drops.
+struct DropCount(Arc<AtomicUsize>);
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// An exit hook that holds a handle of its own node (the Lua host's MONITOR hook does) runs
+/// for every service that ends, and is let go at the end of shutdown: the cycle does not
+/// keep the node's memory after its threads stopped.
+#[test]
+fn exit_hooks_run_then_are_released_at_shutdown() {
+    let node = node();
+    let handle = node.handle();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (r, d) = (ran.clone(), DropCount(dropped.clone()));
+    let held = node.handle();
+    node.handle().on_service_exit(Arc::new(move |_gone| {
+        let _keep = (&held, &d);
+        r.fetch_add(1, Ordering::SeqCst);
+    }));
+    let svc = node.launch(Quiet).expect("launch");
+    assert!(handle.kill(svc));
+    drop(handle);
+    node.shutdown();
+    assert!(
+        ran.load(Ordering::SeqCst) >= 1,
+        "the hook ran for the killed service"
+    );
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the hook was dropped at shutdown"
+    );
+}
+
+/// Does nothing.
+struct Quiet;
+impl Service for Quiet {
+    async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+}

@@ -573,6 +573,15 @@ impl<S: Hosted + ?Sized> Kernel<S> {
         self.exit_hooks.write().push(hook);
     }
 
+    /// Drops the exit hooks (at the end of shutdown: no service is left to retire). A hook
+    /// may hold a handle of this node (the Lua host's MONITOR hook does): kept, that cycle
+    /// would keep the node's memory after its threads stopped.
+    pub(crate) fn release_exit_hooks(&self) {
+        let hooks = std::mem::take(&mut *self.exit_hooks.write());
+        // Dropped outside the lock: a hook's captures may do anything when dropped.
+        drop(hooks);
+    }
+
     /// Runs `hook` once at shutdown.
     pub(crate) fn add_shutdown_hook(&self, hook: ShutdownHook) {
         self.shutdown_hooks.lock().push(hook);

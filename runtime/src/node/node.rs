@@ -309,6 +309,7 @@ impl Node {
             let _ = m.join();
         }
         inner.timers.shutdown();
+        inner.release_exit_hooks();
     }
 }
 
