@@ -333,3 +333,45 @@ struct Quiet;
 impl Service for Quiet {
     async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
 }
+
+/// Answers `n` with `n + 1`.
+struct Inc;
+impl Service for Inc {
+    async fn dispatch(&mut self, ctx: &mut Context, msg: Message) {
+        if let Ok(n) = msg.take::<u32>() {
+            let _ = ctx.ret(n + 1);
+        }
+    }
+}
+
+/// `NodeHandle::newservice` launches a registered type by name from any thread and returns
+/// at once; unknown names and refused arguments are errors.
+#[test]
+fn a_node_handle_launches_registered_types_by_name() {
+    let node = util::builder()
+        .threads(2)
+        .service("inc", |args: &[String]| {
+            if args.iter().any(|a| a == "bad") {
+                return Err("bad argument".into());
+            }
+            Ok(Inc)
+        })
+        .build()
+        .expect("node starts");
+    let handle = node.handle();
+    let from_thread = std::thread::spawn(move || handle.newservice("inc", &["x"]))
+        .join()
+        .expect("thread");
+    let inc = from_thread.expect("launched");
+    let reply = node.call(inc, 41u32).expect("answered");
+    assert_eq!(reply.take::<u32>().ok(), Some(42));
+    assert_eq!(
+        node.handle().newservice("nobody", &[]).unwrap_err(),
+        CallError::NoSuchName("nobody".into())
+    );
+    match node.handle().newservice("inc", &["bad"]) {
+        Err(CallError::Failed(_, why)) => assert!(why.contains("bad argument"), "{why}"),
+        other => panic!("refused arguments: {other:?}"),
+    }
+    node.shutdown();
+}

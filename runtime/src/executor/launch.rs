@@ -98,13 +98,7 @@ impl Context {
         name: String,
         args: Vec<String>,
     ) -> impl Future<Output = Result<Addr, CallError>> + Send + 'static {
-        let factory = self.shared.node.registry.read().get(&name).cloned();
-        let svc = match factory {
-            None => Err(CallError::NoSuchName(name.clone())),
-            Some(f) => {
-                f(&args).map_err(|e| CallError::Failed(Addr::SYSTEM, format!("{name}: {e}")))
-            }
-        };
+        let svc = self.shared.node.make_registered(&name, &args);
         let launch = svc.map(|svc| self.launch_boxed(svc, name));
         async move {
             match launch {

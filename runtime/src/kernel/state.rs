@@ -460,6 +460,16 @@ impl<S: Hosted + ?Sized> Kernel<S> {
         self.system_types.read().contains(name)
     }
 
+    /// A new service of the type registered as `name`, made from `args`: `NoSuchName` when
+    /// no type has that name, `Failed` when its factory refuses the arguments.
+    pub(crate) fn make_registered(&self, name: &str, args: &[String]) -> Result<Box<S>, CallError> {
+        let factory = self.registry.read().get(name).cloned();
+        match factory {
+            None => Err(CallError::NoSuchName(name.to_string())),
+            Some(f) => f(args).map_err(|e| CallError::Failed(Addr::SYSTEM, format!("{name}: {e}"))),
+        }
+    }
+
     /// The address a send or call to `dest` goes to: a name is looked up now.
     #[inline]
     pub(crate) fn target(&self, dest: Target<'_>) -> Result<Addr, CallError> {

@@ -98,16 +98,8 @@ impl Node {
 
     /// Launches a registered service type by name and waits until its `init` finished.
     pub fn newservice(&self, name: &str, args: &[&str]) -> Result<Addr, CallError> {
-        let factory = self
-            .inner()
-            .registry
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| CallError::NoSuchName(name.to_string()))?;
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let svc =
-            factory(&args).map_err(|e| CallError::Failed(Addr::SYSTEM, format!("{name}: {e}")))?;
+        let svc = self.inner().make_registered(name, &args)?;
         let system = self.inner().is_system_type(name);
         self.spawn_wait(svc, name, system)
     }

@@ -242,6 +242,33 @@ impl NodeHandle {
             .spawn(svc, type_name.to_string(), false, LaunchNotify::None)
     }
 
+    /// Launches a service of a type registered with the node builder, by name; its `init`
+    /// runs on a worker. Returns the address at once (a handle may be used on a worker,
+    /// where waiting would hold it): an error only when no type has that name or its
+    /// factory refused the arguments. `Node::newservice` and `Context::newservice` wait for
+    /// `init`.
+    ///
+    /// ```
+    /// # use skynet_runtime::{Context, Message, Node, Service};
+    /// struct Quiet;
+    /// impl Service for Quiet {
+    ///     async fn dispatch(&mut self, _ctx: &mut Context, _msg: Message) {}
+    /// }
+    /// let node = Node::builder().service("quiet", |_args| Ok(Quiet)).build().unwrap();
+    /// let handle = node.handle();
+    /// let a = handle.newservice("quiet", &[]).unwrap();
+    /// assert!(handle.newservice("nobody", &[]).is_err());
+    /// # let _ = a;
+    /// node.shutdown();
+    /// ```
+    pub fn newservice(&self, name: &str, args: &[&str]) -> Result<Addr, CallError> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let svc = self.inner.make_registered(name, &args)?;
+        let system = self.inner.is_system_type(name);
+        self.inner
+            .spawn(svc, name.to_string(), system, LaunchNotify::None)
+    }
+
     /// Runs `hook(addr)` whenever a service retires (after its `exit`).
     pub fn on_service_exit(&self, hook: ExitHook) {
         self.inner.add_exit_hook(hook);
