@@ -127,6 +127,13 @@ fn runtime_series(node: &NodeHandle, out: &mut String) {
     );
     series(
         out,
+        "skynet_mailbox_blocks",
+        "gauge",
+        "Services whose mailbox keeps a 4 KiB queue block (one that took a flood, not yet idle long enough to give it back).",
+        [("", m.mailbox_blocks as f64)],
+    );
+    series(
+        out,
         "skynet_overload_warnings_total",
         "counter",
         "Mailbox overload warnings (past 1024, 2048, ...).",

@@ -100,6 +100,7 @@ fn metrics_are_scraped_in_the_text_format() {
     for name in [
         "skynet_mailbox_messages",
         "skynet_mailbox_longest",
+        "skynet_mailbox_blocks",
         "skynet_overload_warnings_total",
         "skynet_endless_loop_reports_total",
         "skynet_services_in_call",

@@ -51,6 +51,9 @@ impl Ptype {
     pub const RESERVED: u8 = 250;
     /// Internal: wakes a service's executor (a task was woken from another thread).
     pub(crate) const WAKE: Ptype = Ptype(250);
+    /// Internal: a service idle for a while gives back its spare memory (its mailbox
+    /// block, its buffers) at the end of this turn; the service never sees it.
+    pub(crate) const TRIM: Ptype = Ptype(251);
 
     /// skynet's name for the well-known ids.
     pub fn name(self) -> Option<&'static str> {

@@ -486,6 +486,14 @@ impl Mailbox {
         }
     }
 
+    /// Whether the queue keeps a block (a service that handled a flood keeps one while
+    /// idle, unless it went idle cold): read from any thread, a hint.
+    pub(crate) fn holds_block(&self) -> bool {
+        !Tail(self.senders.tail.load(Ordering::Relaxed))
+            .block()
+            .is_null()
+    }
+
     /// Whether the batch [`refill`](Self::refill) decided has messages left in the queue.
     ///
     /// # Safety

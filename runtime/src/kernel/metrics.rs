@@ -23,6 +23,10 @@ pub struct RuntimeMetrics {
     pub mailbox_total: usize,
     /// The longest mailbox.
     pub mailbox_longest: usize,
+    /// Services whose mailbox keeps a 4 KiB queue block: ones that took a flood (64
+    /// messages or more) and have not been idle long enough to give it back (see
+    /// `NodeBuilder::idle_trim`).
+    pub mailbox_blocks: usize,
     /// Services whose main task is waiting on a call (a call from `dispatch` or `init`).
     pub services_in_call: usize,
     /// Calls waiting for their reply (`Context::call`s sent and not ended), every task's.
@@ -69,6 +73,7 @@ impl<S: Hosted + ?Sized> Kernel<S> {
             let len = cell.mailbox.len();
             m.mailbox_total += len;
             m.mailbox_longest = m.mailbox_longest.max(len);
+            m.mailbox_blocks += usize::from(cell.mailbox.holds_block());
             m.services_in_call += usize::from(cell.waiting_on.load(Ordering::Relaxed) != 0);
         }
         let c = &self.counters;

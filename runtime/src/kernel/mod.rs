@@ -27,6 +27,6 @@ pub use metrics::RuntimeMetrics;
 pub(crate) use run_queue::Hosted;
 pub(crate) use runnable::Runnable;
 pub(crate) use slot::WorkerSlot;
-pub(crate) use state::{wake_message, CallStart, Factory, Kernel, TimerEntry};
+pub(crate) use state::{trim_message, wake_message, CallStart, Factory, Kernel, TimerEntry};
 pub use state::{ExitHook, ServiceInfo, ShutdownHook};
 pub(crate) use unique::UniqueState;

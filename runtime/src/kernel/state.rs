@@ -628,10 +628,19 @@ impl<S: Hosted + ?Sized> Kernel<S> {
 }
 
 pub(crate) fn wake_message() -> Message {
+    internal_message(Ptype::WAKE)
+}
+
+/// The message that has an idle service give back its spare memory (see `Ptype::TRIM`).
+pub(crate) fn trim_message() -> Message {
+    internal_message(Ptype::TRIM)
+}
+
+fn internal_message(ptype: Ptype) -> Message {
     Message {
         source: Addr::SYSTEM,
         session: 0,
-        ptype: Ptype::WAKE,
+        ptype,
         payload: Payload::Empty,
     }
 }

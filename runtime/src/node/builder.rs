@@ -18,6 +18,9 @@ use crate::raw::worker::{weight, worker_main};
 use crate::raw::{NodeHandle, NodeInner, RawService};
 use crate::system::LoggerService;
 
+/// The default of [`NodeBuilder::idle_trim`].
+const DEFAULT_IDLE_TRIM: Duration = Duration::from_secs(30);
+
 /// Configures and starts a [`Node`].
 ///
 /// ```
@@ -43,6 +46,7 @@ pub struct NodeBuilder {
     system_types: Vec<String>,
     logger: Option<Box<dyn RawService>>,
     monitor_threshold: Duration,
+    idle_trim: Option<Duration>,
     profile: Option<bool>,
     sched_batch: Option<bool>,
 }
@@ -56,6 +60,7 @@ impl Default for NodeBuilder {
             system_types: Vec::new(),
             logger: None,
             monitor_threshold: Duration::from_secs(5),
+            idle_trim: Some(DEFAULT_IDLE_TRIM),
             profile: None,
             sched_batch: None,
         }
@@ -138,6 +143,15 @@ impl NodeBuilder {
         self
     }
 
+    /// How long a service that keeps a mailbox block (one that took a flood of 64 messages
+    /// or more) must handle nothing before it gives the block and its spare buffers back
+    /// (default 30 s; `None`: never). The monitor thread looks once per period, so a quiet
+    /// service gives it back after one to two periods.
+    pub fn idle_trim(mut self, after: Option<Duration>) -> Self {
+        self.idle_trim = after;
+        self
+    }
+
     /// Starts the node's threads and its logger.
     pub fn build(self) -> Result<Node, Error> {
         self.config.validate()?;
@@ -181,10 +195,10 @@ impl NodeBuilder {
         let monitor = {
             let node = inner.clone();
             let stop = monitor_stop.clone();
-            let threshold = self.monitor_threshold;
+            let (threshold, idle_trim) = (self.monitor_threshold, self.idle_trim);
             std::thread::Builder::new()
                 .name("skynet-monitor".into())
-                .spawn(move || run_monitor(node, threshold, stop))?
+                .spawn(move || run_monitor(node, threshold, idle_trim, stop))?
         };
         let node = Node::started(NodeHandle { inner }, workers, monitor, monitor_stop);
         let logger_svc = self

@@ -117,8 +117,8 @@ impl<'a> MessageRun<'a> {
         // SAFETY: the worker that made this run holds the service's run token, and
         // `pending` is the body's buffer; `msg` is not used after the take below.
         let msg = unsafe { self.cell.mailbox.peek(self.pending) }?;
-        // A wake-up is the worker's to deliver (`RawService::wake`).
-        if msg.ptype == Ptype::WAKE || !wanted(msg) || !self.may_go_on() {
+        // The runtime's own messages (a wake-up, a trim) are the worker's to deliver.
+        if msg.ptype.0 >= Ptype::RESERVED || !wanted(msg) || !self.may_go_on() {
             return None;
         }
         self.taken += 1;

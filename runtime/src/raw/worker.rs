@@ -245,6 +245,8 @@ fn run_locked(
             return false; // retired (an init is not charged to the turn)
         }
     }
+    // A TRIM message came this turn: it ends as a cold service's does.
+    let mut trim = false;
     loop {
         // SAFETY: the token is ours at the top of each round (every hand-back returns); this
         // reference is not used after a hand-back below.
@@ -263,7 +265,7 @@ fn run_locked(
                 return false;
             }
         }
-        let cold = is_cold(cell);
+        let cold = trim || is_cold(cell);
         // SAFETY: the token is ours, and stays ours through a refill.
         let batch = unsafe { cell.mailbox.refill(&raw mut b.pending, weight, cold) };
         if batch.drained {
@@ -316,6 +318,13 @@ fn run_locked(
                 let mut ctx = RawContext::new(node, cell);
                 let r = guarded(Some(slot), addr, || svc.wake(&mut ctx));
                 (r, 1, ctx.exit)
+            } else if next.ptype == Ptype::TRIM {
+                // Idle a while (the monitor's judgement): the turn ends as a cold one's,
+                // giving back the mailbox block and the buffers. The service sees nothing.
+                // SAFETY: `next` is dropped here, once, and not touched again.
+                unsafe { ManuallyDrop::drop(&mut next) };
+                trim = true;
+                (Ok(()), 1, false)
             } else if b.pending.is_empty()
                 // SAFETY: the token is ours.
                 && !unsafe { cell.mailbox.has_queued() }
@@ -372,7 +381,7 @@ fn run_locked(
             if !b.pending.is_empty() {
                 return true;
             }
-            let cold = is_cold(cell);
+            let cold = trim || is_cold(cell);
             if cold {
                 release_idle(b);
             }
