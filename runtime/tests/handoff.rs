@@ -9,15 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use skynet_runtime::{Addr, Context, Message, Payload, Ptype, RawContext, RawService, Service};
-use util::{node, recv, LONG};
-
-/// Counts its drops.
-struct Counted(Arc<AtomicUsize>);
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
+use util::{node, recv, DropCount, LONG};
 
 /// Drops every message; panics on the one whose value is `boom` (holding it).
 struct RawDropper {
@@ -57,7 +49,7 @@ fn counted(drops: &Arc<AtomicUsize>, ptype: Ptype) -> Message {
         source: Addr::SYSTEM,
         session: 0,
         ptype,
-        payload: Payload::value(Counted(drops.clone())),
+        payload: Payload::value(DropCount(drops.clone())),
     }
 }
 

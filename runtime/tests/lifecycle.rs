@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use skynet_runtime::{Addr, CallError, Context, Message, Node, Service};
-use util::{node, recv, LONG};
+use util::{node, recv, DropCount, LONG};
 
 /// Counts `exit` calls; registers a name if given one.
 struct Tracked {
@@ -288,14 +288,6 @@ fn system_services_do_not_keep_the_node_alive() {
     node.handle().kill(worker);
     assert!(node.wait_timeout(LONG), "only system services are left");
     node.shutdown();
-}
-
-/// Counts its drops.
-struct DropCount(Arc<AtomicUsize>);
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 /// An exit hook that holds a handle of its own node (the Lua host's MONITOR hook does) runs

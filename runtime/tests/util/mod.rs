@@ -1,6 +1,8 @@
 //! Helpers shared by the runtime's integration tests.
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use skynet_runtime::Node;
@@ -35,3 +37,12 @@ pub fn recv<T>(rx: &crossbeam_channel::Receiver<T>, within: Duration) -> T {
 }
 
 pub const LONG: Duration = Duration::from_secs(20);
+
+/// Adds one to its counter when dropped (tests that a value is dropped exactly once).
+pub struct DropCount(pub Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
